@@ -1,0 +1,53 @@
+"""The operator's own settings, read once at startup from its environment.
+
+The chart renders these variables; outside a cluster they come from the shell.
+Handlers receive the loaded settings; nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FINALIZER = "wafleet.io/finalizer"
+ANNOTATION_PREFIX = "wafleet.io"
+FENCED_ANNOTATION = "wafleet.io/fenced"
+
+
+class OperatorSettings(BaseSettings):
+    """How this operator process runs: what it watches, which images it deploys, where it listens."""
+
+    model_config = SettingsConfigDict(env_prefix="WAFLEET_", extra="ignore", frozen=True)
+
+    namespace: str = Field(
+        default="",
+        description="Comma-separated namespaces to watch; empty watches all namespaces.",
+    )
+    runner_image: str = Field(default="wafleet/runner:0.1.0")
+    runner_image_pull_policy: str = Field(default="IfNotPresent")
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    peering: str = Field(
+        default="",
+        description="kopf peering name; set when more than one operator replica runs.",
+    )
+    metrics_port: int = Field(default=8080, ge=0, le=65535, description="0 disables metrics.")
+    health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables probes.")
+    watch_server_timeout_s: int = Field(default=300, ge=10)
+    watch_client_timeout_s: int = Field(default=330, ge=10)
+    api_request_timeout_s: float = Field(default=30.0, gt=0)
+    resync_interval_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Safety net: re-apply every account's children this often even without events.",
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
+
+    @property
+    def namespaces(self) -> list[str]:
+        """The namespaces to watch; empty means the whole cluster."""
+        return [part for part in self.namespace.split(",") if part]

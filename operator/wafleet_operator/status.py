@@ -1,0 +1,235 @@
+"""Pure: what the operator says about an account, from what it observed.
+
+The runner reports facts under `status.runner` (its phase, the lease holder,
+its fencing token, the login QR, the last snapshot). The operator owns
+`status.phase` and the conditions. This module turns the spec, the problems
+found in it, the StatefulSet's state and the runner's report into that status,
+with no I/O, so every rule has a row in a table test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+PHASES = (
+    "Pending",
+    "Restoring",
+    "AwaitingLogin",
+    "Connected",
+    "Disconnected",
+    "Suspended",
+    "Fenced",
+    "Failed",
+)
+#: Phases a runner may report about itself; the rest are the operator's verdicts.
+RUNNER_PHASES = frozenset(
+    {"Pending", "Restoring", "AwaitingLogin", "Connected", "Disconnected", "Fenced", "Failed"}
+)
+CONDITION_TYPES = ("Ready", "LeaseHeld", "LoggedIn", "SnapshotHealthy")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a spec that the schema could not reject; names the field."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the status depends on, gathered by the handler."""
+
+    generation: int
+    suspended: bool = False
+    fenced: bool = False
+    snapshots_configured: bool = False
+    problems: tuple[Problem, ...] = ()
+    statefulset_exists: bool = False
+    ready_replicas: int = 0
+    runner: dict[str, Any] | None = None
+    accepted_token: int | None = None
+    previous_conditions: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The account's status as the operator writes it."""
+
+    phase: str
+    conditions: list[dict[str, Any]]
+    observed_generation: int
+    lease_holder: str | None = None
+    fencing_token: int | None = None
+    login_qr: str | None = None
+    last_snapshot: dict[str, Any] | None = None
+    runner_ignored: bool = False
+
+    def as_status_patch(self) -> dict[str, Any]:
+        """A merge patch for `.status`; None values delete stale fields."""
+        return {
+            "phase": self.phase,
+            "conditions": self.conditions,
+            "observedGeneration": self.observed_generation,
+            "leaseHolder": self.lease_holder,
+            "fencingToken": self.fencing_token,
+            "loginQr": self.login_qr,
+            "lastSnapshot": self.last_snapshot,
+        }
+
+
+def runner_report_is_current(report: dict[str, Any] | None, accepted_token: int | None) -> bool:
+    """A report counts only if its fencing token is not lower than the highest accepted one.
+
+    A runner paused past its lease may wake up and report; its token is older
+    than the one its successor reported, so its word no longer counts.
+    """
+    if report is None:
+        return False
+    token = report.get("fencingToken")
+    if not isinstance(token, int):
+        return False
+    return accepted_token is None or token >= accepted_token
+
+
+def _condition(
+    kind: str,
+    status: str,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime,
+    previous: tuple[dict[str, Any], ...],
+) -> dict[str, Any]:
+    """A condition whose lastTransitionTime moves only when its status changes."""
+    transition = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for old in previous:
+        if (
+            old.get("type") == kind
+            and old.get("status") == status
+            and old.get("lastTransitionTime")
+        ):
+            transition = str(old["lastTransitionTime"])
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": transition,
+        "observedGeneration": generation,
+    }
+
+
+def decide_status(observed: Observed, now: datetime) -> Verdict:
+    """Phase and conditions from the observed facts (the table in tests/unit/test_status.py)."""
+    gen, prev = observed.generation, observed.previous_conditions
+    current = runner_report_is_current(observed.runner, observed.accepted_token)
+    report = observed.runner if current else None
+    runner_phase = str(report.get("phase")) if report else None
+    if runner_phase not in RUNNER_PHASES:
+        runner_phase = None
+
+    def cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
+        return _condition(kind, status, reason, message, gen, now, prev)
+
+    if observed.problems:
+        first = observed.problems[0]
+        message = "; ".join(str(p) for p in observed.problems)
+        return Verdict(
+            phase="Failed",
+            observed_generation=gen,
+            conditions=[
+                cond("Ready", "False", "InvalidSpec", message),
+                cond("LeaseHeld", "Unknown", "InvalidSpec", f"not started: {first}"),
+                cond("LoggedIn", "Unknown", "InvalidSpec", f"not started: {first}"),
+                cond("SnapshotHealthy", "Unknown", "InvalidSpec", f"not started: {first}"),
+            ],
+            fencing_token=observed.accepted_token,
+        )
+
+    holder = str(report["holder"]) if report and report.get("holder") else None
+    token = int(report["fencingToken"]) if report else observed.accepted_token
+    last_snapshot = report.get("lastSnapshot") if report else None
+
+    if observed.fenced:
+        phase, ready_reason, ready_msg = (
+            "Fenced",
+            "Fenced",
+            "the wafleet.io/fenced annotation stops the session; the pod is kept",
+        )
+    elif observed.suspended:
+        phase, ready_reason, ready_msg = (
+            "Suspended",
+            "Suspended",
+            "spec.suspended is true: scaled to zero",
+        )
+    elif not observed.statefulset_exists:
+        phase, ready_reason, ready_msg = "Pending", "Creating", "the StatefulSet is being created"
+    elif runner_phase is None:
+        phase, ready_reason, ready_msg = (
+            "Pending",
+            "RunnerNotReporting",
+            "waiting for the runner's first report",
+        )
+    else:
+        phase = runner_phase
+        ready_reason = {"Connected": "Connected"}.get(phase, phase)
+        ready_msg = str(report.get("message") or f"runner reports {phase}") if report else ""
+
+    ready = phase == "Connected" and observed.ready_replicas >= 1
+    if phase == "Connected" and not ready:
+        ready_reason, ready_msg = "PodNotReady", "the runner is connected but its pod is not ready"
+
+    running = phase not in ("Suspended", "Pending") and not (observed.fenced and holder is None)
+    if holder and running and phase not in ("Fenced", "Failed"):
+        lease = cond(
+            "LeaseHeld", "True", "Acquired", f"held by {holder} with fencing token {token}"
+        )
+    elif phase == "Fenced":
+        lease = cond("LeaseHeld", "False", "Fenced", ready_msg)
+    else:
+        lease = cond("LeaseHeld", "False", "NotHeld", "no runner holds the lease")
+
+    if phase in ("Connected", "Disconnected"):
+        logged_in = cond("LoggedIn", "True", "SessionValid", "the session is logged in")
+    elif phase == "AwaitingLogin":
+        logged_in = cond(
+            "LoggedIn", "False", "AwaitingLogin", "scan the QR code: wafleet qr ACCOUNT"
+        )
+    else:
+        logged_in = cond("LoggedIn", "Unknown", phase, "the session is not running")
+
+    snapshot_error = report.get("snapshotError") if report else None
+    if not observed.snapshots_configured:
+        snapshot = cond("SnapshotHealthy", "Unknown", "NotConfigured", "spec.snapshot is not set")
+    elif snapshot_error:
+        snapshot = cond("SnapshotHealthy", "False", "SnapshotFailed", str(snapshot_error))
+    elif last_snapshot:
+        snapshot = cond(
+            "SnapshotHealthy", "True", "SnapshotTaken", f"last snapshot {last_snapshot.get('id')}"
+        )
+    else:
+        snapshot = cond("SnapshotHealthy", "Unknown", "NoSnapshotYet", "no snapshot taken yet")
+
+    return Verdict(
+        phase=phase,
+        observed_generation=gen,
+        conditions=[
+            cond("Ready", "True" if ready else "False", ready_reason, ready_msg),
+            lease,
+            logged_in,
+            snapshot,
+        ],
+        lease_holder=holder if running else None,
+        fencing_token=token,
+        login_qr=str(report["loginQr"])
+        if report and phase == "AwaitingLogin" and report.get("loginQr")
+        else None,
+        last_snapshot=last_snapshot if isinstance(last_snapshot, dict) else None,
+        runner_ignored=observed.runner is not None and not current,
+    )

@@ -1,0 +1,1 @@
+"""Engines: what talks to WhatsApp (browser, protocol, local), behind one interface."""

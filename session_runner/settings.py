@@ -1,0 +1,109 @@
+"""The contract between the operator and the session runner.
+
+The operator renders a `RunnerSettings` into the pod's environment
+(`as_env()`); the runner loads it back from the environment (`RunnerSettings()`).
+One class, so the two sides cannot drift: a field added here is rendered by the
+operator and read by the runner without anyone writing its name twice.
+
+Secrets are never settings. AWS credentials reach the pod as environment
+variables from Secret references, and the snapshot encryption key as a file
+mounted from its Secret; only the file's path is a setting.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "WAFLEET_"
+
+
+class Engine(StrEnum):
+    BROWSER = "browser"
+    PROTOCOL = "protocol"
+    LOCAL = "local"
+
+
+class LeaseBackend(StrEnum):
+    KUBERNETES = "kubernetes"
+    DYNAMODB = "dynamodb"
+
+
+class RunnerSettings(BaseSettings):
+    """Everything a session runner needs to know about its account, from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    account_name: str = Field(description="The WhatsAppAccount this runner serves.")
+    namespace: str = Field(default="default", description="Namespace of the account.")
+    pod_name: str = Field(
+        default="local-runner",
+        description="Lease holder identity: the pod name, unique among the account's runners.",
+    )
+    engine: Engine = Engine.BROWSER
+    phone_number: str = Field(description="The account's phone number (E.164).")
+
+    lease_backend: LeaseBackend = LeaseBackend.KUBERNETES
+    lease_name: str = Field(description="Name of the account's Lease (or DynamoDB item).")
+    lease_duration_seconds: float = Field(default=15.0, gt=0)
+    lease_renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    lease_retry_period_seconds: float = Field(default=2.0, gt=0)
+    lease_dynamodb_table: str = "wafleet-leases"
+
+    session_dir: Path = Path("/var/lib/wafleet/session")
+    snapshot_bucket: str | None = None
+    snapshot_prefix: str = ""
+    snapshot_endpoint_url: str | None = None
+    snapshot_region: str = "us-east-1"
+    snapshot_interval_seconds: int = Field(default=300, ge=30)
+    snapshot_keep_last: int = Field(default=7, ge=1)
+    snapshot_keep_within_hours: int | None = Field(default=None, ge=0)
+    snapshot_encryption_key_file: Path | None = Field(
+        default=None,
+        description="Mounted from the encryption-key Secret; the key never enters env.",
+    )
+    restore_from: str | None = None
+
+    health_port: int = Field(default=8081, ge=1, le=65535)
+    metrics_port: int = Field(default=9090, ge=1, le=65535)
+    chromium_path: Path = Path("/usr/bin/chromium")
+    wajs_path: Path = Path("/opt/wa-js/wppconnect-wa.js")
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _lease_timings_are_safe(self) -> Self:
+        """client-go's rule: a holder must give up before anyone else may take over."""
+        duration = self.lease_duration_seconds
+        deadline = self.lease_renew_deadline_seconds
+        retry = self.lease_retry_period_seconds
+        if not duration > deadline:
+            raise ValueError(
+                "lease_duration_seconds must be greater than lease_renew_deadline_seconds"
+            )
+        if not deadline > 1.2 * retry:
+            raise ValueError(
+                "lease_renew_deadline_seconds must be greater than 1.2 times lease_retry_period_seconds"
+            )
+        return self
+
+    def as_env(self) -> dict[str, str]:
+        """The environment that makes `RunnerSettings()` load exactly these values.
+
+        Unset optional fields are left out so the runner's defaults apply.
+        """
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            env[f"{ENV_PREFIX}{name.upper()}"] = _env_text(value)
+        return env
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

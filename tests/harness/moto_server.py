@@ -1,0 +1,44 @@
+"""pytest fixtures for S3, SQS, SNS and DynamoDB: the moto server over real HTTP.
+
+One server process per test session (it starts in well under a second, but
+hundreds of tests add up); every test that asks for `aws` gets it reset, so
+tests never see each other's buckets or queues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from session_runner.devserver import MotoServer
+
+
+@dataclass(frozen=True)
+class AwsEndpoint:
+    """Where the stand-in AWS answers, and a boto3 client factory for it."""
+
+    server: MotoServer
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.endpoint_url
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service`, configured exactly as production code would be."""
+        return boto3.client(service, **self.server.client_kwargs())
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer) -> AwsEndpoint:
+    moto_server.reset()
+    return AwsEndpoint(moto_server)

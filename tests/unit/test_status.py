@@ -1,0 +1,220 @@
+"""Table test of the pure status decision: observed facts → phase and conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from wafleet_operator.status import Observed, Problem, decide_status, runner_report_is_current
+
+NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+EARLIER = "2026-11-23T11:00:00Z"
+
+
+def report(phase: str, token: int = 3, **extra: Any) -> dict[str, Any]:
+    return {"phase": phase, "holder": "demo-0", "fencingToken": token, **extra}
+
+
+def conditions(verdict_conditions: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in verdict_conditions}
+
+
+RUNNING = {"statefulset_exists": True, "ready_replicas": 1}
+
+# (case, observed, phase, Ready, LeaseHeld, LoggedIn)
+TABLE: list[tuple[str, Observed, str, str, str, str]] = [
+    ("fresh account", Observed(generation=1), "Pending", "False", "False", "Unknown"),
+    (
+        "sts up, runner silent",
+        Observed(generation=1, **RUNNING),
+        "Pending",
+        "False",
+        "False",
+        "Unknown",
+    ),
+    (
+        "restoring",
+        Observed(generation=1, runner=report("Restoring"), **RUNNING),
+        "Restoring",
+        "False",
+        "True",
+        "Unknown",
+    ),
+    (
+        "awaiting login",
+        Observed(generation=1, runner=report("AwaitingLogin", loginQr="2@abc"), **RUNNING),
+        "AwaitingLogin",
+        "False",
+        "True",
+        "False",
+    ),
+    (
+        "connected",
+        Observed(generation=2, runner=report("Connected"), **RUNNING),
+        "Connected",
+        "True",
+        "True",
+        "True",
+    ),
+    (
+        "connected, pod not ready",
+        Observed(
+            generation=2, runner=report("Connected"), statefulset_exists=True, ready_replicas=0
+        ),
+        "Connected",
+        "False",
+        "True",
+        "True",
+    ),
+    (
+        "disconnected",
+        Observed(generation=2, runner=report("Disconnected"), **RUNNING),
+        "Disconnected",
+        "False",
+        "True",
+        "True",
+    ),
+    (
+        "suspended wins over runner",
+        Observed(generation=3, suspended=True, runner=report("Connected"), **RUNNING),
+        "Suspended",
+        "False",
+        "False",
+        "Unknown",
+    ),
+    (
+        "fenced annotation",
+        Observed(generation=3, fenced=True, runner=report("Connected"), **RUNNING),
+        "Fenced",
+        "False",
+        "False",
+        "Unknown",
+    ),
+    (
+        "runner fenced itself",
+        Observed(generation=3, runner=report("Fenced"), **RUNNING),
+        "Fenced",
+        "False",
+        "False",
+        "Unknown",
+    ),
+    (
+        "invalid spec",
+        Observed(
+            generation=4,
+            problems=(Problem("spec.snapshot.encryptionKeySecret.name", "Secret k not found"),),
+            runner=report("Connected"),
+            **RUNNING,
+        ),
+        "Failed",
+        "False",
+        "Unknown",
+        "Unknown",
+    ),
+    (
+        "stale runner report ignored",
+        Observed(generation=2, runner=report("Connected", token=2), accepted_token=5, **RUNNING),
+        "Pending",
+        "False",
+        "False",
+        "Unknown",
+    ),
+    (
+        "unknown runner phase ignored",
+        Observed(generation=2, runner=report("Dancing"), **RUNNING),
+        "Pending",
+        "False",
+        "False",
+        "Unknown",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "observed", "phase", "ready", "lease", "logged_in"),
+    TABLE,
+    ids=[row[0] for row in TABLE],
+)
+def test_decide_status(
+    case: str, observed: Observed, phase: str, ready: str, lease: str, logged_in: str
+) -> None:
+    verdict = decide_status(observed, NOW)
+    got = conditions(verdict.conditions)
+    assert (verdict.phase, got["Ready"][0], got["LeaseHeld"][0], got["LoggedIn"][0]) == (
+        phase,
+        ready,
+        lease,
+        logged_in,
+    ), case
+    assert verdict.observed_generation == observed.generation
+    assert [c["type"] for c in verdict.conditions] == [
+        "Ready",
+        "LeaseHeld",
+        "LoggedIn",
+        "SnapshotHealthy",
+    ]
+    assert all(c["observedGeneration"] == observed.generation for c in verdict.conditions)
+
+
+def test_invalid_spec_names_the_field_in_ready_message() -> None:
+    problem = Problem("spec.snapshot.bucket", "'My_Bucket' is not a valid S3 bucket name")
+    verdict = decide_status(Observed(generation=1, problems=(problem,)), NOW)
+    ready = verdict.conditions[0]
+    assert ready["reason"] == "InvalidSpec"
+    assert "spec.snapshot.bucket" in ready["message"]
+
+
+def test_qr_only_while_awaiting_login() -> None:
+    awaiting = decide_status(
+        Observed(generation=1, runner=report("AwaitingLogin", loginQr="2@qr"), **RUNNING), NOW
+    )
+    connected = decide_status(
+        Observed(generation=1, runner=report("Connected", loginQr="2@qr"), **RUNNING), NOW
+    )
+    assert awaiting.login_qr == "2@qr"
+    assert connected.login_qr is None
+
+
+def test_last_transition_time_kept_while_status_unchanged() -> None:
+    previous = ({"type": "Ready", "status": "True", "lastTransitionTime": EARLIER},)
+    same = decide_status(
+        Observed(generation=1, runner=report("Connected"), previous_conditions=previous, **RUNNING),
+        NOW,
+    )
+    flipped = decide_status(
+        Observed(
+            generation=1, runner=report("Disconnected"), previous_conditions=previous, **RUNNING
+        ),
+        NOW,
+    )
+    assert same.conditions[0]["lastTransitionTime"] == EARLIER
+    assert flipped.conditions[0]["lastTransitionTime"] == "2026-11-23T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("token", "accepted", "current"),
+    [(3, None, True), (3, 3, True), (4, 3, True), (2, 3, False), (None, None, False)],
+)
+def test_runner_report_token_rule(token: int | None, accepted: int | None, current: bool) -> None:
+    assert runner_report_is_current({"fencingToken": token}, accepted) is current
+
+
+def test_snapshot_health() -> None:
+    configured = {"snapshots_configured": True, **RUNNING}
+    failing = decide_status(
+        Observed(
+            generation=1, runner=report("Connected", snapshotError="AccessDenied"), **configured
+        ),
+        NOW,
+    )
+    healthy = decide_status(
+        Observed(generation=1, runner=report("Connected", lastSnapshot={"id": "s1"}), **configured),
+        NOW,
+    )
+    off = decide_status(Observed(generation=1, runner=report("Connected"), **RUNNING), NOW)
+    assert conditions(failing.conditions)["SnapshotHealthy"] == ("False", "SnapshotFailed")
+    assert conditions(healthy.conditions)["SnapshotHealthy"] == ("True", "SnapshotTaken")
+    assert conditions(off.conditions)["SnapshotHealthy"] == ("Unknown", "NotConfigured")
+    assert healthy.last_snapshot == {"id": "s1"}
