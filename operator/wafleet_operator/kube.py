@@ -100,7 +100,7 @@ async def load_client_config() -> client.Configuration:
     """In-cluster configuration when running in a pod, else the kubeconfig (KUBECONFIG)."""
     configuration = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
         await config.load_kube_config(client_configuration=configuration)
     return configuration

@@ -1,15 +1,45 @@
-"""Entry point of `wafleet-operator`."""
+"""`wafleet-operator`: run the kopf operator in a cluster (in-cluster config) or against a kubeconfig."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+
+import kopf
+from pydantic import ValidationError
+
+from wafleet_operator import logs
+from wafleet_operator.config import OperatorSettings
+from wafleet_operator.handlers import register
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start the operator (the reconcilers land with the operator issue)."""
+    """Load settings once, register the handlers with them, and run kopf until stopped."""
     del argv
-    print("wafleet-operator: the reconcilers are not built yet", file=sys.stderr)
-    return 2
+    try:
+        settings = OperatorSettings()
+    except ValidationError as error:
+        for item in error.errors():
+            field = ".".join(str(part) for part in item["loc"])
+            print(f"wafleet-operator: WAFLEET_{field.upper()}: {item['msg']}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    registry = kopf.OperatorRegistry()
+    register(registry, settings)
+    namespaces = settings.namespaces
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=not settings.peering,
+            peering_name=settings.peering or None,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(),
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -23,10 +23,19 @@ PHASES = (
     "Fenced",
     "Failed",
 )
-#: Phases a runner may report about itself; the rest are the operator's verdicts.
-RUNNER_PHASES = frozenset(
-    {"Pending", "Restoring", "AwaitingLogin", "Connected", "Disconnected", "Fenced", "Failed"}
-)
+#: What the runner reports about itself (RunnerPhase) → the account's phase.
+#: Waiting for the Lease (Standby) or starting up is still Pending for a user.
+RUNNER_TO_ACCOUNT_PHASE = {
+    "Starting": "Pending",
+    "Standby": "Pending",
+    "Restoring": "Restoring",
+    "AwaitingLogin": "AwaitingLogin",
+    "Connected": "Connected",
+    "Disconnected": "Disconnected",
+    "Fenced": "Fenced",
+    "Stopped": "Pending",
+    "Failed": "Failed",
+}
 CONDITION_TYPES = ("Ready", "LeaseHeld", "LoggedIn", "SnapshotHealthy")
 
 
@@ -130,9 +139,7 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
     gen, prev = observed.generation, observed.previous_conditions
     current = runner_report_is_current(observed.runner, observed.accepted_token)
     report = observed.runner if current else None
-    runner_phase = str(report.get("phase")) if report else None
-    if runner_phase not in RUNNER_PHASES:
-        runner_phase = None
+    runner_phase = RUNNER_TO_ACCOUNT_PHASE.get(str(report.get("phase"))) if report else None
 
     def cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
         return _condition(kind, status, reason, message, gen, now, prev)

@@ -1,0 +1,281 @@
+"""WhatsAppAccount: one WhatsApp session that must run exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints
+
+from .common import (
+    AGE_COLUMN,
+    API_VERSION,
+    READY_COLUMN,
+    CelRule,
+    Condition,
+    HttpUrl,
+    ImageRef,
+    KubeModel,
+    ObjectMeta,
+    ObjectName,
+    PhoneNumber,
+    PrinterColumn,
+    ResourceInfo,
+    ResourceRequirements,
+    SecretKey,
+    conditions_field,
+    defaulted,
+)
+
+SNAPSHOT_ID_PATTERN = r"^[0-9A-Za-z._-]{1,128}$"
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
+
+SnapshotId = Annotated[str, StringConstraints(pattern=SNAPSHOT_ID_PATTERN)]
+
+
+class Engine(StrEnum):
+    BROWSER = "browser"
+    PROTOCOL = "protocol"
+    LOCAL = "local"
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class AccountPhase(StrEnum):
+    PENDING = "Pending"
+    RESTORING = "Restoring"
+    AWAITING_LOGIN = "AwaitingLogin"
+    CONNECTED = "Connected"
+    DISCONNECTED = "Disconnected"
+    SUSPENDED = "Suspended"
+    FENCED = "Fenced"
+    FAILED = "Failed"
+
+
+class RunnerPhase(StrEnum):
+    """What the runner itself observed; the operator maps it to AccountPhase."""
+
+    STARTING = "Starting"
+    STANDBY = "Standby"  # waiting for the Lease
+    RESTORING = "Restoring"
+    AWAITING_LOGIN = "AwaitingLogin"
+    CONNECTED = "Connected"
+    DISCONNECTED = "Disconnected"
+    FENCED = "Fenced"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+
+
+class AccountConditionType(StrEnum):
+    READY = "Ready"
+    LEASE_HELD = "LeaseHeld"
+    LOGGED_IN = "LoggedIn"
+    SNAPSHOT_HEALTHY = "SnapshotHealthy"
+
+
+# ---------------------------------------------------------------- spec
+
+
+class S3CredentialsSecretRef(KubeModel):
+    """Static keys for S3-compatible stores; without it the runner uses the
+    pod's ambient AWS credentials (IRSA, instance profile)."""
+
+    name: ObjectName = Field(description="Secret holding the access keys.")
+    access_key_id_key: SecretKey = Field(
+        "AWS_ACCESS_KEY_ID", description="Key of the access key id in the Secret."
+    )
+    secret_access_key_key: SecretKey = Field(
+        "AWS_SECRET_ACCESS_KEY", description="Key of the secret access key in the Secret."
+    )
+
+
+class EncryptionKeySecretRef(KubeModel):
+    """The key-encryption key: snapshots hold session credentials, so they are
+    never stored unencrypted, even in a private bucket."""
+
+    name: ObjectName = Field(description="Secret holding the 32-byte key-encryption key.")
+    key: SecretKey = Field("key", description="Key of the key-encryption key in the Secret.")
+
+
+class SnapshotRetention(KubeModel):
+    keep_last: StrictInt = Field(
+        7, ge=1, le=1000, description="Number of newest snapshots to keep."
+    )
+    keep_within_hours: StrictInt | None = Field(
+        None, ge=0, description="Also keep every snapshot younger than this many hours."
+    )
+
+
+class SnapshotSpec(KubeModel):
+    """Where the session is backed up, so a rescheduled pod resumes without a QR scan."""
+
+    bucket: str = Field(
+        min_length=3, max_length=63, pattern=BUCKET_PATTERN, description="S3 bucket name."
+    )
+    prefix: str = Field("", max_length=512, description="Key prefix inside the bucket.")
+    endpoint: HttpUrl | None = Field(
+        None, description="S3 endpoint URL for S3-compatible stores such as MinIO."
+    )
+    region: str = Field("us-east-1", min_length=1, max_length=64, description="S3 region.")
+    credentials_secret: S3CredentialsSecretRef | None = Field(
+        None, description="Secret with static S3 keys; the pod's ambient credentials if unset."
+    )
+    encryption_key_secret: EncryptionKeySecretRef = Field(
+        description="Secret with the key that wraps every snapshot's data key."
+    )
+    interval_seconds: StrictInt = Field(
+        300, ge=30, le=86400, description="Seconds between periodic snapshots."
+    )
+    retention: SnapshotRetention = defaulted(
+        SnapshotRetention, "Which snapshots survive garbage collection."
+    )
+
+
+def _lease_duration_ok(lease: LeaseSpec) -> bool:
+    return lease.duration_seconds > lease.renew_deadline_seconds
+
+
+def _lease_retry_ok(lease: LeaseSpec) -> bool:
+    # client-go: renewDeadline > JitterFactor (1.2) * retryPeriod, in integers.
+    return lease.renew_deadline_seconds * 5 > lease.retry_period_seconds * 6
+
+
+class LeaseSpec(KubeModel):
+    """client-go leader-election timings; the relations between them are what
+    keeps two runners from ever believing they both hold the lease."""
+
+    cel_rules = (
+        CelRule(
+            rule="self.durationSeconds > self.renewDeadlineSeconds",
+            message="renewDeadlineSeconds must be less than durationSeconds",
+            check=_lease_duration_ok,
+            field_path=".renewDeadlineSeconds",
+        ),
+        CelRule(
+            rule="self.renewDeadlineSeconds * 5 > self.retryPeriodSeconds * 6",
+            message="retryPeriodSeconds must be less than renewDeadlineSeconds / 1.2",
+            check=_lease_retry_ok,
+            field_path=".retryPeriodSeconds",
+        ),
+    )
+
+    duration_seconds: StrictInt = Field(
+        15, ge=1, le=3600, description="How long a lease record stays valid without renewal."
+    )
+    renew_deadline_seconds: StrictInt = Field(
+        10, ge=1, le=3600, description="The holder stops the engine if renewal fails this long."
+    )
+    retry_period_seconds: StrictInt = Field(
+        2, ge=1, le=3600, description="Interval between acquire and renew attempts."
+    )
+
+
+class WhatsAppAccountSpec(KubeModel):
+    phone_number: PhoneNumber = Field(
+        description="The account's number in E.164, e.g. +14155550100."
+    )
+    engine: Engine = Field(
+        Engine.BROWSER, description="Session engine: browser, protocol or local (simulated)."
+    )
+    suspended: StrictBool = Field(
+        False, description="Stop the session (keeping its snapshots) until set back to false."
+    )
+    deletion_policy: DeletionPolicy = Field(
+        DeletionPolicy.RETAIN,
+        description="Retain or Delete the snapshots when the account is deleted.",
+    )
+    snapshot: SnapshotSpec | None = Field(
+        None, description="Session backups; without them a new pod needs a fresh QR login."
+    )
+    restore_from: SnapshotId | None = Field(
+        None, description="Snapshot id to restore instead of the latest one."
+    )
+    lease: LeaseSpec = defaulted(LeaseSpec, "Timings of the Lease that fences the session.")
+    resources: ResourceRequirements | None = Field(
+        None, description="Runner container resources; per-engine defaults if unset."
+    )
+    image: ImageRef | None = Field(None, description="Runner image override.")
+
+
+# ---------------------------------------------------------------- status
+
+
+class SnapshotInfo(KubeModel):
+    id: SnapshotId = Field(description="Snapshot id.")
+    time: datetime = Field(description="When the snapshot was taken.")
+    bytes: StrictInt = Field(ge=0, description="Bytes uploaded for this snapshot.")
+    seconds: StrictFloat = Field(ge=0, description="Seconds the snapshot took.")
+
+
+class RunnerReport(KubeModel):
+    """Facts the runner reports; the operator turns them into phase and
+    conditions. The fencing token lets the operator ignore a stale runner."""
+
+    phase: RunnerPhase = Field(description="What the runner is doing.")
+    holder: str | None = Field(None, description="Identity of the runner (pod name).")
+    fencing_token: StrictInt | None = Field(
+        None, ge=0, description="Fencing token the runner acquired the Lease with."
+    )
+    login_qr: str | None = Field(None, description="QR payload to scan while awaiting login.")
+    last_snapshot: SnapshotInfo | None = Field(
+        None, description="Last snapshot the runner completed."
+    )
+    message: str | None = Field(None, description="Human-readable detail.")
+    snapshot_error: str | None = Field(
+        None, description="Why the last snapshot attempt failed; cleared by the next success."
+    )
+    reported_at: datetime = Field(description="When the runner wrote this report.")
+
+
+class WhatsAppAccountStatus(KubeModel):
+    phase: AccountPhase | None = Field(None, description="Summary of the account's state.")
+    conditions: list[Condition] = conditions_field(
+        "Ready, LeaseHeld, LoggedIn and SnapshotHealthy."
+    )
+    observed_generation: StrictInt | None = Field(
+        None, ge=0, description="metadata.generation the operator last acted on."
+    )
+    lease_holder: str | None = Field(None, description="Runner currently holding the Lease.")
+    fencing_token: StrictInt | None = Field(
+        None, ge=0, description="Fencing token of the current holder."
+    )
+    last_snapshot: SnapshotInfo | None = Field(None, description="Latest completed snapshot.")
+    login_qr: str | None = Field(None, description="QR payload to scan while AwaitingLogin.")
+    runner: RunnerReport | None = Field(None, description="The runner's own report.")
+
+
+class WhatsAppAccount(KubeModel):
+    api_version: Literal["wafleet.io/v1alpha1"] = API_VERSION
+    kind: Literal["WhatsAppAccount"] = "WhatsAppAccount"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: WhatsAppAccountSpec
+    status: WhatsAppAccountStatus | None = None
+
+
+WHATSAPP_ACCOUNT = ResourceInfo(
+    kind="WhatsAppAccount",
+    plural="whatsappaccounts",
+    singular="whatsappaccount",
+    short_names=("waa",),
+    description="A WhatsApp account whose session wafleet runs exactly once and backs up.",
+    spec_model=WhatsAppAccountSpec,
+    status_model=WhatsAppAccountStatus,
+    resource_model=WhatsAppAccount,
+    spec_description="Desired state of the account's session.",
+    status_description="Observed state, written by the operator (and status.runner by the runner).",
+    printer_columns=(
+        PrinterColumn("Phone", "string", ".spec.phoneNumber", "Phone number."),
+        PrinterColumn("Engine", "string", ".spec.engine", "Session engine."),
+        PrinterColumn("Phase", "string", ".status.phase", "Phase of the session."),
+        READY_COLUMN,
+        PrinterColumn("Holder", "string", ".status.leaseHolder", "Runner holding the Lease."),
+        PrinterColumn(
+            "Snapshot", "date", ".status.lastSnapshot.time", "Age of the latest snapshot."
+        ),
+        AGE_COLUMN,
+    ),
+)

@@ -1,0 +1,47 @@
+"""Operator startup: kopf's settings, the API client and metrics, set once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from wafleet_operator import metrics
+from wafleet_operator.config import ANNOTATION_PREFIX, FINALIZER, OperatorSettings
+from wafleet_operator.kube import Kube
+from wafleet_operator.metrics import PhaseBook
+from wafleet_operator.reconcile import Context
+
+
+def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSettings) -> None:
+    """Everything kopf keeps on our resources goes under wafleet.io, not kopf's defaults."""
+    kopf_settings.persistence.finalizer = FINALIZER
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    kopf_settings.watching.server_timeout = settings.watch_server_timeout_s
+    kopf_settings.watching.client_timeout = settings.watch_client_timeout_s
+    kopf_settings.networking.request_timeout = settings.api_request_timeout_s
+    # Our own events say what happened; kopf's "Handler succeeded" chatter does not.
+    kopf_settings.posting.level = logging.WARNING
+    kopf_settings.scanning.disabled = False
+
+
+def register(registry: kopf.OperatorRegistry, operator_settings: OperatorSettings) -> None:
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure_kopf(settings, operator_settings)
+        memo["ctx"] = Context(
+            kube=await Kube.connect(), settings=operator_settings, phases=PhaseBook()
+        )
+        metrics.serve(operator_settings.metrics_port)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        ctx = memo.get("ctx")
+        if ctx is not None:
+            await ctx.kube.close()

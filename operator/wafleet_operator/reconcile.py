@@ -1,0 +1,165 @@
+"""The I/O shell around the pure parts: one account in, children applied, status out.
+
+Every trigger ends here — the account's own create/update/resume, a runner
+report, a child drifting or vanishing, the periodic resync — so the operator
+is level-triggered: it always converges on what the spec says now, whatever
+event woke it. The decisions (what is wrong with the spec, what the children
+look like, what the status says) are pure functions in validation, specs and
+status; this module only gathers facts and writes results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from wafleet_operator.api import WhatsAppAccountSpec
+from wafleet_operator.config import FENCED_ANNOTATION, OperatorSettings
+from wafleet_operator.kube import Kube, KubeError
+from wafleet_operator.metrics import INVALID_SPECS, PhaseBook
+from wafleet_operator.specs import build_children
+from wafleet_operator.specs.account import AccountRef
+from wafleet_operator.status import Observed, Problem, Verdict, decide_status
+from wafleet_operator.validation import find_problems, parse_spec, secret_needs
+
+API_VERSION = "wafleet.io/v1alpha1"
+KIND = "WhatsAppAccount"
+
+
+@dataclass
+class Context:
+    """What every reconciliation needs, created once at startup."""
+
+    kube: Kube
+    settings: OperatorSettings
+    phases: PhaseBook
+
+
+def is_fenced(annotations: Mapping[str, str]) -> bool:
+    """The annotation fences unless it is explicitly "false" (so `=true`, `=incident-42` both fence)."""
+    value = annotations.get(FENCED_ANNOTATION)
+    return value is not None and value.strip().lower() != "false"
+
+
+async def secret_keys(kube: Kube, namespace: str, names: set[str]) -> dict[str, frozenset[str]]:
+    """Key names of the Secrets that exist; values are dropped at once and never kept."""
+    found: dict[str, frozenset[str]] = {}
+    for name in sorted(names):
+        secret = await kube.get("v1", "Secret", namespace, name)
+        if secret is not None:
+            found[name] = frozenset(secret.get("data") or {}) | frozenset(
+                secret.get("stringData") or {}
+            )
+    return found
+
+
+async def find_all_problems(
+    kube: Kube, name: str, namespace: str, spec: Mapping[str, Any]
+) -> tuple[WhatsAppAccountSpec | None, list[Problem]]:
+    parsed, problems = parse_spec(spec)
+    if parsed is None:
+        return None, problems
+    needs = secret_needs(parsed)
+    secrets = await secret_keys(kube, namespace, {need.secret for need in needs})
+    return parsed, find_problems(name, parsed, secrets)
+
+
+def _statefulset_facts(statefulset: Mapping[str, Any] | None) -> tuple[bool, int]:
+    if statefulset is None:
+        return False, 0
+    ready = (statefulset.get("status") or {}).get("readyReplicas") or 0
+    return True, int(ready)
+
+
+def _status_changed(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
+    return any(current.get(key) != value for key, value in patch.items())
+
+
+async def reconcile(
+    ctx: Context, body: Mapping[str, Any], *, apply_children: bool, trigger: str
+) -> Verdict | None:
+    """Converge one account: validate, apply children (when asked), write status and events.
+
+    Raises KubeError for API failures so the caller's retry policy applies.
+    Returns the verdict written, or None for an account being deleted.
+    """
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        return None
+    name, namespace = meta["name"], meta["namespace"]
+    status: Mapping[str, Any] = body.get("status") or {}
+    parsed, problems = await find_all_problems(ctx.kube, name, namespace, body.get("spec") or {})
+
+    statefulset: Mapping[str, Any] | None = None
+    if not problems and parsed is not None and apply_children:
+        account = AccountRef(
+            name=name,
+            namespace=namespace,
+            uid=meta["uid"],
+            generation=int(meta.get("generation") or 1),
+        )
+        for child in build_children(account, parsed, ctx.settings):
+            applied = await ctx.kube.apply(child)
+            if child["kind"] == "StatefulSet":
+                statefulset = applied
+    elif not problems:
+        statefulset = await ctx.kube.get("apps/v1", "StatefulSet", namespace, f"waa-{name}")
+
+    exists, ready = _statefulset_facts(statefulset)
+    verdict = decide_status(
+        Observed(
+            generation=int(meta.get("generation") or 1),
+            suspended=bool(parsed.suspended) if parsed else False,
+            fenced=is_fenced(meta.get("annotations") or {}),
+            snapshots_configured=bool(parsed and parsed.snapshot),
+            problems=tuple(problems),
+            statefulset_exists=exists,
+            ready_replicas=ready,
+            runner=status.get("runner"),
+            accepted_token=status.get("fencingToken"),
+            previous_conditions=tuple(status.get("conditions") or ()),
+        ),
+        datetime.now(UTC),
+    )
+    patch = verdict.as_status_patch()
+    if _status_changed(status, patch):
+        await ctx.kube.patch_status(API_VERSION, KIND, namespace, name, patch)
+        announce(body, status, verdict, problems)
+    ctx.phases.set(namespace, name, verdict.phase)
+    return verdict
+
+
+def as_body(raw: Mapping[str, Any]) -> kopf.Body:
+    """kopf's event helpers want its Body; objects read through Kube are plain dicts."""
+    return raw if isinstance(raw, kopf.Body) else kopf.Body(dict(raw))  # type: ignore[arg-type]
+
+
+def announce(
+    body: Mapping[str, Any], old: Mapping[str, Any], verdict: Verdict, problems: list[Problem]
+) -> None:
+    """Events for the transitions a user cares about (kubectl describe waa shows them)."""
+    ready = verdict.conditions[0]
+    old_ready: Mapping[str, Any] = next(
+        (c for c in old.get("conditions") or () if c.get("type") == "Ready"), {}
+    )
+    if problems:
+        if old_ready.get("message") != ready["message"]:
+            for problem in problems:
+                INVALID_SPECS.labels(field=problem.field).inc()
+            kopf.warn(as_body(body), reason="InvalidSpec", message=ready["message"])
+        return
+    if old.get("phase") != verdict.phase:
+        message = f"phase {old.get('phase') or 'none'} -> {verdict.phase}: {ready['message']}"
+        if verdict.phase in ("Failed", "Fenced"):
+            kopf.warn(as_body(body), reason=verdict.phase, message=message)
+        else:
+            kopf.info(as_body(body), reason=verdict.phase, message=message)
+    if old_ready.get("reason") == "InvalidSpec":
+        kopf.info(as_body(body), reason="SpecValid", message="the spec is valid again; reconciling")
+
+
+__all__ = ["Context", "KubeError", "is_fenced", "reconcile"]

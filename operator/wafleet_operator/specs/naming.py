@@ -1,0 +1,44 @@
+"""Names of the objects an account owns.
+
+Every child shares one name, ``waa-<account>``, so ``kubectl get
+sts,svc,sa,role,rolebinding,lease waa-demo`` shows an account's whole footprint
+and nothing has to look a name up. The prefix keeps the children apart from
+anything else in the namespace that happens to share the account's name.
+"""
+
+from __future__ import annotations
+
+#: Prefix of every child's name.
+CHILD_PREFIX = "waa-"
+
+#: A StatefulSet labels each pod with ``controller-revision-hash:
+#: <statefulset>-<hash>``; a label value is at most 63 characters and the hash
+#: suffix takes up to 11, so the StatefulSet's name may be at most 52.
+MAX_STATEFULSET_NAME_LENGTH = 52
+
+#: The longest account name whose StatefulSet (and so its pod labels) still
+#: fits; the operator's validation rejects longer names before applying anything.
+MAX_ACCOUNT_NAME_LENGTH = MAX_STATEFULSET_NAME_LENGTH - len(CHILD_PREFIX)
+
+
+def child_name(account_name: str) -> str:
+    """Name of every child: StatefulSet, headless Service, ServiceAccount, Role,
+    RoleBinding and Lease."""
+    return f"{CHILD_PREFIX}{account_name}"
+
+
+def pod_name(account_name: str) -> str:
+    """The session pod: the StatefulSet's only ordinal. It is also the runner's
+    Lease holder identity, unique because a StatefulSet never runs two pods of
+    one ordinal at once (as long as the node is reachable; the Lease covers the rest)."""
+    return f"{child_name(account_name)}-0"
+
+
+def account_name_problem(account_name: str) -> str | None:
+    """Why an account name cannot be used for its children, or None if it can."""
+    if len(account_name) > MAX_ACCOUNT_NAME_LENGTH:
+        return (
+            f"at most {MAX_ACCOUNT_NAME_LENGTH} characters, so the StatefulSet "
+            f"{child_name(account_name)} fits Kubernetes' name limits"
+        )
+    return None

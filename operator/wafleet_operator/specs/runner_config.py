@@ -1,0 +1,163 @@
+"""The runner's settings for one account, and how they reach its pod.
+
+``session_runner.settings.RunnerSettings`` is the operator↔runner contract:
+this module fills it from the account and renders it with its own ``as_env()``,
+so a field added there reaches the pod without anyone writing its name twice.
+The values that are only known in the pod (its name and namespace) come from
+the downward API, and credentials from Secret references: no secret value is
+ever written into a manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from session_runner.settings import ENV_PREFIX, RunnerSettings
+from session_runner.settings import Engine as RunnerEngine
+from wafleet_operator.api import WhatsAppAccountSpec
+
+from .account import AccountRef
+from .naming import child_name, pod_name
+
+#: Where the session emptyDir is mounted; the engine's state lives below it.
+STATE_MOUNT_PATH = "/var/lib/wafleet"
+SESSION_DIR = f"{STATE_MOUNT_PATH}/session"
+#: Where the encryption-key Secret is mounted (one file, named after its key).
+SNAPSHOT_KEY_MOUNT_PATH = "/etc/wafleet/snapshot-key"
+
+HEALTH_PORT = 8081
+METRICS_PORT = 9090
+
+POD_NAME_ENV = f"{ENV_PREFIX}POD_NAME"
+NAMESPACE_ENV = f"{ENV_PREFIX}NAMESPACE"
+
+#: Settings whose values the pod learns from the downward API, not from the spec.
+FIELD_REF_ENV: dict[str, str] = {
+    POD_NAME_ENV: "metadata.name",
+    NAMESPACE_ENV: "metadata.namespace",
+}
+
+AWS_ACCESS_KEY_ID_ENV = "AWS_ACCESS_KEY_ID"
+AWS_SECRET_ACCESS_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
+
+
+def snapshot_key_file(spec: WhatsAppAccountSpec) -> str | None:
+    """Path of the mounted key-encryption key, or None without snapshots."""
+    if spec.snapshot is None:
+        return None
+    return f"{SNAPSHOT_KEY_MOUNT_PATH}/{spec.snapshot.encryption_key_secret.key}"
+
+
+def build_runner_settings(account: AccountRef, spec: WhatsAppAccountSpec) -> RunnerSettings:
+    """The settings the account's runner must load.
+
+    ``pod_name`` is the pod's own name (``waa-<name>-0``): in the pod it comes
+    from the downward API with the same value, and the Lease holder identity
+    must be that name so ``kubectl get lease`` points at the pod.
+    """
+    snapshot = spec.snapshot
+    snapshot_fields: dict[str, Any] = {}
+    if snapshot is not None:
+        key_file = snapshot_key_file(spec)
+        snapshot_fields = {
+            "snapshot_bucket": snapshot.bucket,
+            "snapshot_prefix": snapshot.prefix,
+            "snapshot_endpoint_url": snapshot.endpoint,
+            "snapshot_region": snapshot.region,
+            "snapshot_interval_seconds": snapshot.interval_seconds,
+            "snapshot_keep_last": snapshot.retention.keep_last,
+            "snapshot_keep_within_hours": snapshot.retention.keep_within_hours,
+            "snapshot_encryption_key_file": key_file,
+        }
+    values: dict[str, Any] = {
+        "account_name": account.name,
+        "namespace": account.namespace,
+        "pod_name": pod_name(account.name),
+        "engine": RunnerEngine(spec.engine.value),
+        "phone_number": spec.phone_number,
+        "lease_name": child_name(account.name),
+        "lease_duration_seconds": float(spec.lease.duration_seconds),
+        "lease_renew_deadline_seconds": float(spec.lease.renew_deadline_seconds),
+        "lease_retry_period_seconds": float(spec.lease.retry_period_seconds),
+        "session_dir": SESSION_DIR,
+        "restore_from": spec.restore_from,
+        "health_port": HEALTH_PORT,
+        "metrics_port": METRICS_PORT,
+        **snapshot_fields,
+    }
+    return _without_environment(values)
+
+
+class _InitOnlyRunnerSettings(RunnerSettings):
+    """RunnerSettings that read nothing but their arguments (and defaults)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _without_environment(values: dict[str, Any]) -> RunnerSettings:
+    """A RunnerSettings from ``values`` and the class defaults only.
+
+    The operator's own environment uses the same ``WAFLEET_`` prefix
+    (``WAFLEET_NAMESPACE`` is its list of watched namespaces,
+    ``WAFLEET_METRICS_PORT`` its own port), and BaseSettings reads the
+    environment even in ``model_validate``; a builder must depend on its
+    arguments alone. So the values are validated (defaults filled in) by a
+    subclass that reads no source but its arguments, and the result is passed
+    back to the real class with every field explicit, which no environment
+    variable can override.
+    """
+    complete = _InitOnlyRunnerSettings(**values).model_dump()
+    return RunnerSettings(**complete)
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": False}},
+    }
+
+
+def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dict[str, Any]]:
+    """The runner container's ``env``, sorted by name so the rendering is stable.
+
+    Every setting is a literal value except the pod's name and namespace
+    (downward API: the pod knows them better than the operator) and the S3
+    keys, which are ``secretKeyRef``s to the account's credentials Secret; the
+    kubelet resolves them, so the values never pass through the operator or
+    appear in the StatefulSet. Without a credentials Secret the runner uses the
+    pod's ambient AWS credentials (IRSA, instance profile).
+    """
+    env: list[dict[str, Any]] = []
+    for name, value in build_runner_settings(account, spec).as_env().items():
+        field_path = FIELD_REF_ENV.get(name)
+        if field_path is not None:
+            env.append(
+                {
+                    "name": name,
+                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}},
+                }
+            )
+        else:
+            env.append({"name": name, "value": value})
+    credentials = spec.snapshot.credentials_secret if spec.snapshot else None
+    if credentials is not None:
+        env.append(
+            _secret_env(AWS_ACCESS_KEY_ID_ENV, credentials.name, credentials.access_key_id_key)
+        )
+        env.append(
+            _secret_env(
+                AWS_SECRET_ACCESS_KEY_ENV, credentials.name, credentials.secret_access_key_key
+            )
+        )
+    return sorted(env, key=lambda item: str(item["name"]))

@@ -1,0 +1,1 @@
+"""Session snapshots: content-addressed, compressed, encrypted, fenced."""

@@ -1,0 +1,157 @@
+"""The real operator (`wafleet-operator`, kopf) as a subprocess against the API emulator over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from session_runner.devserver import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+GROUP, VERSION, PLURAL = "wafleet.io", "v1alpha1", "whatsappaccounts"
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll until `predicate` returns something truthy; fail naming `what` (never a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            last = None
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what} (last seen: {last!r})")
+
+
+@dataclass
+class Cluster:
+    """Typed clients for the emulator, as a user's tooling would use them."""
+
+    api: client.ApiClient
+    core: client.CoreV1Api = field(init=False)
+    apps: client.AppsV1Api = field(init=False)
+    rbac: client.RbacAuthorizationV1Api = field(init=False)
+    coordination: client.CoordinationV1Api = field(init=False)
+    custom: client.CustomObjectsApi = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.rbac = client.RbacAuthorizationV1Api(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+
+    def create_account(
+        self, name: str, spec: dict[str, Any], namespace: str = "default", **meta: Any
+    ) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "WhatsAppAccount",
+            "metadata": {"name": name, **meta},
+            "spec": spec,
+        }
+        return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)  # type: ignore[no-any-return]
+
+    def account(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)  # type: ignore[no-any-return]
+
+    def patch_account(
+        self, name: str, patch: dict[str, Any], namespace: str = "default"
+    ) -> dict[str, Any]:
+        return self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, patch
+        )  # type: ignore[no-any-return]
+
+    def patch_account_status(
+        self, name: str, patch: dict[str, Any], namespace: str = "default"
+    ) -> dict[str, Any]:
+        return self.custom.patch_namespaced_custom_object_status(  # type: ignore[no-any-return]
+            GROUP, VERSION, namespace, PLURAL, name, patch
+        )
+
+    def condition(self, name: str, kind: str, namespace: str = "default") -> dict[str, Any] | None:
+        status = self.account(name, namespace).get("status") or {}
+        return next((c for c in status.get("conditions") or [] if c["type"] == kind), None)
+
+    def events_for(self, name: str, namespace: str = "default") -> list[Any]:
+        events = self.core.list_namespaced_event(namespace).items
+        return [e for e in events if e.involved_object and e.involved_object.name == name]
+
+    def statefulset(self, name: str, namespace: str = "default") -> Any:
+        return self.apps.read_namespaced_stateful_set(f"waa-{name}", namespace)
+
+
+@dataclass
+class OperatorProcess:
+    process: subprocess.Popen[str]
+    log_path: Path
+    metrics_port: int
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture
+def cluster(kube_api: Any) -> Iterator[Cluster]:
+    for crd_file in sorted((REPO / "crds").glob("*.yaml")):
+        kube_api.register_crd(yaml.safe_load(crd_file.read_text(encoding="utf-8")))
+    api = config.new_client_from_config(config_file=str(kube_api.kubeconfig))
+    try:
+        yield Cluster(api)
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def operator_env() -> dict[str, str]:
+    """Extra environment for the operator; tests may add to it before `operator` starts."""
+    return {}
+
+
+@pytest.fixture
+def wafleet_operator(
+    cluster: Cluster, kube_api: Any, tmp_path: Path, operator_env: dict[str, str]
+) -> Iterator[OperatorProcess]:
+    """`wafleet-operator` started exactly as in a pod, but with the emulator's kubeconfig."""
+    log_path = tmp_path / "operator.log"
+    metrics_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
+        "KUBECONFIG": str(kube_api.kubeconfig),
+        "WAFLEET_METRICS_PORT": str(metrics_port),
+        "WAFLEET_HEALTH_PORT": str(free_port()),
+        "WAFLEET_RUNNER_IMAGE": "wafleet/runner:test",
+        "WAFLEET_LOG_LEVEL": "debug",
+        **operator_env,
+    }
+    exe = Path(sys.executable).with_name("wafleet-operator")
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(exe)], stdout=log, stderr=subprocess.STDOUT, env=env, text=True
+        )
+    handle = OperatorProcess(process, log_path, metrics_port)
+    try:
+        yield handle
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

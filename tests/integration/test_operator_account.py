@@ -1,0 +1,391 @@
+"""The real operator reconciling WhatsAppAccounts against the API emulator over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tests.harness.moto_server import AwsEndpoint
+from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+
+LOCAL = {"phoneNumber": "+14155550100", "engine": "local"}
+SECRET_KEY_VALUE = "kek-0123456789abcdef0123456789abcd"
+SECRET_ACCESS_VALUE = "sk-live-ThisMustNeverBeLogged"
+ACCESS_KEY_VALUE = "AKIAKNOWNTESTVALUE01"
+
+
+def make_secret(
+    cluster: Cluster, name: str, data: dict[str, str], namespace: str = "default"
+) -> None:
+    cluster.core.create_namespaced_secret(
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        },
+    )
+
+
+def phase(cluster: Cluster, name: str) -> str | None:
+    return (cluster.account(name).get("status") or {}).get("phase")
+
+
+def children_exist(cluster: Cluster, name: str) -> bool:
+    child = f"waa-{name}"
+    cluster.core.read_namespaced_service_account(child, "default")
+    cluster.rbac.read_namespaced_role(child, "default")
+    cluster.rbac.read_namespaced_role_binding(child, "default")
+    cluster.coordination.read_namespaced_lease(child, "default")
+    cluster.core.read_namespaced_service(child, "default")
+    cluster.statefulset(name)
+    return True
+
+
+def no_children(cluster: Cluster, name: str) -> bool:
+    try:
+        cluster.statefulset(name)
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
+def test_create_builds_every_child_owned_by_the_account(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    created = cluster.create_account("alice", LOCAL)
+    wait_for(lambda: children_exist(cluster, "alice"), "children of alice")
+    sts = cluster.statefulset("alice")
+    assert sts.spec.replicas == 1
+    owner = sts.metadata.owner_references[0]
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+        "WhatsAppAccount",
+        "alice",
+        created["metadata"]["uid"],
+        True,
+    )
+    status = wait_for(
+        lambda: (
+            cluster.account("alice").get("status", {}).get("phase")
+            and cluster.account("alice")["status"]
+        ),
+        "status",
+    )
+    assert status["phase"] == "Pending"
+    assert {c["type"] for c in status["conditions"]} == {
+        "Ready",
+        "LeaseHeld",
+        "LoggedIn",
+        "SnapshotHealthy",
+    }
+    assert status["observedGeneration"] == 1
+    assert "wafleet.io/finalizer" in cluster.account("alice")["metadata"]["finalizers"]
+
+
+def test_reconciling_twice_changes_nothing(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    cluster.create_account("bob", LOCAL)
+    wait_for(
+        lambda: phase(cluster, "bob") == "Pending" and children_exist(cluster, "bob"),
+        "bob reconciled",
+    )
+    before = cluster.statefulset("bob").metadata.resource_version
+    # A label change re-runs the update handler without changing anything the children depend on.
+    cluster.patch_account("bob", {"metadata": {"labels": {"team": "support"}}})
+    wait_for(lambda: "team" in (cluster.account("bob")["metadata"].get("labels") or {}), "label")
+    wait_for(
+        lambda: (
+            "wafleet.io/last-handled-configuration"
+            in cluster.account("bob")["metadata"]["annotations"]
+            and '"team"'
+            in cluster.account("bob")["metadata"]["annotations"][
+                "wafleet.io/last-handled-configuration"
+            ]
+        ),
+        "update handled",
+    )
+    assert cluster.statefulset("bob").metadata.resource_version == before
+
+
+def test_spec_change_updates_the_statefulset_template(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    cluster.create_account("carol", LOCAL)
+    wait_for(lambda: children_exist(cluster, "carol"), "children")
+    cluster.patch_account("carol", {"spec": {"image": "registry.example/wafleet/runner:9.9"}})
+    assert cluster.account("carol")["metadata"]["generation"] == 2
+    wait_for(
+        lambda: (
+            cluster.statefulset("carol").spec.template.spec.containers[0].image
+            == "registry.example/wafleet/runner:9.9"
+        ),
+        "new image in the template",
+    )
+    wait_for(
+        lambda: cluster.account("carol")["status"]["observedGeneration"] == 2,
+        "observedGeneration 2",
+    )
+
+
+def test_suspend_scales_to_zero_and_resume_brings_it_back(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    cluster.create_account("dave", LOCAL)
+    wait_for(lambda: children_exist(cluster, "dave"), "children")
+    cluster.patch_account("dave", {"spec": {"suspended": True}})
+    wait_for(lambda: cluster.statefulset("dave").spec.replicas == 0, "replicas 0")
+    wait_for(lambda: phase(cluster, "dave") == "Suspended", "phase Suspended")
+    cluster.patch_account("dave", {"spec": {"suspended": False}})
+    wait_for(lambda: cluster.statefulset("dave").spec.replicas == 1, "replicas 1")
+    wait_for(lambda: phase(cluster, "dave") == "Pending", "phase Pending")
+
+
+def test_fence_annotation_keeps_the_pod_and_says_fenced(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    cluster.create_account("erin", LOCAL)
+    wait_for(lambda: children_exist(cluster, "erin"), "children")
+    cluster.patch_account(
+        "erin", {"metadata": {"annotations": {"wafleet.io/fenced": "incident-42"}}}
+    )
+    wait_for(lambda: phase(cluster, "erin") == "Fenced", "phase Fenced")
+    assert cluster.statefulset("erin").spec.replicas == 1
+    ready = cluster.condition("erin", "Ready")
+    assert ready is not None
+    assert (ready["status"], ready["reason"]) == ("False", "Fenced")
+    assert any(e.reason == "Fenced" and e.type == "Warning" for e in cluster.events_for("erin"))
+
+
+def test_runner_report_drives_phase_and_stale_tokens_are_ignored(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    cluster.create_account("frank", LOCAL)
+    wait_for(lambda: children_exist(cluster, "frank"), "children")
+    # Stand in for the StatefulSet controller: the pod is ready.
+    cluster.apps.patch_namespaced_stateful_set_status(
+        "waa-frank", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
+    )
+    report = {
+        "phase": "Connected",
+        "holder": "waa-frank-0",
+        "fencingToken": 4,
+        "reportedAt": "2026-11-23T12:00:00Z",
+    }
+    cluster.patch_account_status("frank", {"status": {"runner": report}})
+    wait_for(lambda: phase(cluster, "frank") == "Connected", "phase Connected")
+    status = cluster.account("frank")["status"]
+    assert (status["leaseHolder"], status["fencingToken"]) == ("waa-frank-0", 4)
+    assert cluster.condition("frank", "Ready")["status"] == "True"  # type: ignore[index]
+
+    stale = {
+        **report,
+        "phase": "AwaitingLogin",
+        "holder": "waa-frank-old",
+        "fencingToken": 3,
+        "loginQr": "2@stale",
+    }
+    cluster.patch_account_status("frank", {"status": {"runner": stale}})
+    newer = {**report, "phase": "Disconnected", "fencingToken": 5}
+    cluster.patch_account_status("frank", {"status": {"runner": newer}})
+    wait_for(lambda: phase(cluster, "frank") == "Disconnected", "phase from the newer token")
+    assert cluster.account("frank")["status"]["fencingToken"] == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "field"),
+    [
+        (
+            "gina",
+            {
+                **LOCAL,
+                "snapshot": {"bucket": "snaps", "encryptionKeySecret": {"name": "missing-kek"}},
+            },
+            "spec.snapshot.encryptionKeySecret.name",
+        ),
+        (
+            "hank",
+            {**LOCAL, "snapshot": {"bucket": "my..snaps", "encryptionKeySecret": {"name": "kek"}}},
+            "spec.snapshot.bucket",
+        ),
+        ("iris", {**LOCAL, "restoreFrom": "snap-1"}, "spec.restoreFrom"),
+        ("j" * 60, LOCAL, "metadata.name"),
+    ],
+    ids=["missing-secret", "bad-bucket", "restore-without-store", "name-too-long"],
+)
+def test_invalid_spec_creates_nothing_and_names_the_field(
+    cluster: Cluster, wafleet_operator: OperatorProcess, name: str, spec: dict[str, Any], field: str
+) -> None:
+    make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
+    cluster.create_account(name, spec)
+    wait_for(lambda: phase(cluster, name) == "Failed", "phase Failed")
+    ready = cluster.condition(name, "Ready")
+    assert ready is not None
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert field in ready["message"]
+    warnings = wait_for(
+        lambda: [
+            e for e in cluster.events_for(name) if e.type == "Warning" and e.reason == "InvalidSpec"
+        ],
+        "Warning event",
+    )
+    assert field in warnings[0].message
+    assert no_children(cluster, name)
+    for lister in (
+        cluster.core.list_namespaced_service_account,
+        cluster.coordination.list_namespaced_lease,
+    ):
+        assert not [o for o in lister("default").items if o.metadata.name == f"waa-{name}"]
+
+
+def test_fixing_the_cluster_recovers_without_restart(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    spec = {**LOCAL, "snapshot": {"bucket": "snaps", "encryptionKeySecret": {"name": "late-kek"}}}
+    cluster.create_account("kim", spec)
+    wait_for(lambda: phase(cluster, "kim") == "Failed", "phase Failed")
+    make_secret(cluster, "late-kek", {"key": SECRET_KEY_VALUE})
+    wait_for(
+        lambda: phase(cluster, "kim") == "Pending" and children_exist(cluster, "kim"),
+        "recovered after the Secret appeared",
+    )
+    assert any(e.reason == "SpecValid" for e in cluster.events_for("kim"))
+
+
+def test_fixing_the_spec_recovers(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:
+    cluster.create_account("lena", {**LOCAL, "restoreFrom": "snap-1"})
+    wait_for(lambda: phase(cluster, "lena") == "Failed", "phase Failed")
+    cluster.patch_account("lena", {"spec": {"restoreFrom": None}})
+    wait_for(
+        lambda: phase(cluster, "lena") == "Pending" and children_exist(cluster, "lena"), "recovered"
+    )
+
+
+def test_drift_is_repaired(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:
+    cluster.create_account("mia", LOCAL)
+    wait_for(lambda: children_exist(cluster, "mia"), "children")
+    cluster.apps.patch_namespaced_stateful_set("waa-mia", "default", {"spec": {"replicas": 3}})
+    wait_for(lambda: cluster.statefulset("mia").spec.replicas == 1, "replicas repaired")
+    cluster.core.delete_namespaced_service("waa-mia", "default")
+    wait_for(
+        lambda: cluster.core.read_namespaced_service("waa-mia", "default"), "service recreated"
+    )
+    cluster.coordination.delete_namespaced_lease("waa-mia", "default")
+    wait_for(
+        lambda: cluster.coordination.read_namespaced_lease("waa-mia", "default"), "lease recreated"
+    )
+
+
+def test_conflict_in_the_middle_of_a_reconcile_is_retried(
+    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess
+) -> None:
+    kube_api.faults.fail_next(
+        method="PATCH", path_contains="/statefulsets/waa-nina", status=409, count=2
+    )
+    cluster.create_account("nina", LOCAL)
+    wait_for(lambda: children_exist(cluster, "nina"), "children after the conflicts")
+    wait_for(lambda: phase(cluster, "nina") == "Pending", "status written")
+    assert kube_api.faults.remaining() == 0
+
+
+def snapshot_spec(aws: AwsEndpoint, policy: str) -> dict[str, Any]:
+    return {
+        **LOCAL,
+        "deletionPolicy": policy,
+        "snapshot": {
+            "bucket": "wafleet-snaps",
+            "prefix": "prod",
+            "endpoint": aws.endpoint_url,
+            "credentialsSecret": {"name": "s3-creds"},
+            "encryptionKeySecret": {"name": "kek"},
+        },
+    }
+
+
+def seed_snapshots(aws: AwsEndpoint, account: str) -> Any:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="wafleet-snaps")
+    for key in ("manifests/1.json", "chunks/ab/abcd", "latest"):
+        s3.put_object(Bucket="wafleet-snaps", Key=f"prod/default/{account}/{key}", Body=b"x")
+    s3.put_object(Bucket="wafleet-snaps", Key="prod/default/other/latest", Body=b"keep")
+    return s3
+
+
+def keys(s3: Any) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket="wafleet-snaps").get("Contents", [])}
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Delete"])
+def test_delete_honours_deletion_policy_then_children_are_collected(
+    cluster: Cluster, aws: AwsEndpoint, wafleet_operator: OperatorProcess, policy: str
+) -> None:
+    make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
+    make_secret(
+        cluster,
+        "s3-creds",
+        {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_VALUE},
+    )
+    s3 = seed_snapshots(aws, "olga")
+    cluster.create_account("olga", snapshot_spec(aws, policy))
+    wait_for(lambda: children_exist(cluster, "olga"), "children")
+    cluster.custom.delete_namespaced_custom_object(
+        "wafleet.io", "v1alpha1", "default", "whatsappaccounts", "olga"
+    )
+
+    def gone() -> bool:
+        try:
+            cluster.account("olga")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, "account removed after its finalizer")
+    wait_for(lambda: no_children(cluster, "olga"), "children garbage-collected")
+    remaining = keys(s3)
+    assert "prod/default/other/latest" in remaining
+    own = {k for k in remaining if k.startswith("prod/default/olga/")}
+    assert own == (
+        set()
+        if policy == "Delete"
+        else {f"prod/default/olga/{k}" for k in ("manifests/1.json", "chunks/ab/abcd", "latest")}
+    )
+
+    # Secrets never leak: not in the operator's logs, the events, or any status.
+    leaked = wafleet_operator.logs() + json.dumps(
+        [e.to_dict() for e in cluster.core.list_namespaced_event("default").items], default=str
+    )
+    for secret in (SECRET_ACCESS_VALUE, ACCESS_KEY_VALUE, SECRET_KEY_VALUE):
+        assert secret not in leaked
+
+
+def test_metrics_count_reconciles_and_accounts_by_phase(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    cluster.create_account("pia", LOCAL)
+    wait_for(lambda: phase(cluster, "pia") == "Pending", "reconciled")
+
+    def scrape() -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{wafleet_operator.metrics_port}/metrics", timeout=2
+        ) as resp:
+            return str(resp.read().decode())
+
+    text = wait_for(
+        lambda: 'wafleet_accounts{phase="Pending"} 1.0' in scrape() and scrape(), "metrics"
+    )
+    assert 'wafleet_reconciles_total{result="ok",trigger="spec"}' in text
+
+
+def test_operator_logs_are_json(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:
+    cluster.create_account("quinn", LOCAL)
+    wait_for(lambda: phase(cluster, "quinn") == "Pending", "reconciled")
+    lines = [line for line in wafleet_operator.logs().splitlines() if line.strip()]
+    assert lines
+    parsed = [json.loads(line) for line in lines]
+    assert all("level" in record and "timestamp" in record for record in parsed)

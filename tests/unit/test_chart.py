@@ -1,0 +1,435 @@
+"""The Helm chart: scripts/chart_check.py's checks, plus what the default install must look like.
+
+Needs helm in .tools/bin (`make tools`); skipped with that reason otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts import chart_check as cc
+
+REPO = Path(__file__).resolve().parents[2]
+HELM = REPO / ".tools/bin/helm"
+CHART = REPO / "charts/wafleet"
+CRDS_DIR = REPO / "crds"
+FIXTURES = REPO / "tests/fixtures/chart"
+CHART_YAML: dict[str, Any] = yaml.safe_load((CHART / "Chart.yaml").read_text())
+APP_VERSION = str(CHART_YAML["appVersion"])
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    if not (HELM.is_file() and HELM.stat().st_mode & 0o111):
+        pytest.skip(f"helm is not installed at {HELM.relative_to(REPO)}: run `make tools`")
+    return HELM
+
+
+@pytest.fixture(scope="module")
+def kube_versions() -> list[str]:
+    return cc.kube_versions_for(CHART)
+
+
+@pytest.fixture(scope="module")
+def repo_crds() -> list[cc.Manifest]:
+    return cc.load_crd_files(cc.repo_crd_files(CRDS_DIR))
+
+
+@pytest.fixture(scope="module")
+def default_objects(helm: Path) -> list[cc.Manifest]:
+    return cc.render(helm, CHART)
+
+
+@pytest.fixture(scope="module")
+def namespaced_objects(helm: Path) -> list[cc.Manifest]:
+    return cc.render(helm, CHART, CHART / "ci/namespaced-values.yaml")
+
+
+def only(objects: Sequence[cc.Manifest], kind: str) -> cc.Manifest:
+    found = [o for o in objects if o.kind == kind]
+    assert len(found) == 1, f"expected one {kind}, got {[o.ref for o in found]}"
+    return found[0]
+
+
+def operator_container(objects: Sequence[cc.Manifest]) -> dict[str, Any]:
+    pod = cc.pod_template(only(objects, "Deployment"))
+    containers = pod["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["operator"]
+    return dict(containers[0])
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+# ---------------------------------------------------------------- chart_check, case by case
+
+
+@pytest.mark.parametrize(
+    "values",
+    [None, *cc.ci_values_files(CHART)],
+    ids=lambda v: "default" if v is None else v.name,
+)
+def test_values_case_lints_renders_and_validates(
+    helm: Path, values: Path | None, kube_versions: list[str], repo_crds: list[cc.Manifest]
+) -> None:
+    report = cc.check_case(helm, CHART, values, kube_versions=kube_versions, repo_crds=repo_crds)
+    assert report.ok, report.summary() + "\n" + "\n".join(report.problems)
+    assert report.objects
+
+
+def test_there_are_non_default_ci_values() -> None:
+    assert len(cc.ci_values_files(CHART)) >= 2
+
+
+@pytest.mark.parametrize("bad", cc.bad_values_files(FIXTURES), ids=lambda p: p.name)
+def test_bad_values_are_rejected_naming_the_key(helm: Path, bad: Path) -> None:
+    assert cc.check_bad_values(helm, CHART, bad) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("logLevel=verbose", "logLevel"),
+        ("metrics.port=80", "port"),
+        ("watchNamespaces[0]=Not_A_Namespace", "watchNamespaces"),
+        ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("metrics.serviceMonitor.intervall=1m", "intervall"),
+        ("podSecurityContext.runAsUserr=0", "runAsUserr"),
+    ],
+)
+def test_schema_rejects_a_bad_setting(helm: Path, setting: str, key: str) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", setting)
+    assert proc.returncode != 0, f"--set {setting} was accepted"
+    assert key in proc.stderr
+
+
+def test_a_string_image_tag_that_looks_like_a_number_must_be_quoted(helm: Path) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set-json", "image.tag=1.2")
+    assert proc.returncode != 0
+    assert "tag" in proc.stderr
+
+
+def test_an_existing_service_account_needs_a_name(helm: Path) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", "serviceAccount.create=false")
+    assert proc.returncode != 0
+    assert "serviceAccount.name is required" in proc.stderr
+
+
+def test_service_monitor_needs_metrics(helm: Path) -> None:
+    proc = cc.run_helm(
+        helm, "template", "x", str(CHART),
+        "--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true",
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "metrics.serviceMonitor.enabled needs metrics.enabled" in proc.stderr
+
+
+# ---------------------------------------------------------------- the default install
+
+
+def test_default_pod_is_locked_down(default_objects: list[cc.Manifest]) -> None:
+    pod = cc.pod_template(only(default_objects, "Deployment"))["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container = operator_container(default_objects)
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["runAsNonRoot"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in sc
+    # The read-only root needs a writable /tmp.
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert pod["serviceAccountName"] == only(default_objects, "ServiceAccount").name
+    assert not pod.get("hostNetwork")
+    assert not pod.get("hostPID")
+
+
+def test_default_deployment_runs_the_operator(default_objects: list[cc.Manifest]) -> None:
+    deployment = only(default_objects, "Deployment")
+    assert deployment.namespace == cc.NAMESPACE
+    assert deployment.body["spec"]["replicas"] == 1
+    assert deployment.body["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment.labels["app.kubernetes.io/name"] == "wafleet"  # what the e2e test selects
+    container = operator_container(default_objects)
+    assert container["image"] == f"wafleet/operator:{APP_VERSION}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert container["command"] == ["wafleet-operator"]
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    env = env_of(container)
+    assert env["WAFLEET_NAMESPACE"] == ""  # all namespaces
+    assert env["WAFLEET_RUNNER_IMAGE"] == f"wafleet/runner:{APP_VERSION}"
+    assert env["WAFLEET_LOG_LEVEL"] == "info"
+    assert env["WAFLEET_METRICS_PORT"] == "8080"
+    assert env["WAFLEET_HEALTH_PORT"] == "8081"
+    assert "WAFLEET_PEERING" not in env  # one replica: no peering
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+
+
+def test_default_metrics_service_without_service_monitor(
+    default_objects: list[cc.Manifest],
+) -> None:
+    service = only(default_objects, "Service")
+    assert service.body["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert not [o for o in default_objects if o.kind in ("ServiceMonitor", "PodDisruptionBudget")]
+
+
+def test_default_rbac_is_cluster_wide_and_least_privilege(
+    default_objects: list[cc.Manifest],
+) -> None:
+    role = only(default_objects, "ClusterRole")
+    binding = only(default_objects, "ClusterRoleBinding")
+    assert not [o for o in default_objects if o.kind in ("Role", "RoleBinding")]
+    assert binding.body["roleRef"]["name"] == role.name
+    grants = cc.rule_grants(role.body["rules"])
+    assert grants[("", "secrets")] == {"get", "list", "watch"}
+    assert grants[("wafleet.io", "whatsappaccounts/finalizers")] == {"update"}
+    assert grants[("kopf.dev", "clusterkopfpeerings")] == {"get", "list", "watch", "patch"}
+    assert grants[("apiextensions.k8s.io", "customresourcedefinitions")] == {
+        "get",
+        "list",
+        "watch",
+    }
+    for (group, resource), verbs in cc.RUNNER_GRANTS.items():
+        assert verbs <= grants[(group, resource)]
+    assert ("", "pods") not in grants
+    assert ("", "pods/exec") not in grants
+
+
+@pytest.mark.parametrize("case", ["default", "namespaced"])
+def test_rbac_has_no_wildcards(
+    case: str, default_objects: list[cc.Manifest], namespaced_objects: list[cc.Manifest]
+) -> None:
+    objects = default_objects if case == "default" else namespaced_objects
+    roles = [o for o in objects if o.kind in ("Role", "ClusterRole")]
+    assert roles
+    for role in roles:
+        for rule in role.body["rules"]:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule[key], f"{role.ref}: {rule}"
+            assert not cc.ESCALATING_VERBS & set(rule["verbs"]), f"{role.ref}: {rule}"
+    assert cc.check_rbac(objects) == []
+
+
+def test_namespaced_install_uses_a_role_per_watched_namespace(
+    namespaced_objects: list[cc.Manifest],
+) -> None:
+    watched = {"whatsapp-prod", "whatsapp-staging"}
+    roles = [o for o in namespaced_objects if o.kind == "Role"]
+    bindings = [o for o in namespaced_objects if o.kind == "RoleBinding"]
+    assert {r.namespace for r in roles} == watched
+    assert {b.namespace for b in bindings} == watched
+    # The only cluster-scoped role is the read-only discovery one.
+    (cluster_role,) = [o for o in namespaced_objects if o.kind == "ClusterRole"]
+    assert all(set(r["verbs"]) == {"get", "list", "watch"} for r in cluster_role.body["rules"])
+    env = env_of(operator_container(namespaced_objects))
+    assert env["WAFLEET_NAMESPACE"] == "whatsapp-prod,whatsapp-staging"
+    assert env["WAFLEET_PEERING"] == "wafleet"
+    peerings = [o for o in namespaced_objects if o.kind == "KopfPeering"]
+    assert {p.namespace for p in peerings} == watched
+    assert only(namespaced_objects, "PodDisruptionBudget").body["spec"]["maxUnavailable"] == 1
+    assert only(namespaced_objects, "ServiceMonitor").labels["release"] == "kube-prometheus-stack"
+
+
+def test_two_replicas_watching_everything_use_a_cluster_peering(helm: Path) -> None:
+    objects = cc.render(helm, CHART, set_values=["replicaCount=2"])
+    assert only(objects, "ClusterKopfPeering").name == "wafleet"
+    assert env_of(operator_container(objects))["WAFLEET_PEERING"] == "wafleet"
+    deployment = only(objects, "Deployment")
+    assert deployment.body["spec"]["strategy"]["type"] == "RollingUpdate"
+    validator = cc.CustomResourceValidator([o for o in objects if o.kind == cc.CRD_KIND])
+    assert validator.validate(only(objects, "ClusterKopfPeering")) == []
+
+
+# ---------------------------------------------------------------- CRDs
+
+
+def test_chart_crds_are_kept_on_uninstall(default_objects: list[cc.Manifest]) -> None:
+    crds = [o for o in default_objects if o.kind == cc.CRD_KIND and o.from_templates]
+    if not crds:
+        pytest.skip("no CRD templates in charts/wafleet/templates/crds yet (`make crds`)")
+    for crd in crds:
+        assert crd.metadata.get("annotations", {}).get(cc.KEEP_ANNOTATION) == "keep", crd.ref
+        assert crd.labels["app.kubernetes.io/part-of"] == "wafleet", crd.ref
+
+
+def test_project_crds_are_rendered_and_match_crds_dir(
+    default_objects: list[cc.Manifest], repo_crds: list[cc.Manifest]
+) -> None:
+    rendered = {o.name for o in default_objects if o.kind == cc.CRD_KIND and o.from_templates}
+    if not rendered and not repo_crds:
+        pytest.skip("no CRDs generated yet (`make crds`)")
+    assert rendered == {
+        f"{plural}.wafleet.io"
+        for plural in ("whatsappaccounts", "senderpools", "webhooksubscriptions")
+    }
+    assert cc.check_crds(default_objects, repo_crds) == []
+
+
+def test_crds_create_false_renders_no_crd(helm: Path) -> None:
+    objects = cc.render(helm, CHART, set_values=["crds.create=false"], include_crds=False)
+    assert [o.ref for o in objects if o.kind == cc.CRD_KIND] == []
+    # --include-crds adds only kopf's peering CRDs from the chart's crds/ folder.
+    with_static = cc.render(helm, CHART, set_values=["crds.create=false"])
+    groups = {o.body["spec"]["group"] for o in with_static if o.kind == cc.CRD_KIND}
+    assert groups == {"kopf.dev"}
+
+
+def test_a_project_custom_resource_is_validated_strictly(repo_crds: list[cc.Manifest]) -> None:
+    validator = cc.CustomResourceValidator(repo_crds)
+    assert validator.problems == []
+    kind = ("wafleet.io", "WhatsAppAccount")
+    if kind not in validator.kinds:
+        pytest.skip("crds/ has no WhatsAppAccount CRD yet (`make crds`)")
+    (version,) = validator.kinds[kind].validators
+    account = cc.Manifest(
+        source="test",
+        body={
+            "apiVersion": f"wafleet.io/{version}",
+            "kind": "WhatsAppAccount",
+            "metadata": {"name": "demo", "namespace": "default"},
+            "spec": {"phoneNumber": "+15551234567", "notAField": True},
+        },
+    )
+    problems = validator.validate(account)
+    assert any("notAField" in p for p in problems), problems
+    cluster_scoped = cc.Manifest(
+        source="test", body={**account.body, "metadata": {"name": "demo"}, "spec": {}}
+    )
+    assert any("without metadata.namespace" in p for p in validator.validate(cluster_scoped))
+    wrong_version = cc.Manifest(source="test", body={**account.body, "apiVersion": "wafleet.io/v9"})
+    assert any("not served" in p for p in validator.validate(wrong_version))
+
+
+SYNTHETIC_CRD = cc.Manifest(
+    source="test",
+    body={
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "versions": [
+                {"name": "v0", "served": False, "storage": False},
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "required": ["size"],
+                                    "properties": {
+                                        "size": {"type": "integer", "minimum": 1},
+                                        "port": {"x-kubernetes-int-or-string": True},
+                                        "note": {"type": "string", "nullable": True},
+                                        "extra": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        },
+                                        "labels": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "mode": {
+                                            "type": "string",
+                                            "enum": ["a", "b"],
+                                            "nullable": True,
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    },
+                },
+            ],
+        },
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ({"size": 1}, None),
+        ({"size": 1, "port": 80, "note": None, "mode": None}, None),
+        ({"size": 1, "port": "http", "extra": {"anything": {"goes": 1}}}, None),
+        ({"size": 1, "labels": {"a": "b"}}, None),
+        ({}, "'size' is a required property"),
+        ({"size": "1"}, "is not of type 'integer'"),
+        ({"size": 0}, "less than the minimum"),
+        ({"size": 1, "port": 1.5}, "spec.port"),
+        ({"size": 1, "typo": 1}, "'typo' was unexpected"),
+        ({"size": 1, "labels": {"a": 1}}, "spec.labels.a"),
+        ({"size": 1, "mode": "c"}, "is not one of"),
+    ],
+)
+def test_strict_schema_follows_kubernetes_semantics(
+    spec: dict[str, Any], error: str | None
+) -> None:
+    validator = cc.CustomResourceValidator([SYNTHETIC_CRD])
+    widget = cc.Manifest(
+        source="test",
+        body={
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "labels": {"x": "y"}, "annotations": {"k": "v"}},
+            "spec": spec,
+        },
+    )
+    problems = validator.validate(widget)
+    if error is None:
+        assert problems == []
+    else:
+        assert any(error in p for p in problems), problems
+    served_only = cc.Manifest(source="test", body={**widget.body, "apiVersion": "example.com/v0"})
+    assert any("not served" in p for p in validator.validate(served_only))
+
+
+def test_parse_manifests_keeps_each_documents_source() -> None:
+    text = (
+        "---\n# Source: wafleet/crds/a.yaml\nkind: A\n---\nkind: B\n"
+        "---\n# Source: wafleet/templates/c.yaml\nkind: C\n---\n"
+    )
+    parsed = [(m.source, m.kind) for m in cc.parse_manifests(text)]
+    assert parsed == [
+        ("wafleet/crds/a.yaml", "A"),
+        ("wafleet/crds/a.yaml", "B"),
+        ("wafleet/templates/c.yaml", "C"),
+    ]
+
+
+def test_main_passes_on_the_chart(helm: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cc.main(["--helm", str(helm), "--chart", str(CHART)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 1 + len(cc.ci_values_files(CHART)) + len(
+        cc.bad_values_files(FIXTURES)
+    )
