@@ -10,7 +10,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FINALIZER = "wafleet.io/finalizer"
-ANNOTATION_PREFIX = "wafleet.io"
+#: kopf keeps its progress under this prefix. It must differ from "wafleet.io": kopf
+#: ignores every annotation under its storage prefix, and users set wafleet.io/fenced.
+ANNOTATION_PREFIX = "operator.wafleet.io"
 FENCED_ANNOTATION = "wafleet.io/fenced"
 
 

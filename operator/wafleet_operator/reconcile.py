@@ -157,9 +157,14 @@ def announce(
         if verdict.phase in ("Failed", "Fenced"):
             kopf.warn(as_body(body), reason=verdict.phase, message=message)
         else:
-            kopf.info(as_body(body), reason=verdict.phase, message=message)
+            kopf.event(as_body(body), type="Normal", reason=verdict.phase, message=message)
     if old_ready.get("reason") == "InvalidSpec":
-        kopf.info(as_body(body), reason="SpecValid", message="the spec is valid again; reconciling")
+        kopf.event(
+            as_body(body),
+            type="Normal",
+            reason="SpecValid",
+            message="the spec is valid again; reconciling",
+        )
 
 
 __all__ = ["Context", "KubeError", "is_fenced", "reconcile"]

@@ -149,6 +149,7 @@ def wafleet_operator(
     try:
         yield handle
     finally:
+        print(f"--- operator log (tail) ---\n{handle.logs()[-6000:]}")  # shown for failed tests
         process.terminate()
         try:
             process.wait(timeout=15)

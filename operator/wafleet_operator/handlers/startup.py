@@ -40,6 +40,11 @@ def register(registry: kopf.OperatorRegistry, operator_settings: OperatorSetting
         )
         metrics.serve(operator_settings.metrics_port)
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """In a pod: the service account; elsewhere: the kubeconfig ($KUBECONFIG or ~/.kube/config)."""
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         ctx = memo.get("ctx")

@@ -114,8 +114,9 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         if parsed.snapshot is None:
             return
         if parsed.deletion_policy.value == "Retain":
-            kopf.info(
+            kopf.event(
                 body,
+                type="Normal",
                 reason="SnapshotsRetained",
                 message="deletionPolicy Retain: snapshots kept",
             )
@@ -141,8 +142,9 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             raise kopf.TemporaryError(
                 f"deleting snapshots failed ({type(error).__name__}); retrying", delay=30
             ) from None
-        kopf.info(
+        kopf.event(
             body,
+            type="Normal",
             reason="SnapshotsDeleted",
             message=f"deletionPolicy Delete: removed {deleted} snapshot objects",
         )
