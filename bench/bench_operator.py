@@ -11,6 +11,7 @@ Metrics (issue: operator):
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kubernetes import client, config
@@ -58,13 +59,18 @@ def _create_all(custom: client.CustomObjectsApi, offset: int, count: int) -> Non
         list(pool.map(create, range(count)))
 
 
-def _converged(custom: client.CustomObjectsApi, apps: client.AppsV1Api, names: set[str]) -> bool:
-    items = custom.list_namespaced_custom_object(
+def _accounts(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
+    listing = custom.list_namespaced_custom_object(
         "wafleet.io", "v1alpha1", "default", "whatsappaccounts"
-    )["items"]
+    )
+    return list(cast(dict[str, Any], listing)["items"])
+
+
+def _converged(custom: client.CustomObjectsApi, apps: client.AppsV1Api, names: set[str]) -> bool:
+    items = _accounts(custom)
     with_status = {i["metadata"]["name"] for i in items if (i.get("status") or {}).get("phase")}
     sts = {
-        s.metadata.name.removeprefix("waa-")
+        str(s.metadata.name if s.metadata else "").removeprefix("waa-")
         for s in apps.list_namespaced_stateful_set("default").items
     }
     return names <= with_status and names <= sts
@@ -83,52 +89,52 @@ def _start_operator(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([str(exe)], stdout=sink, stderr=subprocess.STDOUT, env=env)
 
 
-def _baseline_floor(api: client.ApiClient, count: int) -> float:
-    """The same objects written by a plain client: the API emulator's floor for this work."""
+async def _baseline_floor_async(kubeconfig: Path, count: int) -> float:
+    """The same objects written by a plain client: the API emulator's floor for this work.
+
+    It uses the operator's own `Kube` client (server-side apply) with 8 requests
+    in flight, creating each account, applying its children and writing a status.
+    """
+    from kubernetes_asyncio import client as aclient
+    from kubernetes_asyncio import config as aconfig
+
     from wafleet_operator.api import WhatsAppAccountSpec
     from wafleet_operator.config import OperatorSettings
-    from wafleet_operator.kube import kind_of
+    from wafleet_operator.kube import Kube
     from wafleet_operator.specs import build_children
     from wafleet_operator.specs.account import AccountRef
 
-    custom = client.CustomObjectsApi(api)
-    settings = OperatorSettings(_env_file=None)
+    configuration = aclient.Configuration()
+    await aconfig.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    kube = Kube(aclient.ApiClient(configuration), field_manager="bench")
+    settings = OperatorSettings()
+    limit = asyncio.Semaphore(8)
 
-    def one(i: int) -> None:
-        body = custom.create_namespaced_custom_object(
-            "wafleet.io", "v1alpha1", "default", "whatsappaccounts", _account(100_000 + i)
-        )
-        meta = body["metadata"]
-        ref = AccountRef(name=meta["name"], namespace="default", uid=meta["uid"], generation=1)
-        for child in build_children(
-            ref, WhatsAppAccountSpec.model_validate(body["spec"]), settings
-        ):
-            path = kind_of(child["apiVersion"], child["kind"]).object_path(
-                "default", child["metadata"]["name"]
+    async def one(i: int) -> None:
+        async with limit:
+            body = await kube.apply(
+                _account(100_000 + i)
+                | {"metadata": {"name": f"floor-{i:04d}", "namespace": "default"}}
             )
-            api.call_api(
-                path,
-                "PATCH",
-                query_params=[("fieldManager", "bench"), ("force", "true")],
-                header_params={"Content-Type": "application/apply-patch+yaml"},
-                body=child,
-                response_types_map={200: "object", 201: "object"},
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
+            meta = body["metadata"]
+            ref = AccountRef(name=meta["name"], namespace="default", uid=meta["uid"], generation=1)
+            for child in build_children(
+                ref, WhatsAppAccountSpec.model_validate(body["spec"]), settings
+            ):
+                await kube.apply(child)
+            await kube.patch_status(
+                "wafleet.io/v1alpha1",
+                "WhatsAppAccount",
+                "default",
+                meta["name"],
+                {"phase": "Pending"},
             )
-        custom.patch_namespaced_custom_object_status(
-            "wafleet.io",
-            "v1alpha1",
-            "default",
-            "whatsappaccounts",
-            meta["name"],
-            {"status": {"phase": "Pending"}},
-        )
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, range(count)))
-    return time.perf_counter() - started
+    await asyncio.gather(*(one(i) for i in range(count)))
+    elapsed = time.perf_counter() - started
+    await kube.close()
+    return elapsed
 
 
 def run() -> list[BenchResult]:
@@ -137,13 +143,11 @@ def run() -> list[BenchResult]:
         kubeconfig = emulator.write_kubeconfig(Path(tmp) / "kubeconfig")
         for crd_file in sorted((REPO / "crds").glob("*.yaml")):
             emulator.register_crd(yaml.safe_load(crd_file.read_text()))
-        api = config.new_client_from_config(config_file=str(kubeconfig))
+        api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         custom, apps = client.CustomObjectsApi(api), client.AppsV1Api(api)
 
-        floor = _baseline_floor(api, ACCOUNTS)
-        for item in custom.list_namespaced_custom_object(
-            "wafleet.io", "v1alpha1", "default", "whatsappaccounts"
-        )["items"]:
+        floor = asyncio.run(_baseline_floor_async(kubeconfig, ACCOUNTS))
+        for item in _accounts(custom):
             custom.delete_namespaced_custom_object(
                 "wafleet.io", "v1alpha1", "default", "whatsappaccounts", item["metadata"]["name"]
             )

@@ -34,6 +34,7 @@ Exit status: 0 when everything passes, 1 on any problem, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import subprocess
 import sys
@@ -57,12 +58,31 @@ MONITORING_GROUP = "monitoring.coreos.com"
 KEEP_ANNOTATION = "helm.sh/resource-policy"
 
 # What the operator puts into each runner's Role. Kubernetes lets a subject
-# create a Role only with permissions it holds itself, so the operator's own
-# rules must cover these (checked in every namespace it serves).
-RUNNER_GRANTS: Mapping[tuple[str, str], frozenset[str]] = {
-    ("coordination.k8s.io", "leases"): frozenset({"get", "update"}),
+# create a Role only with permissions it holds itself (no escalate verb), so the
+# operator's own rules must cover these in every namespace it serves. Read from
+# the operator's builder (wafleet_operator.specs.rbac.role_rules) when the
+# project is installed; this copy is the fallback.
+FALLBACK_RUNNER_GRANTS: Mapping[tuple[str, str], frozenset[str]] = {
+    ("coordination.k8s.io", "leases"): frozenset({"get", "update", "patch"}),
+    (PROJECT_GROUP, "whatsappaccounts"): frozenset({"get", "watch"}),
     (PROJECT_GROUP, "whatsappaccounts/status"): frozenset({"get", "patch"}),
+    ("", "events"): frozenset({"create"}),
 }
+
+
+@functools.cache
+def load_runner_grants() -> tuple[dict[tuple[str, str], frozenset[str]], str]:
+    """The runner Role's grants, and where they came from."""
+    try:
+        from wafleet_operator.specs.account import AccountRef
+        from wafleet_operator.specs.rbac import role_rules
+    except ImportError as exc:
+        return dict(FALLBACK_RUNNER_GRANTS), f"fallback copy ({exc})"
+    rules = role_rules(AccountRef(name="a", namespace="ns", uid="u", generation=1))
+    grants = {key: frozenset(verbs) for key, verbs in rule_grants(rules).items()}
+    return grants, "wafleet_operator.specs.rbac.role_rules"
+
+
 # Verbs that would let the operator grant more than it holds, or act as others.
 ESCALATING_VERBS = frozenset({"escalate", "bind", "impersonate"})
 SECRET_VERBS = frozenset({"get", "list", "watch"})
@@ -682,7 +702,7 @@ def check_rbac(objects: Sequence[Manifest]) -> list[str]:
         creates_roles = "create" in grants.get(("rbac.authorization.k8s.io", "roles"), set())
         if not creates_roles:
             continue
-        for (group, resource), verbs in RUNNER_GRANTS.items():
+        for (group, resource), verbs in load_runner_grants()[0].items():
             missing = verbs - grants.get((group, resource), set())
             if missing:
                 problems.append(
@@ -879,6 +899,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     failed = 0
+    grants, grants_source = load_runner_grants()
+    print(f"runner Role grants the operator must hold ({grants_source}):")
+    for (group, resource), verbs in sorted(grants.items()):
+        print(f"  {group or 'core'}/{resource}: {', '.join(sorted(verbs))}")
     try:
         kube_versions = args.kube_versions or kube_versions_for(chart)
         for report in iter_reports(helm, chart, args.crds_dir, kube_versions):

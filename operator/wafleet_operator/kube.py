@@ -16,6 +16,8 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from wafleet_operator import __version__
+
 FIELD_MANAGER = "wafleet-operator"
 
 
@@ -115,7 +117,9 @@ class Kube:
 
     @classmethod
     async def connect(cls, field_manager: str = FIELD_MANAGER) -> Kube:
-        return cls(client.ApiClient(await load_client_config()), field_manager)
+        api = client.ApiClient(await load_client_config())
+        api.user_agent = f"wafleet-operator/{__version__}"  # audit logs name us, not the library
+        return cls(api, field_manager)
 
     async def close(self) -> None:
         await self._api.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 
 import kopf
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
             namespaces=namespaces,
             standalone=not settings.peering,
             peering_name=settings.peering or None,
+            # kopf pauses every replica that sees a live peer of equal priority; a random
+            # one per process makes exactly one replica active and the rest standbys.
+            priority=secrets.randbelow(2**31) + 1 if settings.peering else 0,
             liveness_endpoint=liveness,
             memo=kopf.Memo(),
         )

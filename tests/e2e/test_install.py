@@ -33,7 +33,7 @@ def test_sample_account_is_accepted_and_invalid_one_is_rejected(kind_cluster: st
         "apply",
         "--validate=strict",
         "-f",
-        str(REPO / "samples/invalid/whatsappaccount-bad-phone.yaml"),
+        str(REPO / "samples/invalid/whatsappaccount-bad-e164.yaml"),
         check=False,
     )
     assert bad.returncode != 0

@@ -5,6 +5,7 @@ Needs helm in .tools/bin (`make tools`); skipped with that reason otherwise.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,12 +180,40 @@ def test_default_deployment_runs_the_operator(default_objects: list[cc.Manifest]
     env = env_of(container)
     assert env["WAFLEET_NAMESPACE"] == ""  # all namespaces
     assert env["WAFLEET_RUNNER_IMAGE"] == f"wafleet/runner:{APP_VERSION}"
+    assert env["WAFLEET_RUNNER_IMAGE_PULL_POLICY"] == "IfNotPresent"
     assert env["WAFLEET_LOG_LEVEL"] == "info"
+    assert env["WAFLEET_LOG_FORMAT"] == "json"
     assert env["WAFLEET_METRICS_PORT"] == "8080"
     assert env["WAFLEET_HEALTH_PORT"] == "8081"
     assert "WAFLEET_PEERING" not in env  # one replica: no peering
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [None, *cc.ci_values_files(CHART)],
+    ids=lambda v: "default" if v is None else v.name,
+)
+def test_rendered_env_loads_into_the_operator_settings(
+    helm: Path, values: Path | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WAFLEET_* variable the chart sets is an OperatorSettings field, with a valid value."""
+    config = pytest.importorskip("wafleet_operator.config")
+    env = env_of(operator_container(cc.render(helm, CHART, values)))
+    ours = {k: v for k, v in env.items() if k.startswith("WAFLEET_")}
+    fields = set(config.OperatorSettings.model_fields)
+    assert {k.removeprefix("WAFLEET_").lower() for k in ours} <= fields
+    for name in list(os.environ):
+        if name.startswith("WAFLEET_"):
+            monkeypatch.delenv(name)
+    for name, value in ours.items():
+        monkeypatch.setenv(name, value)
+    settings = config.OperatorSettings()
+    assert settings.runner_image == ours["WAFLEET_RUNNER_IMAGE"]
+    assert ",".join(settings.namespaces) == ours["WAFLEET_NAMESPACE"]
+    metrics_on = values is None or "minimal" not in values.name
+    assert (settings.metrics_port != 0) is metrics_on
 
 
 def test_default_metrics_service_without_service_monitor(
@@ -213,7 +242,9 @@ def test_default_rbac_is_cluster_wide_and_least_privilege(
         "list",
         "watch",
     }
-    for (group, resource), verbs in cc.RUNNER_GRANTS.items():
+    runner_grants, _ = cc.load_runner_grants()
+    assert runner_grants
+    for (group, resource), verbs in runner_grants.items():
         assert verbs <= grants[(group, resource)]
     assert ("", "pods") not in grants
     assert ("", "pods/exec") not in grants
