@@ -10,6 +10,7 @@ runner's fencing is built on. Each step prints what it did.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -119,6 +120,74 @@ def show_fencing_primitives(moto: MotoServer) -> None:
         )
 
 
+def run_operator_on_emulator() -> None:
+    step("The operator on an in-process Kubernetes API emulator (no cluster here)")
+    import subprocess
+    import tempfile
+
+    from tests.harness.kube_emulator import KubeEmulator
+
+    kubectl = REPO / ".tools" / "bin" / "kubectl"
+    with tempfile.TemporaryDirectory() as tmp:
+        emulator = KubeEmulator().start()
+        try:
+            kubeconfig = emulator.write_kubeconfig(Path(tmp) / "kubeconfig")
+            for crd in sorted((REPO / "crds").glob("*.yaml")):
+                emulator.register_crd(yaml.safe_load(crd.read_text(encoding="utf-8")))
+            console.print(f"  API emulator on {emulator.url}; CRDs registered from crds/")
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
+                "KUBECONFIG": str(kubeconfig),
+                "KUBECACHEDIR": str(Path(tmp) / "cache"),
+                "WAFLEET_METRICS_PORT": "0",
+                "WAFLEET_HEALTH_PORT": "0",
+                "WAFLEET_LOG_LEVEL": "warning",
+            }
+            operator = subprocess.Popen(
+                [str(Path(sys.executable).with_name("wafleet-operator"))],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+
+                def kc(*args: str) -> str:
+                    done = subprocess.run(
+                        [str(kubectl), *args], env=env, capture_output=True, text=True, check=False
+                    )
+                    return (done.stdout + done.stderr).rstrip()
+
+                sample = REPO / "samples" / "valid" / "whatsappaccount-local.yaml"
+                console.print(f"  $ kubectl apply -f {sample.relative_to(REPO)}")
+                console.print("  " + kc("apply", "-f", str(sample)))
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and "Pending" not in kc("get", "waa", "demo"):
+                    time.sleep(0.2)
+                console.print("  $ kubectl get waa")
+                console.print("\n".join("    " + line for line in kc("get", "waa").splitlines()))
+                console.print("  $ kubectl get statefulsets,services,leases,roles")
+                listing = kc(
+                    "get", "statefulsets,services,leases,roles,rolebindings,serviceaccounts"
+                )
+                console.print("\n".join("    " + line for line in listing.splitlines()))
+                console.print(
+                    '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"suspended":true}}\''
+                )
+                kc("patch", "waa", "demo", "--type=merge", "-p", '{"spec":{"suspended":true}}')
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and "Suspended" not in kc("get", "waa", "demo"):
+                    time.sleep(0.2)
+                replicas = kc("get", "statefulset", "waa-demo", "-o", "jsonpath={.spec.replicas}")
+                console.print(
+                    f"  phase: {kc('get', 'waa', 'demo', '-o', 'jsonpath={.status.phase}')}, StatefulSet replicas: {replicas}"
+                )
+            finally:
+                operator.terminate()
+                operator.wait(timeout=15)
+        finally:
+            emulator.stop()
+
+
 def main() -> int:
     started = time.monotonic()
     step("Starting the embedded moto server (S3, SQS, SNS, DynamoDB over HTTP)")
@@ -128,9 +197,11 @@ def main() -> int:
         pools = [doc for doc in samples if doc["kind"] == "SenderPool"]
         build_routing(moto, pools)
         show_fencing_primitives(moto)
+    if (REPO / ".tools" / "bin" / "kubectl").exists():
+        run_operator_on_emulator()
     console.print(
         f"\n[bold green]demo finished[/] in {time.monotonic() - started:.1f} s. "
-        "Next: the operator reconciling accounts and the session runner's lease (see README, Status)."
+        "Next: the session runner's lease and failover (see README, Status)."
     )
     return 0
 

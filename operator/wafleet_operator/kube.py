@@ -174,6 +174,19 @@ class Kube:
                 return None
             raise
 
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None
+    ) -> list[dict[str, Any]]:
+        """Every object of a kind, in one namespace or (None) across the cluster."""
+        resource = kind_of(api_version, kind)
+        if namespace is None and resource.namespaced:
+            base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            path = f"{base}/{resource.plural}"
+        else:
+            path = resource.collection_path(namespace)
+        items = (await self._call("GET", path)).get("items") or []
+        return [dict(item) for item in items]
+
     async def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
         """Delete with background propagation; False when it was already gone."""
         try:

@@ -393,3 +393,21 @@ def test_operator_logs_are_json(cluster: Cluster, wafleet_operator: OperatorProc
     assert lines
     parsed = [json.loads(line) for line in lines]
     assert all("level" in record and "timestamp" in record for record in parsed)
+
+
+@pytest.mark.parametrize("operator_env", [{"WAFLEET_RESYNC_INTERVAL_S": "2"}], indirect=False)
+def test_periodic_resync_repairs_what_events_could_not(
+    cluster: Cluster, kube_api: Any, operator_env: dict[str, str], wafleet_operator: OperatorProcess
+) -> None:
+    """Drift whose event-driven repair failed (the API refused every retry) is fixed by the resync."""
+    cluster.create_account("rosa", LOCAL)
+    wait_for(lambda: children_exist(cluster, "rosa"), "children")
+    wait_for(lambda: phase(cluster, "rosa") == "Pending", "reconciled")
+    rule = kube_api.faults.inject(
+        method="GET", path=r"/whatsappaccounts/rosa$", status=500, times=3
+    )
+    cluster.apps.patch_namespaced_stateful_set("waa-rosa", "default", {"spec": {"replicas": 5}})
+    wait_for(lambda: rule.exhausted, "the drift handler's three attempts")
+    wait_for(
+        lambda: cluster.statefulset("rosa").spec.replicas == 1, "replicas repaired by the resync"
+    )

@@ -31,8 +31,12 @@ CHILDREN = (
 
 
 async def reconcile_owner(ctx: Context, namespace: str, account: str, trigger: str) -> None:
-    """Fetch the owner account and reconcile it, retrying API errors a few times."""
-    for attempt in range(5):
+    """Fetch the owner account and reconcile it, retrying API errors a few times.
+
+    After that the periodic resync takes over: an event handler must not hold
+    its worker for long.
+    """
+    for attempt in range(3):
         try:
             body = await ctx.kube.get("wafleet.io/v1alpha1", "WhatsAppAccount", namespace, account)
             if body is None:
@@ -40,7 +44,7 @@ async def reconcile_owner(ctx: Context, namespace: str, account: str, trigger: s
             await reconcile(ctx, body, apply_children=True, trigger=trigger)
             return
         except KubeError:
-            await asyncio.sleep(0.5 * 2**attempt)
+            await asyncio.sleep(0.2 * 2**attempt)
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
@@ -51,7 +55,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
     @kopf.index(
         "wafleet.io", "v1alpha1", "whatsappaccounts", id="accounts_by_secret", registry=registry
     )
-    def accounts_by_secret(
+    async def accounts_by_secret(
         spec: kopf.Spec, name: str, namespace: str | None, **_: Any
     ) -> dict[tuple[str | None, str], str]:
         """Which accounts name which Secret, so a Secret event finds its accounts."""

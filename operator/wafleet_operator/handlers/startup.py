@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from wafleet_operator.config import ANNOTATION_PREFIX, FINALIZER, OperatorSettin
 from wafleet_operator.kube import Kube
 from wafleet_operator.metrics import PhaseBook
 from wafleet_operator.reconcile import Context
+from wafleet_operator.resync import resync_forever
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSettings) -> None:
@@ -29,6 +31,10 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSetti
     # Our own events say what happened; kopf's "Handler succeeded" chatter does not.
     kopf_settings.posting.level = logging.WARNING
     kopf_settings.scanning.disabled = False
+    # Bound the per-object workers during a storm (1,000 accounts created at once)
+    # and let idle ones go soon: each holds its object's latest body.
+    kopf_settings.queueing.worker_limit = 128
+    kopf_settings.queueing.idle_timeout = 1.0
 
 
 def register(registry: kopf.OperatorRegistry, operator_settings: OperatorSettings) -> None:
@@ -39,6 +45,9 @@ def register(registry: kopf.OperatorRegistry, operator_settings: OperatorSetting
             kube=await Kube.connect(), settings=operator_settings, phases=PhaseBook()
         )
         metrics.serve(operator_settings.metrics_port)
+        memo["resync"] = asyncio.create_task(
+            resync_forever(memo["ctx"], operator_settings.resync_interval_s), name="resync"
+        )
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -47,6 +56,9 @@ def register(registry: kopf.OperatorRegistry, operator_settings: OperatorSetting
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        task = memo.get("resync")
+        if task is not None:
+            task.cancel()
         ctx = memo.get("ctx")
         if ctx is not None:
             await ctx.kube.close()

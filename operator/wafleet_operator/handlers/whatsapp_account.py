@@ -3,7 +3,6 @@
 - create/update/resume: the spec (or labels, annotations such as wafleet.io/fenced)
   changed, or the operator restarted: apply children and write status.
 - event: the runner wrote a new report under status.runner: recompute status.
-- timer: the periodic safety net against anything no event told us about.
 - delete: the finalizer honours deletionPolicy, then garbage collection removes
   the children through their ownerReferences.
 """
@@ -87,16 +86,6 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         except KubeError as error:
             seen_reports.pop(key, None)  # let the next event try again
             kopf.warn(body, reason="StatusFailed", message=f"could not write status: {error}")
-
-    @kopf.timer(
-        *ACCOUNTS,
-        interval=settings.resync_interval_s,
-        initial_delay=settings.resync_interval_s,
-        id="account_resync",
-        registry=registry,
-    )
-    async def account_resync(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        await run_reconcile(memo["ctx"], body, apply_children=True, trigger="resync")
 
     @kopf.on.delete(*ACCOUNTS, id="account_deleted", registry=registry)
     async def account_deleted(

@@ -1,0 +1,82 @@
+"""From `spec.engine` to an `Engine`: the one place that knows every engine kind.
+
+Engines are imported lazily, inside their factory, so a runner of the local
+engine never imports Playwright or neonize (and an image missing one of them
+still runs the others).
+
+The local engine also reads `WAFLEET_LOCAL_ENGINE_<OPTION>` variables (for
+example `WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S=0`,
+`WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG=/tmp/activity.jsonl`): the demo and the
+lease fault harness configure the simulated peer of a runner subprocess that
+way, without widening the operator↔runner contract in `RunnerSettings`.
+Keyword options passed to `create_engine` win over the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from session_runner.engines.base import Engine, EngineUnavailable
+from session_runner.settings import RunnerSettings
+
+__all__ = ["LOCAL_ENV_PREFIX", "EngineUnavailable", "create_engine", "known_engines"]
+
+LOCAL_ENV_PREFIX = "WAFLEET_LOCAL_ENGINE_"
+
+EngineFactory = Callable[[RunnerSettings, Mapping[str, str], dict[str, Any]], Engine]
+
+
+def _local(settings: RunnerSettings, environ: Mapping[str, str], options: dict[str, Any]) -> Engine:
+    """LocalEngine for the account: its number, the pod as identity, env, then kwargs."""
+    from session_runner.engines.local import LocalEngine, LocalEngineOptions
+
+    clock = options.pop("clock", None)
+    values: dict[str, Any] = {"phone_number": settings.phone_number, "identity": settings.pod_name}
+    for key, value in environ.items():
+        if key.startswith(LOCAL_ENV_PREFIX):
+            name = key.removeprefix(LOCAL_ENV_PREFIX).lower()
+            values[name] = None if value.strip().lower() in ("", "none", "null") else value
+    values.update(options)
+    return LocalEngine(LocalEngineOptions.model_validate(values), clock=clock)
+
+
+def _not_yet(message: str) -> EngineFactory:
+    def factory(
+        settings: RunnerSettings, environ: Mapping[str, str], options: dict[str, Any]
+    ) -> Engine:
+        raise EngineUnavailable(message)
+
+    return factory
+
+
+_FACTORIES: dict[str, EngineFactory] = {
+    "local": _local,
+    "browser": _not_yet("the browser engine (WhatsApp Web in Chromium) lands with issue 7"),
+    "protocol": _not_yet("the protocol engine (neonize) lands with issue 7"),
+}
+
+
+def known_engines() -> tuple[str, ...]:
+    """The engine kinds `create_engine` knows (available or not)."""
+    return tuple(_FACTORIES)
+
+
+def create_engine(
+    kind: str,
+    settings: RunnerSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Engine:
+    """The engine named `kind` (`settings.engine` as a rule) for the account in `settings`.
+
+    `options` are engine-specific (for "local": `LocalEngineOptions` fields and
+    `clock`). Raises `EngineUnavailable` for an unknown kind or one not built
+    yet, so the runner reports it as a failed session instead of crashing.
+    """
+    factory = _FACTORIES.get(str(kind))
+    if factory is None:
+        raise EngineUnavailable(f"unknown engine {kind!r}; known: {', '.join(sorted(_FACTORIES))}")
+    return factory(settings, os.environ if environ is None else environ, dict(options))

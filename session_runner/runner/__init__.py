@@ -1,0 +1,1 @@
+"""The session runner: lease → restore → engine → snapshot → release, for one account."""
