@@ -6,6 +6,8 @@ laptop against a kubeconfig or the embedded moto server, for development.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from session_runner import __version__
@@ -29,9 +31,48 @@ def _root(
 
 
 @app.command()
-def session() -> None:
+def session(
+    account: str | None = typer.Option(None, help="WhatsAppAccount name (WAFLEET_ACCOUNT_NAME)."),
+    namespace: str | None = typer.Option(None, help="Its namespace (WAFLEET_NAMESPACE)."),
+    identity: str | None = typer.Option(None, help="Lease holder identity (WAFLEET_POD_NAME)."),
+    engine: str | None = typer.Option(None, help="browser, protocol or local (WAFLEET_ENGINE)."),
+    phone: str | None = typer.Option(
+        None, help="The account's E.164 number (WAFLEET_PHONE_NUMBER)."
+    ),
+    lease_backend: str | None = typer.Option(
+        None, help="kubernetes or dynamodb (WAFLEET_LEASE_BACKEND)."
+    ),
+    session_dir: Path | None = typer.Option(None, help="Session folder (WAFLEET_SESSION_DIR)."),
+    health_port: int | None = typer.Option(None, help="Probe port, 0 to disable."),
+) -> None:
     """Hold the account's lease, restore its snapshot, run its WhatsApp engine."""
-    not_built("wafleet-runner session", "session runner")
+    from pydantic import ValidationError
+
+    from session_runner.runner.main import main as run
+    from session_runner.settings import RunnerSettings
+
+    flags: dict[str, tuple[str, object]] = {
+        "account_name": ("--account", account),
+        "namespace": ("--namespace", namespace),
+        "pod_name": ("--identity", identity),
+        "engine": ("--engine", engine),
+        "phone_number": ("--phone", phone),
+        "lease_backend": ("--lease-backend", lease_backend),
+        "session_dir": ("--session-dir", session_dir),
+        "health_port": ("--health-port", health_port),
+    }
+    overrides = {key: value for key, (_, value) in flags.items() if value is not None}
+    try:
+        settings = RunnerSettings.model_validate(overrides)
+    except ValidationError as error:
+        for item in error.errors():
+            name = ".".join(str(part) for part in item["loc"]) or "settings"
+            flag = flags.get(name, ("--" + name.replace("_", "-"), None))[0]
+            typer.echo(
+                f"wafleet-runner session: {flag} (WAFLEET_{name.upper()}): {item['msg']}", err=True
+            )
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=run(settings))
 
 
 @app.command()

@@ -48,7 +48,10 @@ class RunnerSettings(BaseSettings):
     phone_number: str = Field(description="The account's phone number (E.164).")
 
     lease_backend: LeaseBackend = LeaseBackend.KUBERNETES
-    lease_name: str = Field(description="Name of the account's Lease (or DynamoDB item).")
+    lease_name: str = Field(
+        default="",
+        description="Name of the account's Lease (or DynamoDB item); waa-<account> when empty.",
+    )
     lease_duration_seconds: float = Field(default=15.0, gt=0)
     lease_renew_deadline_seconds: float = Field(default=10.0, gt=0)
     lease_retry_period_seconds: float = Field(default=2.0, gt=0)
@@ -68,11 +71,22 @@ class RunnerSettings(BaseSettings):
     )
     restore_from: str | None = None
 
-    health_port: int = Field(default=8081, ge=1, le=65535)
+    status_file: Path | None = Field(
+        default=None,
+        description="Outside Kubernetes: write the runner's report here instead of the account status.",
+    )
+    health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables the probes.")
     metrics_port: int = Field(default=9090, ge=1, le=65535)
     chromium_path: Path = Path("/usr/bin/chromium")
     wajs_path: Path = Path("/opt/wa-js/wppconnect-wa.js")
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _default_lease_name(self) -> Self:
+        """The operator names every child `waa-<account>`; so does a runner started by hand."""
+        if not self.lease_name:
+            object.__setattr__(self, "lease_name", f"waa-{self.account_name}")
+        return self
 
     @model_validator(mode="after")
     def _lease_timings_are_safe(self) -> Self:

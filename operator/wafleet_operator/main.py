@@ -9,7 +9,7 @@ import sys
 import kopf
 from pydantic import ValidationError
 
-from wafleet_operator import logs
+from session_runner import logs
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.handlers import register
 

@@ -1,4 +1,4 @@
-"""Structured JSON logs for the operator, kopf's own records included.
+"""Structured JSON logs for every wafleet process (operator, runner), library records included.
 
 Nothing here ever receives a Secret value: the operator reads Secret key names
 for validation and credentials only for snapshot deletion, and logs neither.

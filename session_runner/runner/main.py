@@ -1,0 +1,89 @@
+"""`wafleet-runner session`: wire settings, lease backend, reporter, engine and probes, then run.
+
+In a pod everything comes from the environment the operator rendered
+(RunnerSettings). On a laptop the same variables (or the command's flags)
+point it at a kubeconfig, or at DynamoDB (the moto server) with the local engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from typing import Any
+
+from session_runner import logs
+from session_runner.engines.registry import create_engine
+from session_runner.lease.factory import open_backend
+from session_runner.runner import health
+from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
+from session_runner.runner.session import SessionRunner
+from session_runner.settings import LeaseBackend, RunnerSettings
+
+FENCED_ANNOTATION = "wafleet.io/fenced"
+
+
+async def _kube_client() -> Any:
+    from kubernetes_asyncio import config
+    from kubernetes_asyncio.client import ApiClient
+
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return ApiClient()
+    except config.ConfigException:
+        return await config.new_client_from_config(config_file=os.environ.get("KUBECONFIG") or None)
+
+
+def _fenced_probe(api_client: Any, settings: RunnerSettings) -> Any:
+    from kubernetes_asyncio import client
+
+    custom = client.CustomObjectsApi(api_client)
+
+    async def probe() -> bool:
+        account = await custom.get_namespaced_custom_object(
+            "wafleet.io", "v1alpha1", settings.namespace, "whatsappaccounts", settings.account_name
+        )
+        value = ((account.get("metadata") or {}).get("annotations") or {}).get(FENCED_ANNOTATION)
+        return value is not None and value.strip().lower() != "false"
+
+    return probe
+
+
+async def run_session(settings: RunnerSettings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    async with contextlib.AsyncExitStack() as stack:
+        backend = await stack.enter_async_context(open_backend(settings))
+        reporter: Reporter
+        probe = None
+        if settings.status_file is not None or settings.lease_backend is LeaseBackend.DYNAMODB:
+            reporter = FileReporter(
+                settings.status_file or settings.session_dir.parent / "runner-status.json"
+            )
+        else:
+            api_client = await _kube_client()
+            stack.push_async_callback(api_client.close)
+            reporter = KubernetesReporter(api_client, settings.namespace, settings.account_name)
+            probe = _fenced_probe(api_client, settings)
+        runner = SessionRunner(
+            settings,
+            backend,
+            reporter,
+            lambda: create_engine(settings.engine.value, settings),
+            fenced_probe=probe,
+        )
+        if settings.health_port:
+            site = await health.serve(
+                health.build_app(runner.alive, runner.ready), settings.health_port
+            )
+            stack.push_async_callback(site.cleanup)
+        return await runner.run(stop)
+
+
+def main(settings: RunnerSettings) -> int:
+    logs.configure(settings.log_level, "json")
+    return asyncio.run(run_session(settings))

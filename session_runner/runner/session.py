@@ -1,0 +1,235 @@
+"""The session loop: lease → restore → engine → snapshot → release, for one account.
+
+    runner = SessionRunner(settings, backend, reporter, engine_factory)
+    exit_code = await runner.run(stop_event)
+
+The engine runs only while the lease is held. The elector calls `_lost()`
+synchronously the moment the renew deadline passes (before any await), and
+`_lost()` kills the engine at once; only then does anything else happen.
+A conflict from WhatsApp ("stream replaced": another client took the session)
+is treated as fencing: the engine is killed, the lease released, and the
+runner does not compete again — it reports Fenced and waits for a person.
+The wafleet.io/fenced annotation does the same until it is removed.
+
+Snapshots (restore before the engine starts, snapshot on graceful stop) are
+hooks filled by the snapshot layer; until it lands they do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from session_runner.engines.base import Engine
+from session_runner.engines.events import (
+    Conflict,
+    Connected,
+    Disconnected,
+    EngineEvent,
+    LoggedIn,
+    LoggedOut,
+    QrCode,
+)
+from session_runner.lease.backend import LeaseBackend
+from session_runner.lease.elector import LeaseElector
+from session_runner.lease.factory import timings_from_settings
+from session_runner.runner.report import Reporter, RunnerFacts
+from session_runner.settings import RunnerSettings
+
+log = logging.getLogger(__name__)
+
+#: Liveness tolerance past the lease duration, as client-go's HealthzAdaptor takes.
+LIVENESS_TOLERANCE_S = 20.0
+
+SnapshotHook = Callable[[Path, int], Awaitable[None]]
+
+
+async def _no_snapshot(session_dir: Path, token: int) -> None:
+    """Placeholder until the snapshot layer lands: nothing to restore or save."""
+
+
+class SessionRunner:
+    """One account's runner process; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        backend: LeaseBackend,
+        reporter: Reporter,
+        engine_factory: Callable[[], Engine],
+        *,
+        restore: SnapshotHook = _no_snapshot,
+        snapshot: SnapshotHook = _no_snapshot,
+        fenced_probe: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.identity = settings.pod_name
+        self.elector = LeaseElector(backend, self.identity, timings_from_settings(settings))
+        self._reporter = reporter
+        self._engine_factory = engine_factory
+        self._restore = restore
+        self._snapshot = snapshot
+        self._fenced_probe = fenced_probe
+        self._engine: Engine | None = None
+        self._token: int | None = None
+        self._login_qr: str | None = None
+        self._fenced = asyncio.Event()
+        self._fence_reason = ""
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ probes
+
+    def alive(self) -> bool:
+        return self.elector.check(LIVENESS_TOLERANCE_S)
+
+    def ready(self) -> bool:
+        engine = self._engine
+        return self.elector.is_leader and engine is not None and engine.ready
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Compete, lead, lose … until `stop` (SIGTERM) or a fencing event; then shut down cleanly."""
+        await self._report("Standby", "waiting for the lease")
+        watcher = asyncio.create_task(self._watch_fence_annotation(), name="fence-watch")
+        while True:
+            elector_task = asyncio.create_task(
+                self.elector.run(on_started_leading=self._lead, on_stopped_leading=self._lost),
+                name="elector",
+            )
+            stopping = asyncio.create_task(stop.wait())
+            fenced = asyncio.create_task(self._fenced.wait())
+            await asyncio.wait(
+                {elector_task, stopping, fenced}, return_when=asyncio.FIRST_COMPLETED
+            )
+            await self._shutdown_session(graceful=not self._fenced.is_set())
+            for task in (elector_task, stopping, fenced):
+                task.cancel()
+            await asyncio.gather(elector_task, stopping, fenced, return_exceptions=True)
+            released = await self.elector.release()
+            log.info("lease released" if released else "lease not released (not ours)")
+            if stop.is_set():
+                await self._report("Stopped", "runner stopped")
+                break
+            await self._report("Fenced", self._fence_reason)
+            # Stay up for incident work; compete again only if a person lifts the fence.
+            if not await self._wait_for_unfence(stop):
+                break
+        watcher.cancel()
+        await asyncio.gather(watcher, *self._background, return_exceptions=True)
+        return 0
+
+    async def _lead(self, token: int) -> None:
+        """We hold the lease: restore, start the engine, follow its events."""
+        self._token = token
+        self._login_qr = None
+        await self._report("Restoring", f"lease acquired with fencing token {token}")
+        session_dir = self.settings.session_dir
+        await self._restore(session_dir, token)
+        engine = self._engine_factory()
+        self._engine = engine
+        await engine.start(session_dir)
+        async for event in engine.events():
+            await self._on_event(event)
+
+    def _lost(self) -> None:
+        """Synchronous on purpose: runs before any await once the renew deadline passes."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.kill()
+        self._spawn(self._report("Standby", "lease lost: engine stopped"))
+
+    async def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, QrCode):
+            self._login_qr = event.payload
+            await self._report("AwaitingLogin", "scan the QR code")
+        elif isinstance(event, LoggedIn | Connected):
+            self._login_qr = None
+            if self._engine is not None and self._engine.ready:
+                await self._report("Connected", "session connected")
+        elif isinstance(event, Conflict):
+            self.fence(f"WhatsApp says another client took the session: {event.detail}")
+        elif isinstance(event, LoggedOut):
+            await self._report("AwaitingLogin", f"logged out: {event.reason}")
+        elif isinstance(event, Disconnected) and not self._fenced.is_set():
+            await self._report("Disconnected", event.reason)
+        else:
+            log.debug("engine event %s", event.type)
+
+    def fence(self, reason: str) -> None:
+        """Stop now and do not compete again (a conflict, or the fenced annotation)."""
+        if self._fenced.is_set():
+            return
+        self._fence_reason = reason
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.kill()
+        self._fenced.set()
+        log.warning("session fenced: %s", reason)
+
+    async def _shutdown_session(self, *, graceful: bool) -> None:
+        """Stop the engine while still leading, then take the final snapshot (graceful only)."""
+        engine, self._engine = self._engine, None
+        if engine is None:
+            return
+        if graceful:
+            await engine.stop()
+            if self._token is not None:
+                try:
+                    await self._snapshot(self.settings.session_dir, self._token)
+                except Exception as error:  # the lease is released either way
+                    log.error("final snapshot failed: %s", type(error).__name__)
+        else:
+            engine.kill()
+
+    async def _watch_fence_annotation(self) -> None:
+        if self._fenced_probe is None:
+            return
+        while True:
+            await asyncio.sleep(self.settings.lease_retry_period_seconds)
+            try:
+                if await self._fenced_probe():
+                    self.fence("the wafleet.io/fenced annotation is set")
+            except Exception as error:
+                log.info("fence probe failed: %s", type(error).__name__)
+
+    async def _wait_for_unfence(self, stop: asyncio.Event) -> bool:
+        """True when the fence was lifted (annotation removed); False on stop or a conflict."""
+        if self._fenced_probe is None or not self._fence_reason.startswith("the wafleet.io"):
+            await stop.wait()
+            return False
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.lease_retry_period_seconds)
+            try:
+                if not await self._fenced_probe():
+                    self._fenced.clear()
+                    self._fence_reason = ""
+                    await self._report("Standby", "fence lifted: competing for the lease")
+                    return True
+            except Exception as error:
+                log.info("fence probe failed: %s", type(error).__name__)
+        return False
+
+    # ------------------------------------------------------------ reports
+
+    async def _report(self, phase: str, message: str) -> None:
+        facts = RunnerFacts(
+            phase=phase,
+            holder=self.identity,
+            fencing_token=self._token,
+            login_qr=self._login_qr if phase == "AwaitingLogin" else None,
+            message=message,
+        )
+        try:
+            await self._reporter.report(facts)
+        except Exception as error:  # a report is best effort; the lease is what protects
+            log.info("status report failed: %s", type(error).__name__)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,151 @@
+"""`wafleet-runner session` as real processes: one account, two runners, one active session.
+
+The runners use the DynamoDB lease backend on the moto server and the local
+engine, whose activity log (one shared, system-wide monotonic clock) says
+exactly when each runner's session was live.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_runner.lease.dynamodb import ensure_table
+from tests.harness.moto_server import AwsEndpoint
+from tests.integration.conftest import wait_for
+
+RUNNER = Path(sys.executable).with_name("wafleet-runner")
+
+
+@dataclass
+class Runner:
+    name: str
+    process: subprocess.Popen[bytes]
+    status_file: Path
+
+
+def intervals(log: Path) -> dict[str, list[tuple[float, float | None]]]:
+    """Per identity, the [active, inactive) intervals from the local engine's activity log."""
+    spans: dict[str, list[tuple[float, float | None]]] = {}
+    if not log.exists():
+        return spans
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        mine = spans.setdefault(record["identity"], [])
+        if record["event"] == "active":
+            mine.append((record["t"], None))
+        elif mine and mine[-1][1] is None:
+            mine[-1] = (mine[-1][0], record["t"])
+    return spans
+
+
+def active_now(log: Path) -> set[str]:
+    return {who for who, spans in intervals(log).items() if spans and spans[-1][1] is None}
+
+
+def overlaps(log: Path, killed_at: dict[str, float]) -> list[tuple[str, str]]:
+    """Pairs of identities whose live intervals overlapped (a killed runner's ends at its kill)."""
+    flat = []
+    for who, spans in intervals(log).items():
+        for start, end in spans:
+            flat.append((start, end if end is not None else killed_at.get(who, float("inf")), who))
+    flat.sort()
+    return [(a[2], b[2]) for a, b in itertools.pairwise(flat) if b[0] < a[1] and a[2] != b[2]]
+
+
+@pytest.fixture
+def runners(aws: AwsEndpoint, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    ensure_table(aws.client("dynamodb"), "wafleet-leases")
+    activity = tmp_path / "activity.jsonl"
+    started: list[Runner] = []
+
+    def start(name: str) -> Runner:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "WAFLEET_ACCOUNT_NAME": "demo",
+            "WAFLEET_PHONE_NUMBER": "+15550100001",
+            "WAFLEET_ENGINE": "local",
+            "WAFLEET_POD_NAME": name,
+            "WAFLEET_LEASE_BACKEND": "dynamodb",
+            "WAFLEET_LEASE_DURATION_SECONDS": "3",
+            "WAFLEET_LEASE_RENEW_DEADLINE_SECONDS": "2",
+            "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": "0.5",
+            "WAFLEET_SESSION_DIR": str(tmp_path / name / "session"),
+            "WAFLEET_STATUS_FILE": str(tmp_path / name / "status.json"),
+            "WAFLEET_HEALTH_PORT": "0",
+            "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
+            "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(activity),
+        }
+        log = (tmp_path / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            [str(RUNNER), "session"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        runner = Runner(name, process, tmp_path / name / "status.json")
+        started.append(runner)
+        return runner
+
+    yield start, activity
+    for runner in started:
+        if runner.process.poll() is None:
+            runner.process.kill()
+            runner.process.wait(timeout=10)
+    for path in sorted(tmp_path.glob("*.log")):
+        print(f"--- {path.name} ---\n{path.read_text()[-3000:]}")
+
+
+def status(runner: Runner) -> dict[str, Any]:
+    try:
+        return dict(json.loads(runner.status_file.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def test_one_session_at_a_time_and_failover_after_kill(runners: tuple[Any, Path]) -> None:
+    start, activity = runners
+    a, b = start("runner-a"), start("runner-b")
+    first = wait_for(lambda: active_now(activity), "one runner active")
+    assert len(first) == 1
+    leader, standby = (a, b) if first == {"runner-a"} else (b, a)
+    wait_for(lambda: status(leader).get("phase") == "Connected", "leader reports Connected")
+    wait_for(lambda: status(standby).get("phase") == "Standby", "standby reports Standby")
+    token = status(leader)["fencingToken"]
+
+    leader.process.send_signal(signal.SIGKILL)
+    leader.process.wait(timeout=10)
+    killed_at = {leader.name: time.monotonic()}  # a SIGKILLed engine writes no "inactive" line
+    wait_for(
+        lambda: active_now(activity) - {leader.name} == {standby.name},
+        "standby takes over",
+        timeout=30,
+    )
+    wait_for(lambda: status(standby).get("phase") == "Connected", "new leader reports Connected")
+    assert status(standby)["fencingToken"] > token
+    assert overlaps(activity, killed_at) == []
+
+
+def test_graceful_stop_releases_the_lease_for_the_next_runner(runners: tuple[Any, Path]) -> None:
+    start, activity = runners
+    a = start("runner-a")
+    wait_for(lambda: active_now(activity) == {"runner-a"}, "a active")
+    b = start("runner-b")
+    wait_for(lambda: status(b).get("phase") == "Standby", "b waits")
+    a.process.send_signal(signal.SIGTERM)
+    assert a.process.wait(timeout=20) == 0
+    assert status(a)["phase"] == "Stopped"
+    wait_for(lambda: active_now(activity) == {"runner-b"}, "b active after a's release")
+    assert overlaps(activity, {}) == []
