@@ -120,6 +120,89 @@ def show_fencing_primitives(moto: MotoServer) -> None:
         )
 
 
+def run_failover(moto: MotoServer, workdir: Path) -> None:
+    step("Two session runners for one account: one live session, failover when it is killed")
+    import signal
+    import subprocess
+
+    from session_runner.lease.dynamodb import ensure_table
+
+    ensure_table(boto3.client("dynamodb", **moto.client_kwargs()), "wafleet-leases")
+    runner_exe = str(Path(sys.executable).with_name("wafleet-runner"))
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
+            "AWS_ENDPOINT_URL": moto.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "WAFLEET_ACCOUNT_NAME": "demo",
+            "WAFLEET_PHONE_NUMBER": "+15550100001",
+            "WAFLEET_ENGINE": "local",
+            "WAFLEET_POD_NAME": name,
+            "WAFLEET_LEASE_BACKEND": "dynamodb",
+            "WAFLEET_LEASE_DURATION_SECONDS": "4",
+            "WAFLEET_LEASE_RENEW_DEADLINE_SECONDS": "3",
+            "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": "1",
+            "WAFLEET_SESSION_DIR": str(workdir / name / "session"),
+            "WAFLEET_STATUS_FILE": str(workdir / name / "status.json"),
+            "WAFLEET_HEALTH_PORT": "0",
+            "WAFLEET_LOG_LEVEL": "error",
+            "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
+        }
+        return subprocess.Popen(
+            [runner_exe, "session"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def status(name: str) -> dict[str, Any]:
+        try:
+            return dict(json.loads((workdir / name / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def wait(predicate: Any, limit: float = 30.0) -> bool:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.2)
+        return False
+
+    processes = {name: start(name) for name in ("runner-a", "runner-b")}
+    try:
+        wait(lambda: any(status(n).get("phase") == "Connected" for n in processes))
+        wait(lambda: all(status(n).get("phase") for n in processes))
+        for name in processes:
+            report = status(name)
+            console.print(
+                f"  {name}: {report.get('phase')} (token {report.get('fencingToken')}) {report.get('message')}"
+            )
+        leader = next(n for n in processes if status(n).get("phase") == "Connected")
+        other = next(n for n in processes if n != leader)
+        token = status(leader).get("fencingToken")
+        console.print(f"  kill -9 {leader} (no graceful release: the lease must expire on its own)")
+        killed = time.monotonic()
+        processes[leader].send_signal(signal.SIGKILL)
+        processes[leader].wait(timeout=10)
+        if wait(lambda: status(other).get("phase") == "Connected"):
+            report = status(other)
+            console.print(
+                f"  {other}: {report.get('phase')} after {time.monotonic() - killed:.1f} s, "
+                f"fencing token {token} -> {report.get('fencingToken')}"
+            )
+        else:
+            console.print(f"  [red]{other} did not take over[/]")
+        console.print(f"  SIGTERM {other}: it stops its engine and releases the lease")
+        processes[other].send_signal(signal.SIGTERM)
+        processes[other].wait(timeout=20)
+        console.print(f"  {other}: {status(other).get('phase')}")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+
+
 def run_operator_on_emulator() -> None:
     step("The operator on an in-process Kubernetes API emulator (no cluster here)")
     import subprocess
@@ -197,6 +280,10 @@ def main() -> int:
         pools = [doc for doc in samples if doc["kind"] == "SenderPool"]
         build_routing(moto, pools)
         show_fencing_primitives(moto)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as workdir:
+            run_failover(moto, Path(workdir))
     if (REPO / ".tools" / "bin" / "kubectl").exists():
         run_operator_on_emulator()
     console.print(

@@ -36,6 +36,7 @@ from session_runner.engines.events import (
 from session_runner.lease.backend import LeaseBackend
 from session_runner.lease.elector import LeaseElector
 from session_runner.lease.factory import timings_from_settings
+from session_runner.lease.record import unique_identity
 from session_runner.runner.report import Reporter, RunnerFacts
 from session_runner.settings import RunnerSettings
 
@@ -66,8 +67,13 @@ class SessionRunner:
         fenced_probe: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.settings = settings
+        # The Lease holder is "<pod>_<random>" (as client-go's examples do): two pods of one
+        # name (a force-deleted pod on a partitioned node) must never both count as holder.
+        # Reports name the pod, which is what a person looks for.
         self.identity = settings.pod_name
-        self.elector = LeaseElector(backend, self.identity, timings_from_settings(settings))
+        self.elector = LeaseElector(
+            backend, unique_identity(settings.pod_name), timings_from_settings(settings)
+        )
         self._reporter = reporter
         self._engine_factory = engine_factory
         self._restore = restore
