@@ -58,15 +58,22 @@ class KubernetesReporter:
     def __init__(self, api_client: Any, namespace: str, account: str) -> None:
         from kubernetes_asyncio import client
 
-        self._api = client.CustomObjectsApi(api_client)
+        # Any: the package's stubs omit `_content_type`, which the generated code accepts.
+        self._api: Any = client.CustomObjectsApi(api_client)
         self._namespace = namespace
         self._account = account
 
     async def report(self, facts: RunnerFacts) -> None:
         body = {"status": {"runner": build_report(facts, datetime.now(UTC))}}
-        # A dict body is sent as application/merge-patch+json by the client.
+        # Without it the client picks JSON Patch, which wants a list of operations.
         await self._api.patch_namespaced_custom_object_status(
-            GROUP, VERSION, self._namespace, PLURAL, self._account, body
+            GROUP,
+            VERSION,
+            self._namespace,
+            PLURAL,
+            self._account,
+            body,
+            _content_type="application/merge-patch+json",
         )
 
 

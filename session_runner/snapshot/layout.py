@@ -14,3 +14,40 @@ def account_prefix(prefix: str, namespace: str, account: str) -> str:
     parts = [base] if base else []
     parts += [namespace, account]
     return "/".join(parts) + "/"
+
+
+# Keys inside one account's prefix (`account_prefix(...)`). Everything an account owns
+# lives under that prefix, so `deletionPolicy: Delete` removes exactly these:
+#
+#   owner.json                    who owns the prefix (refuses another account's first upload)
+#   keys/<key id>.json            the account data key, wrapped by the KEK with that id
+#   chunks/<chunk id>             one encrypted, compressed chunk (id = keyed HMAC, see crypto)
+#   manifests/<snapshot id>.json  one snapshot: files, modes, sizes, chunk ids, token, key id
+#   latest.json                   the latest-pointer, moved by compare-and-swap
+
+
+OWNER = "owner.json"
+LATEST = "latest.json"
+CHUNKS = "chunks/"
+MANIFESTS = "manifests/"
+KEYS = "keys/"
+
+
+def owner_key(account: str) -> str:
+    return f"{account}{OWNER}"
+
+
+def latest_key(account: str) -> str:
+    return f"{account}{LATEST}"
+
+
+def chunk_key(account: str, chunk_id: str) -> str:
+    return f"{account}{CHUNKS}{chunk_id}"
+
+
+def manifest_key(account: str, snapshot_id: str) -> str:
+    return f"{account}{MANIFESTS}{snapshot_id}.json"
+
+
+def data_key_key(account: str, key_id: str) -> str:
+    return f"{account}{KEYS}{key_id}.json"

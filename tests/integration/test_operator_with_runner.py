@@ -1,0 +1,110 @@
+"""The operator and a real runner process together, over the API emulator: the runner holds
+the account's Lease, reports under status.runner, and the operator turns that into the phase."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+
+RUNNER = Path(sys.executable).with_name("wafleet-runner")
+
+
+@pytest.fixture
+def runner_process(cluster: Cluster, kube_api: Any, tmp_path: Path) -> Iterator[Any]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(account: str) -> subprocess.Popen[bytes]:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
+            "KUBECONFIG": str(kube_api.kubeconfig),
+            "WAFLEET_ACCOUNT_NAME": account,
+            "WAFLEET_NAMESPACE": "default",
+            "WAFLEET_PHONE_NUMBER": "+15550100001",
+            "WAFLEET_ENGINE": "local",
+            "WAFLEET_POD_NAME": f"waa-{account}-0",
+            "WAFLEET_LEASE_DURATION_SECONDS": "3",
+            "WAFLEET_LEASE_RENEW_DEADLINE_SECONDS": "2",
+            "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": "0.5",
+            "WAFLEET_SESSION_DIR": str(tmp_path / account / "session"),
+            "WAFLEET_HEALTH_PORT": "0",
+            "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
+        }
+        log = (tmp_path / f"runner-{account}.log").open("wb")
+        process = subprocess.Popen(
+            [str(RUNNER), "session"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    for path in sorted(tmp_path.glob("runner-*.log")):
+        print(f"--- {path.name} ---\n{path.read_text()[-3000:]}")
+
+
+def phase(cluster: Cluster, name: str) -> str | None:
+    return (cluster.account(name).get("status") or {}).get("phase")
+
+
+def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
+    cluster: Cluster, wafleet_operator: OperatorProcess, runner_process: Any
+) -> None:
+    cluster.create_account("sam", {"phoneNumber": "+15550100001", "engine": "local"})
+    wait_for(
+        lambda: cluster.coordination.read_namespaced_lease("waa-sam", "default"),
+        "the operator's Lease",
+    )
+    # Stand in for the StatefulSet controller: the pod is ready.
+    cluster.apps.patch_namespaced_stateful_set_status(
+        "waa-sam", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
+    )
+    runner = runner_process("sam")
+
+    wait_for(
+        lambda: phase(cluster, "sam") == "Connected", "phase Connected from the runner's report"
+    )
+    status = cluster.account("sam")["status"]
+    assert status["leaseHolder"] == "waa-sam-0"
+    lease = cluster.coordination.read_namespaced_lease("waa-sam", "default")
+    assert lease.spec.holder_identity.startswith("waa-sam-0_")
+    assert status["fencingToken"] == lease.spec.lease_transitions
+    assert cluster.condition("sam", "Ready")["status"] == "True"  # type: ignore[index]
+
+    cluster.patch_account("sam", {"metadata": {"annotations": {"wafleet.io/fenced": "incident-7"}}})
+    wait_for(
+        lambda: cluster.account("sam")["status"]["runner"]["phase"] == "Fenced",
+        "runner fenced itself",
+    )
+    wait_for(
+        lambda: (
+            not cluster.coordination.read_namespaced_lease(
+                "waa-sam", "default"
+            ).spec.holder_identity
+        ),
+        "lease released",
+    )
+    assert phase(cluster, "sam") == "Fenced"
+    assert runner.poll() is None  # the pod stays up for incident work
+
+    cluster.patch_account("sam", {"metadata": {"annotations": {"wafleet.io/fenced": None}}})
+    wait_for(lambda: phase(cluster, "sam") == "Connected", "session back after the fence is lifted")
+
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=20) == 0
+    wait_for(
+        lambda: cluster.account("sam")["status"]["runner"]["phase"] == "Stopped",
+        "runner reports Stopped",
+    )
+    assert not cluster.coordination.read_namespaced_lease("waa-sam", "default").spec.holder_identity
