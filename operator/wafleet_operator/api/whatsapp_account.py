@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
+# One list of engines for the CRD and the runner: the operator-runner contract owns it.
+from session_runner.settings import Engine as Engine
+
 from .common import (
     AGE_COLUMN,
     API_VERSION,
@@ -32,12 +35,6 @@ SNAPSHOT_ID_PATTERN = r"^[0-9A-Za-z._-]{1,128}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
 
 SnapshotId = Annotated[str, StringConstraints(pattern=SNAPSHOT_ID_PATTERN)]
-
-
-class Engine(StrEnum):
-    BROWSER = "browser"
-    PROTOCOL = "protocol"
-    LOCAL = "local"
 
 
 class DeletionPolicy(StrEnum):
