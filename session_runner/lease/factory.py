@@ -47,25 +47,13 @@ async def open_backend(
     from session_runner.settings import LeaseBackend as Kind
 
     if settings.lease_backend is Kind.KUBERNETES:
-        from kubernetes_asyncio import config
-        from kubernetes_asyncio.client import ApiClient
-
+        from session_runner.kube.client import KubeClient
         from session_runner.lease.kubernetes import KubernetesLeaseBackend
 
-        try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-            api_client = ApiClient()
-        except config.ConfigException:
-            # Explicitly: the package reads KUBECONFIG once, at import time.
-            api_client = await config.new_client_from_config(
-                config_file=os.environ.get("KUBECONFIG") or None
-            )
-        try:
+        async with KubeClient.connect() as client:
             yield KubernetesLeaseBackend(
-                api_client, settings.namespace, settings.lease_name, request_timeout=request_timeout
+                client, settings.namespace, settings.lease_name, request_timeout=request_timeout
             )
-        finally:
-            await api_client.close()
     else:
         import boto3
 

@@ -1,4 +1,4 @@
-"""The lease as a coordination.k8s.io/v1 Lease, through kubernetes_asyncio.
+"""The lease as a coordination.k8s.io/v1 Lease, through the runner's small REST client.
 
 The operator creates each account's Lease (with spec.leaseDurationSeconds
 and an ownerReference to the account); the runner reads and updates it, and
@@ -23,17 +23,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio.client import CoordinationV1Api
-from kubernetes_asyncio.client.exceptions import ApiException
 
+from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
 from session_runner.lease.record import (
     LeaseBackendError,
     LeaseConflict,
     LeaseNotFound,
     LeaseRecord,
 )
-
-MERGE_PATCH = "application/merge-patch+json"
 
 
 def format_micro_time(value: datetime | None) -> str | None:
@@ -49,35 +46,33 @@ def format_micro_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
+def parse_micro_time(value: str | None) -> datetime | None:
+    """RFC 3339 as the API server writes MicroTime and Time ('Z', optional fraction)."""
+    if not value:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class KubernetesLeaseBackend:
-    """Lease `name` in `namespace`, reached with a kubernetes_asyncio `ApiClient`.
+    """Lease `name` in `namespace`, reached through a `KubeClient`.
 
     Every request is bounded by `request_timeout` seconds; the elector bounds
     renewals more tightly still (by the time left to its renew deadline).
     """
 
     def __init__(
-        self, api_client: Any, namespace: str, name: str, *, request_timeout: float = 5.0
+        self, client: KubeClient, namespace: str, name: str, *, request_timeout: float = 5.0
     ) -> None:
-        # Any: the package's stubs omit `_content_type`, which the generated code accepts.
-        self.api: Any = CoordinationV1Api(api_client)
+        self.client = client
         self.namespace = namespace
         self.name = name
         self.request_timeout = request_timeout
+        self._collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
     async def get(self) -> LeaseRecord | None:
         try:
-            lease = await self._call(
-                self.api.read_namespaced_lease(
-                    self.name, self.namespace, _request_timeout=self.request_timeout
-                )
-            )
+            lease = await self._call("GET", f"{self._collection}/{self.name}")
         except LeaseNotFound:
             return None
         return _record(lease)
@@ -89,44 +84,34 @@ class KubernetesLeaseBackend:
             "metadata": {"name": self.name, "namespace": self.namespace},
             "spec": _spec(record),
         }
-        lease = await self._call(
-            self.api.create_namespaced_lease(
-                self.namespace, body, _request_timeout=self.request_timeout
-            )
-        )
-        return _record(lease)
+        return _record(await self._call("POST", self._collection, body))
 
     async def update(self, record: LeaseRecord) -> LeaseRecord:
         if not record.version:
             raise ValueError("an update needs the resourceVersion it expects to replace")
         body = {"metadata": {"resourceVersion": record.version}, "spec": _spec(record)}
-        lease = await self._call(
-            self.api.patch_namespaced_lease(
-                self.name,
-                self.namespace,
-                body,
-                _content_type=MERGE_PATCH,
-                _request_timeout=self.request_timeout,
-            )
+        return _record(
+            await self._call("PATCH", f"{self._collection}/{self.name}", body, MERGE_PATCH)
         )
-        return _record(lease)
 
-    async def _call(self, request: Any) -> Any:
-        """Await one API call, translating its failures into the backend contract's errors."""
+    async def _call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> dict[str, Any]:
+        """One API call, its failures translated into the backend contract's errors."""
+        where = f"lease {self.namespace}/{self.name}"
         try:
-            return await asyncio.wait_for(request, self.request_timeout)
-        except ApiException as exc:
+            return await asyncio.wait_for(
+                self.client.request(method, path, body, content_type=content_type),
+                self.request_timeout,
+            )
+        except KubeApiError as exc:
             if exc.status == 409:
-                raise LeaseConflict(f"lease {self.namespace}/{self.name}: {exc.reason}") from exc
+                raise LeaseConflict(f"{where}: {exc.reason}") from exc
             if exc.status == 404:
-                raise LeaseNotFound(f"lease {self.namespace}/{self.name} not found") from exc
-            raise LeaseBackendError(
-                f"lease {self.namespace}/{self.name}: HTTP {exc.status} {exc.reason}"
-            ) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise LeaseBackendError(
-                f"lease {self.namespace}/{self.name}: {type(exc).__name__}: {exc}"
-            ) from exc
+                raise LeaseNotFound(f"{where} not found") from exc
+            raise LeaseBackendError(f"{where}: HTTP {exc.status} {exc.reason}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            raise LeaseBackendError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
 def _spec(record: LeaseRecord) -> dict[str, Any]:
@@ -141,14 +126,14 @@ def _spec(record: LeaseRecord) -> dict[str, Any]:
     }
 
 
-def _record(lease: Any) -> LeaseRecord:
-    """A V1Lease from kubernetes_asyncio as a LeaseRecord."""
-    spec = lease.spec
+def _record(lease: dict[str, Any]) -> LeaseRecord:
+    """A Lease object as the API returns it (JSON) as a LeaseRecord."""
+    spec = lease.get("spec") or {}
     return LeaseRecord(
-        holder=(spec.holder_identity or None) if spec else None,
-        lease_duration_s=float((spec.lease_duration_seconds if spec else None) or 0),
-        acquire_time=_aware(spec.acquire_time) if spec else None,
-        renew_time=_aware(spec.renew_time) if spec else None,
-        transitions=int((spec.lease_transitions if spec else None) or 0),
-        version=str(lease.metadata.resource_version),
+        holder=spec.get("holderIdentity") or None,
+        lease_duration_s=float(spec.get("leaseDurationSeconds") or 0),
+        acquire_time=parse_micro_time(spec.get("acquireTime")),
+        renew_time=parse_micro_time(spec.get("renewTime")),
+        transitions=int(spec.get("leaseTransitions") or 0),
+        version=str(lease["metadata"]["resourceVersion"]),
     )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from typing import Any
 
 from session_runner import logs
 from session_runner.engines.registry import create_engine
+from session_runner.kube.client import KubeClient
 from session_runner.lease.factory import open_backend
 from session_runner.runner import health
 from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
@@ -24,26 +24,14 @@ from session_runner.settings import LeaseBackend, RunnerSettings
 FENCED_ANNOTATION = "wafleet.io/fenced"
 
 
-async def _kube_client() -> Any:
-    from kubernetes_asyncio import config
-    from kubernetes_asyncio.client import ApiClient
-
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return ApiClient()
-    except config.ConfigException:
-        return await config.new_client_from_config(config_file=os.environ.get("KUBECONFIG") or None)
-
-
-def _fenced_probe(api_client: Any, settings: RunnerSettings) -> Any:
-    from kubernetes_asyncio import client
-
-    custom = client.CustomObjectsApi(api_client)
+def _fenced_probe(client: KubeClient, settings: RunnerSettings) -> Any:
+    path = (
+        f"/apis/wafleet.io/v1alpha1/namespaces/{settings.namespace}"
+        f"/whatsappaccounts/{settings.account_name}"
+    )
 
     async def probe() -> bool:
-        account = await custom.get_namespaced_custom_object(
-            "wafleet.io", "v1alpha1", settings.namespace, "whatsappaccounts", settings.account_name
-        )
+        account = await asyncio.wait_for(client.request("GET", path), 5.0)
         value = ((account.get("metadata") or {}).get("annotations") or {}).get(FENCED_ANNOTATION)
         return value is not None and value.strip().lower() != "false"
 
@@ -65,10 +53,9 @@ async def run_session(settings: RunnerSettings) -> int:
                 settings.status_file or settings.session_dir.parent / "runner-status.json"
             )
         else:
-            api_client = await _kube_client()
-            stack.push_async_callback(api_client.close)
-            reporter = KubernetesReporter(api_client, settings.namespace, settings.account_name)
-            probe = _fenced_probe(api_client, settings)
+            client = await stack.enter_async_context(KubeClient.connect())
+            reporter = KubernetesReporter(client, settings.namespace, settings.account_name)
+            probe = _fenced_probe(client, settings)
         runner = SessionRunner(
             settings,
             backend,

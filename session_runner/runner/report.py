@@ -8,6 +8,7 @@ late (see wafleet_operator.status.runner_report_is_current).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -15,9 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from session_runner.kube.client import MERGE_PATCH, KubeClient
+
 log = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "wafleet.io", "v1alpha1", "whatsappaccounts"
+REPORT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,25 +59,15 @@ class Reporter(Protocol):
 class KubernetesReporter:
     """Merge-patches `status.runner` on the account's status subresource."""
 
-    def __init__(self, api_client: Any, namespace: str, account: str) -> None:
-        from kubernetes_asyncio import client
-
-        # Any: the package's stubs omit `_content_type`, which the generated code accepts.
-        self._api: Any = client.CustomObjectsApi(api_client)
-        self._namespace = namespace
-        self._account = account
+    def __init__(self, client: KubeClient, namespace: str, account: str) -> None:
+        self._client = client
+        self._path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{account}/status"
 
     async def report(self, facts: RunnerFacts) -> None:
         body = {"status": {"runner": build_report(facts, datetime.now(UTC))}}
-        # Without it the client picks JSON Patch, which wants a list of operations.
-        await self._api.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            self._namespace,
-            PLURAL,
-            self._account,
-            body,
-            _content_type="application/merge-patch+json",
+        await asyncio.wait_for(
+            self._client.request("PATCH", self._path, body, content_type=MERGE_PATCH),
+            REPORT_TIMEOUT_S,
         )
 
 

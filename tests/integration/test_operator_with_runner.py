@@ -63,8 +63,7 @@ def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
 ) -> None:
     cluster.create_account("sam", {"phoneNumber": "+15550100001", "engine": "local"})
     wait_for(
-        lambda: cluster.coordination.read_namespaced_lease("waa-sam", "default"),
-        "the operator's Lease",
+        lambda: cluster.statefulset("sam"), "the operator's children (the StatefulSet comes last)"
     )
     # Stand in for the StatefulSet controller: the pod is ready.
     cluster.apps.patch_namespaced_stateful_set_status(

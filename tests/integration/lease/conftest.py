@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import pytest
 
+from session_runner.kube.client import KubeClient
+from session_runner.kube.connection import from_kubeconfig
 from session_runner.lease.backend import LeaseBackend
 from session_runner.lease.dynamodb import DynamoDbLeaseBackend, client_config, ensure_table
 from session_runner.lease.kubernetes import KubernetesLeaseBackend
@@ -34,11 +36,12 @@ class LeaseKit(Protocol):
 class KubernetesKit:
     kind = "kubernetes"
 
-    def __init__(self, api_client: Any) -> None:
-        self.api_client = api_client
+    def __init__(self, api_client: Any, kube: KubeClient) -> None:
+        self.api_client = api_client  # the test's own client, for setup and inspection
+        self.kube = kube  # the runner's client, which the backend under test uses
 
     def backend(self, name: str) -> LeaseBackend:
-        return KubernetesLeaseBackend(self.api_client, NAMESPACE, name, request_timeout=2.0)
+        return KubernetesLeaseBackend(self.kube, NAMESPACE, name, request_timeout=2.0)
 
     async def delete(self, name: str) -> None:
         from kubernetes_asyncio.client import CoordinationV1Api
@@ -77,9 +80,11 @@ async def open_kit(kind: str, request: pytest.FixtureRequest) -> AsyncIterator[L
     if kind == "kubernetes":
         kube_api = request.getfixturevalue("kube_api")
         api_client = await kube_api.async_client()
+        kube = KubeClient(from_kubeconfig(kube_api.kubeconfig))
         try:
-            yield KubernetesKit(api_client)
+            yield KubernetesKit(api_client, kube)
         finally:
+            await kube.close()
             await api_client.close()
     elif kind == "dynamodb":
         lease_client = _lease_client(request.getfixturevalue("aws"))

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import CoordinationV1Api
 
+from session_runner.kube.client import KubeClient
+from session_runner.kube.connection import Connection, from_kubeconfig
 from session_runner.lease.decision import next_record_for_acquire
 from session_runner.lease.kubernetes import KubernetesLeaseBackend
 from session_runner.lease.record import (
@@ -34,8 +36,18 @@ async def api_client(kube_api: Any) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def backend(api_client: Any) -> KubernetesLeaseBackend:
-    return KubernetesLeaseBackend(api_client, NS, NAME, request_timeout=1.0)
+async def kube(kube_api: Any) -> AsyncIterator[KubeClient]:
+    """The runner's own client, which the backend under test uses."""
+    client = KubeClient(from_kubeconfig(kube_api.kubeconfig))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def backend(kube: KubeClient) -> KubernetesLeaseBackend:
+    return KubernetesLeaseBackend(kube, NS, NAME, request_timeout=1.0)
 
 
 async def operator_creates_lease(api_client: Any) -> None:
@@ -134,8 +146,8 @@ async def test_create_conflict_on_existing(backend: KubernetesLeaseBackend) -> N
         await backend.create(LeaseRecord("b", 15.0))
 
 
-async def test_an_unreachable_api_server_is_a_backend_error(api_client: Any) -> None:
-    api_client.configuration.host = "http://127.0.0.1:9"  # nothing listens on the discard port
-    backend = KubernetesLeaseBackend(api_client, NS, NAME, request_timeout=1.0)
+async def test_an_unreachable_api_server_is_a_backend_error() -> None:
+    nowhere = Connection(server="http://127.0.0.1:9", ssl_context=False)  # the discard port
+    backend = KubernetesLeaseBackend(KubeClient(nowhere), NS, NAME, request_timeout=1.0)
     with pytest.raises(LeaseBackendError):
         await backend.get()
