@@ -5,10 +5,22 @@ Commands whose capability has not landed exit 2 with one line saying so.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aiohttp
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from session_runner import __version__
+from session_runner.cli.accounts import get_account, list_accounts, qr_text, status_row
+from session_runner.kube.client import KubeApiError, KubeClient
+from session_runner.kube.connection import KubeConfigError
 from session_runner.not_built import not_built
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="wafleet",
@@ -24,17 +36,70 @@ def version() -> None:
     typer.echo(__version__)
 
 
-@app.command()
-def status() -> None:
-    """Show every account's phase, lease holder and last snapshot."""
-    not_built("wafleet status", "operator")
+def _connect() -> KubeClient:
+    try:
+        return KubeClient.connect()
+    except KubeConfigError as error:
+        typer.echo(f"wafleet: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+async def _fetch(work: Callable[[KubeClient], Awaitable[T]]) -> T:
+    async with _connect() as client:
+        try:
+            return await work(client)
+        except KubeApiError as error:
+            typer.echo(f"wafleet: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        except (aiohttp.ClientError, OSError) as error:
+            typer.echo(f"wafleet: cannot reach the API server: {error}", err=True)
+            raise typer.Exit(code=1) from None
 
 
 @app.command()
-def qr(account: str = typer.Argument(..., help="WhatsAppAccount name.")) -> None:
-    """Draw the account's login QR code in the terminal."""
-    del account
-    not_built("wafleet qr", "engines")
+def status(
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
+) -> None:
+    """Show every account's phase, readiness, lease holder, fencing token and last snapshot."""
+    items = asyncio.run(_fetch(lambda client: list_accounts(client, namespace)))
+    table = Table(
+        "NAMESPACE",
+        "NAME",
+        "PHONE",
+        "ENGINE",
+        "PHASE",
+        "READY",
+        "HOLDER",
+        "TOKEN",
+        "SNAPSHOT",
+        "MESSAGE",
+    )
+    for account in sorted(
+        items, key=lambda a: (a["metadata"].get("namespace", ""), a["metadata"]["name"])
+    ):
+        table.add_row(*status_row(account))
+    Console().print(table)
+
+
+@app.command()
+def qr(
+    account: str = typer.Argument(..., help="WhatsAppAccount name."),
+    namespace: str = typer.Option("default", "--namespace", "-n"),
+) -> None:
+    """Draw the account's login QR code in the terminal (scan it with WhatsApp > Linked devices)."""
+    body = asyncio.run(_fetch(lambda client: get_account(client, namespace, account)))
+    status_ = body.get("status") or {}
+    payload = status_.get("loginQr")
+    if not payload:
+        phase = status_.get("phase") or "unknown"
+        typer.echo(
+            f"wafleet qr: {namespace}/{account} is not awaiting login (phase {phase})", err=True
+        )
+        raise typer.Exit(code=1)
+    typer.echo(qr_text(payload))
+    typer.echo(
+        f"{namespace}/{account}: scan within the QR's lifetime; it rotates, run again for the next one"
+    )
 
 
 @app.command()

@@ -1,0 +1,79 @@
+"""What `wafleet status` and `wafleet qr` read: WhatsAppAccounts through the kubeconfig.
+
+Pure helpers turn an account into a table row or a QR drawing; the I/O is one
+list or get through the runner's small REST client.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import qrcode
+
+from session_runner.kube.client import KubeClient
+
+BASE = "/apis/wafleet.io/v1alpha1"
+
+
+def accounts_path(namespace: str | None, name: str | None = None) -> str:
+    path = (
+        f"{BASE}/namespaces/{namespace}/whatsappaccounts"
+        if namespace
+        else f"{BASE}/whatsappaccounts"
+    )
+    return f"{path}/{name}" if name else path
+
+
+async def list_accounts(client: KubeClient, namespace: str | None) -> list[dict[str, Any]]:
+    return list((await client.request("GET", accounts_path(namespace))).get("items") or [])
+
+
+async def get_account(client: KubeClient, namespace: str, name: str) -> dict[str, Any]:
+    return await client.request("GET", accounts_path(namespace, name))
+
+
+def age(timestamp: str | None, now: datetime) -> str:
+    """kubectl's short age: 42s, 5m, 3h, 2d."""
+    if not timestamp:
+        return "-"
+    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def status_row(account: dict[str, Any], now: datetime | None = None) -> list[str]:
+    """NAMESPACE NAME PHONE ENGINE PHASE READY HOLDER TOKEN SNAPSHOT MESSAGE."""
+    now = now or datetime.now(UTC)
+    meta, spec = account["metadata"], account.get("spec") or {}
+    status = account.get("status") or {}
+    ready: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
+    snapshot = (status.get("lastSnapshot") or {}).get("time")
+    return [
+        meta.get("namespace", ""),
+        meta["name"],
+        spec.get("phoneNumber", ""),
+        spec.get("engine", "browser"),
+        status.get("phase") or "-",
+        ready.get("status", "Unknown"),
+        status.get("leaseHolder") or "-",
+        str(status.get("fencingToken", "-")),
+        age(snapshot, now) if snapshot else "-",
+        ready.get("message", ""),
+    ]
+
+
+def qr_text(payload: str) -> str:
+    """The QR code as terminal text (two half-blocks per character row)."""
+    code = qrcode.QRCode(border=2)
+    code.add_data(payload)
+    code.make(fit=True)
+    out = io.StringIO()
+    code.print_ascii(out=out, invert=True)
+    return out.getvalue()
