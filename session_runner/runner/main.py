@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from typing import Any
 
@@ -20,6 +21,10 @@ from session_runner.runner import health
 from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
 from session_runner.runner.session import SessionRunner
 from session_runner.settings import LeaseBackend, RunnerSettings
+from session_runner.snapshot.crypto import KeyRingError
+from session_runner.snapshot.snapshotter import build_hooks
+
+log = logging.getLogger(__name__)
 
 FENCED_ANNOTATION = "wafleet.io/fenced"
 
@@ -63,6 +68,17 @@ async def run_session(settings: RunnerSettings) -> int:
             lambda: create_engine(settings.engine.value, settings),
             fenced_probe=probe,
         )
+        try:
+            restore, snapshot = build_hooks(
+                settings,
+                quiesce=runner.quiesce,
+                on_restore=runner.on_restore,
+                on_snapshot=runner.on_snapshot,
+            )
+        except KeyRingError as error:
+            log.error("snapshot settings: %s", error)
+            return 2
+        runner.use_snapshots(restore, snapshot)
         if settings.health_port:
             site = await health.serve(
                 health.build_app(runner.alive, runner.ready), settings.health_port

@@ -11,8 +11,11 @@ is treated as fencing: the engine is killed, the lease released, and the
 runner does not compete again — it reports Fenced and waits for a person.
 The wafleet.io/fenced annotation does the same until it is removed.
 
-Snapshots (restore before the engine starts, snapshot on graceful stop) are
-hooks filled by the snapshot layer; until it lands they do nothing.
+Snapshots: restore before the engine starts, snapshot every
+`snapshot_interval_seconds` while leading and once more on graceful stop
+(`use_snapshots` installs the snapshot layer's hooks). Storage refusing a
+write for a stale fencing token means this runner lost the lease: the engine
+is killed at once, as when a renewal fails.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from session_runner.engines.base import Engine
@@ -36,9 +40,12 @@ from session_runner.engines.events import (
 from session_runner.lease.backend import LeaseBackend
 from session_runner.lease.elector import LeaseElector
 from session_runner.lease.factory import timings_from_settings
+from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
 from session_runner.runner.report import Reporter, RunnerFacts
 from session_runner.settings import RunnerSettings
+from session_runner.snapshot.restore import RestoreResult
+from session_runner.snapshot.snapshotter import SnapshotResult
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +89,58 @@ class SessionRunner:
         self._engine: Engine | None = None
         self._token: int | None = None
         self._login_qr: str | None = None
+        self._last_snapshot: dict[str, object] | None = None
+        self._snapshot_error: str | None = None
         self._fenced = asyncio.Event()
         self._fence_reason = ""
+        self._phase, self._message = "Starting", ""
         self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ snapshots
+
+    def use_snapshots(self, restore: SnapshotHook, snapshot: SnapshotHook) -> None:
+        """Install the snapshot layer's hooks (built with this runner's callbacks below)."""
+        self._restore, self._snapshot = restore, snapshot
+
+    def quiesce(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The running engine's quiesce (close, copy, relaunch); nothing to hold without one."""
+        engine = self._engine
+        return engine.quiesce() if engine is not None else contextlib.nullcontext()
+
+    def on_snapshot(self, result: SnapshotResult) -> None:
+        self._last_snapshot = {
+            "id": result.id,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "bytes": result.bytes_uploaded,
+            "seconds": round(result.seconds, 3),
+        }
+        self._snapshot_error = None
+
+    def on_restore(self, result: RestoreResult | None) -> None:
+        if result is not None and result.warning:
+            self._snapshot_error = result.warning
+
+    async def _take_snapshot(self, token: int) -> None:
+        """One snapshot; a refusal for a stale token stops the engine like a lost lease."""
+        try:
+            await self._snapshot(self.settings.session_dir, token)
+        except FencedOutError:
+            log.error("storage refused our fencing token %s: stopping the engine", token)
+            self._snapshot_error = f"storage holds a newer fencing token than {token}"
+            self._lost()
+            raise
+        except Exception as error:
+            self._snapshot_error = f"snapshot failed: {type(error).__name__}: {error}"[:500]
+            log.error("%s", self._snapshot_error)
+        await self._report_current()
+
+    async def _snapshot_periodically(self, token: int) -> None:
+        while True:
+            await asyncio.sleep(self.settings.snapshot_interval_seconds)
+            try:
+                await self._take_snapshot(token)
+            except FencedOutError:
+                return
 
     # ------------------------------------------------------------ probes
 
@@ -138,8 +194,12 @@ class SessionRunner:
         engine = self._engine_factory()
         self._engine = engine
         await engine.start(session_dir)
-        async for event in engine.events():
-            await self._on_event(event)
+        periodic = asyncio.create_task(self._snapshot_periodically(token), name="snapshots")
+        try:
+            async for event in engine.events():
+                await self._on_event(event)
+        finally:
+            periodic.cancel()
 
     def _lost(self) -> None:
         """Synchronous on purpose: runs before any await once the renew deadline passes."""
@@ -184,10 +244,8 @@ class SessionRunner:
         if graceful:
             await engine.stop()
             if self._token is not None:
-                try:
-                    await self._snapshot(self.settings.session_dir, self._token)
-                except Exception as error:  # the lease is released either way
-                    log.error("final snapshot failed: %s", type(error).__name__)
+                with contextlib.suppress(FencedOutError):  # the lease is released either way
+                    await self._take_snapshot(self._token)
         else:
             engine.kill()
 
@@ -222,13 +280,20 @@ class SessionRunner:
 
     # ------------------------------------------------------------ reports
 
+    async def _report_current(self) -> None:
+        """Re-send the last phase with fresh snapshot facts."""
+        await self._report(self._phase, self._message)
+
     async def _report(self, phase: str, message: str) -> None:
+        self._phase, self._message = phase, message
         facts = RunnerFacts(
             phase=phase,
             holder=self.identity,
             fencing_token=self._token,
             login_qr=self._login_qr if phase == "AwaitingLogin" else None,
             message=message,
+            last_snapshot=self._last_snapshot,
+            snapshot_error=self._snapshot_error,
         )
         try:
             await self._reporter.report(facts)

@@ -70,7 +70,7 @@ def runners(aws: AwsEndpoint, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
     activity = tmp_path / "activity.jsonl"
     started: list[Runner] = []
 
-    def start(name: str) -> Runner:
+    def start(name: str, **extra: str) -> Runner:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
             "AWS_ENDPOINT_URL": aws.endpoint_url,
@@ -90,7 +90,9 @@ def runners(aws: AwsEndpoint, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
             "WAFLEET_HEALTH_PORT": "0",
             "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
             "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(activity),
+            **extra,
         }
+        env = {k: v for k, v in env.items() if v != ""}  # "" removes a default above
         log = (tmp_path / f"{name}.log").open("wb")
         process = subprocess.Popen(
             [str(RUNNER), "session"], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -149,3 +151,41 @@ def test_graceful_stop_releases_the_lease_for_the_next_runner(runners: tuple[Any
     assert status(a)["phase"] == "Stopped"
     wait_for(lambda: active_now(activity) == {"runner-b"}, "b active after a's release")
     assert overlaps(activity, {}) == []
+
+
+def test_a_session_snapshotted_on_stop_is_restored_by_the_next_runner(
+    runners: tuple[Any, Path], aws: AwsEndpoint, tmp_path: Path
+) -> None:
+    """The next pod needs no QR scan: the first runner's final snapshot carries the login."""
+    aws.client("s3").create_bucket(Bucket="wafleet-snaps")
+    key = tmp_path / "kek"
+    key.write_bytes(os.urandom(32))
+    snapshots = {
+        "WAFLEET_SNAPSHOT_BUCKET": "wafleet-snaps",
+        "WAFLEET_SNAPSHOT_ENDPOINT_URL": aws.endpoint_url,
+        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(key),
+    }
+    start, _ = runners
+    a = start("runner-a", **snapshots)
+    wait_for(lambda: status(a).get("phase") == "Connected", "a logged in (auto login)")
+    a.process.send_signal(signal.SIGTERM)
+    assert a.process.wait(timeout=30) == 0
+    final = status(a)
+    assert final["phase"] == "Stopped"
+    assert final["lastSnapshot"]["bytes"] > 0
+    assert final.get("snapshotError") is None
+
+    # A fresh pod: empty session dir, and no auto login — only a restored session avoids the QR.
+    b = start("runner-b", WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S="", **snapshots)
+    wait_for(lambda: status(b).get("phase") == "Connected", "b connected from the restored session")
+    keys = [
+        o["Key"]
+        for o in aws.client("s3").list_objects_v2(Bucket="wafleet-snaps").get("Contents", [])
+    ]
+    assert any(k.startswith("default/demo/manifests/") for k in keys)
+    assert not any(
+        b"local-session"
+        in aws.client("s3").get_object(Bucket="wafleet-snaps", Key=k)["Body"].read()
+        for k in keys
+        if "/chunks/" in k
+    )

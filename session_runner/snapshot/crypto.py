@@ -1,0 +1,211 @@
+"""Chunk and key encryption: zstd, then AES-256-GCM; a long-lived account data key per KEK.
+
+The scheme, and why:
+
+* The key-encryption key (KEK) comes from the account's Secret, mounted as a
+  file (32 raw bytes, or their base64). Its id is the first 16 hex digits of
+  sha256(KEK); ids name KEKs in manifests, so a `KeyRing` holding several
+  KEKs restores snapshots taken under any of them (rotation).
+* Per account and KEK there is one random 256-bit data key (DEK), stored once
+  under `keys/<key id>.json` wrapped by the KEK (AES-256-GCM, the key id as
+  associated data) and copied into every manifest. A per-snapshot data key
+  would make every snapshot's ciphertext different and defeat dedupe; a
+  long-lived DEK lets an unchanged chunk keep its object, so it is never
+  uploaded again.
+* Rotating the KEK starts a new DEK (the new key id has no `keys/` document
+  yet): the first snapshot after a rotation uploads everything once, and no
+  data written after the rotation depends on the retired KEK.
+* From the DEK, HKDF-SHA256 derives three keys: the chunk-id key, the chunk
+  encryption key and the manifest MAC key.
+* Chunk id = HMAC-SHA256(chunk-id key, sha256(plaintext)). Content-addressed
+  (same plaintext, same id, so dedupe works) without the bucket revealing
+  plaintext hashes (anyone could otherwise test for known content).
+* A chunk object is `WFC1 || nonce(12) || AES-256-GCM(zstd-3(plaintext))`,
+  with a random 96-bit nonce and the chunk id as associated data (an object
+  moved under another id fails to decrypt). Random nonces under one key are
+  safe far beyond any account's chunk count (the 2^32-message bound).
+* Opening a chunk verifies all of it: the GCM tag, the decompressed size, and
+  that the HMAC of the plaintext's sha256 equals the id. moto (and a faulty
+  disk) do not check upload checksums; we do.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zstandard
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+ZSTD_LEVEL = 3
+CHUNK_MAGIC = b"WFC1"
+
+
+class KeyRingError(Exception):
+    """A key is missing, malformed, or does not open what it should."""
+
+
+class ChunkCorrupt(Exception):  # noqa: N818 - reads as what happened
+    """A chunk object failed verification: wrong tag, size, or content hash."""
+
+
+def parse_kek(raw: bytes, *, source: str = "the key") -> bytes:
+    """32 raw bytes, or base64 (standard or URL-safe, whitespace ignored) of 32 bytes."""
+    if len(raw) == KEY_BYTES:
+        return raw
+    text = b"".join(raw.split())
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            key = decode(text + b"=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        if len(key) == KEY_BYTES:
+            return key
+    raise KeyRingError(
+        f"{source} must hold 32 raw bytes or their base64 "
+        f"(found {len(raw)} bytes that are neither); generate one with `head -c 32 /dev/urandom`"
+    )
+
+
+def load_kek(path: Path) -> bytes:
+    """The KEK in the file mounted from the account's encryption-key Secret."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise KeyRingError(f"cannot read the encryption key file {path}: {error}") from error
+    return parse_kek(raw, source=f"the encryption key file {path}")
+
+
+def key_id(kek: bytes) -> str:
+    """First 16 hex digits of sha256(KEK): names the KEK without revealing it."""
+    return hashlib.sha256(kek).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The KEKs this runner can unwrap with, by id; `current` wraps new data keys."""
+
+    current: bytes
+    older: tuple[bytes, ...] = ()
+    _by_id: dict[str, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = {key_id(k): k for k in (*self.older, self.current)}
+        object.__setattr__(self, "_by_id", keys)
+
+    @classmethod
+    def from_keys(cls, current: bytes, older: Iterable[bytes] = ()) -> KeyRing:
+        return cls(parse_kek(current), tuple(parse_kek(k) for k in older))
+
+    @property
+    def current_id(self) -> str:
+        return key_id(self.current)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._by_id)
+
+    def kek(self, kid: str) -> bytes:
+        try:
+            return self._by_id[kid]
+        except KeyError:
+            raise KeyRingError(
+                f"no key-encryption key with id {kid} in the key ring (have {sorted(self._by_id)})"
+            ) from None
+
+
+def _wrap_aad(kid: str) -> bytes:
+    return b"wafleet-dek-v1:" + kid.encode()
+
+
+def wrap_data_key(kek: bytes, dek: bytes) -> str:
+    """base64(nonce || AES-256-GCM(KEK, DEK)), bound to the KEK's id."""
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(kek).encrypt(nonce, dek, _wrap_aad(key_id(kek)))
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def unwrap_data_key(kek: bytes, wrapped: str) -> bytes:
+    try:
+        blob = base64.b64decode(wrapped, validate=True)
+        dek = AESGCM(kek).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _wrap_aad(key_id(kek)))
+    except (binascii.Error, ValueError, InvalidTag) as error:
+        raise KeyRingError(f"the wrapped data key does not open with key {key_id(kek)}") from error
+    if len(dek) != KEY_BYTES:
+        raise KeyRingError("the wrapped data key has the wrong length")
+    return dek
+
+
+def _derive(dek: bytes, label: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), KEY_BYTES, salt=None, info=b"wafleet/" + label).derive(dek)
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """An account's data key under one KEK, with the keys derived from it."""
+
+    key_id: str
+    wrapped: str
+    dek: bytes = field(repr=False)
+    _id_key: bytes = field(init=False, repr=False)
+    _enc_key: bytes = field(init=False, repr=False)
+    _mac_key: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_id_key", _derive(self.dek, b"chunk-id"))
+        object.__setattr__(self, "_enc_key", _derive(self.dek, b"chunk-enc"))
+        object.__setattr__(self, "_mac_key", _derive(self.dek, b"manifest-mac"))
+
+    @classmethod
+    def generate(cls, kek: bytes) -> DataKey:
+        dek = os.urandom(KEY_BYTES)
+        return cls(key_id(kek), wrap_data_key(kek, dek), dek)
+
+    @classmethod
+    def unwrap(cls, kek: bytes, wrapped: str) -> DataKey:
+        return cls(key_id(kek), wrapped, unwrap_data_key(kek, wrapped))
+
+    def chunk_id(self, plain_sha256: bytes) -> str:
+        return hmac.new(self._id_key, plain_sha256, hashlib.sha256).hexdigest()
+
+    def seal_chunk(self, plain: bytes, chunk_id: str) -> bytes:
+        compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(plain)
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(self._enc_key).encrypt(nonce, compressed, chunk_id.encode())
+        return CHUNK_MAGIC + nonce + sealed
+
+    def open_chunk(self, blob: bytes, chunk_id: str, plain_size: int) -> bytes:
+        """The verified plaintext of a chunk object, or ChunkCorrupt."""
+        head = len(CHUNK_MAGIC)
+        if blob[:head] != CHUNK_MAGIC:
+            raise ChunkCorrupt(f"chunk {chunk_id}: not a wafleet chunk object")
+        nonce = blob[head : head + NONCE_BYTES]
+        try:
+            compressed = AESGCM(self._enc_key).decrypt(
+                nonce, blob[head + NONCE_BYTES :], chunk_id.encode()
+            )
+            plain = zstandard.ZstdDecompressor().decompress(
+                compressed, max_output_size=max(plain_size, 1)
+            )
+        except (InvalidTag, zstandard.ZstdError, ValueError) as error:
+            raise ChunkCorrupt(f"chunk {chunk_id}: {type(error).__name__}") from error
+        if len(plain) != plain_size:
+            raise ChunkCorrupt(f"chunk {chunk_id}: {len(plain)} bytes, manifest says {plain_size}")
+        if not hmac.compare_digest(self.chunk_id(hashlib.sha256(plain).digest()), chunk_id):
+            raise ChunkCorrupt(f"chunk {chunk_id}: content hash does not match its id")
+        return plain
+
+    def mac(self, body: bytes) -> str:
+        """Authenticates a manifest: the bucket holds it, so a bucket writer could edit it."""
+        return hmac.new(self._mac_key, body, hashlib.sha256).hexdigest()

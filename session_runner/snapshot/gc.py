@@ -1,0 +1,64 @@
+"""Garbage collection: the I/O shell around `retention`.
+
+Order matters for crash safety: manifests that retention drops are deleted
+first, then the chunks no *remaining* manifest references. A crash between
+the two leaves unreferenced chunks (collected next time), never a kept
+manifest pointing at a missing chunk. GC runs in the lease holder right after
+its own snapshot (never concurrently with it) and only while the
+latest-pointer's token is not above ours, so a fenced runner deletes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from session_runner.lease.fencing import FencedOutError, token_accepts
+from session_runner.snapshot.manifest import utcnow
+from session_runner.snapshot.retention import (
+    DEFAULT_GRACE,
+    SnapshotInfo,
+    chunks_to_delete,
+    snapshots_to_keep,
+)
+from session_runner.snapshot.store import SnapshotStore
+
+
+@dataclass(frozen=True)
+class GcResult:
+    kept: list[str]
+    deleted_snapshots: list[str]
+    deleted_chunks: int
+
+
+def collect_garbage(
+    store: SnapshotStore,
+    *,
+    token: int,
+    keep_last: int,
+    keep_within: timedelta | None = None,
+    grace: timedelta = DEFAULT_GRACE,
+    now: datetime | None = None,
+) -> GcResult:
+    """Apply retention to `store`: drop old manifests, then unreferenced, settled chunks."""
+    moment = now or utcnow()
+    pointer, _ = store.read_pointer()
+    if pointer is not None and not token_accepts(pointer.fencing_token, token):
+        raise FencedOutError(f"latest-pointer token {pointer.fencing_token} > ours {token}")
+    manifests = {sid: store.get_manifest(sid) for sid in store.list_snapshot_ids()}
+    keep = snapshots_to_keep(
+        [SnapshotInfo(sid, m.created_at) for sid, m in manifests.items()],
+        keep_last=keep_last,
+        keep_within=keep_within,
+        now=moment,
+        pinned=[pointer.snapshot_id] if pointer else [],
+    )
+    dropped = sorted(set(manifests) - keep)
+    store.delete_manifests(dropped)
+    referenced = {
+        chunk.id for sid in keep for record in manifests[sid].files for chunk in record.chunks
+    }
+    uploaded = {cid: obj.last_modified for cid, obj in store.list_chunks().items()}
+    doomed = chunks_to_delete(uploaded, referenced, now=moment, grace=grace)
+    store.delete_chunks(sorted(doomed))
+    return GcResult(sorted(keep), dropped, len(doomed))

@@ -1,0 +1,99 @@
+"""The documents a snapshot writes: one manifest per snapshot, the latest-pointer, the key doc.
+
+A manifest lists everything a restore needs (files, modes, sizes, chunk ids
+in order) and everything an operator asks about (engine, token, time,
+totals). It is written once (If-None-Match) and never changed; `mac`
+authenticates it with a key derived from the data key, so a bucket writer
+cannot rearrange files or chunks unnoticed. Snapshot ids sort by time: a
+UTC timestamp plus random digits, so two runners never collide.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class ChunkRef(_Doc):
+    id: str = Field(description="HMAC-SHA256 of the plaintext's sha256 (crypto.DataKey.chunk_id).")
+    size: int = Field(ge=0, description="Plaintext bytes.")
+    stored_size: int = Field(ge=0, description="Bytes of the encrypted object.")
+
+
+class FileRecord(_Doc):
+    path: str = Field(description="POSIX path relative to the session dir.")
+    mode: int = Field(ge=0, le=0o7777)
+    size: int = Field(ge=0)
+    mtime_ns: int
+    chunks: list[ChunkRef]
+
+
+class Totals(_Doc):
+    files: int = 0
+    bytes: int = Field(default=0, description="Plaintext bytes of all files.")
+    stored_bytes: int = Field(default=0, description="Bytes of all referenced chunk objects.")
+    chunks: int = 0
+    chunks_new: int = 0
+    bytes_uploaded: int = 0
+
+
+class Manifest(_Doc):
+    format: Literal[1] = 1
+    snapshot_id: str
+    engine: str
+    engine_version: str = ""
+    fencing_token: int = Field(ge=0)
+    created_at: datetime
+    key_id: str
+    wrapped_data_key: str
+    chunk_size: int
+    files: list[FileRecord]
+    totals: Totals
+    mac: str = ""
+
+    def body_for_mac(self) -> bytes:
+        """The canonical bytes the MAC covers: everything but the MAC."""
+        return self.model_copy(update={"mac": ""}).to_json()
+
+
+class LatestPointer(_Doc):
+    """Which snapshot restores by default, and the highest fencing token that moved it."""
+
+    snapshot_id: str
+    fencing_token: int = Field(ge=0)
+    written_at: datetime
+
+
+class KeyDoc(_Doc):
+    """The account data key wrapped by one KEK (`keys/<key id>.json`), written once."""
+
+    key_id: str
+    wrapped_data_key: str
+    created_at: datetime
+
+
+class OwnerDoc(_Doc):
+    """Who owns an account prefix (`owner.json`)."""
+
+    owner: str
+    created_at: datetime
+
+
+def new_snapshot_id(now: datetime | None = None) -> str:
+    """`20260123T104501.123456Z-1a2b3c4d`: sorts by creation time, unique by its random tail."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%dT%H%M%S.%f}Z-{os.urandom(4).hex()}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

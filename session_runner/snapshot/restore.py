@@ -1,0 +1,264 @@
+"""Restore: download, verify, decrypt, decompress into staging, then swap into place atomically.
+
+Memory stays bounded whatever the session's size: chunks are fetched by a
+fixed pool of workers with at most `concurrency` chunks in flight, each
+written at its offset (`os.pwrite`) as soon as it is verified. Nothing
+touches the session dir until every chunk of every file has verified and
+every file has its recorded size; then the old dir is renamed away, the
+staging dir renamed in, and both renames made durable (fsync of the parent).
+A crash at any point leaves either the old session dir, or no session dir and
+a complete staging dir the next restore ignores and rebuilds.
+
+A snapshot that fails verification (a corrupt or missing chunk, a manifest
+whose MAC does not match) is skipped for the next older one; the result says
+which snapshot was used and carries a warning for the runner to report.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import shutil
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from session_runner.snapshot.crypto import ChunkCorrupt, DataKey, KeyRing, KeyRingError
+from session_runner.snapshot.manifest import Manifest
+from session_runner.snapshot.store import SnapshotNotFound, SnapshotStore
+
+log = logging.getLogger(__name__)
+
+RESTORE_PREFIX = ".wafleet-restore-"
+OLD_PREFIX = ".wafleet-old-"
+DEFAULT_CONCURRENCY = 8
+
+
+class RestoreError(Exception):
+    """No snapshot could be restored."""
+
+
+class VerificationError(Exception):
+    """A snapshot failed verification (its chunks, sizes, paths or MAC)."""
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    snapshot_id: str
+    files: int
+    bytes: int
+    warning: str | None = None
+
+    @property
+    def fell_back(self) -> bool:
+        return self.warning is not None
+
+
+def data_key_for(manifest: Manifest, keyring: KeyRing) -> DataKey:
+    """The manifest's data key, unwrapped by the KEK it names, with the manifest's MAC checked."""
+    key = DataKey.unwrap(keyring.kek(manifest.key_id), manifest.wrapped_data_key)
+    if manifest.mac != key.mac(manifest.body_for_mac()):
+        raise VerificationError(f"manifest {manifest.snapshot_id}: MAC mismatch (edited?)")
+    return key
+
+
+def _safe_path(root: Path, relative: str) -> Path:
+    """Where a manifest path lands; refuses absolute paths and `..` (defence in depth)."""
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        raise VerificationError(f"unsafe path in manifest: {relative!r}")
+    return root.joinpath(*parts)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _chunk_jobs(manifest: Manifest) -> Iterator[tuple[int, int]]:
+    """(file index, chunk index) of every chunk, in file order."""
+    for index, record in enumerate(manifest.files):
+        for n in range(len(record.chunks)):
+            yield index, n
+
+
+def download_into(
+    store: SnapshotStore,
+    manifest: Manifest,
+    key: DataKey,
+    staging: Path,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> None:
+    """Write every file of `manifest` into `staging`, verifying every chunk and size."""
+    fds: dict[int, int] = {}
+    offsets: list[list[int]] = []
+    try:
+        for index, record in enumerate(manifest.files):
+            target = _safe_path(staging, record.path)
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fds[index] = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            starts, at = [], 0
+            for chunk in record.chunks:
+                starts.append(at)
+                at += chunk.size
+            if at != record.size:
+                raise VerificationError(f"{record.path}: chunks add up to {at}, not {record.size}")
+            offsets.append(starts)
+
+        def fetch(index: int, n: int) -> None:
+            record = manifest.files[index]
+            ref = record.chunks[n]
+            try:
+                blob = store.get_chunk(ref.id)
+            except SnapshotNotFound as error:
+                raise VerificationError(str(error)) from error
+            if len(blob) != ref.stored_size:
+                raise VerificationError(
+                    f"chunk {ref.id}: {len(blob)} stored bytes, manifest says {ref.stored_size}"
+                )
+            try:
+                plain = key.open_chunk(blob, ref.id, ref.size)
+            except ChunkCorrupt as error:
+                raise VerificationError(str(error)) from error
+            os.pwrite(fds[index], plain, offsets[index][n])
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+            window: deque[concurrent.futures.Future[None]] = deque()
+            try:
+                for index, n in _chunk_jobs(manifest):
+                    if len(window) >= concurrency:
+                        window.popleft().result()
+                    window.append(pool.submit(fetch, index, n))
+                while window:
+                    window.popleft().result()
+            finally:
+                for future in window:
+                    future.cancel()
+        for index, record in enumerate(manifest.files):
+            fd = fds[index]
+            os.fsync(fd)
+            if os.fstat(fd).st_size != record.size:
+                raise VerificationError(f"{record.path}: size differs from the manifest")
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    for record in manifest.files:
+        target = _safe_path(staging, record.path)
+        os.chmod(target, record.mode)
+        os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
+
+
+def _fsync_tree_dirs(root: Path) -> None:
+    """Make the staged directory entries durable before the swap publishes them."""
+    for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
+        _fsync_dir(Path(dirpath))
+
+
+def swap_into_place(staging: Path, session_dir: Path) -> None:
+    """Replace `session_dir` by `staging` with renames, durable once this returns."""
+    _fsync_tree_dirs(staging)
+    parent = session_dir.parent
+    old: Path | None = None
+    if session_dir.exists():
+        old = parent / f"{OLD_PREFIX}{session_dir.name}-{uuid.uuid4().hex[:12]}"
+        session_dir.rename(old)
+    staging.rename(session_dir)
+    _fsync_dir(parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_leftovers(session_dir: Path) -> None:
+    """Remove staging and old dirs a crashed restore left beside the session dir."""
+    parent = session_dir.parent
+    if not parent.is_dir():
+        return
+    for pattern in (f"{RESTORE_PREFIX}{session_dir.name}-*", f"{OLD_PREFIX}{session_dir.name}-*"):
+        for path in parent.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def restore_snapshot(
+    store: SnapshotStore,
+    keyring: KeyRing,
+    snapshot_id: str,
+    session_dir: Path,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Manifest:
+    """Restore exactly `snapshot_id`, or raise VerificationError leaving `session_dir` untouched."""
+    try:
+        manifest = store.get_manifest(snapshot_id)
+        key = data_key_for(manifest, keyring)
+    except (SnapshotNotFound, KeyRingError, ValueError) as error:
+        raise VerificationError(f"snapshot {snapshot_id}: {error}") from error
+    session_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = session_dir.parent / f"{RESTORE_PREFIX}{session_dir.name}-{uuid.uuid4().hex[:12]}"
+    staging.mkdir(mode=0o700)
+    try:
+        download_into(store, manifest, key, staging, concurrency=concurrency)
+        swap_into_place(staging, session_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def candidates(store: SnapshotStore, restore_from: str | None) -> list[str]:
+    """Snapshots to try, best first: the chosen one (restore_from, else the pointer's), then older.
+
+    Manifests newer than the pointer are runs that crashed before moving it
+    (or fenced writers): they are never restored by default.
+    """
+    ids = store.list_snapshot_ids()
+    if restore_from is not None:
+        start: str | None = restore_from
+    else:
+        pointer, _ = store.read_pointer()
+        start = pointer.snapshot_id if pointer else None
+    if start is None:
+        return sorted(ids, reverse=True)
+    return [start, *sorted((i for i in ids if i < start), reverse=True)]
+
+
+def restore_with_fallback(
+    store: SnapshotStore,
+    keyring: KeyRing,
+    session_dir: Path,
+    *,
+    restore_from: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> RestoreResult | None:
+    """Restore the best verifiable snapshot; None when the store holds none (a fresh account)."""
+    clean_leftovers(session_dir)
+    tried = candidates(store, restore_from)
+    if not tried:
+        return None
+    failures: list[str] = []
+    for snapshot_id in tried:
+        try:
+            manifest = restore_snapshot(
+                store, keyring, snapshot_id, session_dir, concurrency=concurrency
+            )
+        except VerificationError as error:
+            log.warning("snapshot %s failed verification: %s", snapshot_id, error)
+            failures.append(f"{snapshot_id} ({error})")
+            continue
+        warning = None
+        if failures:
+            warning = (
+                f"restored snapshot {snapshot_id} instead of {tried[0]}: "
+                + "; ".join(failures)
+                + " failed verification"
+            )
+        return RestoreResult(
+            snapshot_id, manifest.totals.files, manifest.totals.bytes, warning=warning
+        )
+    raise RestoreError("no snapshot could be restored: " + "; ".join(failures))

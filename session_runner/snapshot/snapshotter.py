@@ -1,0 +1,422 @@
+"""Take and restore snapshots; the runner's `restore` and `snapshot` hooks.
+
+A snapshot is: claim the prefix (owner.json), freeze the captured files in a
+staging dir while the engine is quiesced (hard links and small copies: the
+only downtime), then, with the engine running again, chunk, compress,
+encrypt and upload the chunks the store does not hold yet, write the
+manifest (If-None-Match) and move the latest-pointer by compare-and-swap.
+The pointer moves last, so a crash anywhere before it leaves the previous
+snapshot as the latest; chunks already uploaded are reused by the next try.
+
+Blocking work (files, hashing, zstd, AES, boto3) runs in worker threads; the
+event loop only waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import shutil
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from session_runner.lease.fencing import FencedOutError, token_accepts
+from session_runner.snapshot import layout, metrics
+from session_runner.snapshot.capture import FileEntry
+from session_runner.snapshot.chunks import CHUNK_SIZE, iter_chunks, sha256
+from session_runner.snapshot.crypto import DataKey, KeyRing, KeyRingError, load_kek
+from session_runner.snapshot.gc import collect_garbage
+from session_runner.snapshot.manifest import (
+    ChunkRef,
+    FileRecord,
+    KeyDoc,
+    Manifest,
+    Totals,
+    new_snapshot_id,
+    utcnow,
+)
+from session_runner.snapshot.restore import DEFAULT_CONCURRENCY, RestoreResult
+from session_runner.snapshot.restore import restore_with_fallback as _restore_sync
+from session_runner.snapshot.retention import DEFAULT_GRACE
+from session_runner.snapshot.staging import (
+    new_staging_dir,
+    select_files,
+    stage,
+    stale_staging_dirs,
+)
+from session_runner.snapshot.store import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[Path, int], Awaitable[None]]
+Quiesce = Callable[[], AbstractAsyncContextManager[None]]
+
+
+class NothingToCapture(Exception):  # noqa: N818 - reads as what happened
+    """The session dir holds none of the engine's state: a snapshot would erase the last good one."""
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    id: str
+    bytes_uploaded: int
+    seconds: float
+    files: int
+    chunks_new: int
+    chunks_reused: int
+    total_bytes: int
+
+
+def account_data_key(store: SnapshotStore, keyring: KeyRing) -> DataKey:
+    """The account's long-lived data key under the current KEK, created on first use."""
+    kek = keyring.current
+    doc = store.get_key_doc(keyring.current_id)
+    if doc is None:
+        fresh = DataKey.generate(kek)
+        doc = store.create_key_doc(
+            KeyDoc(key_id=fresh.key_id, wrapped_data_key=fresh.wrapped, created_at=utcnow())
+        )
+    return DataKey.unwrap(kek, doc.wrapped_data_key)
+
+
+def _upload_files(
+    store: SnapshotStore,
+    key: DataKey,
+    staging: Path,
+    entries: list[FileEntry],
+    *,
+    chunk_size: int,
+    concurrency: int,
+) -> tuple[list[FileRecord], Totals]:
+    """Chunk every staged file and upload the chunks the store lacks; bounded memory."""
+    known = {cid: obj.size for cid, obj in store.list_chunks().items()}
+    uploading: dict[str, concurrent.futures.Future[int]] = {}
+    refs: list[list[tuple[str, int]]] = []
+    new = 0
+
+    def seal_and_put(plain: bytes, chunk_id: str) -> int:
+        blob = key.seal_chunk(plain, chunk_id)
+        store.put_chunk(chunk_id, blob)
+        return len(blob)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+        window: deque[concurrent.futures.Future[int]] = deque()
+        for entry in entries:
+            file_refs: list[tuple[str, int]] = []
+            for plain in iter_chunks(staging / entry.path, chunk_size):
+                chunk_id = key.chunk_id(sha256(plain))
+                file_refs.append((chunk_id, len(plain)))
+                if chunk_id in known or chunk_id in uploading:
+                    continue  # never upload a chunk the store (or this run) already has
+                new += 1
+                if len(window) >= concurrency:
+                    window.popleft().result()
+                future = pool.submit(seal_and_put, plain, chunk_id)
+                uploading[chunk_id] = future
+                window.append(future)
+            refs.append(file_refs)
+        while window:
+            window.popleft().result()
+    stored = {**known, **{cid: f.result() for cid, f in uploading.items()}}
+    records = [
+        FileRecord(
+            path=entry.path,
+            mode=entry.mode,
+            size=entry.size,
+            mtime_ns=entry.mtime_ns,
+            chunks=[ChunkRef(id=cid, size=size, stored_size=stored[cid]) for cid, size in frefs],
+        )
+        for entry, frefs in zip(entries, refs, strict=True)
+    ]
+    for record in records:
+        actual = sum(c.size for c in record.chunks)
+        if actual != record.size:  # the staged copy changed under us: never record a lie
+            raise RuntimeError(f"{record.path} changed while it was read")
+    all_refs = [c for r in records for c in r.chunks]
+    totals = Totals(
+        files=len(records),
+        bytes=sum(r.size for r in records),
+        stored_bytes=sum(c.stored_size for c in all_refs),
+        chunks=len(all_refs),
+        chunks_new=new,
+        bytes_uploaded=sum(f.result() for f in uploading.values()),
+    )
+    return records, totals
+
+
+def _check_fence(store: SnapshotStore, token: int) -> None:
+    """Fail fast when a newer lease holder has moved the pointer (before any expensive work)."""
+    pointer, _ = store.read_pointer()
+    if pointer is not None and not token_accepts(pointer.fencing_token, token):
+        raise FencedOutError(f"latest-pointer token {pointer.fencing_token} > ours {token}")
+
+
+def _commit(
+    store: SnapshotStore,
+    keyring: KeyRing,
+    staging: Path,
+    entries: list[FileEntry],
+    *,
+    engine: str,
+    engine_version: str,
+    token: int,
+    chunk_size: int,
+    concurrency: int,
+) -> Manifest:
+    _check_fence(store, token)
+    key = account_data_key(store, keyring)
+    records, totals = _upload_files(
+        store, key, staging, entries, chunk_size=chunk_size, concurrency=concurrency
+    )
+    manifest = Manifest(
+        snapshot_id=new_snapshot_id(),
+        engine=engine,
+        engine_version=engine_version,
+        fencing_token=token,
+        created_at=utcnow(),
+        key_id=key.key_id,
+        wrapped_data_key=key.wrapped,
+        chunk_size=chunk_size,
+        files=records,
+        totals=totals,
+    )
+    manifest = manifest.model_copy(update={"mac": key.mac(manifest.body_for_mac())})
+    # Again just before the manifest: a runner fenced during the upload writes no manifest,
+    # so the new holder's GC cannot leave one behind that references chunks it collected.
+    _check_fence(store, token)
+    store.put_manifest(manifest)
+    store.move_pointer(manifest.snapshot_id, token)
+    return manifest
+
+
+def _freeze(session_dir: Path, engine: str, staging: Path) -> list[FileEntry]:
+    return stage(session_dir, select_files(session_dir, engine), staging)
+
+
+async def take_snapshot(
+    session_dir: Path,
+    engine_kind: str,
+    token: int,
+    store: SnapshotStore,
+    keyring: KeyRing,
+    *,
+    owner: str | None = None,
+    quiesce: Quiesce | None = None,
+    engine_version: str = "",
+    chunk_size: int = CHUNK_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> SnapshotResult:
+    """Snapshot `session_dir` under fencing `token`; FencedOutError when a newer holder wrote."""
+    started = time.monotonic()
+    if owner is not None:
+        await asyncio.to_thread(store.claim, owner)
+    for leftover in stale_staging_dirs(session_dir):
+        await asyncio.to_thread(shutil.rmtree, leftover, True)
+    staging = await asyncio.to_thread(new_staging_dir, session_dir)
+    try:
+        hold = quiesce() if quiesce is not None else contextlib.nullcontext()
+        async with hold:
+            entries = await asyncio.to_thread(_freeze, session_dir, str(engine_kind), staging)
+        if not entries:
+            raise NothingToCapture(f"{session_dir} holds no {engine_kind} session state")
+        manifest = await asyncio.to_thread(
+            _commit,
+            store,
+            keyring,
+            staging,
+            entries,
+            engine=str(engine_kind),
+            engine_version=engine_version,
+            token=token,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+        )
+    finally:
+        await asyncio.to_thread(shutil.rmtree, staging, True)
+    totals = manifest.totals
+    return SnapshotResult(
+        id=manifest.snapshot_id,
+        bytes_uploaded=totals.bytes_uploaded,
+        seconds=time.monotonic() - started,
+        files=totals.files,
+        chunks_new=totals.chunks_new,
+        chunks_reused=totals.chunks - totals.chunks_new,
+        total_bytes=totals.bytes,
+    )
+
+
+async def restore_latest(
+    session_dir: Path,
+    store: SnapshotStore,
+    keyring: KeyRing,
+    *,
+    restore_from: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> RestoreResult | None:
+    """Restore the latest (or `restore_from`) verifiable snapshot; None when there is none."""
+    return await asyncio.to_thread(
+        _restore_sync,
+        store,
+        keyring,
+        session_dir,
+        restore_from=restore_from,
+        concurrency=concurrency,
+    )
+
+
+def load_keyring(path: Path) -> KeyRing:
+    """The current KEK at `path`, older ones beside it as `<name>.<anything>`.
+
+    Mount the encryption-key Secret as a directory with `key` (current) and,
+    after a rotation, `key.1`, `key.2` … (retired keys still needed to read
+    old snapshots).
+    """
+    older = [load_kek(p) for p in sorted(path.parent.glob(f"{path.name}.*")) if p.is_file()]
+    return KeyRing(load_kek(path), tuple(older))
+
+
+def s3_client(settings: Any) -> Any:
+    """A boto3 S3 client for the account's snapshot endpoint (credentials from the environment)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.snapshot_endpoint_url,
+        region_name=settings.snapshot_region,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+    )
+
+
+def _wafleet_version() -> str:
+    """Recorded in manifests, so a restore can tell which build wrote the session."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"wafleet {version('wafleet')}"
+    except PackageNotFoundError:
+        return "wafleet (unpackaged)"
+
+
+async def _nothing(session_dir: Path, token: int) -> None:
+    """Snapshots are off (no bucket): nothing to restore or save."""
+
+
+def build_hooks(
+    settings: Any,
+    *,
+    client: Any = None,
+    quiesce: Quiesce | None = None,
+    owner: str | None = None,
+    on_restore: Callable[[RestoreResult | None], None] | None = None,
+    on_snapshot: Callable[[SnapshotResult], None] | None = None,
+    grace: timedelta = DEFAULT_GRACE,
+    engine_version: str | None = None,
+) -> tuple[Hook, Hook]:
+    """The runner's `(restore, snapshot)` hooks for `settings` (a RunnerSettings).
+
+    No-ops when `snapshot_bucket` is unset. With a bucket, an encryption key
+    file is required: snapshots are never stored unencrypted. The snapshot
+    hook also applies retention and GC (in the same lock, so GC never runs
+    during a snapshot); a GC failure is logged, not raised. `on_restore` gets
+    the RestoreResult (its `warning` is for status and an event);
+    `on_snapshot` the SnapshotResult (for status; metrics are recorded here).
+    `engine_version` goes into manifests (default: the wafleet version).
+    """
+    if settings.snapshot_bucket is None:
+        return _nothing, _nothing
+    if settings.snapshot_encryption_key_file is None:
+        raise KeyRingError("snapshot_bucket is set but snapshot_encryption_key_file is not")
+    keyring = load_keyring(Path(settings.snapshot_encryption_key_file))
+    store = SnapshotStore(
+        client if client is not None else s3_client(settings),
+        settings.snapshot_bucket,
+        layout.account_prefix(settings.snapshot_prefix, settings.namespace, settings.account_name),
+    )
+    who = owner or f"{settings.namespace}/{settings.account_name}"
+    version = engine_version if engine_version is not None else _wafleet_version()
+    lock = asyncio.Lock()
+    keep_within = (
+        timedelta(hours=settings.snapshot_keep_within_hours)
+        if settings.snapshot_keep_within_hours is not None
+        else None
+    )
+
+    async def restore(session_dir: Path, token: int) -> None:
+        async with lock:
+            try:
+                result = await restore_latest(
+                    session_dir, store, keyring, restore_from=settings.restore_from
+                )
+            except Exception:
+                metrics.RESTORES.labels("failed").inc()
+                raise
+        if result is None:
+            metrics.RESTORES.labels("fresh").inc()
+            log.info("no snapshot to restore: a fresh session")
+        elif result.warning:
+            metrics.RESTORES.labels("fallback").inc()
+            log.warning("%s", result.warning)
+        else:
+            metrics.RESTORES.labels("ok").inc()
+            log.info("restored snapshot %s", result.snapshot_id)
+        if on_restore is not None:
+            on_restore(result)
+
+    async def snapshot(session_dir: Path, token: int) -> None:
+        async with lock:
+            try:
+                result = await take_snapshot(
+                    session_dir,
+                    str(settings.engine),
+                    token,
+                    store,
+                    keyring,
+                    owner=who,
+                    quiesce=quiesce,
+                    engine_version=version,
+                )
+            except NothingToCapture as error:
+                metrics.SNAPSHOTS.labels("skipped").inc()
+                log.info("snapshot skipped: %s", error)
+                return
+            except Exception:
+                metrics.SNAPSHOTS.labels("failed").inc()
+                raise
+            metrics.SNAPSHOTS.labels("ok").inc()
+            metrics.SNAPSHOT_BYTES.inc(result.bytes_uploaded)
+            metrics.SNAPSHOT_SECONDS.observe(result.seconds)
+            log.info(
+                "snapshot %s: %d files, %d bytes uploaded in %.2fs",
+                result.id,
+                result.files,
+                result.bytes_uploaded,
+                result.seconds,
+            )
+            if on_snapshot is not None:
+                on_snapshot(result)
+            try:
+                collected = await asyncio.to_thread(
+                    collect_garbage,
+                    store,
+                    token=token,
+                    keep_last=settings.snapshot_keep_last,
+                    keep_within=keep_within,
+                    grace=grace,
+                )
+            except FencedOutError:
+                raise
+            except Exception as error:
+                log.warning("snapshot garbage collection failed: %s", error)
+            else:
+                metrics.GC_DELETED_CHUNKS.inc(collected.deleted_chunks)
+
+    return restore, snapshot

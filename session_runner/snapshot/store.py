@@ -1,0 +1,250 @@
+"""S3 I/O for one account's snapshots (any S3 API: AWS, MinIO, moto), synchronous boto3.
+
+Everything here is blocking on purpose: the snapshotter runs whole
+snapshots and restores in worker threads (boto3 clients are thread-safe), so
+this module stays a plain, testable shell around the requests. The key
+layout is in `layout.py`.
+
+Conditional writes carry the guarantees:
+
+* `owner.json`, manifests and key docs are created with If-None-Match: '*'
+  (never overwritten; a second writer gets 412);
+* the latest-pointer is compare-and-swap: read it and its ETag, refuse when
+  it holds a higher fencing token than ours (`token_accepts`), then write
+  with If-Match on that ETag (If-None-Match when absent). A 412 means
+  someone wrote in between: re-read and retry once, then give up fenced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from session_runner.lease.fencing import FencedOutError, token_accepts
+from session_runner.snapshot import layout
+from session_runner.snapshot.manifest import (
+    KeyDoc,
+    LatestPointer,
+    Manifest,
+    OwnerDoc,
+    utcnow,
+)
+
+
+class ForeignPrefixError(Exception):
+    """The account prefix already holds another account's snapshots."""
+
+
+class SnapshotNotFound(Exception):  # noqa: N818 - reads as what happened
+    """No such snapshot (or object) in the store."""
+
+
+@dataclass(frozen=True)
+class ChunkObject:
+    size: int
+    last_modified: datetime
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _status(error: Exception) -> int:
+    response = getattr(error, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _precondition_failed(error: Exception) -> bool:
+    return _code(error) in {"PreconditionFailed", "412"} or _status(error) == 412
+
+
+def _not_found(error: Exception) -> bool:
+    return _code(error) in {"NoSuchKey", "404", "NotFound"} or _status(error) == 404
+
+
+class SnapshotStore:
+    """One account's snapshot objects: `bucket`, under `prefix` (from `layout.account_prefix`)."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        if prefix and not prefix.endswith("/"):
+            raise ValueError("prefix must end with '/' (use layout.account_prefix)")
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    # ------------------------------------------------------------ plumbing
+
+    def _get(self, key: str) -> tuple[bytes, str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        return response["Body"].read(), str(response["ETag"])
+
+    def _create(self, key: str, body: bytes) -> bool:
+        """Put `body` at `key` unless something is there: False when it was."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+        except ClientError as error:
+            if _precondition_failed(error):
+                return False
+            raise
+        return True
+
+    def _list(self, under: str) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + under):
+            yield from page.get("Contents", [])
+
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+
+    # ------------------------------------------------------------ owner
+
+    def claim(self, owner: str) -> None:
+        """Make sure this prefix is `owner`'s: claim it when free, refuse another owner's.
+
+        A prefix that holds objects but no owner marker was written by
+        something else (or an older tool): refused too, never adopted silently.
+        """
+        key = layout.owner_key(self.prefix)
+        found = self._get(key)
+        if found is None:
+            if any(True for _ in self._list("")):
+                raise ForeignPrefixError(
+                    f"s3://{self.bucket}/{self.prefix} holds objects but no {layout.OWNER}: "
+                    "refusing to mix this account's snapshots into it"
+                )
+            doc = OwnerDoc(owner=owner, created_at=utcnow())
+            if self._create(key, doc.to_json()):
+                return
+            found = self._get(key)
+            if found is None:
+                raise ForeignPrefixError(f"{key} appeared and vanished while claiming it")
+        stored = OwnerDoc.model_validate_json(found[0])
+        if stored.owner != owner:
+            raise ForeignPrefixError(
+                f"s3://{self.bucket}/{self.prefix} belongs to {stored.owner!r}, not {owner!r}"
+            )
+
+    # ------------------------------------------------------------ chunks
+
+    def list_chunks(self) -> dict[str, ChunkObject]:
+        """Every chunk object: the index of what never needs uploading again, and GC's input."""
+        start = len(self.prefix) + len(layout.CHUNKS)
+        return {
+            obj["Key"][start:]: ChunkObject(int(obj["Size"]), obj["LastModified"])
+            for obj in self._list(layout.CHUNKS)
+        }
+
+    def put_chunk(self, chunk_id: str, blob: bytes) -> None:
+        """Chunks are content-addressed: an object already there is the same chunk."""
+        self._create(layout.chunk_key(self.prefix, chunk_id), blob)
+
+    def get_chunk(self, chunk_id: str) -> bytes:
+        found = self._get(layout.chunk_key(self.prefix, chunk_id))
+        if found is None:
+            raise SnapshotNotFound(f"chunk {chunk_id} is missing")
+        return found[0]
+
+    def delete_chunks(self, chunk_ids: Iterable[str]) -> None:
+        self._delete([layout.chunk_key(self.prefix, c) for c in chunk_ids])
+
+    # ------------------------------------------------------------ keys
+
+    def get_key_doc(self, key_id: str) -> KeyDoc | None:
+        found = self._get(layout.data_key_key(self.prefix, key_id))
+        return None if found is None else KeyDoc.model_validate_json(found[0])
+
+    def create_key_doc(self, doc: KeyDoc) -> KeyDoc:
+        """Store `doc` unless one exists for its key id; return whichever is stored."""
+        if self._create(layout.data_key_key(self.prefix, doc.key_id), doc.to_json()):
+            return doc
+        stored = self.get_key_doc(doc.key_id)
+        if stored is None:
+            raise SnapshotNotFound(f"key doc {doc.key_id} appeared and vanished")
+        return stored
+
+    # ------------------------------------------------------------ manifests
+
+    def put_manifest(self, manifest: Manifest) -> None:
+        """Write a manifest once; a retried request whose first attempt landed is fine."""
+        key = layout.manifest_key(self.prefix, manifest.snapshot_id)
+        body = manifest.to_json()
+        if self._create(key, body):
+            return
+        found = self._get(key)
+        if found is None or found[0] != body:
+            raise FileExistsError(f"manifest {manifest.snapshot_id} exists already")
+
+    def get_manifest(self, snapshot_id: str) -> Manifest:
+        found = self._get(layout.manifest_key(self.prefix, snapshot_id))
+        if found is None:
+            raise SnapshotNotFound(f"snapshot {snapshot_id} does not exist")
+        return Manifest.model_validate_json(found[0])
+
+    def list_snapshot_ids(self) -> list[str]:
+        """All manifests' snapshot ids, oldest first."""
+        start = len(self.prefix) + len(layout.MANIFESTS)
+        ids = [
+            obj["Key"][start:].removesuffix(".json")
+            for obj in self._list(layout.MANIFESTS)
+            if obj["Key"].endswith(".json")
+        ]
+        return sorted(ids)
+
+    def delete_manifests(self, snapshot_ids: Iterable[str]) -> None:
+        self._delete([layout.manifest_key(self.prefix, s) for s in snapshot_ids])
+
+    # ------------------------------------------------------------ latest-pointer
+
+    def read_pointer(self) -> tuple[LatestPointer | None, str | None]:
+        """The pointer and its ETag (None, None when no snapshot was ever completed)."""
+        found = self._get(layout.latest_key(self.prefix))
+        if found is None:
+            return None, None
+        return LatestPointer.model_validate_json(found[0]), found[1]
+
+    def move_pointer(self, snapshot_id: str, token: int) -> LatestPointer:
+        """Compare-and-swap the latest-pointer to `snapshot_id` under fencing `token`."""
+        from botocore.exceptions import ClientError
+
+        key = layout.latest_key(self.prefix)
+        pointer = LatestPointer(snapshot_id=snapshot_id, fencing_token=token, written_at=utcnow())
+        for attempt in range(2):
+            stored, etag = self.read_pointer()
+            if stored is not None:
+                if stored.snapshot_id == snapshot_id and stored.fencing_token == token:
+                    return stored  # our own write landed (a retried request)
+                if not token_accepts(stored.fencing_token, token):
+                    raise FencedOutError(
+                        f"latest-pointer holds fencing token {stored.fencing_token} > ours {token}"
+                    )
+            condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=pointer.to_json(), **condition
+                )
+                return pointer
+            except ClientError as error:
+                if not _precondition_failed(error):
+                    raise
+                if attempt == 1:
+                    raise FencedOutError(
+                        "latest-pointer changed under us twice (another writer holds it)"
+                    ) from error
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,126 @@
+"""Chunking and chunk encryption: round trips (property-based), tampering, keys and rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from session_runner.snapshot.chunks import iter_chunks, sha256
+from session_runner.snapshot.crypto import (
+    ChunkCorrupt,
+    DataKey,
+    KeyRing,
+    KeyRingError,
+    key_id,
+    load_kek,
+    parse_kek,
+    unwrap_data_key,
+)
+
+KEK1 = bytes(range(32))
+KEK2 = bytes(range(1, 33))
+KEY = DataKey.generate(KEK1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=5000), chunk_size=st.integers(min_value=1, max_value=700))
+def test_chunk_seal_open_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, chunk_size: int
+) -> None:
+    path = tmp_path_factory.mktemp("rt") / "f"
+    path.write_bytes(data)
+    rebuilt = b""
+    for plain in iter_chunks(path, chunk_size):
+        assert 0 < len(plain) <= chunk_size
+        cid = KEY.chunk_id(sha256(plain))
+        blob = KEY.seal_chunk(plain, cid)
+        rebuilt += KEY.open_chunk(blob, cid, len(plain))
+    assert rebuilt == data
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(min_size=1, max_size=2000), flip=st.integers(min_value=0))
+def test_any_flipped_byte_is_caught(data: bytes, flip: int) -> None:
+    cid = KEY.chunk_id(sha256(data))
+    blob = bytearray(KEY.seal_chunk(data, cid))
+    blob[flip % len(blob)] ^= 0x01
+    with pytest.raises(ChunkCorrupt):
+        KEY.open_chunk(bytes(blob), cid, len(data))
+
+
+def test_chunk_ids_are_keyed_and_deterministic() -> None:
+    digest = sha256(b"hello")
+    assert KEY.chunk_id(digest) == KEY.chunk_id(digest)
+    assert KEY.chunk_id(digest) != hashlib.sha256(b"hello").hexdigest()  # no plaintext hash leaks
+    assert DataKey.generate(KEK1).chunk_id(digest) != KEY.chunk_id(digest)
+
+
+def test_a_chunk_under_another_id_or_size_is_refused() -> None:
+    a, b = b"a" * 100, b"b" * 100
+    ida, idb = KEY.chunk_id(sha256(a)), KEY.chunk_id(sha256(b))
+    blob = KEY.seal_chunk(a, ida)
+    with pytest.raises(ChunkCorrupt):
+        KEY.open_chunk(blob, idb, 100)
+    with pytest.raises(ChunkCorrupt):
+        KEY.open_chunk(blob, ida, 99)
+    with pytest.raises(ChunkCorrupt, match="not a wafleet chunk"):
+        KEY.open_chunk(b"garbage", ida, 100)
+
+
+def test_compression_happens_before_encryption() -> None:
+    plain = b"\0" * (1 << 20)
+    cid = KEY.chunk_id(sha256(plain))
+    assert len(KEY.seal_chunk(plain, cid)) < 1000
+
+
+def test_empty_file_has_no_chunks(tmp_path: Path) -> None:
+    (tmp_path / "e").write_bytes(b"")
+    assert list(iter_chunks(tmp_path / "e")) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        KEK1,
+        base64.b64encode(KEK1),
+        base64.b64encode(KEK1) + b"\n",
+        base64.urlsafe_b64encode(KEK1).rstrip(b"="),
+    ],
+)
+def test_kek_file_accepts_raw_and_base64(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "key").write_bytes(content)
+    assert load_kek(tmp_path / "key") == KEK1
+
+
+@pytest.mark.parametrize("content", [b"short", b"x" * 31, base64.b64encode(b"x" * 16), b""])
+def test_kek_file_rejects_anything_else_clearly(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "key").write_bytes(content)
+    with pytest.raises(KeyRingError, match="32 raw bytes or their base64"):
+        load_kek(tmp_path / "key")
+
+
+def test_missing_kek_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(KeyRingError, match="cannot read"):
+        load_kek(tmp_path / "absent")
+
+
+def test_key_ring_finds_keks_by_id_and_wrapping_is_bound_to_the_kek() -> None:
+    ring = KeyRing.from_keys(KEK2, [KEK1])
+    assert ring.current_id == key_id(KEK2)
+    assert ring.ids == {key_id(KEK1), key_id(KEK2)}
+    assert len(key_id(KEK1)) == 16
+    assert DataKey.unwrap(ring.kek(KEY.key_id), KEY.wrapped).dek == KEY.dek
+    with pytest.raises(KeyRingError, match="does not open"):
+        unwrap_data_key(KEK2, KEY.wrapped)
+    with pytest.raises(KeyRingError, match="no key-encryption key"):
+        KeyRing(KEK2).kek(key_id(KEK1))
+
+
+def test_parse_kek_names_its_source() -> None:
+    with pytest.raises(KeyRingError, match="the Secret"):
+        parse_kek(b"nope", source="the Secret")
