@@ -9,11 +9,12 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from session_runner.annotations import FENCED_ANNOTATION as FENCED_ANNOTATION
+
 FINALIZER = "wafleet.io/finalizer"
 #: kopf keeps its progress under this prefix. It must differ from "wafleet.io": kopf
 #: ignores every annotation under its storage prefix, and users set wafleet.io/fenced.
 ANNOTATION_PREFIX = "operator.wafleet.io"
-FENCED_ANNOTATION = "wafleet.io/fenced"
 
 
 class OperatorSettings(BaseSettings):

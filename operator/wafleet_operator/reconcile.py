@@ -17,8 +17,9 @@ from typing import Any
 
 import kopf
 
+from session_runner.annotations import is_fenced
 from wafleet_operator.api import WhatsAppAccountSpec
-from wafleet_operator.config import FENCED_ANNOTATION, OperatorSettings
+from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import Kube, KubeError
 from wafleet_operator.metrics import INVALID_SPECS, PhaseBook
 from wafleet_operator.specs import build_children
@@ -37,12 +38,6 @@ class Context:
     kube: Kube
     settings: OperatorSettings
     phases: PhaseBook
-
-
-def is_fenced(annotations: Mapping[str, str]) -> bool:
-    """The annotation fences unless it is explicitly "false" (so `=true`, `=incident-42` both fence)."""
-    value = annotations.get(FENCED_ANNOTATION)
-    return value is not None and value.strip().lower() != "false"
 
 
 async def secret_keys(kube: Kube, namespace: str, names: set[str]) -> dict[str, frozenset[str]]:

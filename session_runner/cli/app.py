@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import aiohttp
@@ -15,8 +16,15 @@ from rich.console import Console
 from rich.table import Table
 
 from session_runner import __version__
-from session_runner.cli.accounts import get_account, list_accounts, qr_text, status_row
-from session_runner.kube.client import KubeApiError, KubeClient
+from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION
+from session_runner.cli.accounts import (
+    accounts_path,
+    get_account,
+    list_accounts,
+    qr_text,
+    status_row,
+)
+from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
 from session_runner.kube.connection import KubeConfigError
 from session_runner.not_built import not_built
 
@@ -115,10 +123,24 @@ def bulk() -> None:
 
 
 @app.command()
-def snapshot(account: str = typer.Argument(..., help="WhatsAppAccount name.")) -> None:
-    """Take a snapshot of the account's session now."""
-    del account
-    not_built("wafleet snapshot", "snapshots")
+def snapshot(
+    account: str = typer.Argument(..., help="WhatsAppAccount name."),
+    namespace: str = typer.Option("default", "--namespace", "-n"),
+) -> None:
+    """Ask the account's runner for a snapshot now (it watches the wafleet.io/snapshot-request annotation)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    patch = {"metadata": {"annotations": {SNAPSHOT_REQUEST_ANNOTATION: stamp}}}
+    asyncio.run(
+        _fetch(
+            lambda client: client.request(
+                "PATCH", accounts_path(namespace, account), patch, content_type=MERGE_PATCH
+            )
+        )
+    )
+    typer.echo(
+        f"{namespace}/{account}: snapshot requested at {stamp}; "
+        "`wafleet status` shows it under SNAPSHOT once taken"
+    )
 
 
 @app.command()

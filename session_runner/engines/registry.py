@@ -42,6 +42,30 @@ def _local(settings: RunnerSettings, environ: Mapping[str, str], options: dict[s
     return LocalEngine(LocalEngineOptions.model_validate(values), clock=clock)
 
 
+def _browser(
+    settings: RunnerSettings, environ: Mapping[str, str], options: dict[str, Any]
+) -> Engine:
+    """BrowserEngine: paths from RunnerSettings, knobs from `WAFLEET_BROWSER_*`, then kwargs."""
+    from session_runner.engines.browser import (
+        BROWSER_ENV_PREFIX,
+        BrowserEngine,
+        BrowserEngineSettings,
+    )
+
+    values: dict[str, Any] = {
+        key.removeprefix(BROWSER_ENV_PREFIX).lower(): value
+        for key, value in environ.items()
+        if key.startswith(BROWSER_ENV_PREFIX)
+    }
+    values.update(options)
+    return BrowserEngine(
+        chromium_path=settings.chromium_path,
+        wajs_path=settings.wajs_path,
+        phone_number=settings.phone_number,
+        options=BrowserEngineSettings(**values),
+    )
+
+
 def _not_yet(message: str) -> EngineFactory:
     def factory(
         settings: RunnerSettings, environ: Mapping[str, str], options: dict[str, Any]
@@ -53,7 +77,7 @@ def _not_yet(message: str) -> EngineFactory:
 
 _FACTORIES: dict[str, EngineFactory] = {
     "local": _local,
-    "browser": _not_yet("the browser engine (WhatsApp Web in Chromium) lands with issue 7"),
+    "browser": _browser,
     "protocol": _not_yet("the protocol engine (neonize) lands with issue 7"),
 }
 

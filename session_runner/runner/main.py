@@ -26,19 +26,16 @@ from session_runner.snapshot.snapshotter import build_hooks
 
 log = logging.getLogger(__name__)
 
-FENCED_ANNOTATION = "wafleet.io/fenced"
 
-
-def _fenced_probe(client: KubeClient, settings: RunnerSettings) -> Any:
+def _annotations_probe(client: KubeClient, settings: RunnerSettings) -> Any:
     path = (
         f"/apis/wafleet.io/v1alpha1/namespaces/{settings.namespace}"
         f"/whatsappaccounts/{settings.account_name}"
     )
 
-    async def probe() -> bool:
+    async def probe() -> dict[str, str]:
         account = await asyncio.wait_for(client.request("GET", path), 5.0)
-        value = ((account.get("metadata") or {}).get("annotations") or {}).get(FENCED_ANNOTATION)
-        return value is not None and value.strip().lower() != "false"
+        return dict((account.get("metadata") or {}).get("annotations") or {})
 
     return probe
 
@@ -60,13 +57,13 @@ async def run_session(settings: RunnerSettings) -> int:
         else:
             client = await stack.enter_async_context(KubeClient.connect())
             reporter = KubernetesReporter(client, settings.namespace, settings.account_name)
-            probe = _fenced_probe(client, settings)
+            probe = _annotations_probe(client, settings)
         runner = SessionRunner(
             settings,
             backend,
             reporter,
             lambda: create_engine(settings.engine.value, settings),
-            fenced_probe=probe,
+            annotations_probe=probe,
         )
         try:
             restore, snapshot = build_hooks(

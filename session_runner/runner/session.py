@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION, is_fenced
 from session_runner.engines.base import Engine
 from session_runner.engines.events import (
     Conflict,
@@ -71,7 +72,7 @@ class SessionRunner:
         *,
         restore: SnapshotHook = _no_snapshot,
         snapshot: SnapshotHook = _no_snapshot,
-        fenced_probe: Callable[[], Awaitable[bool]] | None = None,
+        annotations_probe: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
     ) -> None:
         self.settings = settings
         # The Lease holder is "<pod>_<random>" (as client-go's examples do): two pods of one
@@ -85,7 +86,8 @@ class SessionRunner:
         self._engine_factory = engine_factory
         self._restore = restore
         self._snapshot = snapshot
-        self._fenced_probe = fenced_probe
+        self._annotations_probe = annotations_probe
+        self._snapshot_request: str | None = None  # the request value already served
         self._engine: Engine | None = None
         self._token: int | None = None
         self._login_qr: str | None = None
@@ -156,7 +158,7 @@ class SessionRunner:
     async def run(self, stop: asyncio.Event) -> int:
         """Compete, lead, lose … until `stop` (SIGTERM) or a fencing event; then shut down cleanly."""
         await self._report("Standby", "waiting for the lease")
-        watcher = asyncio.create_task(self._watch_fence_annotation(), name="fence-watch")
+        watcher = asyncio.create_task(self._watch_annotations(), name="annotations-watch")
         while True:
             elector_task = asyncio.create_task(
                 self.elector.run(on_started_leading=self._lead, on_stopped_leading=self._lost),
@@ -249,27 +251,49 @@ class SessionRunner:
         else:
             engine.kill()
 
-    async def _watch_fence_annotation(self) -> None:
-        if self._fenced_probe is None:
+    async def _fenced_now(self) -> bool:
+        assert self._annotations_probe is not None
+        return is_fenced(await self._annotations_probe())
+
+    async def _watch_annotations(self) -> None:
+        """Poll the account's annotations: the fence, and on-demand snapshot requests.
+
+        A request is served once per new value (the CLI writes a timestamp); the
+        value seen at start-up counts as served, so a restart does not repeat it.
+        """
+        if self._annotations_probe is None:
             return
+        first = True
         while True:
-            await asyncio.sleep(self.settings.lease_retry_period_seconds)
+            if not first:
+                await asyncio.sleep(self.settings.lease_retry_period_seconds)
             try:
-                if await self._fenced_probe():
-                    self.fence("the wafleet.io/fenced annotation is set")
+                annotations = await self._annotations_probe()
             except Exception as error:
-                log.info("fence probe failed: %s", type(error).__name__)
+                log.info("annotation probe failed: %s", type(error).__name__)
+                continue
+            if is_fenced(annotations):
+                self.fence("the wafleet.io/fenced annotation is set")
+            request = annotations.get(SNAPSHOT_REQUEST_ANNOTATION)
+            if first:
+                self._snapshot_request = request
+            elif request and request != self._snapshot_request and self._token is not None:
+                self._snapshot_request = request
+                log.info("on-demand snapshot requested (%s)", request)
+                with contextlib.suppress(FencedOutError):
+                    await self._take_snapshot(self._token)
+            first = False
 
     async def _wait_for_unfence(self, stop: asyncio.Event) -> bool:
         """True when the fence was lifted (annotation removed); False on stop or a conflict."""
-        if self._fenced_probe is None or not self._fence_reason.startswith("the wafleet.io"):
+        if self._annotations_probe is None or not self._fence_reason.startswith("the wafleet.io"):
             await stop.wait()
             return False
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.lease_retry_period_seconds)
             try:
-                if not await self._fenced_probe():
+                if not await self._fenced_now():
                     self._fenced.clear()
                     self._fence_reason = ""
                     await self._report("Standby", "fence lifted: competing for the lease")

@@ -13,16 +13,19 @@ from typing import Any
 
 import pytest
 
+from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+from tests.integration.test_operator_account import make_secret
 
 RUNNER = Path(sys.executable).with_name("wafleet-runner")
+WAFLEET = Path(sys.executable).with_name("wafleet")
 
 
 @pytest.fixture
 def runner_process(cluster: Cluster, kube_api: Any, tmp_path: Path) -> Iterator[Any]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(account: str) -> subprocess.Popen[bytes]:
+    def start(account: str, **extra: str) -> subprocess.Popen[bytes]:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
             "KUBECONFIG": str(kube_api.kubeconfig),
@@ -37,6 +40,7 @@ def runner_process(cluster: Cluster, kube_api: Any, tmp_path: Path) -> Iterator[
             "WAFLEET_SESSION_DIR": str(tmp_path / account / "session"),
             "WAFLEET_HEALTH_PORT": "0",
             "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
+            **extra,
         }
         log = (tmp_path / f"runner-{account}.log").open("wb")
         process = subprocess.Popen(
@@ -107,3 +111,61 @@ def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
         "runner reports Stopped",
     )
     assert not cluster.coordination.read_namespaced_lease("waa-sam", "default").spec.holder_identity
+
+
+def test_on_demand_snapshot_from_the_cli(
+    cluster: Cluster,
+    kube_api: Any,
+    aws: AwsEndpoint,
+    wafleet_operator: OperatorProcess,
+    runner_process: Any,
+    tmp_path: Path,
+) -> None:
+    aws.client("s3").create_bucket(Bucket="snaps")
+    key = tmp_path / "kek"
+    key.write_bytes(os.urandom(32))
+    make_secret(cluster, "kek", {"key": "mounted-into-the-pod-in-a-cluster"})
+    snapshot = {
+        "bucket": "snaps",
+        "endpoint": aws.endpoint_url,
+        "encryptionKeySecret": {"name": "kek"},
+    }
+    cluster.create_account(
+        "vera", {"phoneNumber": "+15550100001", "engine": "local", "snapshot": snapshot}
+    )
+    wait_for(lambda: cluster.statefulset("vera"), "children")
+    runner_process(
+        "vera",
+        WAFLEET_SNAPSHOT_BUCKET="snaps",
+        WAFLEET_SNAPSHOT_ENDPOINT_URL=aws.endpoint_url,
+        WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE=str(key),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    wait_for(
+        lambda: (cluster.account("vera")["status"].get("runner") or {}).get("phase") == "Connected",
+        "connected",
+    )
+    assert not (cluster.account("vera")["status"]["runner"].get("lastSnapshot"))
+    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
+    done = subprocess.run(
+        [str(WAFLEET), "snapshot", "vera"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    snap = wait_for(
+        lambda: cluster.account("vera")["status"]["runner"].get("lastSnapshot"), "snapshot reported"
+    )
+    assert snap["bytes"] > 0
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="snaps").get("Contents", [])]
+    assert f"default/vera/manifests/{snap['id']}.json" in keys
+    healthy = wait_for(
+        lambda: (c := cluster.condition("vera", "SnapshotHealthy")) and c["status"] == "True" and c,
+        "SnapshotHealthy=True",
+    )
+    assert healthy["reason"] == "SnapshotTaken"
+    assert cluster.account("vera")["status"]["lastSnapshot"]["id"] == snap["id"]

@@ -56,7 +56,7 @@ def test_a_misspelt_option_is_an_error(settings: RunnerSettings) -> None:
         create_engine("local", settings, environ={"WAFLEET_LOCAL_ENGINE_QR_ROTATE": "5"})
 
 
-@pytest.mark.parametrize("kind", ["browser", "protocol"])
+@pytest.mark.parametrize("kind", ["protocol"])
 def test_real_engines_are_not_here_yet(settings: RunnerSettings, kind: str) -> None:
     with pytest.raises(EngineUnavailable, match="issue 7"):
         create_engine(kind, settings, environ={})

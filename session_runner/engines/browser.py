@@ -1,0 +1,1017 @@
+"""BrowserEngine: WhatsApp Web in the system's Chromium, driven through wa-js.
+
+Why a browser at all: WhatsApp Web is the client WhatsApp itself ships for
+linked devices, so an account driven through it looks like any other desktop
+session. @wppconnect/wa-js (a file injected into the page) exposes WhatsApp
+Web's own modules as `WPP`: `WPP.chat.*` sends, `WPP.on(...)` listens.
+
+How it runs (one instance per account, started once):
+
+- Playwright's driver (a node subprocess) launches Chromium with
+  `launch_persistent_context(session_dir / "profile")` and the closed-network
+  flags of `chromium.launch_kwargs`: the profile IS the session (IndexedDB
+  keys, localStorage), which is what snapshots copy and restores bring back.
+- On every load of the WhatsApp Web document (`page.on("load")`, also after the
+  reload WhatsApp Web does on logout) the wa-js file is injected and
+  `browser_bridge.js` is evaluated: it waits for `WPP.isReady` /
+  `WPP.webpack.onReady`, subscribes to the WPP events and forwards them as JSON
+  through ONE binding (`context.expose_binding`). The mapping:
+
+  =============================== ==========================================
+  WPP event                       engine events
+  =============================== ==========================================
+  conn.auth_code_change (code)    QrCode(payload=code.fullCode); null: none
+  conn.authenticated              LoggedIn (once per browser launch)
+  conn.main_ready                 LoggedIn (if not yet) + Connected → ready
+  conn.logout                     LoggedOut, Disconnected (if connected)
+  conn.stream_mode_changed        CONFLICT: Conflict + Disconnected; fenced,
+                                  never ready again, no relaunch
+  chat.new_message (not fromMe)   InboundMessage (JIDs as …@s.whatsapp.net)
+  chat.msg_ack_change {ack, ids}  MessageAck per id: -1 failed, 1 sent,
+                                  2 delivered, 3 read, 4 played (0 = clock,
+                                  still pending: dropped); regressions dropped
+  =============================== ==========================================
+
+- Two things WhatsApp Web needs from the browser: a desktop Chrome user agent
+  (headless Chromium says `HeadlessChrome` and gets an "update your browser"
+  page; `chrome_user_agent` builds one from the installed version) and
+  `bypass_csp` (its Content-Security-Policy forbids the inline <script> that
+  carries wa-js). The stand-in page in the tests enforces both.
+- Crash recovery: the context's "close" event (Chromium died) or the page's
+  "crash" event, when we did not cause it, emits `Disconnected` and relaunches
+  on the same profile with exponential backoff; the engine is not ready
+  meanwhile. Every launch has a generation number and callbacks of an older
+  generation are ignored, so our own closes (quiesce, memory restarts, stop)
+  never look like crashes.
+- Memory ceiling: every `memory_check_interval_s` the PSS of every process in
+  Chromium's process group is summed (/proc/<pid>/smaps_rollup, in a worker
+  thread); over `memory_ceiling_mb` the browser is restarted (Disconnected →
+  relaunch). WhatsApp Web grows for days; a restart on the same profile is a
+  few seconds of downtime and no login.
+- kill(): Playwright spawns Chromium detached (its own process group, Chromium's
+  main process the leader). At launch we find that main process by scanning
+  /proc for the process whose argv has `--user-data-dir=<our profile>` and no
+  `--type=` (renderers, zygote and GPU processes have `--type`); its parent is
+  Playwright's node driver. kill() SIGKILLs Chromium's process group
+  synchronously (looking the pid up then if a launch was under way) and closes
+  the event stream: no await, nothing more reaches WhatsApp or the profile. The
+  driver (which talks only to Chromium and to us) is then told to exit by a
+  background task closing its pipe, and SIGKILLed if it does not within 5 s.
+- Media (`send_media`): the file never passes through Python or the driver.
+  The engine checks size, MIME type (allow-list plus a magic-byte sniff) and
+  sha256 in a worker thread, then hands Chromium the *path*
+  (`ElementHandle.set_input_files` on a detached `<input type=file>`: for a
+  local browser Playwright sends only the path and Chromium makes a disk-backed
+  File), and the page passes that File to `WPP.chat.sendFileMessage`. Nothing
+  base64-encodes a file on the event loop, which is what stalled
+  whatsapp-web.js for minutes on big files.
+
+Settings beyond `RunnerSettings` (chromium_path, wajs_path, session_dir) come
+from `BrowserEngineSettings`, environment prefix `WAFLEET_BROWSER_`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Coroutine
+from datetime import UTC, datetime
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from session_runner.engines.base import (
+    Engine,
+    EngineError,
+    EngineStopped,
+    NotReady,
+    SendInterrupted,
+    SendRejected,
+    normalize_jid,
+)
+from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH, launch_kwargs
+from session_runner.engines.events import (
+    AckStatus,
+    Conflict,
+    Connected,
+    Disconnected,
+    EngineEvent,
+    InboundMessage,
+    LoggedIn,
+    LoggedOut,
+    MediaInfo,
+    MediaRef,
+    MessageAck,
+    QrCode,
+    QuotaSignal,
+)
+
+__all__ = ["BINDING", "BROWSER_ENV_PREFIX", "BrowserEngine", "BrowserEngineSettings"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Environment prefix of `BrowserEngineSettings`.
+BROWSER_ENV_PREFIX = "WAFLEET_BROWSER_"
+#: The one function the page calls to hand an event to Python.
+BINDING = "__wafleetEmit"
+#: The profile folder inside the session dir.
+PROFILE_DIR = "profile"
+
+#: WhatsApp Web's ack numbers (wa-js `ACK`) → engine statuses; 0 (clock) is not an ack yet.
+WA_ACKS: dict[int, AckStatus] = {
+    -1: AckStatus.FAILED,
+    1: AckStatus.SENT,
+    2: AckStatus.DELIVERED,
+    3: AckStatus.READ,
+    4: AckStatus.PLAYED,
+}
+
+_MEDIA_TYPES = ("image", "video", "audio", "sticker", "document", "ptt")
+
+#: Leading bytes of common formats: a declared MIME family that contradicts
+#: what the bytes are is refused (a renamed executable is not an image).
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF8", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+    (b"%PDF-", 0, "application/pdf"),
+    (b"ftyp", 4, "video/mp4"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"ID3", 0, "audio/mpeg"),
+    (b"PK\x03\x04", 0, "application/zip"),
+    (b"\x7fELF", 0, "application/x-executable"),
+    (b"MZ", 0, "application/x-msdownload"),
+)
+
+_SEND_FILE_JS = """
+async ([input, o]) => {
+  const picked = input.files && input.files[0];
+  input.remove();
+  if (!picked) throw new Error('no file reached the page');
+  const file = new File([picked], o.filename, { type: o.mimetype });
+  const result = await WPP.chat.sendFileMessage(o.to, file, {
+    type: 'auto-detect',
+    caption: o.caption ?? undefined,
+    filename: o.filename,
+    mimetype: o.mimetype,
+    createChat: true,
+  });
+  return { id: String(result.id), ack: Number(result.ack ?? 0) };
+}
+"""
+
+_SEND_TEXT_JS = """
+async (o) => {
+  const result = await WPP.chat.sendTextMessage(o.to, o.text, { createChat: true });
+  return { id: String(result.id), ack: Number(result.ack ?? 0) };
+}
+"""
+
+_FILE_INPUT_JS = """
+() => {
+  const input = document.createElement('input');
+  input.type = 'file';
+  return input;
+}
+"""
+
+
+class BrowserEngineSettings(BaseSettings):
+    """Browser-engine knobs not in the operator↔runner contract (`WAFLEET_BROWSER_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix=BROWSER_ENV_PREFIX, extra="ignore", frozen=True)
+
+    url: str = Field(default="https://web.whatsapp.com", description="WhatsApp Web's address.")
+    headless: bool = True
+    memory_ceiling_mb: float = Field(
+        default=900.0, ge=0, description="Restart Chromium above this PSS sum; 0 disables."
+    )
+    memory_check_interval_s: float = Field(default=30.0, gt=0)
+    load_timeout_s: float = Field(
+        default=120.0, gt=0, description="Page load plus WPP ready, per launch."
+    )
+    relaunch_backoff_s: float = Field(default=1.0, gt=0)
+    relaunch_backoff_max_s: float = Field(default=60.0, gt=0)
+    qr_lifetime_s: float = Field(default=20.0, ge=0, description="What QrCode.expires_in_s says.")
+    user_agent: str | None = Field(
+        default=None,
+        description="None: a desktop Chrome UA of the installed Chromium's version (WhatsApp "
+        "Web refuses headless Chromium's own 'HeadlessChrome' UA).",
+    )
+    send_timeout_s: float = Field(default=120.0, gt=0)
+    media_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    media_mime_families: tuple[str, ...] = ("image", "video", "audio", "application", "text")
+
+
+class _Phase(StrEnum):
+    NEW = "new"
+    RUNNING = "running"
+    CONFLICTED = "conflicted"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    KILLED = "killed"
+
+
+_FINISHED = (_Phase.STOPPED, _Phase.KILLED)
+
+
+def _load_bridge() -> str:
+    return resources.files(__package__).joinpath("browser_bridge.js").read_text("utf-8")
+
+
+def _to_wa(jid: str) -> str:
+    """WhatsApp Web names users `…@c.us`; the engine interface uses `…@s.whatsapp.net`."""
+    user, _, server = jid.partition("@")
+    return f"{user}@c.us" if server == "s.whatsapp.net" else jid
+
+
+def _from_wa(jid: str) -> str:
+    """The inverse of `_to_wa`, so every engine reports the same JIDs."""
+    user, _, server = jid.partition("@")
+    return f"{user}@s.whatsapp.net" if server == "c.us" else jid
+
+
+#: Reaper tasks of killed engines, referenced until they finish.
+_REAPERS: set[asyncio.Task[None]] = set()
+
+
+async def _reap(playwright: Playwright, driver_pid: int | None) -> None:
+    """After kill(): let Playwright's driver exit (it sends nothing to WhatsApp: Chromium is dead)."""
+    try:
+        await asyncio.wait_for(playwright.stop(), 5)
+    except Exception:  # a stuck or broken driver: it goes the hard way
+        if driver_pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(driver_pid, signal.SIGKILL)
+
+
+def chrome_user_agent(chromium_path: Path) -> str:
+    """A desktop Chrome user agent for the installed Chromium (reduced UA form: `Chrome/<major>.0.0.0`).
+
+    Headless Chromium announces itself as `HeadlessChrome`, which WhatsApp Web
+    answers with an "update your browser" page. Blocking (runs `--version`): call from a thread.
+    """
+    major = "130"
+    try:
+        output = subprocess.run(
+            [str(chromium_path), "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+        if found := re.search(r"(\d+)\.\d+\.\d+\.\d+", output):
+            major = found.group(1)
+    except (OSError, subprocess.SubprocessError):
+        log.warning("could not ask %s for its version; claiming Chrome %s", chromium_path, major)
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{major}.0.0.0 Safari/537.36"
+    )
+
+
+def find_browser_pid(profile: Path) -> int | None:
+    """Chromium's main process for `profile`: `--user-data-dir=<profile>` in argv, no `--type=`.
+
+    Blocking (/proc scan): call from a thread.
+    """
+    marker = f"--user-data-dir={profile}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in argv and not any(arg.startswith(b"--type=") for arg in argv):
+            return int(entry)
+    return None
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_group_pids(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group `pgid`. Blocking: call from a thread."""
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry))
+        except (OSError, ValueError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry))
+    return found
+
+
+def pss_mb(pids: list[int]) -> float:
+    """Sum of PSS over `pids` in MB (shared pages split between sharers, unlike RSS)."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """The MIME type the first bytes of a file announce, when they match a known signature."""
+    for magic, offset, mime in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return mime
+    return None
+
+
+def check_media(media: MediaRef, *, max_bytes: int, families: tuple[str, ...]) -> None:
+    """Size limit, MIME allow-list and sniff, sha256: streamed in 1 MiB chunks. Blocking.
+
+    Raises `ValueError` (the request is wrong) for a missing or changed file, a
+    file over the limit, a MIME family not allowed or contradicted by the bytes.
+    """
+    family = media.mime_type.split("/", 1)[0].lower()
+    if family not in families:
+        raise ValueError(f"MIME type {media.mime_type} is not allowed ({', '.join(families)})")
+    if media.size > max_bytes:
+        raise ValueError(f"media of {media.size} bytes is over the {max_bytes}-byte limit")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with media.path.open("rb") as handle:
+            head = handle.read(64)
+            digest.update(head)
+            size += len(head)
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except FileNotFoundError as missing:
+        raise ValueError(f"media file {media.path} does not exist") from missing
+    if size != media.size or digest.hexdigest() != media.sha256:
+        raise ValueError(f"media file {media.path} changed since its MediaRef was made")
+    sniffed = sniff_mime(head)
+    if sniffed is not None:
+        sniffed_family = sniffed.split("/", 1)[0]
+        declared = media.mime_type.lower()
+        if sniffed.startswith("application/x-") and declared != sniffed:
+            raise ValueError(f"{media.path} is an executable ({sniffed}), not {declared}")
+        m4a = sniffed == "video/mp4" and family == "audio"  # m4a is an mp4 container
+        if family in ("image", "video", "audio") and sniffed_family != family and not m4a:
+            raise ValueError(f"{media.path} looks like {sniffed}, not {declared}")
+
+
+class BrowserEngine(Engine):
+    """WhatsApp Web in Chromium through wa-js; see the module docstring."""
+
+    name: ClassVar[str] = "browser"
+
+    def __init__(
+        self,
+        *,
+        chromium_path: Path = DEFAULT_CHROMIUM_PATH,
+        wajs_path: Path,
+        phone_number: str | None = None,
+        options: BrowserEngineSettings | None = None,
+    ) -> None:
+        self.options = options or BrowserEngineSettings()
+        self._chromium_path = chromium_path
+        self._wajs_path = wajs_path
+        self._fallback_jid = normalize_jid(phone_number) if phone_number else None
+        self._bridge_js = _load_bridge()
+        self._wajs_source = ""
+        self._user_agent: str | None = None
+
+        self._phase = _Phase.NEW
+        self._logged_in = False
+        self._connected = False
+        self._jid: str | None = None
+        self._profile: Path | None = None
+
+        self._playwright: Playwright | None = None
+        self._context: BrowserContext | None = None
+        self._page: Page | None = None
+        self._generation = 0
+        self._bridged: asyncio.Event = asyncio.Event()
+        self._browser_lock = asyncio.Lock()
+        self._chromium_pid: int | None = None
+        self._driver_pid: int | None = None
+        self._launches = 0
+
+        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
+        self._stream_taken = False
+        self._stream_closed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending: set[asyncio.Future[None]] = set()
+        self._acks: dict[str, AckStatus] = {}
+        self._ids_by_key: dict[str, str] = {}
+        self._recovering = False
+        self._reaper: asyncio.Task[None] | None = None
+        self._finished = asyncio.Event()
+
+    # -- what the runner calls ------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Logged in and connected (WPP main_ready seen in the current browser)."""
+        return self._phase is _Phase.RUNNING and self._logged_in and self._connected
+
+    async def start(self, session_dir: Path) -> None:
+        """Launch Chromium on `session_dir/profile`, load WhatsApp Web, bridge WPP; once only."""
+        if self._phase is not _Phase.NEW:
+            raise EngineError("a BrowserEngine starts once; make a new one")
+        self._phase = _Phase.RUNNING
+        self._profile = (session_dir / PROFILE_DIR).resolve()
+        try:
+            self._wajs_source = await asyncio.to_thread(self._prepare)
+            self._playwright = await async_playwright().start()
+            async with self._browser_lock:
+                await self._launch()
+        except (PlaywrightError, TimeoutError, OSError) as error:
+            if self._phase is _Phase.RUNNING:
+                await self.stop()
+            raise EngineError(f"WhatsApp Web did not load in Chromium: {error}") from error
+        except BaseException:
+            if self._phase is _Phase.RUNNING:
+                await self.stop()
+            raise
+        if self._phase is not _Phase.RUNNING:
+            raise EngineStopped(f"the engine was {self._phase} while starting")
+        if self.options.memory_ceiling_mb > 0:
+            self._spawn(self._watch_memory())
+
+    async def stop(self) -> None:
+        """Fail pending sends, close Chromium (flushing the profile), end the stream."""
+        if self._phase in _FINISHED:
+            if self._reaper is not None:  # after kill(): only wait for the driver to be gone
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._reaper)
+            return
+        if self._phase is _Phase.STOPPING:
+            await self._finished.wait()
+            return
+        self._phase = _Phase.STOPPING
+        was_connected = self._go_down()
+        self._fail_pending("the engine was stopped")
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._close_browser()
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await self._playwright.stop()
+            self._playwright = None
+        if self._phase is _Phase.KILLED:
+            return
+        if was_connected:
+            self._emit(Disconnected(reason="stopped"))
+        self._phase = _Phase.STOPPED
+        self._close_stream(drop_pending=False)
+        self._finished.set()
+
+    def kill(self) -> None:
+        """SIGKILL Chromium's process group and the driver; drop queued events. Synchronous."""
+        if self._phase in _FINISHED:
+            return
+        self._phase = _Phase.KILLED
+        self._generation += 1
+        self._go_down()
+        self._fail_pending("the engine was killed")
+        for task in list(self._tasks):
+            task.cancel()
+        self._close_stream(drop_pending=True)
+        pid = self._chromium_pid
+        if pid is None and self._profile is not None:  # killed mid-launch: look it up now
+            pid = find_browser_pid(self._profile)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        if self._playwright is not None:
+            # Chromium is dead; the driver only talks to it and to us. Closing its
+            # pipe makes it exit (and kill any browser it was still launching);
+            # one that does not is SIGKILLed. Tracked so it is not collected early.
+            reaper = asyncio.get_running_loop().create_task(
+                _reap(self._playwright, self._driver_pid)
+            )
+            _REAPERS.add(reaper)
+            reaper.add_done_callback(_REAPERS.discard)
+            self._reaper = reaper
+        self._context = None
+        self._page = None
+        self._playwright = None
+        self._finished.set()
+
+    def events(self) -> AsyncIterator[EngineEvent]:
+        """The event stream; one consumer only (a second call raises)."""
+        if self._stream_taken:
+            raise EngineError("events() has one consumer and it was already taken")
+        self._stream_taken = True
+        return self._iterate_events()
+
+    async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
+        """`WPP.chat.sendTextMessage(to, text, {createChat: true})`; its `id`."""
+        jid = _to_wa(normalize_jid(to))
+        if idempotency_key is not None and idempotency_key in self._ids_by_key:
+            return self._ids_by_key[idempotency_key]
+        page = self._sendable_page()
+        result = await self._in_flight(page.evaluate(_SEND_TEXT_JS, {"to": jid, "text": text}))
+        return self._sent(result, idempotency_key)
+
+    async def send_media(
+        self,
+        to: str,
+        media: MediaRef,
+        caption: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Check the file in a thread, give Chromium its path, `WPP.chat.sendFileMessage` it."""
+        jid = _to_wa(normalize_jid(to))
+        if idempotency_key is not None and idempotency_key in self._ids_by_key:
+            return self._ids_by_key[idempotency_key]
+        self._sendable_page()
+        await asyncio.to_thread(
+            check_media,
+            media,
+            max_bytes=self.options.media_max_bytes,
+            families=self.options.media_mime_families,
+        )
+        page = self._sendable_page()
+        arguments = {
+            "to": jid,
+            "caption": caption,
+            "filename": media.filename or media.path.name,
+            "mimetype": media.mime_type,
+        }
+
+        async def deliver() -> Any:
+            handle = await page.evaluate_handle(_FILE_INPUT_JS)
+            try:
+                element = handle.as_element()
+                if element is None:
+                    raise EngineError("the page did not make a file input")
+                # A local browser gets only the path: Chromium reads the file itself.
+                await element.set_input_files(str(media.path.resolve()))
+                return await page.evaluate(_SEND_FILE_JS, [element, arguments])
+            finally:
+                with contextlib.suppress(PlaywrightError):
+                    await handle.dispose()
+
+        result = await self._in_flight(deliver())
+        return self._sent(result, idempotency_key)
+
+    @contextlib.asynccontextmanager
+    async def quiesce(self) -> AsyncIterator[None]:
+        """Close Chromium (LevelDB flushed, nothing writing), yield for the copy, relaunch."""
+        if self._phase not in (_Phase.RUNNING, _Phase.CONFLICTED):
+            yield
+            return
+        async with self._browser_lock:
+            was_connected = self._go_down()
+            if was_connected:
+                self._emit(Disconnected(reason="quiesce: browser closed for a snapshot"))
+            self._fail_pending("the browser closed for a snapshot")
+            await self._close_browser()
+            try:
+                yield
+            finally:
+                if self._phase is _Phase.RUNNING:
+                    try:
+                        await self._launch()
+                    except Exception:
+                        log.exception("relaunch after quiesce failed; recovering")
+                        self._spawn(self._recover("relaunch after quiesce failed"))
+
+    # -- diagnostics and tests ---------------------------------------------------
+
+    @property
+    def page(self) -> Page | None:
+        """The WhatsApp Web page of the current launch (diagnostics; tests drive the stand-in)."""
+        return self._page
+
+    @property
+    def chromium_pid(self) -> int | None:
+        """Chromium's main process (also its process group id), None while not running."""
+        return self._chromium_pid
+
+    @property
+    def driver_pid(self) -> int | None:
+        """Playwright's node driver process (Chromium's parent)."""
+        return self._driver_pid
+
+    @property
+    def launches(self) -> int:
+        """How many times Chromium was launched (1 + crash, memory and quiesce relaunches)."""
+        return self._launches
+
+    @property
+    def phase(self) -> str:
+        """new, running, conflicted, stopping, stopped or killed."""
+        return self._phase.value
+
+    async def chromium_pss_mb(self) -> float:
+        """PSS sum of Chromium's process group now (what the memory ceiling compares)."""
+        pgid = self._chromium_pid
+        if pgid is None:
+            return 0.0
+        return await asyncio.to_thread(lambda: pss_mb(process_group_pids(pgid)))
+
+    # -- browser lifecycle -------------------------------------------------------
+
+    def _prepare(self) -> str:
+        """Create the profile folder, settle the UA; read wa-js once (not per page load, not on the loop)."""
+        assert self._profile is not None
+        self._profile.mkdir(parents=True, exist_ok=True)
+        if self._user_agent is None:
+            self._user_agent = self.options.user_agent or chrome_user_agent(self._chromium_path)
+        source = self._wajs_path.read_text("utf-8")
+        return f"{source}\n//# sourceURL=wppconnect-wa.js\n"
+
+    async def _launch(self) -> None:
+        """One Chromium on the profile, WhatsApp Web loaded and bridged. Caller holds the lock."""
+        assert self._playwright is not None
+        assert self._profile is not None
+        self._generation += 1
+        generation = self._generation
+        self._bridged = asyncio.Event()
+        self._launches += 1
+        context = await self._playwright.chromium.launch_persistent_context(
+            str(self._profile),
+            **launch_kwargs(self._chromium_path, self.options.headless),
+            # WhatsApp Web's CSP forbids inline scripts: without this the injected
+            # wa-js <script> would be refused.
+            bypass_csp=True,
+            user_agent=self._user_agent,
+        )
+        if generation != self._generation:  # killed or stopped meanwhile
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
+            raise EngineStopped("the engine stopped while Chromium was launching")
+        self._context = context
+        context.on("close", lambda _: self._on_browser_gone(generation, "browser exited"))
+        pid = await asyncio.to_thread(find_browser_pid, self._profile)
+        self._chromium_pid = pid
+        self._driver_pid = await asyncio.to_thread(self._parent_pid, pid)
+        await context.expose_binding(
+            BINDING, lambda source, payload: self._on_binding(generation, payload)
+        )
+        page = context.pages[0] if context.pages else await context.new_page()
+        self._page = page
+        page.on("crash", lambda _: self._on_browser_gone(generation, "page crashed"))
+        page.on("load", lambda loaded: self._spawn(self._bridge(generation, loaded)))
+        await page.goto(self.options.url, wait_until="load", timeout=self._timeout_ms)
+        await asyncio.wait_for(self._bridged.wait(), self.options.load_timeout_s)
+
+    @property
+    def _timeout_ms(self) -> float:
+        return self.options.load_timeout_s * 1000
+
+    @staticmethod
+    def _parent_pid(pid: int | None) -> int | None:
+        if pid is None:
+            return None
+        try:
+            return int(_stat_fields(pid)[1])
+        except (OSError, ValueError):
+            return None
+
+    async def _bridge(self, generation: int, page: Page) -> None:
+        """Inject wa-js into a freshly loaded document and attach the event bridge."""
+        if generation != self._generation or page.url in ("", "about:blank"):
+            return
+        try:
+            await page.add_script_tag(content=self._wajs_source)
+            state = await asyncio.wait_for(
+                page.evaluate(self._bridge_js, {"binding": BINDING}), self.options.load_timeout_s
+            )
+        except (PlaywrightError, TimeoutError) as error:
+            if "destroyed" in str(error) or "navigat" in str(error):
+                return  # the document went away (a reload): its successor gets bridged
+            if generation == self._generation and self._phase is _Phase.RUNNING:
+                log.warning("could not bridge WhatsApp Web (%s); restarting the browser", error)
+                self._spawn(self._restart("wa-js did not become ready"))
+            return
+        if generation != self._generation:
+            return
+        if isinstance(state, dict):
+            self._apply_state(state)
+        self._bridged.set()
+
+    def _apply_state(self, state: dict[str, Any]) -> None:
+        """Events that fired before the listeners were attached, recovered from the state."""
+        code = state.get("authCode")
+        if isinstance(code, dict) and isinstance(code.get("fullCode"), str):
+            self._emit_qr(code["fullCode"])
+        me = state.get("me") if isinstance(state.get("me"), str) else None
+        if state.get("mainReady"):
+            self._handle_main_ready(me)
+        elif state.get("authenticated"):
+            self._handle_authenticated(me)
+
+    async def _close_browser(self) -> None:
+        """Close the context (Chromium flushes the profile); its close event is not a crash."""
+        self._generation += 1
+        context, self._context, self._page = self._context, None, None
+        self._chromium_pid = None
+        if context is not None:
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
+
+    def _on_browser_gone(self, generation: int, reason: str) -> None:
+        """Chromium (or its page) died without us asking: Disconnected, then relaunch."""
+        if generation != self._generation or self._phase is not _Phase.RUNNING:
+            return
+        self._generation += 1
+        log.warning("Chromium went away (%s); relaunching on the same profile", reason)
+        if self._go_down():
+            self._emit(Disconnected(reason=reason))
+        self._fail_pending(reason)
+        self._spawn(self._recover(reason))
+
+    async def _restart(self, reason: str) -> None:
+        """Close and relaunch on purpose (memory ceiling, a page that never got ready)."""
+        async with self._browser_lock:
+            if self._phase is not _Phase.RUNNING:
+                return
+            if self._go_down():
+                self._emit(Disconnected(reason=reason))
+            self._fail_pending(reason)
+            await self._close_browser()
+        await self._recover(reason, first_delay=0.0)
+
+    async def _recover(self, reason: str, *, first_delay: float | None = None) -> None:
+        """Relaunch with exponential backoff until it works or the engine stops."""
+        if self._recovering:
+            return
+        self._recovering = True
+        delay = self.options.relaunch_backoff_s if first_delay is None else first_delay
+        try:
+            while self._phase is _Phase.RUNNING:
+                await asyncio.sleep(delay)
+                async with self._browser_lock:
+                    if self._phase is not _Phase.RUNNING:
+                        return
+                    try:
+                        await self._close_browser()
+                        await self._launch()
+                        log.info("Chromium relaunched after: %s", reason)
+                        return
+                    except EngineStopped:
+                        return
+                    except (PlaywrightError, TimeoutError, OSError) as error:
+                        log.warning("relaunch failed (%s); retrying", error)
+                delay = min(max(delay * 2, self.options.relaunch_backoff_s), self._backoff_max)
+        finally:
+            self._recovering = False
+
+    @property
+    def _backoff_max(self) -> float:
+        return self.options.relaunch_backoff_max_s
+
+    async def _watch_memory(self) -> None:
+        """Restart Chromium when its processes' PSS sum exceeds the ceiling."""
+        ceiling = self.options.memory_ceiling_mb
+        while self._phase is _Phase.RUNNING:
+            await asyncio.sleep(self.options.memory_check_interval_s)
+            if self._phase is not _Phase.RUNNING or self._browser_lock.locked():
+                continue
+            used = await self.chromium_pss_mb()
+            if used > ceiling:
+                log.warning("Chromium uses %.0f MB PSS > %.0f MB: restarting", used, ceiling)
+                await self._restart(f"memory ceiling: {used:.0f} MB > {ceiling:.0f} MB")
+
+    # -- WPP events → engine events ----------------------------------------------
+
+    def _on_binding(self, generation: int, payload: Any) -> None:
+        """One WPP event from the page (JSON); events of an older launch are ignored."""
+        if generation != self._generation or self._phase is not _Phase.RUNNING:
+            return
+        try:
+            message = json.loads(payload)
+            kind, data = message["kind"], message.get("data")
+            self._dispatch(str(kind), data if isinstance(data, dict) else None)
+        except (ValueError, KeyError, TypeError):
+            log.exception("unreadable event from the page: %.200r", payload)
+
+    def _dispatch(self, kind: str, data: dict[str, Any] | None) -> None:
+        me = data.get("me") if data is not None and isinstance(data.get("me"), str) else None
+        if kind == "auth_code":
+            if data is not None and isinstance(data.get("fullCode"), str):
+                self._emit_qr(data["fullCode"])
+        elif kind == "authenticated":
+            self._handle_authenticated(me)
+        elif kind == "main_ready":
+            self._handle_main_ready(me)
+        elif kind == "logout":
+            self._handle_logout()
+        elif kind == "stream_mode":
+            if data is not None and str(data.get("mode", "")).upper() == "CONFLICT":
+                self._handle_conflict()
+        elif kind == "message" and data is not None:
+            self._handle_message(data)
+        elif kind == "ack" and data is not None:
+            self._handle_ack(data)
+
+    def _emit_qr(self, full_code: str) -> None:
+        if full_code and not self._logged_in:
+            self._emit(QrCode(payload=full_code, expires_in_s=self.options.qr_lifetime_s))
+
+    def _handle_authenticated(self, me: str | None) -> None:
+        if self._logged_in:
+            return
+        self._logged_in = True
+        self._jid = _from_wa(me) if me else (self._jid or self._fallback_jid)
+        self._emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
+
+    def _handle_main_ready(self, me: str | None) -> None:
+        self._handle_authenticated(me)
+        if not self._connected:
+            self._connected = True
+            self._emit(Connected())
+
+    def _handle_logout(self) -> None:
+        was_logged_in, was_connected = self._logged_in, self._connected
+        self._go_down()
+        self._fail_pending("logged out")
+        if was_logged_in:
+            self._emit(LoggedOut(reason="logged out: the device was unlinked"))
+        if was_connected:
+            self._emit(Disconnected(reason="logged out"))
+
+    def _handle_conflict(self) -> None:
+        """Stream replaced: fence. Never ready again, no relaunch; the runner stops us."""
+        self._phase = _Phase.CONFLICTED
+        was_connected = self._go_down()
+        self._fail_pending("the session was replaced by another client (conflict)")
+        self._emit(Conflict(detail="stream replaced: WhatsApp Web reported CONFLICT"))
+        if was_connected:
+            self._emit(Disconnected(reason="conflict"))
+
+    def _handle_message(self, data: dict[str, Any]) -> None:
+        if data.get("fromMe") or not data.get("id") or not data.get("from"):
+            return
+        chat = _from_wa(str(data["from"]))
+        sender = _from_wa(str(data["author"])) if data.get("author") else chat
+        kind = str(data.get("type") or "chat")
+        media: MediaInfo | None = None
+        mimetype = data.get("mimetype")
+        if kind in _MEDIA_TYPES and isinstance(mimetype, str):
+            try:
+                media = MediaInfo(
+                    mime_type=mimetype.split(";")[0].strip(),
+                    size=data.get("size"),
+                    filename=data.get("filename"),
+                )
+            except ValueError:
+                log.warning("inbound media with an odd MIME type %r", mimetype)
+        text = data.get("caption") if media is not None else data.get("body")
+        seconds = data.get("t")
+        timestamp = (
+            datetime.fromtimestamp(seconds, UTC)
+            if isinstance(seconds, int | float)
+            else datetime.now(UTC)
+        )
+        self._emit(
+            InboundMessage(
+                message_id=str(data["id"]),
+                chat_jid=chat,
+                sender_jid=sender,
+                text=text if isinstance(text, str) else None,
+                media=media,
+                timestamp=timestamp,
+            )
+        )
+
+    def _handle_ack(self, data: dict[str, Any]) -> None:
+        try:
+            status = WA_ACKS.get(int(data.get("ack", 0)))
+        except (TypeError, ValueError):
+            return
+        if status is None:
+            return
+        for message_id in data.get("ids") or []:
+            if not isinstance(message_id, str) or not message_id:
+                continue
+            if status.supersedes(self._acks.get(message_id)):
+                self._acks[message_id] = status
+                self._emit(MessageAck(message_id=message_id, status=status))
+
+    # -- sending plumbing ---------------------------------------------------------
+
+    def _sendable_page(self) -> Page:
+        if self._phase in (_Phase.NEW, _Phase.STOPPING, *_FINISHED):
+            raise EngineStopped(f"the engine is {self._phase}")
+        if self._phase is _Phase.CONFLICTED:
+            raise NotReady("the session was replaced by another client (conflict)")
+        if not self.ready or self._page is None:
+            raise NotReady("WhatsApp Web is not logged in and connected")
+        return self._page
+
+    async def _in_flight(self, call: Coroutine[Any, Any, T]) -> T:
+        """Run a page call; stop/kill/crash/conflict interrupts it with `SendInterrupted`."""
+        task: asyncio.Task[T] = asyncio.ensure_future(call)
+        interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.add(interrupt)
+        waited: set[asyncio.Future[Any]] = {task, interrupt}
+        try:
+            done, _ = await asyncio.wait(
+                waited,
+                timeout=self.options.send_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            self._pending.discard(interrupt)
+        if task not in done:
+            task.cancel()
+            if interrupt.done() and (error := interrupt.exception()) is not None:
+                raise error
+            raise SendInterrupted("WhatsApp Web did not answer the send in time")
+        try:
+            return task.result()
+        except PlaywrightError as error:
+            raise self._send_error(error) from error
+
+    def _send_error(self, error: PlaywrightError) -> EngineError:
+        """A failed page call: gone page → interrupted; WhatsApp's refusal → rejected."""
+        text = str(error)
+        if self._phase is not _Phase.RUNNING or not self.ready or "closed" in text.lower():
+            return SendInterrupted(f"the browser went away during the send: {text[:200]}")
+        if "463" in text or "475" in text:
+            code: Literal[463, 475] = 463 if "463" in text else 475
+            self._emit(QuotaSignal(code=code, detail=text[:200]))
+            return SendRejected(code, retryable=False, detail=text[:200])
+        return SendRejected(0, retryable=False, detail=text[:200])
+
+    def _sent(self, result: Any, idempotency_key: str | None) -> str:
+        if not isinstance(result, dict) or not isinstance(result.get("id"), str):
+            raise SendInterrupted(f"WhatsApp Web returned no message id: {result!r:.200}")
+        message_id: str = result["id"]
+        if idempotency_key is not None:
+            self._ids_by_key[idempotency_key] = message_id
+        return message_id
+
+    def _fail_pending(self, why: str) -> None:
+        for future in list(self._pending):
+            if not future.done():
+                future.set_exception(SendInterrupted(why))
+        self._pending.clear()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _go_down(self) -> bool:
+        """Not logged in, not connected (a relaunch logs in again); return whether it was connected."""
+        was_connected = self._connected
+        self._connected = False
+        self._logged_in = False
+        return was_connected
+
+    def _emit(self, event: EngineEvent) -> None:
+        if not self._stream_closed:
+            self._queue.put_nowait(event)
+
+    def _close_stream(self, *, drop_pending: bool) -> None:
+        if self._stream_closed:
+            return
+        if drop_pending:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        self._queue.put_nowait(None)
+        self._stream_closed = True
+
+    async def _iterate_events(self) -> AsyncIterator[EngineEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("browser engine task failed", exc_info=error)

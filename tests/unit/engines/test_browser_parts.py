@@ -1,0 +1,95 @@
+"""The browser engine's parts that need no Chromium: factory, settings, JIDs, media checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from session_runner.engines.browser import (
+    WA_ACKS,
+    BrowserEngine,
+    _from_wa,
+    _to_wa,
+    check_media,
+    pss_mb,
+    sniff_mime,
+)
+from session_runner.engines.events import AckStatus, MediaRef
+from session_runner.engines.registry import create_engine
+from session_runner.settings import Engine as EngineKind
+from session_runner.settings import RunnerSettings
+
+
+def test_registry_makes_a_browser_engine_with_env_knobs(tmp_path: Path) -> None:
+    settings = RunnerSettings(
+        account_name="sales",
+        phone_number="+4915112345678",
+        engine=EngineKind.BROWSER,
+        chromium_path=tmp_path / "chromium",
+        wajs_path=tmp_path / "wa.js",
+    )
+    environ = {
+        "WAFLEET_BROWSER_URL": "http://127.0.0.1:1/",
+        "WAFLEET_BROWSER_MEMORY_CEILING_MB": "500",
+    }
+    engine = create_engine("browser", settings, environ=environ, send_timeout_s=9)
+    assert isinstance(engine, BrowserEngine)
+    assert engine.options.url == "http://127.0.0.1:1/"
+    assert engine.options.memory_ceiling_mb == 500
+    assert engine.options.send_timeout_s == 9
+    assert not engine.ready
+
+
+def test_jids_between_whatsapp_web_and_the_interface() -> None:
+    assert _to_wa("15550100@s.whatsapp.net") == "15550100@c.us"
+    assert _to_wa("123-456@g.us") == "123-456@g.us"
+    assert _from_wa("15550100@c.us") == "15550100@s.whatsapp.net"
+    assert _from_wa("123-456@g.us") == "123-456@g.us"
+
+
+def test_ack_numbers() -> None:
+    assert WA_ACKS == {
+        -1: AckStatus.FAILED,
+        1: AckStatus.SENT,
+        2: AckStatus.DELIVERED,
+        3: AckStatus.READ,
+        4: AckStatus.PLAYED,
+    }
+    assert 0 not in WA_ACKS  # the clock: not acknowledged yet
+
+
+def _media(tmp_path: Path, content: bytes, mime: str) -> MediaRef:
+    path = tmp_path / "file.bin"
+    path.write_bytes(content)
+    return MediaRef.from_file(path, mime)
+
+
+def test_media_checks(tmp_path: Path) -> None:
+    families = ("image", "application", "audio")
+    png = _media(tmp_path, b"\x89PNG\r\n\x1a\n" + b"x" * 100, "image/png")
+    check_media(png, max_bytes=1000, families=families)
+    with pytest.raises(ValueError, match="limit"):
+        check_media(png, max_bytes=10, families=families)
+    with pytest.raises(ValueError, match="not allowed"):
+        check_media(
+            png.model_copy(update={"mime_type": "video/mp4"}), max_bytes=1000, families=families
+        )
+    with pytest.raises(ValueError, match="looks like"):
+        check_media(
+            png.model_copy(update={"mime_type": "audio/ogg"}), max_bytes=1000, families=families
+        )
+    exe = _media(tmp_path, b"\x7fELF" + b"\0" * 60, "application/pdf")
+    with pytest.raises(ValueError, match="executable"):
+        check_media(exe, max_bytes=1000, families=families)
+    missing = png.model_copy(update={"path": tmp_path / "gone"})
+    with pytest.raises(ValueError, match="does not exist"):
+        check_media(missing, max_bytes=1000, families=families)
+    assert sniff_mime(b"RIFF\0\0\0\0WEBPVP8 ") == "image/webp"
+    assert sniff_mime(b"plain text") is None
+
+
+def test_pss_of_this_process_is_counted() -> None:
+    assert pss_mb([os.getpid()]) > 1
+    assert pss_mb([2**22 + 7]) == 0
