@@ -169,3 +169,34 @@ def test_on_demand_snapshot_from_the_cli(
     )
     assert healthy["reason"] == "SnapshotTaken"
     assert cluster.account("vera")["status"]["lastSnapshot"]["id"] == snap["id"]
+
+
+def test_login_qr_reaches_status_and_the_cli_draws_it(
+    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess, runner_process: Any
+) -> None:
+    """A fresh session with no login: the engine's QR goes runner → status.runner → status.loginQr."""
+    cluster.create_account("wes", {"phoneNumber": "+15550100001", "engine": "local"})
+    wait_for(lambda: cluster.statefulset("wes"), "children")
+    cluster.apps.patch_namespaced_stateful_set_status(
+        "waa-wes", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
+    )
+    runner_process("wes", WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S="none")
+    status = wait_for(
+        lambda: (
+            (s := cluster.account("wes").get("status") or {}).get("phase") == "AwaitingLogin" and s
+        ),
+        "phase AwaitingLogin",
+    )
+    assert status["loginQr"]
+    assert cluster.condition("wes", "LoggedIn")["reason"] == "AwaitingLogin"  # type: ignore[index]
+    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
+    drawn = subprocess.run(
+        [str(WAFLEET), "qr", "wes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert drawn.returncode == 0, drawn.stderr
+    assert "█" in drawn.stdout
