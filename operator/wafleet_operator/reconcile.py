@@ -63,6 +63,18 @@ async def find_all_problems(
     return parsed, find_problems(name, parsed, secrets)
 
 
+def highest_token(reported: int | None, lease: Mapping[str, Any] | None) -> int | None:
+    """The token a runner report must reach: the highest accepted so far, or the Lease's
+    current leaseTransitions, whichever is higher.
+
+    The Lease knows about a takeover before the new holder's first report lands; without
+    it, a runner that lost the lease could report in that gap and be believed.
+    """
+    transitions = ((lease or {}).get("spec") or {}).get("leaseTransitions")
+    candidates = [t for t in (reported, transitions) if isinstance(t, int)]
+    return max(candidates) if candidates else None
+
+
 def _statefulset_facts(statefulset: Mapping[str, Any] | None) -> tuple[bool, int]:
     if statefulset is None:
         return False, 0
@@ -90,6 +102,7 @@ async def reconcile(
     parsed, problems = await find_all_problems(ctx.kube, name, namespace, body.get("spec") or {})
 
     statefulset: Mapping[str, Any] | None = None
+    lease: Mapping[str, Any] | None = None
     if not problems and parsed is not None and apply_children:
         account = AccountRef(
             name=name,
@@ -101,8 +114,11 @@ async def reconcile(
             applied = await ctx.kube.apply(child)
             if child["kind"] == "StatefulSet":
                 statefulset = applied
+            elif child["kind"] == "Lease":
+                lease = applied
     elif not problems:
         statefulset = await ctx.kube.get("apps/v1", "StatefulSet", namespace, f"waa-{name}")
+        lease = await ctx.kube.get("coordination.k8s.io/v1", "Lease", namespace, f"waa-{name}")
 
     exists, ready = _statefulset_facts(statefulset)
     verdict = decide_status(
@@ -115,7 +131,7 @@ async def reconcile(
             statefulset_exists=exists,
             ready_replicas=ready,
             runner=status.get("runner"),
-            accepted_token=status.get("fencingToken"),
+            accepted_token=highest_token(status.get("fencingToken"), lease),
             previous_conditions=tuple(status.get("conditions") or ()),
         ),
         datetime.now(UTC),

@@ -118,6 +118,7 @@ from session_runner.engines.events import (
     QrCode,
     QuotaSignal,
 )
+from session_runner.engines.registry import BROWSER_PROFILE_DIR
 
 __all__ = ["BINDING", "BROWSER_ENV_PREFIX", "BrowserEngine", "BrowserEngineSettings"]
 
@@ -130,7 +131,7 @@ BROWSER_ENV_PREFIX = "WAFLEET_BROWSER_"
 #: The one function the page calls to hand an event to Python.
 BINDING = "__wafleetEmit"
 #: The profile folder inside the session dir.
-PROFILE_DIR = "profile"
+PROFILE_DIR = BROWSER_PROFILE_DIR  # one name for the engine and the snapshot layer
 
 #: WhatsApp Web's ack numbers (wa-js `ACK`) → engine statuses; 0 (clock) is not an ack yet.
 WA_ACKS: dict[int, AckStatus] = {

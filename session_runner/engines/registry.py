@@ -9,13 +9,16 @@ example `WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S=0`,
 `WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG=/tmp/activity.jsonl`): the demo and the
 lease fault harness configure the simulated peer of a runner subprocess that
 way, without widening the operator↔runner contract in `RunnerSettings`.
-Keyword options passed to `create_engine` win over the environment.
+Keyword options passed to `create_engine` win over the environment. The
+browser and protocol engines read `WAFLEET_BROWSER_*` and `WAFLEET_PROTOCOL_*`
+the same way (their pydantic-settings classes).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from session_runner.engines.base import Engine, EngineUnavailable
@@ -24,6 +27,19 @@ from session_runner.settings import RunnerSettings
 __all__ = ["LOCAL_ENV_PREFIX", "EngineUnavailable", "create_engine", "known_engines"]
 
 LOCAL_ENV_PREFIX = "WAFLEET_LOCAL_ENGINE_"
+
+#: The browser engine keeps Chromium's profile in this subfolder of the session dir.
+BROWSER_PROFILE_DIR = "profile"
+
+
+def state_dir(kind: str, session_dir: Path) -> Path:
+    """Where an engine's session state lives: what snapshots capture and restores replace.
+
+    The snapshot capture rules are written relative to it (Default/IndexedDB/…
+    for Chromium), so the runner must hand the snapshot layer this folder.
+    """
+    return session_dir / BROWSER_PROFILE_DIR if kind == "browser" else session_dir
+
 
 EngineFactory = Callable[[RunnerSettings, Mapping[str, str], dict[str, Any]], Engine]
 
@@ -66,19 +82,34 @@ def _browser(
     )
 
 
-def _not_yet(message: str) -> EngineFactory:
-    def factory(
-        settings: RunnerSettings, environ: Mapping[str, str], options: dict[str, Any]
-    ) -> Engine:
-        raise EngineUnavailable(message)
+def _protocol(
+    settings: RunnerSettings, environ: Mapping[str, str], options: dict[str, Any]
+) -> Engine:
+    """ProtocolEngine (neonize): knobs from `WAFLEET_PROTOCOL_*`, then kwargs."""
+    try:
+        from session_runner.engines.protocol import (
+            PROTOCOL_ENV_PREFIX,
+            ProtocolEngine,
+            ProtocolEngineSettings,
+        )
+    except ImportError as missing:  # an image built without neonize
+        raise EngineUnavailable(f"the protocol engine needs neonize: {missing}") from missing
 
-    return factory
+    values: dict[str, Any] = {
+        key.removeprefix(PROTOCOL_ENV_PREFIX).lower(): value
+        for key, value in environ.items()
+        if key.startswith(PROTOCOL_ENV_PREFIX)
+    }
+    values.update(options)
+    return ProtocolEngine(
+        phone_number=settings.phone_number, options=ProtocolEngineSettings(**values)
+    )
 
 
 _FACTORIES: dict[str, EngineFactory] = {
     "local": _local,
     "browser": _browser,
-    "protocol": _not_yet("the protocol engine (neonize) lands with issue 7"),
+    "protocol": _protocol,
 }
 
 

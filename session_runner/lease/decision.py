@@ -82,6 +82,25 @@ def may_acquire(
     return now - observation.changed_at >= duration
 
 
+def seconds_until_may_acquire(
+    me: str, observation: Observation | None, now: float, timings: LeaseTimings
+) -> float | None:
+    """How long until `may_acquire` turns true if the record stays as observed; None if
+    it never will by waiting alone (nothing observed yet), 0 if it already is.
+
+    The acquire loop sleeps min(RetryPeriod with jitter, this) so a standby
+    claims an expired lease when it expires, not up to a whole retry later.
+    """
+    if observation is None:
+        return None
+    if may_acquire(me, observation, now, timings):
+        return 0.0
+    record = observation.record
+    assert record is not None
+    duration = max(record.lease_duration_s, timings.duration)
+    return max(0.0, observation.changed_at + duration - now)
+
+
 class Verdict(Enum):
     """What the elector must do next."""
 

@@ -51,11 +51,13 @@ from session_runner.lease.decision import (
     next_record_for_release,
     next_record_for_renew,
     observe,
+    seconds_until_may_acquire,
 )
 from session_runner.lease.record import (
     JITTER_FACTOR,
     LeaseBackendError,
     LeaseConflict,
+    LeaseError,
     LeaseNotFound,
     LeaseRecord,
     LeaseTimings,
@@ -184,15 +186,24 @@ class LeaseElector:
 
     async def _acquire(self) -> None:
         while not await self._try_acquire():
-            period = self.timings.retry_period
-            await self._sleep(period * (1 + JITTER_FACTOR * self._jitter()))
+            period = self.timings.retry_period * (1 + JITTER_FACTOR * self._jitter())
+            until = seconds_until_may_acquire(
+                self.identity, self._observation, self._clock(), self.timings
+            )
+            if until is not None and 0 < until < period:
+                # Wake when the observed record has been unchanged for the full duration
+                # (plus a hair, so the check sees it elapsed), not up to a retry later.
+                # A claim that failed although allowed (until == 0) waits a full retry:
+                # never hammer a struggling API server.
+                period = until + 0.001
+            await self._sleep(period)
 
     async def _try_acquire(self) -> bool:
         """One client-go tryAcquireOrRenew while not leading: read, decide, conditional write."""
         bound = self.timings.renew_deadline
         try:
             record = await self._bounded(self.backend.get(), bound)
-        except (LeaseBackendError, TimeoutError) as exc:
+        except (LeaseError, TimeoutError) as exc:
             log.info("lease read failed: %s", exc)
             return False
         self._observation = observe(self._observation, record, self._clock())
@@ -270,7 +281,7 @@ class LeaseElector:
                 pass  # someone wrote since (maybe our own write that timed out): re-read
         try:
             record = await self.backend.get()
-        except LeaseBackendError as exc:
+        except LeaseError as exc:
             log.info("lease read failed: %s", exc)
             return False
         self._observation = observe(self._observation, record, self._clock())
@@ -308,7 +319,7 @@ class LeaseElector:
             if current is None or current.holder != self.identity:
                 try:
                     current = await self.backend.get()
-                except LeaseBackendError as exc:
+                except LeaseError as exc:
                     log.info("lease read failed: %s", exc)
                     return False
                 self._observation = observe(self._observation, current, self._clock())

@@ -38,6 +38,7 @@ from session_runner.engines.events import (
     LoggedOut,
     QrCode,
 )
+from session_runner.engines.registry import state_dir
 from session_runner.lease.backend import LeaseBackend
 from session_runner.lease.elector import LeaseElector
 from session_runner.lease.factory import timings_from_settings
@@ -91,6 +92,7 @@ class SessionRunner:
         self._engine: Engine | None = None
         self._token: int | None = None
         self._login_qr: str | None = None
+        self._state_dir = state_dir(settings.engine.value, settings.session_dir)
         self._last_snapshot: dict[str, object] | None = None
         self._snapshot_error: str | None = None
         self._fenced = asyncio.Event()
@@ -125,7 +127,7 @@ class SessionRunner:
     async def _take_snapshot(self, token: int) -> None:
         """One snapshot; a refusal for a stale token stops the engine like a lost lease."""
         try:
-            await self._snapshot(self.settings.session_dir, token)
+            await self._snapshot(self._state_dir, token)
         except FencedOutError:
             log.error("storage refused our fencing token %s: stopping the engine", token)
             self._snapshot_error = f"storage holds a newer fencing token than {token}"
@@ -172,13 +174,26 @@ class SessionRunner:
             await self._shutdown_session(graceful=not self._fenced.is_set())
             for task in (elector_task, stopping, fenced):
                 task.cancel()
-            await asyncio.gather(elector_task, stopping, fenced, return_exceptions=True)
+            results = await asyncio.gather(elector_task, stopping, fenced, return_exceptions=True)
+            if stop.is_set():
+                # Report while the lease is still ours, so no successor's report can be
+                # overwritten by this one after it took over.
+                await self._report("Stopped", "runner stopped")
+                released = await self.elector.release()
+                log.info("lease released" if released else "lease not released (not ours)")
+                break
+            if not self._fenced.is_set():
+                # The elector itself failed (a bug, a garbled answer): never give up the
+                # account for that. The engine is already stopped; compete again.
+                log.error("lease loop ended unexpectedly (%r); competing again", results[0])
+                self._token = None
+                await self._report("Standby", "lease loop restarted after an error")
+                await asyncio.sleep(self.settings.lease_retry_period_seconds)
+                continue
+            await self._report("Fenced", self._fence_reason)  # still ours: with the token
             released = await self.elector.release()
             log.info("lease released" if released else "lease not released (not ours)")
-            if stop.is_set():
-                await self._report("Stopped", "runner stopped")
-                break
-            await self._report("Fenced", self._fence_reason)
+            self._token = None
             # Stay up for incident work; compete again only if a person lifts the fence.
             if not await self._wait_for_unfence(stop):
                 break
@@ -192,7 +207,7 @@ class SessionRunner:
         self._login_qr = None
         await self._report("Restoring", f"lease acquired with fencing token {token}")
         session_dir = self.settings.session_dir
-        await self._restore(session_dir, token)
+        await self._restore(self._state_dir, token)
         engine = self._engine_factory()
         self._engine = engine
         await engine.start(session_dir)
@@ -204,10 +219,15 @@ class SessionRunner:
             periodic.cancel()
 
     def _lost(self) -> None:
-        """Synchronous on purpose: runs before any await once the renew deadline passes."""
+        """Synchronous on purpose: runs before any await once the renew deadline passes.
+
+        The token is dropped before reporting: a report from a runner that lost the
+        lease carries no token, so the operator can never take it over a successor's.
+        """
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.kill()
+        self._token = None
         self._spawn(self._report("Standby", "lease lost: engine stopped"))
 
     async def _on_event(self, event: EngineEvent) -> None:

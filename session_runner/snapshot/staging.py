@@ -96,14 +96,21 @@ def _freeze(source: Path, target: Path, method: Method) -> None:
 
 
 def sqlite_backup(source: Path, target: Path) -> None:
-    """A consistent copy of a live SQLite database (online backup API, no writer blocked long)."""
+    """A consistent copy of a live SQLite database through the online backup API, in one step.
+
+    One step, not a page budget per step: SQLite restarts an incremental backup
+    whenever another connection writes between steps, so with whatsmeow writing
+    every few milliseconds a stepped backup never finished (seen in the snapshot
+    bench). One step of a 32 MiB store in WAL mode took 0.12 s and held a writer
+    for ~29 ms at most.
+    """
     if not source.exists():
         raise FileNotFoundError(source)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(target)
         try:
-            src.backup(dst, pages=1024)
+            src.backup(dst)
         finally:
             dst.close()
     finally:

@@ -28,8 +28,9 @@ from pathlib import Path
 Span = tuple[float, float | None]
 
 
-def intervals(log: Path) -> dict[str, list[Span]]:
-    """Per identity, the [active, inactive) intervals (end None: still open at the log's end)."""
+def intervals(log: Path, key: str = "identity") -> dict[str, list[Span]]:
+    """Per identity (or per `key`, e.g. "pid": a restarted runner keeps its pod name but not its
+    pid), the [active, inactive) intervals (end None: still open at the log's end)."""
     spans: dict[str, list[Span]] = {}
     if not log.exists():
         return spans
@@ -37,7 +38,7 @@ def intervals(log: Path) -> dict[str, list[Span]]:
         if not line.strip():
             continue
         record = json.loads(line)
-        mine = spans.setdefault(record["identity"], [])
+        mine = spans.setdefault(str(record[key]), [])
         if record["event"] == "active":
             mine.append((record["t"], None))
         elif mine and mine[-1][1] is None:
@@ -87,9 +88,7 @@ class Piece:
     after_wake: bool = False
 
 
-def _cut(
-    who: str, start: float, end: float, frozen: Sequence[tuple[float, float]]
-) -> list[Piece]:
+def _cut(who: str, start: float, end: float, frozen: Sequence[tuple[float, float]]) -> list[Piece]:
     """[start, end) minus the frozen windows; the piece following a window is `after_wake`."""
     pieces: list[Piece] = []
     cursor, wake = start, False

@@ -218,3 +218,22 @@ def test_snapshot_health() -> None:
     assert conditions(healthy.conditions)["SnapshotHealthy"] == ("True", "SnapshotTaken")
     assert conditions(off.conditions)["SnapshotHealthy"] == ("Unknown", "NotConfigured")
     assert healthy.last_snapshot == {"id": "s1"}
+
+
+@pytest.mark.parametrize(
+    ("reported", "lease", "expected"),
+    [
+        (None, None, None),
+        (3, None, 3),
+        (None, {"spec": {"leaseTransitions": 4}}, 4),
+        (3, {"spec": {"leaseTransitions": 4}}, 4),  # a takeover the new holder has not reported yet
+        (5, {"spec": {"leaseTransitions": 4}}, 5),
+        (3, {"spec": {}}, 3),
+    ],
+)
+def test_highest_token(
+    reported: int | None, lease: dict[str, Any] | None, expected: int | None
+) -> None:
+    from wafleet_operator.reconcile import highest_token
+
+    assert highest_token(reported, lease) == expected

@@ -205,3 +205,44 @@ async def test_a_session_without_state_is_not_snapshotted(
     with pytest.raises(NothingToCapture):
         await take_snapshot(tmp_path / "session", "browser", 1, store, keyring)
     assert store.list_snapshot_ids() == []
+
+
+def test_sqlite_backup_finishes_while_a_writer_keeps_writing(tmp_path: Path) -> None:
+    """whatsmeow writes its store continuously; the backup must complete anyway."""
+    import sqlite3
+    import threading
+
+    from session_runner.snapshot.staging import sqlite_backup
+
+    db = tmp_path / "store.sqlite3"
+    setup = sqlite3.connect(db)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+    setup.executemany("INSERT INTO t (v) VALUES (?)", [(b"x" * 4096,) for _ in range(4000)])
+    setup.commit()
+    setup.close()
+    stop = threading.Event()
+
+    def write() -> None:
+        writer = sqlite3.connect(db)
+        while not stop.is_set():
+            writer.execute("INSERT INTO t (v) VALUES (?)", (b"y" * 512,))
+            writer.commit()
+        writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        done = threading.Event()
+        backup = threading.Thread(
+            target=lambda: (sqlite_backup(db, tmp_path / "copy.sqlite3"), done.set())
+        )
+        backup.start()
+        backup.join(timeout=60)
+        assert done.is_set(), "the backup did not finish while the writer ran"
+    finally:
+        stop.set()
+        thread.join()
+    copy = sqlite3.connect(tmp_path / "copy.sqlite3")
+    assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert copy.execute("SELECT count(*) FROM t").fetchone()[0] >= 4000

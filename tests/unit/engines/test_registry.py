@@ -56,13 +56,39 @@ def test_a_misspelt_option_is_an_error(settings: RunnerSettings) -> None:
         create_engine("local", settings, environ={"WAFLEET_LOCAL_ENGINE_QR_ROTATE": "5"})
 
 
-@pytest.mark.parametrize("kind", ["protocol"])
-def test_real_engines_are_not_here_yet(settings: RunnerSettings, kind: str) -> None:
-    with pytest.raises(EngineUnavailable, match="issue 7"):
-        create_engine(kind, settings, environ={})
+def test_protocol_engine_with_its_environment(settings: RunnerSettings) -> None:
+    from session_runner.engines.protocol import ProtocolEngine
+
+    environ = {"WAFLEET_PROTOCOL_RECONNECT_BACKOFF_S": "0.5", "WAFLEET_OTHER": "ignored"}
+
+    engine = create_engine("protocol", settings, environ=environ, send_timeout_s=7)
+
+    assert isinstance(engine, ProtocolEngine)
+    assert engine.name == "protocol"
+    assert engine.options.reconnect_backoff_s == 0.5
+    assert engine.options.send_timeout_s == 7
 
 
 def test_unknown_engine(settings: RunnerSettings) -> None:
     with pytest.raises(EngineUnavailable, match="known: browser, local, protocol"):
         create_engine("carrier-pigeon", settings, environ={})
     assert set(known_engines()) == {kind.value for kind in EngineKind}
+
+
+def test_snapshots_capture_the_browser_profile_folder(tmp_path: Path) -> None:
+    """The runner hands the snapshot layer `state_dir`: for the browser engine, the profile
+    Chromium really uses — from the bare session dir the capture rules would match nothing."""
+    from session_runner.engines.registry import state_dir
+    from session_runner.snapshot.staging import select_files
+
+    table = (
+        tmp_path / "profile/Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/000005.ldb"
+    )
+    table.parent.mkdir(parents=True)
+    table.write_bytes(b"x" * 100)
+    assert state_dir("browser", tmp_path) == tmp_path / "profile"
+    assert [e.path for e in select_files(state_dir("browser", tmp_path), "browser")] == [
+        "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/000005.ldb"
+    ]
+    assert select_files(tmp_path, "browser") == []
+    assert state_dir("protocol", tmp_path) == tmp_path

@@ -19,6 +19,7 @@ from session_runner.lease.decision import (
     next_record_for_renew,
     observe,
     renew_deadline,
+    seconds_until_may_acquire,
 )
 from session_runner.lease.record import LeaseRecord, LeaseTimings
 
@@ -132,6 +133,30 @@ MAY_ACQUIRE_ROWS = [
 @pytest.mark.parametrize(("observation", "now", "expected"), MAY_ACQUIRE_ROWS)
 def test_may_acquire(observation: Observation | None, now: float, expected: bool) -> None:
     assert may_acquire(ME, observation, now, T) is expected
+
+
+UNTIL_ROWS = [
+    # (observation, now, seconds until a claim may be written)
+    pytest.param(None, 100.0, None, id="nothing observed: read first"),
+    pytest.param(Observation(None, 0.0), 5.0, 0.0, id="no lease: now"),
+    pytest.param(Observation(rec(holder=None), 0.0), 5.0, 0.0, id="released: now"),
+    pytest.param(Observation(rec(), 10.0), 10.0, 15.0, id="other, just seen: a full duration"),
+    pytest.param(Observation(rec(), 10.0), 24.0, 1.0, id="other, 14 s unchanged: 1 s left"),
+    pytest.param(Observation(rec(), 10.0), 30.0, 0.0, id="other, expired: now"),
+    pytest.param(Observation(rec(duration=30.0), 10.0), 20.0, 20.0, id="holder's longer duration"),
+]
+
+
+@pytest.mark.parametrize(("observation", "now", "expected"), UNTIL_ROWS)
+def test_seconds_until_may_acquire(
+    observation: Observation | None, now: float, expected: float | None
+) -> None:
+    got = seconds_until_may_acquire(ME, observation, now, T)
+    assert got == (pytest.approx(expected) if expected is not None else None)
+    if got is not None:  # consistent with may_acquire at and just before that moment
+        assert may_acquire(ME, observation, now + got, T)
+        if got > 0:
+            assert not may_acquire(ME, observation, now + got - 0.01, T)
 
 
 # ------------------------------------------------------------------ classify

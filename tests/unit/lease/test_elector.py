@@ -289,11 +289,12 @@ async def test_acquire_retries_with_client_go_jitter(world: World) -> None:
     a._sleep = spy
     world.start(a, rec_a)
     await world.vt.run_until(lambda: a.is_leader, limit=40)
-    # Besides the bounds on each request (RenewDeadline), only jittered retry sleeps:
-    # RetryPeriod x (1 + 1.2 x jitter), here 4.4 s; the holder seen at t0 expires at
-    # t0 + 15, so the claim succeeds on the fifth attempt (t0 + 17.6).
+    # Besides the bounds on each request (RenewDeadline), jittered retry sleeps:
+    # RetryPeriod x (1 + 1.2 x jitter), here 4.4 s — except the last, which ends when the
+    # holder seen at t0 has been unchanged for the full 15 s (t0 + 15.001), not a whole
+    # retry later (t0 + 17.6): failover is as fast as the rule allows, never faster.
     retries = [round(s, 6) for s in sleeps if s != pytest.approx(T.renew_deadline)]
-    assert retries[:4] == [4.4] * 4
+    assert retries[:4] == [4.4, 4.4, 4.4, 1.801]
     assert set(retries[4:]) <= {T.retry_period}  # the renew loop's first sleep, if reached
     assert a.fencing_token == 5
 
