@@ -288,7 +288,7 @@ def main() -> int:
         run_operator_on_emulator()
     console.print(
         f"\n[bold green]demo finished[/] in {time.monotonic() - started:.1f} s. "
-        "Next: the session runner's lease and failover (see README, Status)."
+        "What comes next: README, section Status."
     )
     return 0
 
