@@ -119,6 +119,7 @@ from session_runner.engines.events import (
     QuotaSignal,
 )
 from session_runner.engines.registry import BROWSER_PROFILE_DIR
+from session_runner.engines.stream import EventStream
 
 __all__ = ["BINDING", "BROWSER_ENV_PREFIX", "BrowserEngine", "BrowserEngineSettings"]
 
@@ -417,9 +418,7 @@ class BrowserEngine(Engine):
         self._driver_pid: int | None = None
         self._launches = 0
 
-        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
-        self._stream_taken = False
-        self._stream_closed = False
+        self._stream = EventStream()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending: set[asyncio.Future[None]] = set()
         self._acks: dict[str, AckStatus] = {}
@@ -485,9 +484,9 @@ class BrowserEngine(Engine):
         if self._phase is _Phase.KILLED:
             return
         if was_connected:
-            self._emit(Disconnected(reason="stopped"))
+            self._stream.emit(Disconnected(reason="stopped"))
         self._phase = _Phase.STOPPED
-        self._close_stream(drop_pending=False)
+        self._stream.close(drop_pending=False)
         self._finished.set()
 
     def kill(self) -> None:
@@ -500,7 +499,7 @@ class BrowserEngine(Engine):
         self._fail_pending("the engine was killed")
         for task in list(self._tasks):
             task.cancel()
-        self._close_stream(drop_pending=True)
+        self._stream.close(drop_pending=True)
         pid = self._chromium_pid
         if pid is None and self._profile is not None:  # killed mid-launch: look it up now
             pid = find_browser_pid(self._profile)
@@ -524,10 +523,7 @@ class BrowserEngine(Engine):
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
-        if self._stream_taken:
-            raise EngineError("events() has one consumer and it was already taken")
-        self._stream_taken = True
-        return self._iterate_events()
+        return self._stream.take()
 
     async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
         """`WPP.chat.sendTextMessage(to, text, {createChat: true})`; its `id`."""
@@ -590,7 +586,7 @@ class BrowserEngine(Engine):
         async with self._browser_lock:
             was_connected = self._go_down()
             if was_connected:
-                self._emit(Disconnected(reason="quiesce: browser closed for a snapshot"))
+                self._stream.emit(Disconnected(reason="quiesce: browser closed for a snapshot"))
             self._fail_pending("the browser closed for a snapshot")
             await self._close_browser()
             try:
@@ -745,7 +741,7 @@ class BrowserEngine(Engine):
         self._generation += 1
         log.warning("Chromium went away (%s); relaunching on the same profile", reason)
         if self._go_down():
-            self._emit(Disconnected(reason=reason))
+            self._stream.emit(Disconnected(reason=reason))
         self._fail_pending(reason)
         self._spawn(self._recover(reason))
 
@@ -755,7 +751,7 @@ class BrowserEngine(Engine):
             if self._phase is not _Phase.RUNNING:
                 return
             if self._go_down():
-                self._emit(Disconnected(reason=reason))
+                self._stream.emit(Disconnected(reason=reason))
             self._fail_pending(reason)
             await self._close_browser()
         await self._recover(reason, first_delay=0.0)
@@ -835,38 +831,38 @@ class BrowserEngine(Engine):
 
     def _emit_qr(self, full_code: str) -> None:
         if full_code and not self._logged_in:
-            self._emit(QrCode(payload=full_code, expires_in_s=self.options.qr_lifetime_s))
+            self._stream.emit(QrCode(payload=full_code, expires_in_s=self.options.qr_lifetime_s))
 
     def _handle_authenticated(self, me: str | None) -> None:
         if self._logged_in:
             return
         self._logged_in = True
         self._jid = _from_wa(me) if me else (self._jid or self._fallback_jid)
-        self._emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
+        self._stream.emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
 
     def _handle_main_ready(self, me: str | None) -> None:
         self._handle_authenticated(me)
         if not self._connected:
             self._connected = True
-            self._emit(Connected())
+            self._stream.emit(Connected())
 
     def _handle_logout(self) -> None:
         was_logged_in, was_connected = self._logged_in, self._connected
         self._go_down()
         self._fail_pending("logged out")
         if was_logged_in:
-            self._emit(LoggedOut(reason="logged out: the device was unlinked"))
+            self._stream.emit(LoggedOut(reason="logged out: the device was unlinked"))
         if was_connected:
-            self._emit(Disconnected(reason="logged out"))
+            self._stream.emit(Disconnected(reason="logged out"))
 
     def _handle_conflict(self) -> None:
         """Stream replaced: fence. Never ready again, no relaunch; the runner stops us."""
         self._phase = _Phase.CONFLICTED
         was_connected = self._go_down()
         self._fail_pending("the session was replaced by another client (conflict)")
-        self._emit(Conflict(detail="stream replaced: WhatsApp Web reported CONFLICT"))
+        self._stream.emit(Conflict(detail="stream replaced: WhatsApp Web reported CONFLICT"))
         if was_connected:
-            self._emit(Disconnected(reason="conflict"))
+            self._stream.emit(Disconnected(reason="conflict"))
 
     def _handle_message(self, data: dict[str, Any]) -> None:
         if data.get("fromMe") or not data.get("id") or not data.get("from"):
@@ -892,7 +888,7 @@ class BrowserEngine(Engine):
             if isinstance(seconds, int | float)
             else datetime.now(UTC)
         )
-        self._emit(
+        self._stream.emit(
             InboundMessage(
                 message_id=str(data["id"]),
                 chat_jid=chat,
@@ -915,7 +911,7 @@ class BrowserEngine(Engine):
                 continue
             if status.supersedes(self._acks.get(message_id)):
                 self._acks[message_id] = status
-                self._emit(MessageAck(message_id=message_id, status=status))
+                self._stream.emit(MessageAck(message_id=message_id, status=status))
 
     # -- sending plumbing ---------------------------------------------------------
 
@@ -959,7 +955,7 @@ class BrowserEngine(Engine):
             return SendInterrupted(f"the browser went away during the send: {text[:200]}")
         if "463" in text or "475" in text:
             code: Literal[463, 475] = 463 if "463" in text else 475
-            self._emit(QuotaSignal(code=code, detail=text[:200]))
+            self._stream.emit(QuotaSignal(code=code, detail=text[:200]))
             return SendRejected(code, retryable=False, detail=text[:200])
         return SendRejected(0, retryable=False, detail=text[:200])
 
@@ -985,26 +981,6 @@ class BrowserEngine(Engine):
         self._connected = False
         self._logged_in = False
         return was_connected
-
-    def _emit(self, event: EngineEvent) -> None:
-        if not self._stream_closed:
-            self._queue.put_nowait(event)
-
-    def _close_stream(self, *, drop_pending: bool) -> None:
-        if self._stream_closed:
-            return
-        if drop_pending:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-        self._queue.put_nowait(None)
-        self._stream_closed = True
-
-    async def _iterate_events(self) -> AsyncIterator[EngineEvent]:
-        while True:
-            event = await self._queue.get()
-            if event is None:
-                return
-            yield event
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -76,6 +76,7 @@ from session_runner.engines.events import (
     QrCode,
     QuotaSignal,
 )
+from session_runner.engines.stream import EventStream
 
 log = logging.getLogger(__name__)
 
@@ -262,9 +263,7 @@ class LocalEngine(Engine):
         self._jid: str | None = None
         self._session_dir: Path | None = None
 
-        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
-        self._stream_taken = False
-        self._stream_closed = False
+        self._stream = EventStream()
 
         self._tasks: set[asyncio.Task[None]] = set()
         self._login_task: asyncio.Task[None] | None = None
@@ -318,10 +317,10 @@ class LocalEngine(Engine):
         if self._phase is _Phase.KILLED:  # killed while we waited: kill() did the rest
             return
         if was_connected:
-            self._emit(Disconnected(reason="stopped", at=self._clock.now()))
+            self._stream.emit(Disconnected(reason="stopped", at=self._clock.now()))
         self._record_activity("inactive")
         self._phase = _Phase.STOPPED
-        self._close_stream(drop_pending=False)
+        self._stream.close(drop_pending=False)
         self._finished.set()
 
     def kill(self) -> None:
@@ -334,16 +333,13 @@ class LocalEngine(Engine):
             task.cancel()
         self._fail_pending_sends("the engine was killed")
         self._held_inbound.clear()
-        self._close_stream(drop_pending=True)
+        self._stream.close(drop_pending=True)
         self._record_activity("inactive")
         self._finished.set()
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
-        if self._stream_taken:
-            raise EngineError("events() has one consumer and it was already taken")
-        self._stream_taken = True
-        return self._iterate_events()
+        return self._stream.take()
 
     async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
         """Send a text; acks follow per the options."""
@@ -385,7 +381,7 @@ class LocalEngine(Engine):
         code = f"{letters[:4]}-{letters[4:]}"
         if self._login_task is not None:
             self._login_task.cancel()
-        self._emit(PairingCode(code=code, at=self._clock.now()))
+        self._stream.emit(PairingCode(code=code, at=self._clock.now()))
         self._login_task = self._spawn(self._await_pairing(jid))
         return code
 
@@ -449,7 +445,7 @@ class LocalEngine(Engine):
             at=now,
         )
         if self._connected:
-            self._emit(message)
+            self._stream.emit(message)
         else:
             self._held_inbound.append(message)
         return message.message_id
@@ -466,9 +462,9 @@ class LocalEngine(Engine):
         self._fail_pending_sends("the session was taken by another client")
         self._held_inbound.clear()
         now = self._clock.now()
-        self._emit(Conflict(detail=detail, at=now))
+        self._stream.emit(Conflict(detail=detail, at=now))
         if was_connected:
-            self._emit(Disconnected(reason="conflict", at=now))
+            self._stream.emit(Disconnected(reason="conflict", at=now))
         self._record_activity("inactive")
 
     def inject_logout(self, reason: str = "device unlinked from the phone") -> None:
@@ -482,9 +478,9 @@ class LocalEngine(Engine):
         self._jid = None
         self._phase = _Phase.AWAITING_LOGIN
         now = self._clock.now()
-        self._emit(LoggedOut(reason=reason, at=now))
+        self._stream.emit(LoggedOut(reason=reason, at=now))
         if was_connected:
-            self._emit(Disconnected(reason="logged out", at=now))
+            self._stream.emit(Disconnected(reason="logged out", at=now))
         self._login_task = self._spawn(self._forget_and_await_login())
 
     def inject_disconnect(self, reason: str = "connection lost") -> None:
@@ -492,7 +488,7 @@ class LocalEngine(Engine):
         if self._phase is not _Phase.LOGGED_IN or not self._connected:
             raise EngineError(f"not connected (engine is {self._phase})")
         self._set_disconnected()
-        self._emit(Disconnected(reason=reason, at=self._clock.now()))
+        self._stream.emit(Disconnected(reason=reason, at=self._clock.now()))
 
     def inject_reconnect(self) -> None:
         """The connection comes back; messages held meanwhile arrive. Refused after a conflict."""
@@ -510,7 +506,7 @@ class LocalEngine(Engine):
         self._jid = jid
         self._phase = _Phase.LOGGED_IN
         self._set_connected()
-        self._emit(LoggedIn(jid=jid, at=self._clock.now()))
+        self._stream.emit(LoggedIn(jid=jid, at=self._clock.now()))
 
     async def _await_login(self) -> None:
         """Show rotating QR codes until approved (or auto login is due)."""
@@ -521,7 +517,7 @@ class LocalEngine(Engine):
             return
         waited = 0.0
         while True:
-            self._emit(
+            self._stream.emit(
                 QrCode(payload=self._qr_payload(), expires_in_s=rotate, at=self._clock.now())
             )
             step = rotate if auto is None else min(rotate, auto - waited)
@@ -547,7 +543,7 @@ class LocalEngine(Engine):
             self._write_session(jid)
         self._jid = jid
         self._phase = _Phase.LOGGED_IN
-        self._emit(LoggedIn(jid=jid, at=self._clock.now()))
+        self._stream.emit(LoggedIn(jid=jid, at=self._clock.now()))
         self._set_connected()
 
     async def _forget_and_await_login(self) -> None:
@@ -569,7 +565,7 @@ class LocalEngine(Engine):
             detail = "account restricted: too many messages"
             if not self._quota_signalled:
                 self._quota_signalled = True
-                self._emit(QuotaSignal(code=475, detail=detail, at=self._clock.now()))
+                self._stream.emit(QuotaSignal(code=475, detail=detail, at=self._clock.now()))
             raise SendRejected(475, retryable=False, detail=detail)
         self._sends += 1
         message_id = f"3EB0{self._id_rng.getrandbits(64):016X}"
@@ -639,7 +635,7 @@ class LocalEngine(Engine):
             self._emit_ack(message_id, status)
 
     def _emit_ack(self, message_id: str, status: AckStatus, error_code: int | None = None) -> None:
-        self._emit(
+        self._stream.emit(
             MessageAck(
                 message_id=message_id, status=status, error_code=error_code, at=self._clock.now()
             )
@@ -661,10 +657,10 @@ class LocalEngine(Engine):
     def _set_connected(self) -> None:
         self._connected = True
         self._connected_event.set()
-        self._emit(Connected(at=self._clock.now()))
+        self._stream.emit(Connected(at=self._clock.now()))
         held, self._held_inbound = self._held_inbound, []
         for message in held:
-            self._emit(message.model_copy(update={"at": self._clock.now()}))
+            self._stream.emit(message.model_copy(update={"at": self._clock.now()}))
 
     def _set_disconnected(self) -> bool:
         """Mark the connection down; return whether it was up."""
@@ -672,26 +668,6 @@ class LocalEngine(Engine):
         self._connected = False
         self._connected_event.clear()
         return was_connected
-
-    def _emit(self, event: EngineEvent) -> None:
-        if not self._stream_closed:
-            self._queue.put_nowait(event)
-
-    def _close_stream(self, *, drop_pending: bool) -> None:
-        if self._stream_closed:
-            return
-        if drop_pending:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-        self._queue.put_nowait(None)
-        self._stream_closed = True
-
-    async def _iterate_events(self) -> AsyncIterator[EngineEvent]:
-        while True:
-            event = await self._queue.get()
-            if event is None:
-                return
-            yield event
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -99,6 +99,7 @@ from session_runner.engines.events import (
     QuotaSignal,
 )
 from session_runner.engines.protocol_events import map_neonize_event, map_qr
+from session_runner.engines.stream import EventStream
 
 __all__ = [
     "PROTOCOL_ENV_PREFIX",
@@ -338,9 +339,7 @@ class ProtocolEngine(Engine):
         self._connect_attempts = 0
         self._last_error: str | None = None
 
-        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
-        self._stream_taken = False
-        self._stream_closed = False
+        self._stream = EventStream()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending: set[asyncio.Future[None]] = set()
         self._acks: dict[str, AckStatus] = {}
@@ -417,9 +416,9 @@ class ProtocolEngine(Engine):
         if self._phase is _Phase.KILLED:
             return
         if was_connected:
-            self._emit(Disconnected(reason="stopped"))
+            self._stream.emit(Disconnected(reason="stopped"))
         self._phase = _Phase.STOPPED
-        self._close_stream(drop_pending=False)
+        self._stream.close(drop_pending=False)
         self._finished.set()
 
     def kill(self) -> None:
@@ -435,7 +434,7 @@ class ProtocolEngine(Engine):
         self._fail_pending("the engine was killed")
         for task in list(self._tasks):
             task.cancel()
-        self._close_stream(drop_pending=True)
+        self._stream.close(drop_pending=True)
         if self._uuid is not None:
             uuid = self._uuid
             threading.Thread(
@@ -445,10 +444,7 @@ class ProtocolEngine(Engine):
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
-        if self._stream_taken:
-            raise EngineError("events() has one consumer and it was already taken")
-        self._stream_taken = True
-        return self._iterate_events()
+        return self._stream.take()
 
     async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
         """`send_message(build_jid(user), Message(conversation=text))`; the response's ID."""
@@ -510,7 +506,7 @@ class ProtocolEngine(Engine):
         except Exception as error:
             raise NotReady(f"WhatsApp did not give a pairing code: {error}") from error
         code = str(code)
-        self._emit(PairingCode(code=code))
+        self._stream.emit(PairingCode(code=code))
         return code
 
     # -- diagnostics and tests ---------------------------------------------------
@@ -618,7 +614,7 @@ class ProtocolEngine(Engine):
                 if self._phase is not _Phase.RUNNING:
                     return
                 self._go_down()
-                self._emit(Disconnected(reason=reason))
+                self._stream.emit(Disconnected(reason=reason))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.options.reconnect_backoff_max_s)
         finally:
@@ -633,7 +629,7 @@ class ProtocolEngine(Engine):
         if isinstance(message, bytes | str):
             if not self._logged_in:
                 for event in map_qr(message, expires_in_s=self.options.qr_lifetime_s):
-                    self._emit(event)
+                    self._stream.emit(event)
             return
         try:
             events = map_neonize_event(message, qr_lifetime_s=self.options.qr_lifetime_s)
@@ -651,43 +647,45 @@ class ProtocolEngine(Engine):
             if not self._logged_in:
                 self._logged_in = True
                 self._jid = event.jid
-                self._emit(event)
+                self._stream.emit(event)
         elif isinstance(event, Connected):
             if not self._logged_in:  # a restored session connects without PairStatus
                 self._logged_in = True
                 self._jid = self._jid or self._me() or self._fallback_jid
-                self._emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
+                self._stream.emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
             if not self._connected:
                 self._connected = True
-                self._emit(event)
+                self._stream.emit(event)
         elif isinstance(event, Disconnected):
             # A plain "connection lost" while already down is noise; a reason
             # (connect failure, temporary ban, stream error) is worth telling.
             if self._go_down(keep_login=True) or event.reason != "connection lost":
                 self._fail_pending(event.reason)
-                self._emit(event)
+                self._stream.emit(event)
         elif isinstance(event, LoggedOut):
             was_logged_in = self._logged_in
             self._logged_in = False
             self._fail_pending("logged out")
             if was_logged_in:
-                self._emit(event)
+                self._stream.emit(event)
         elif isinstance(event, Conflict):
             self._handle_conflict(event)
         elif isinstance(event, MessageAck):
             if event.status.supersedes(self._acks.get(event.message_id)):
                 self._acks[event.message_id] = event.status
-                self._emit(event)
+                self._stream.emit(event)
         else:  # QrCode, InboundMessage, PairingCode: facts to pass on as they are
-            self._emit(event)
+            self._stream.emit(event)
 
     def _handle_conflict(self, event: Conflict) -> None:
         """Stream replaced: fence. Never ready again, stop Go's client so it cannot reconnect."""
         self._phase = _Phase.CONFLICTED
         self._go_down()
         self._fail_pending("the session was replaced by another client (conflict)")
-        self._emit(event)
-        self._emit(Disconnected(reason="conflict"))  # the contract: Conflict, then Disconnected
+        self._stream.emit(event)
+        self._stream.emit(
+            Disconnected(reason="conflict")
+        )  # the contract: Conflict, then Disconnected
         if self._client is not None:
             future = neonize_loop().run(self._client.stop())
             future.add_done_callback(_log_failure("stopping the client after a conflict"))
@@ -741,7 +739,7 @@ class ProtocolEngine(Engine):
             return SendInterrupted(f"the engine stopped during the send: {text[:200]}")
         if "463" in text or "475" in text:
             code: Literal[463, 475] = 463 if "463" in text else 475
-            self._emit(QuotaSignal(code=code, detail=text[:200]))
+            self._stream.emit(QuotaSignal(code=code, detail=text[:200]))
             return SendRejected(code, retryable=False, detail=text[:200])
         if "not connected" in lowered or "device jid" in lowered:
             return NotReady(f"not connected to WhatsApp: {text[:200]}")
@@ -757,7 +755,7 @@ class ProtocolEngine(Engine):
             self._ids_by_key[idempotency_key] = message_id
         if AckStatus.SENT.supersedes(self._acks.get(message_id)):
             self._acks[message_id] = AckStatus.SENT
-            self._emit(MessageAck(message_id=message_id, status=AckStatus.SENT))
+            self._stream.emit(MessageAck(message_id=message_id, status=AckStatus.SENT))
         return message_id
 
     def _fail_pending(self, why: str) -> None:
@@ -775,26 +773,6 @@ class ProtocolEngine(Engine):
         if not keep_login:
             self._logged_in = False
         return was_connected
-
-    def _emit(self, event: EngineEvent) -> None:
-        if not self._stream_closed:
-            self._queue.put_nowait(event)
-
-    def _close_stream(self, *, drop_pending: bool) -> None:
-        if self._stream_closed:
-            return
-        if drop_pending:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-        self._queue.put_nowait(None)
-        self._stream_closed = True
-
-    async def _iterate_events(self) -> AsyncIterator[EngineEvent]:
-        while True:
-            event = await self._queue.get()
-            if event is None:
-                return
-            yield event
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)
