@@ -31,22 +31,19 @@ import asyncio
 import base64
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
+from bench.looplag import lag_p99_during, write_media
 from bench.result import BenchResult, median
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA_BYTES = int(os.environ.get("WAFLEET_BENCH_MEDIA_BYTES", str(100 * 1000 * 1000)))
 SETTLE_S = float(os.environ.get("WAFLEET_BENCH_SETTLE_S", "4"))
-TICK_S = 0.005
 TRIALS = int(os.environ.get("WAFLEET_BENCH_TRIALS", "3"))
 BENCH = "engines-protocol"
 
@@ -123,60 +120,6 @@ def _idle_pss(argv: list[str]) -> float:
 # -- media loop lag ---------------------------------------------------------------------
 
 
-class LagProbe:
-    """Samples event-loop lag every `TICK_S`, corrected for coordinated omission."""
-
-    def __init__(self) -> None:
-        self.samples: list[float] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(TICK_S)
-            lag = max((time.perf_counter() - before - TICK_S) * 1000, 0.0)
-            self.samples.append(lag)
-            while lag > TICK_S * 1000:
-                lag -= TICK_S * 1000
-                self.samples.append(lag)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    def p99(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0] if self.samples else 0.0
-        return float(statistics.quantiles(self.samples, n=100)[98])
-
-
-async def _lag_p99_during(action: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    """(p99 lag in ms, seconds) while `action` runs."""
-    probe = LagProbe()
-    probe.start()
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
-    await action()
-    elapsed = time.perf_counter() - started
-    await asyncio.sleep(0.05)
-    await probe.stop()
-    return probe.p99(), elapsed
-
-
-def _write_media(path: Path, size: int) -> None:
-    with path.open("wb") as handle:
-        handle.write(b"%PDF-1.7\n")
-        remaining = size - 9
-        while remaining > 0:
-            chunk = os.urandom(min(remaining, 1 << 22))
-            handle.write(chunk)
-            remaining -= len(chunk)
-
-
 async def _media_lag(workdir: Path) -> tuple[float, float, float, float, str]:
     from neonize.aioze import events as neonize_events
 
@@ -185,7 +128,7 @@ async def _media_lag(workdir: Path) -> tuple[float, float, float, float, str]:
     from session_runner.engines.protocol import ProtocolEngine, ProtocolEngineSettings
 
     media_path = workdir / "media.pdf"
-    await asyncio.to_thread(_write_media, media_path, MEDIA_BYTES)
+    await asyncio.to_thread(write_media, media_path, MEDIA_BYTES)
     media = await MediaRef.from_file_async(media_path, "application/pdf", filename="media.pdf")
     engine = ProtocolEngine(
         phone_number="+15550100000",
@@ -213,8 +156,8 @@ async def _media_lag(workdir: Path) -> tuple[float, float, float, float, str]:
         ours: list[tuple[float, float]] = []
         theirs: list[tuple[float, float]] = []
         for _ in range(TRIALS):
-            ours.append(await _lag_p99_during(protocol_path))
-            theirs.append(await _lag_p99_during(naive))
+            ours.append(await lag_p99_during(protocol_path))
+            theirs.append(await lag_p99_during(naive))
         lag, seconds = median([t[0] for t in ours]), median([t[1] for t in ours])
         base_lag, base_seconds = median([t[0] for t in theirs]), median([t[1] for t in theirs])
         print(

@@ -23,16 +23,14 @@ import base64
 import functools
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Awaitable, Callable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench.looplag import lag_p99_during, write_media
 from bench.result import BenchResult
 from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
 from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH
@@ -41,7 +39,6 @@ from session_runner.engines.events import MediaRef
 REPO = Path(__file__).resolve().parents[1]
 STANDIN = REPO / "tests" / "fixtures" / "whatsapp_web"
 MEDIA_BYTES = int(os.environ.get("WAFLEET_BENCH_MEDIA_BYTES", str(100 * 1000 * 1000)))
-TICK_S = 0.005
 NAIVE_PIECE = 16 * 1024 * 1024
 GOAL = "<= 50 ms"
 RECIPIENT = "15550100001"
@@ -52,65 +49,10 @@ class _Quiet(SimpleHTTPRequestHandler):
         """No access log in benchmark output."""
 
 
-class LagProbe:
-    """Samples event-loop lag every `TICK_S`, corrected for coordinated omission."""
-
-    def __init__(self) -> None:
-        self.samples: list[float] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(TICK_S)
-            late_ms = (time.perf_counter() - before - TICK_S) * 1000
-            lag = max(late_ms, 0.0)
-            self.samples.append(lag)
-            while lag > TICK_S * 1000:  # what a punctual ticker would have seen
-                lag -= TICK_S * 1000
-                self.samples.append(lag)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    def p99(self) -> float:
-        if len(self.samples) < 2:
-            return self.samples[0] if self.samples else 0.0
-        return float(statistics.quantiles(self.samples, n=100)[98])
-
-
-async def _lag_p99_during(action: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    """(p99 lag in ms, seconds) while `action` runs."""
-    probe = LagProbe()
-    probe.start()
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
-    await action()
-    elapsed = time.perf_counter() - started
-    await asyncio.sleep(0.05)
-    await probe.stop()
-    return probe.p99(), elapsed
-
-
-def _write_media(path: Path, size: int) -> None:
-    with path.open("wb") as handle:
-        handle.write(b"%PDF-1.7\n")
-        remaining = size - 9
-        while remaining > 0:
-            chunk = os.urandom(min(remaining, 1 << 22))
-            handle.write(chunk)
-            remaining -= len(chunk)
-
-
 async def _measure(workdir: Path, site_url: str) -> tuple[float, float, float, float]:
     chromium = Path(os.environ.get("WAFLEET_CHROMIUM_PATH", str(DEFAULT_CHROMIUM_PATH)))
     media_path = workdir / "media.pdf"
-    await asyncio.to_thread(_write_media, media_path, MEDIA_BYTES)
+    await asyncio.to_thread(write_media, media_path, MEDIA_BYTES)
     media = await MediaRef.from_file_async(media_path, "application/pdf", filename="media.pdf")
     engine = BrowserEngine(
         chromium_path=chromium,
@@ -160,9 +102,9 @@ async def _measure(workdir: Path, site_url: str) -> tuple[float, float, float, f
                 f"{RECIPIENT}@c.us",
             )
 
-        lag, seconds = await _lag_p99_during(streamed)
+        lag, seconds = await lag_p99_during(streamed)
         print(f"# streamed: p99 {lag:.1f} ms, {seconds:.1f} s", file=sys.stderr, flush=True)
-        base_lag, base_seconds = await _lag_p99_during(naive)
+        base_lag, base_seconds = await lag_p99_during(naive)
         print(f"# naive: p99 {base_lag:.1f} ms, {base_seconds:.1f} s", file=sys.stderr, flush=True)
         return lag, seconds, base_lag, base_seconds
     finally:

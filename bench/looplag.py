@@ -1,0 +1,73 @@
+"""Event-loop lag while media moves: the probe both media benchmarks use.
+
+A ticker sleeps TICK_S and records how late it woke; a stall of N ticks is
+recorded as the N samples a punctual ticker would have seen (no coordinated
+omission), so one long stall weighs as much as it hurt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+TICK_S = 0.005
+
+
+class LagProbe:
+    """Samples event-loop lag every `TICK_S`, corrected for coordinated omission."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(TICK_S)
+            late_ms = (time.perf_counter() - before - TICK_S) * 1000
+            lag = max(late_ms, 0.0)
+            self.samples.append(lag)
+            while lag > TICK_S * 1000:  # what a punctual ticker would have seen
+                lag -= TICK_S * 1000
+                self.samples.append(lag)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def p99(self) -> float:
+        if len(self.samples) < 2:
+            return self.samples[0] if self.samples else 0.0
+        return float(statistics.quantiles(self.samples, n=100)[98])
+
+
+async def lag_p99_during(action: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(p99 lag in ms, seconds) while `action` runs."""
+    probe = LagProbe()
+    probe.start()
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    await action()
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(0.05)
+    await probe.stop()
+    return probe.p99(), elapsed
+
+
+def write_media(path: Path, size: int) -> None:
+    with path.open("wb") as handle:
+        handle.write(b"%PDF-1.7\n")
+        remaining = size - 9
+        while remaining > 0:
+            chunk = os.urandom(min(remaining, 1 << 22))
+            handle.write(chunk)
+            remaining -= len(chunk)
