@@ -40,6 +40,7 @@ from pathlib import Path
 
 from bench.looplag import lag_p99_during, write_media
 from bench.result import BenchResult, median
+from session_runner.procmem import pss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA_BYTES = int(os.environ.get("WAFLEET_BENCH_MEDIA_BYTES", str(100 * 1000 * 1000)))
@@ -83,19 +84,6 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _pss_mb(pids: list[int]) -> float:
-    total_kb = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-                    break
-        except OSError:
-            continue
-    return total_kb / 1024
-
-
 def _idle_pss(argv: list[str]) -> float:
     """Start `argv`, wait for its "ready" line and `SETTLE_S`, median PSS of three readings."""
     process = subprocess.Popen(
@@ -109,7 +97,7 @@ def _idle_pss(argv: list[str]) -> float:
         time.sleep(SETTLE_S)
         readings = []
         for _ in range(3):
-            readings.append(_pss_mb(_descendants(process.pid)))
+            readings.append(pss_mb(_descendants(process.pid)))
             time.sleep(0.5)
         return median(readings)
     finally:

@@ -24,18 +24,12 @@ import time
 from pathlib import Path
 
 from bench.result import BenchResult, median
+from session_runner.procmem import pss_mb
 from tests.harness.kube_emulator import KubeEmulator
 
 RUNS = int(os.environ.get("WAFLEET_BENCH_FAILOVER_RUNS", "20"))
 DURATION, RENEW, RETRY = 3.0, 2.0, 0.5
 RUNNER = Path(sys.executable).with_name("wafleet-runner")
-
-
-def pss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _active(log: Path) -> dict[str, float]:
@@ -92,7 +86,7 @@ def one_run(i: int, root: Path, kubeconfig: Path) -> tuple[float, float]:
         other = "b" if leader == "a" else "a"
         _wait(lambda: (run_dir / f"{other}.json").exists(), 30)  # the standby is up and competing
         time.sleep(1.0)  # let the holder renew a few times, as in steady state
-        pss = pss_mb(processes[leader].pid)
+        pss = pss_mb([processes[leader].pid])
         killed = time.monotonic()
         processes[leader].send_signal(signal.SIGKILL)
         _wait(lambda: other in _active(activity), 60)
@@ -108,7 +102,7 @@ def bare_python_pss() -> float:
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
     try:
         time.sleep(0.5)
-        return pss_mb(process.pid)
+        return pss_mb([process.pid])
     finally:
         process.kill()
         process.wait()

@@ -120,6 +120,7 @@ from session_runner.engines.events import (
 )
 from session_runner.engines.registry import BROWSER_PROFILE_DIR
 from session_runner.engines.stream import EventStream
+from session_runner.procmem import pss_mb
 
 __all__ = ["BINDING", "BROWSER_ENV_PREFIX", "BrowserEngine", "BrowserEngineSettings"]
 
@@ -321,20 +322,6 @@ def process_group_pids(pgid: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             found.append(int(entry))
     return found
-
-
-def pss_mb(pids: list[int]) -> float:
-    """Sum of PSS over `pids` in MB (shared pages split between sharers, unlike RSS)."""
-    total_kb = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-                    break
-        except OSError:
-            continue
-    return total_kb / 1024
 
 
 def sniff_mime(head: bytes) -> str | None:

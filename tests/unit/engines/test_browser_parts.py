@@ -13,11 +13,11 @@ from session_runner.engines.browser import (
     _from_wa,
     _to_wa,
     check_media,
-    pss_mb,
     sniff_mime,
 )
 from session_runner.engines.events import AckStatus, MediaRef
 from session_runner.engines.registry import create_engine
+from session_runner.procmem import pss_mb
 from session_runner.settings import Engine as EngineKind
 from session_runner.settings import RunnerSettings
 
