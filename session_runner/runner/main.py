@@ -21,8 +21,6 @@ from session_runner.runner import health
 from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
 from session_runner.runner.session import SessionRunner
 from session_runner.settings import LeaseBackend, RunnerSettings
-from session_runner.snapshot.crypto import KeyRingError
-from session_runner.snapshot.snapshotter import build_hooks
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +63,23 @@ async def run_session(settings: RunnerSettings) -> int:
             lambda: create_engine(settings.engine.value, settings),
             annotations_probe=probe,
         )
-        try:
-            restore, snapshot = build_hooks(
-                settings,
-                quiesce=runner.quiesce,
-                on_restore=runner.on_restore,
-                on_snapshot=runner.on_snapshot,
-            )
-        except KeyRingError as error:
-            log.error("snapshot settings: %s", error)
-            return 2
-        runner.use_snapshots(restore, snapshot)
+        if settings.snapshot_bucket is not None:
+            # Imported only when snapshots are configured: zstandard, cryptography and
+            # boto3 are most of the runner's memory, and a runner without a store needs none.
+            from session_runner.snapshot.crypto import KeyRingError
+            from session_runner.snapshot.snapshotter import build_hooks
+
+            try:
+                restore, snapshot = build_hooks(
+                    settings,
+                    quiesce=runner.quiesce,
+                    on_restore=runner.on_restore,
+                    on_snapshot=runner.on_snapshot,
+                )
+            except KeyRingError as error:
+                log.error("snapshot settings: %s", error)
+                return 2
+            runner.use_snapshots(restore, snapshot)
         if settings.health_port:
             site = await health.serve(
                 health.build_app(runner.alive, runner.ready), settings.health_port

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION, is_fenced
 from session_runner.engines.base import Engine
@@ -46,8 +47,10 @@ from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
 from session_runner.runner.report import Reporter, RunnerFacts
 from session_runner.settings import RunnerSettings
-from session_runner.snapshot.restore import RestoreResult
-from session_runner.snapshot.snapshotter import SnapshotResult
+
+if TYPE_CHECKING:  # the snapshot layer loads only when a store is configured
+    from session_runner.snapshot.restore import RestoreResult
+    from session_runner.snapshot.snapshotter import SnapshotResult
 
 log = logging.getLogger(__name__)
 
