@@ -3,13 +3,20 @@
 Two `wafleet-runner session` processes per run compete for one account's Lease
 on the Kubernetes API emulator, with the local engine, whose activity log
 stamps "active" with the system-wide monotonic clock the kill is timed on.
+Both have a snapshot store (S3 on the moto server, as in production), so the
+holder snapshots its fresh login, and the standby restores that snapshot
+before its engine goes live: the failover time includes the restore, and the
+runner's memory includes boto3 and the snapshot layer.
 
 Metrics (issue: session runner, point 10):
 - failover_seconds_median / failover_seconds_max over >= 20 runs; baseline is
   the lease duration (a standby may take over only after the holder's record
-  stayed unchanged that long); goal: <= duration + restore + 2 s (no restore here).
+  stayed unchanged that long); goal: <= duration + restore + 2 s (the restore
+  of the local engine's small session is inside the measured time, so the
+  goal is checked as <= duration + 2 s, which is stricter).
 - runner_pss_mb: the holder's PSS (/proc/PID/smaps_rollup) once its session is
-  live; baseline: a bare Python interpreter's PSS measured the same way.
+  live and snapshotted; baseline: a bare Python interpreter's PSS measured the
+  same way.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import boto3
+
 from bench.result import BenchResult, median
+from session_runner.devserver import MotoServer
 from session_runner.procmem import pss_mb
 from tests.harness.kube_emulator import KubeEmulator
 
@@ -43,10 +53,20 @@ def _active(log: Path) -> dict[str, float]:
     return seen
 
 
-def _start(name: str, run_dir: Path, kubeconfig: Path, activity: Path) -> subprocess.Popen[bytes]:
+BUCKET = "wafleet-failover-bench"
+
+
+def _start(
+    name: str, run_dir: Path, kubeconfig: Path, activity: Path, s3: str
+) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
         "KUBECONFIG": str(kubeconfig),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "WAFLEET_SNAPSHOT_BUCKET": BUCKET,
+        "WAFLEET_SNAPSHOT_ENDPOINT_URL": s3,
+        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(run_dir.parent / "kek"),
         "WAFLEET_ACCOUNT_NAME": run_dir.name,
         "WAFLEET_PHONE_NUMBER": "+15550100001",
         "WAFLEET_ENGINE": "local",
@@ -75,16 +95,24 @@ def _wait(predicate: object, limit: float) -> None:
     raise RuntimeError("timed out")
 
 
-def one_run(i: int, root: Path, kubeconfig: Path) -> tuple[float, float]:
+def _snapshotted(status_file: Path) -> bool:
+    try:
+        return bool(json.loads(status_file.read_text()).get("lastSnapshot"))
+    except (OSError, ValueError):
+        return False
+
+
+def one_run(i: int, root: Path, kubeconfig: Path, s3: str) -> tuple[float, float]:
     run_dir = root / f"acct-{i:02d}"
     run_dir.mkdir()
     activity = run_dir / "activity.jsonl"
-    processes = {name: _start(name, run_dir, kubeconfig, activity) for name in ("a", "b")}
+    processes = {name: _start(name, run_dir, kubeconfig, activity, s3) for name in ("a", "b")}
     try:
         _wait(lambda: _active(activity), 30)
         leader = next(iter(_active(activity)))
         other = "b" if leader == "a" else "a"
         _wait(lambda: (run_dir / f"{other}.json").exists(), 30)  # the standby is up and competing
+        _wait(lambda: _snapshotted(run_dir / f"{leader}.json"), 30)  # the login is in the store
         time.sleep(1.0)  # let the holder renew a few times, as in steady state
         pss = pss_mb([processes[leader].pid])
         killed = time.monotonic()
@@ -111,12 +139,20 @@ def bare_python_pss() -> float:
 def run() -> list[BenchResult]:
     failovers: list[float] = []
     pss: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MotoServer() as moto:
+        boto3.client(
+            "s3",
+            endpoint_url=moto.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_bucket(Bucket=BUCKET)
+        (Path(tmp) / "kek").write_bytes(os.urandom(32))
         emulator = KubeEmulator().start()
         try:
             kubeconfig = emulator.write_kubeconfig(Path(tmp) / "kubeconfig")
             for i in range(RUNS):
-                seconds, memory = one_run(i, Path(tmp), kubeconfig)
+                seconds, memory = one_run(i, Path(tmp), kubeconfig, moto.endpoint_url)
                 failovers.append(seconds)
                 pss.append(memory)
                 print(
@@ -125,7 +161,7 @@ def run() -> list[BenchResult]:
                 )
         finally:
             emulator.stop()
-    goal = f"<= {DURATION + 2:g} s (lease duration + restore 0 + 2 s)"
+    goal = f"<= {DURATION + 2:g} s (lease duration + 2 s; the restore is inside the measurement)"
     return [
         BenchResult(
             "failover", "failover_seconds_median", round(median(failovers), 3), "s", DURATION, goal

@@ -11,7 +11,9 @@ is treated as fencing: the engine is killed, the lease released, and the
 runner does not compete again — it reports Fenced and waits for a person.
 The wafleet.io/fenced annotation does the same until it is removed.
 
-Snapshots: restore before the engine starts, snapshot every
+Snapshots: restore before the engine starts, snapshot right after a fresh
+login (the QR scan a person just made is the most valuable state the account
+has, and waiting for the interval would risk it), every
 `snapshot_interval_seconds` while leading and once more on graceful stop
 (`use_snapshots` installs the snapshot layer's hooks). Storage refusing a
 write for a stale fencing token means this runner lost the lease: the engine
@@ -64,6 +66,18 @@ async def _no_snapshot(session_dir: Path, token: int) -> None:
     """Placeholder until the snapshot layer lands: nothing to restore or save."""
 
 
+def snapshot_after_event(event: EngineEvent, *, awaiting_login: bool, restored: bool) -> bool:
+    """Should this event trigger a snapshot now, ahead of the interval?
+
+    Only a login that is new state: one that followed a QR or pairing code, or
+    any login when nothing was restored. That is what a pod loss would cost a
+    person another scan for. A restored session that WhatsApp accepts is
+    already in the store, so snapshotting it again buys nothing (and costs the
+    browser engine a quiesce).
+    """
+    return isinstance(event, LoggedIn) and (awaiting_login or not restored)
+
+
 class SessionRunner:
     """One account's runner process; see the module docstring."""
 
@@ -95,6 +109,7 @@ class SessionRunner:
         self._engine: Engine | None = None
         self._token: int | None = None
         self._login_qr: str | None = None
+        self._restored = False  # did the last restore find a snapshot (set by on_restore)
         self._state_dir = state_dir(settings.engine.value, settings.session_dir)
         self._last_snapshot: dict[str, object] | None = None
         self._snapshot_error: str | None = None
@@ -124,6 +139,7 @@ class SessionRunner:
         self._snapshot_error = None
 
     def on_restore(self, result: RestoreResult | None) -> None:
+        self._restored = result is not None
         if result is not None and result.warning:
             self._snapshot_error = result.warning
 
@@ -140,6 +156,10 @@ class SessionRunner:
             self._snapshot_error = f"snapshot failed: {type(error).__name__}: {error}"[:500]
             log.error("%s", self._snapshot_error)
         await self._report_current()
+
+    async def _snapshot_now(self, token: int) -> None:
+        with contextlib.suppress(FencedOutError):  # already handled: the engine is stopped
+            await self._take_snapshot(token)
 
     async def _snapshot_periodically(self, token: int) -> None:
         while True:
@@ -238,9 +258,14 @@ class SessionRunner:
             self._login_qr = event.payload
             await self._report("AwaitingLogin", "scan the QR code")
         elif isinstance(event, LoggedIn | Connected):
+            fresh_login = snapshot_after_event(
+                event, awaiting_login=self._phase == "AwaitingLogin", restored=self._restored
+            )
             self._login_qr = None
             if self._engine is not None and self._engine.ready:
                 await self._report("Connected", "session connected")
+            if fresh_login and self._token is not None:
+                self._spawn(self._snapshot_now(self._token))
         elif isinstance(event, Conflict):
             self.fence(f"WhatsApp says another client took the session: {event.detail}")
         elif isinstance(event, LoggedOut):

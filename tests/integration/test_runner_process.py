@@ -7,7 +7,6 @@ exactly when each runner's session was live.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from session_runner.lease.dynamodb import ensure_table
+from tests.faults.activity import active_now, overlaps
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import wait_for
 
@@ -33,35 +33,6 @@ class Runner:
     name: str
     process: subprocess.Popen[bytes]
     status_file: Path
-
-
-def intervals(log: Path) -> dict[str, list[tuple[float, float | None]]]:
-    """Per identity, the [active, inactive) intervals from the local engine's activity log."""
-    spans: dict[str, list[tuple[float, float | None]]] = {}
-    if not log.exists():
-        return spans
-    for line in log.read_text().splitlines():
-        record = json.loads(line)
-        mine = spans.setdefault(record["identity"], [])
-        if record["event"] == "active":
-            mine.append((record["t"], None))
-        elif mine and mine[-1][1] is None:
-            mine[-1] = (mine[-1][0], record["t"])
-    return spans
-
-
-def active_now(log: Path) -> set[str]:
-    return {who for who, spans in intervals(log).items() if spans and spans[-1][1] is None}
-
-
-def overlaps(log: Path, killed_at: dict[str, float]) -> list[tuple[str, str]]:
-    """Pairs of identities whose live intervals overlapped (a killed runner's ends at its kill)."""
-    flat = []
-    for who, spans in intervals(log).items():
-        for start, end in spans:
-            flat.append((start, end if end is not None else killed_at.get(who, float("inf")), who))
-    flat.sort()
-    return [(a[2], b[2]) for a, b in itertools.pairwise(flat) if b[0] < a[1] and a[2] != b[2]]
 
 
 @pytest.fixture
@@ -172,7 +143,7 @@ def test_a_session_snapshotted_on_stop_is_restored_by_the_next_runner(
     assert a.process.wait(timeout=30) == 0
     final = status(a)
     assert final["phase"] == "Stopped"
-    assert final["lastSnapshot"]["bytes"] > 0
+    assert final["lastSnapshot"]["id"]  # bytes may be 0: the login snapshot already holds it all
     assert final.get("snapshotError") is None
 
     # A fresh pod: empty session dir, and no auto login — only a restored session avoids the QR.
@@ -189,3 +160,30 @@ def test_a_session_snapshotted_on_stop_is_restored_by_the_next_runner(
         for k in keys
         if "/chunks/" in k
     )
+
+
+def test_a_fresh_login_is_snapshotted_at_once_so_a_killed_pod_loses_no_login(
+    runners: tuple[Any, Path], aws: AwsEndpoint, tmp_path: Path
+) -> None:
+    """No SIGTERM, no interval elapsed (minimum 30 s): the login alone triggers a snapshot."""
+    aws.client("s3").create_bucket(Bucket="wafleet-snaps")
+    key = tmp_path / "kek"
+    key.write_bytes(os.urandom(32))
+    snapshots = {
+        "WAFLEET_SNAPSHOT_BUCKET": "wafleet-snaps",
+        "WAFLEET_SNAPSHOT_ENDPOINT_URL": aws.endpoint_url,
+        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(key),
+        "WAFLEET_SNAPSHOT_INTERVAL_SECONDS": "3600",
+    }
+    start, _ = runners
+    a = start("runner-a", **snapshots)
+    wait_for(lambda: (status(a).get("lastSnapshot") or {}).get("bytes", 0) > 0, "login snapshot")
+    a.process.send_signal(signal.SIGKILL)
+    a.process.wait(timeout=10)
+
+    b = start("runner-b", WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S="", **snapshots)
+    wait_for(
+        lambda: status(b).get("phase") == "Connected", "b connected from the login snapshot", 30
+    )
+    # b's session was restored, not a new login: it did not snapshot again on connect.
+    assert status(b).get("lastSnapshot") is None
