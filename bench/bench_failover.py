@@ -21,7 +21,6 @@ Metrics (issue: session runner, point 10):
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -33,57 +32,21 @@ from pathlib import Path
 import boto3
 
 from bench.result import BenchResult, median
+from session_runner.devrunner import LeaseTimings, start_runner
 from session_runner.devserver import MotoServer
 from session_runner.procmem import pss_mb
+from tests.faults.activity import intervals
 from tests.harness.kube_emulator import KubeEmulator
 
 RUNS = int(os.environ.get("WAFLEET_BENCH_FAILOVER_RUNS", "20"))
-DURATION, RENEW, RETRY = 3.0, 2.0, 0.5
-RUNNER = Path(sys.executable).with_name("wafleet-runner")
-
-
-def _active(log: Path) -> dict[str, float]:
-    """identity -> monotonic time of its latest "active" line."""
-    seen: dict[str, float] = {}
-    if log.exists():
-        for line in log.read_text().splitlines():
-            record = json.loads(line)
-            if record["event"] == "active":
-                seen[record["identity"]] = record["t"]
-    return seen
-
-
+LEASE = LeaseTimings(duration=3.0, renew_deadline=2.0, retry_period=0.5)
+DURATION = LEASE.duration
 BUCKET = "wafleet-failover-bench"
 
 
-def _start(
-    name: str, run_dir: Path, kubeconfig: Path, activity: Path, s3: str
-) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
-        "KUBECONFIG": str(kubeconfig),
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "WAFLEET_SNAPSHOT_BUCKET": BUCKET,
-        "WAFLEET_SNAPSHOT_ENDPOINT_URL": s3,
-        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(run_dir.parent / "kek"),
-        "WAFLEET_ACCOUNT_NAME": run_dir.name,
-        "WAFLEET_PHONE_NUMBER": "+15550100001",
-        "WAFLEET_ENGINE": "local",
-        "WAFLEET_POD_NAME": name,
-        "WAFLEET_LEASE_DURATION_SECONDS": str(DURATION),
-        "WAFLEET_LEASE_RENEW_DEADLINE_SECONDS": str(RENEW),
-        "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": str(RETRY),
-        "WAFLEET_SESSION_DIR": str(run_dir / name),
-        "WAFLEET_STATUS_FILE": str(run_dir / f"{name}.json"),
-        "WAFLEET_HEALTH_PORT": "0",
-        "WAFLEET_LOG_LEVEL": "error",
-        "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
-        "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(activity),
-    }
-    return subprocess.Popen(
-        [str(RUNNER), "session"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def _active(log: Path) -> dict[str, float]:
+    """identity -> monotonic time its latest live interval began."""
+    return {who: spans[-1][0] for who, spans in intervals(log).items() if spans}
 
 
 def _wait(predicate: object, limit: float) -> None:
@@ -95,35 +58,39 @@ def _wait(predicate: object, limit: float) -> None:
     raise RuntimeError("timed out")
 
 
-def _snapshotted(status_file: Path) -> bool:
-    try:
-        return bool(json.loads(status_file.read_text()).get("lastSnapshot"))
-    except (OSError, ValueError):
-        return False
-
-
 def one_run(i: int, root: Path, kubeconfig: Path, s3: str) -> tuple[float, float]:
     run_dir = root / f"acct-{i:02d}"
     run_dir.mkdir()
     activity = run_dir / "activity.jsonl"
-    processes = {name: _start(name, run_dir, kubeconfig, activity, s3) for name in ("a", "b")}
+    extra = {
+        "KUBECONFIG": str(kubeconfig),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "WAFLEET_SNAPSHOT_BUCKET": BUCKET,
+        "WAFLEET_SNAPSHOT_ENDPOINT_URL": s3,
+        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(root / "kek"),
+        "WAFLEET_LOG_LEVEL": "error",
+        "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(activity),
+    }
+    runners = {
+        name: start_runner(name, run_dir, account=run_dir.name, lease=LEASE, extra=extra)
+        for name in ("a", "b")
+    }
     try:
         _wait(lambda: _active(activity), 30)
         leader = next(iter(_active(activity)))
         other = "b" if leader == "a" else "a"
-        _wait(lambda: (run_dir / f"{other}.json").exists(), 30)  # the standby is up and competing
-        _wait(lambda: _snapshotted(run_dir / f"{leader}.json"), 30)  # the login is in the store
+        _wait(lambda: runners[other].status(), 30)  # the standby is up and competing
+        _wait(lambda: runners[leader].status().get("lastSnapshot"), 30)  # the login is stored
         time.sleep(1.0)  # let the holder renew a few times, as in steady state
-        pss = pss_mb([processes[leader].pid])
+        pss = pss_mb([runners[leader].process.pid])
         killed = time.monotonic()
-        processes[leader].send_signal(signal.SIGKILL)
+        runners[leader].process.send_signal(signal.SIGKILL)
         _wait(lambda: other in _active(activity), 60)
         return _active(activity)[other] - killed, pss
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
+        for runner in runners.values():
+            runner.stop()
 
 
 def bare_python_pss() -> float:

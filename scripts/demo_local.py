@@ -120,46 +120,29 @@ def show_fencing_primitives(moto: MotoServer) -> None:
         )
 
 
-def run_failover(moto: MotoServer, workdir: Path) -> None:
+def run_failover(moto: MotoServer, workdir: Path) -> bool:
+    """Two runners, a kill -9, a restore; True when the standby took over from the snapshot."""
     step("Two session runners for one account: one live session, failover when it is killed")
     import signal
-    import subprocess
 
+    from session_runner.devrunner import LeaseTimings, LocalRunner, start_runner
     from session_runner.lease.dynamodb import ensure_table
 
     ensure_table(boto3.client("dynamodb", **moto.client_kwargs()), "wafleet-leases")
-    runner_exe = str(Path(sys.executable).with_name("wafleet-runner"))
-
-    def start(name: str) -> subprocess.Popen[bytes]:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
-            "AWS_ENDPOINT_URL": moto.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "WAFLEET_ACCOUNT_NAME": "demo",
-            "WAFLEET_PHONE_NUMBER": "+15550100001",
-            "WAFLEET_ENGINE": "local",
-            "WAFLEET_POD_NAME": name,
-            "WAFLEET_LEASE_BACKEND": "dynamodb",
-            "WAFLEET_LEASE_DURATION_SECONDS": "4",
-            "WAFLEET_LEASE_RENEW_DEADLINE_SECONDS": "3",
-            "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": "1",
-            "WAFLEET_SESSION_DIR": str(workdir / name / "session"),
-            "WAFLEET_STATUS_FILE": str(workdir / name / "status.json"),
-            "WAFLEET_HEALTH_PORT": "0",
-            "WAFLEET_LOG_LEVEL": "error",
-            "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
-        }
-        return subprocess.Popen(
-            [runner_exe, "session"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-
-    def status(name: str) -> dict[str, Any]:
-        try:
-            return dict(json.loads((workdir / name / "status.json").read_text()))
-        except (OSError, ValueError):
-            return {}
+    boto3.client("s3", **moto.client_kwargs()).create_bucket(Bucket="wafleet-demo-snapshots")
+    kek = workdir / "encryption-key"
+    kek.write_bytes(os.urandom(32))
+    extra = {
+        "AWS_ENDPOINT_URL": moto.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "WAFLEET_LEASE_BACKEND": "dynamodb",
+        "WAFLEET_LOG_LEVEL": "error",
+        "WAFLEET_SNAPSHOT_BUCKET": "wafleet-demo-snapshots",
+        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(kek),
+    }
+    lease = LeaseTimings(duration=4, renew_deadline=3, retry_period=1)
 
     def wait(predicate: Any, limit: float = 30.0) -> bool:
         deadline = time.monotonic() + limit
@@ -169,38 +152,60 @@ def run_failover(moto: MotoServer, workdir: Path) -> None:
             time.sleep(0.2)
         return False
 
-    processes = {name: start(name) for name in ("runner-a", "runner-b")}
+    def show(runner: LocalRunner) -> None:
+        report = runner.status()
+        console.print(
+            f"  {runner.name}: {report.get('phase')} (token {report.get('fencingToken')}) "
+            f"{report.get('message')}"
+        )
+
+    # runner-a logs in at once (a stand-in for a person scanning the QR); runner-b
+    # never logs in by itself, so it can only be Connected from a restored snapshot.
+    leader = start_runner("runner-a", workdir, lease=lease, extra=extra)
+    runners = [leader]
     try:
-        wait(lambda: any(status(n).get("phase") == "Connected" for n in processes))
-        wait(lambda: all(status(n).get("phase") for n in processes))
-        for name in processes:
-            report = status(name)
+        wait(lambda: leader.status().get("phase") == "Connected")
+        other = start_runner(
+            "runner-b",
+            workdir,
+            lease=lease,
+            extra={**extra, "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": ""},
+        )
+        runners.append(other)
+        wait(lambda: other.status().get("phase") == "Standby")
+        for runner in runners:
+            show(runner)
+        if wait(lambda: leader.status().get("lastSnapshot")):
+            shot = leader.status()["lastSnapshot"]
             console.print(
-                f"  {name}: {report.get('phase')} (token {report.get('fencingToken')}) {report.get('message')}"
+                f"  {leader.name} snapshotted its new login at once: {shot['id']}, "
+                f"{shot['bytes']} bytes, zstd + AES-256-GCM, in {shot['seconds']} s"
             )
-        leader = next(n for n in processes if status(n).get("phase") == "Connected")
-        other = next(n for n in processes if n != leader)
-        token = status(leader).get("fencingToken")
-        console.print(f"  kill -9 {leader} (no graceful release: the lease must expire on its own)")
+        token = leader.status().get("fencingToken")
+        console.print(
+            f"  kill -9 {leader.name} (no graceful release: the lease must expire on its own)"
+        )
         killed = time.monotonic()
-        processes[leader].send_signal(signal.SIGKILL)
-        processes[leader].wait(timeout=10)
-        if wait(lambda: status(other).get("phase") == "Connected"):
-            report = status(other)
+        leader.process.send_signal(signal.SIGKILL)
+        leader.process.wait(timeout=10)
+        if wait(lambda: other.status().get("phase") == "Connected"):
+            report = other.status()
             console.print(
-                f"  {other}: {report.get('phase')} after {time.monotonic() - killed:.1f} s, "
-                f"fencing token {token} -> {report.get('fencingToken')}"
+                f"  {other.name}: {report.get('phase')} after {time.monotonic() - killed:.1f} s, "
+                f"fencing token {token} -> {report.get('fencingToken')}, "
+                "session restored from the snapshot (no new QR scan)"
             )
         else:
-            console.print(f"  [red]{other} did not take over[/]")
-        console.print(f"  SIGTERM {other}: it stops its engine and releases the lease")
-        processes[other].send_signal(signal.SIGTERM)
-        processes[other].wait(timeout=20)
-        console.print(f"  {other}: {status(other).get('phase')}")
+            console.print(f"  [red]{other.name} did not take over[/]")
+            return False
+        console.print(f"  SIGTERM {other.name}: final snapshot, engine stopped, lease released")
+        other.process.send_signal(signal.SIGTERM)
+        other.process.wait(timeout=20)
+        show(other)
+        return other.process.returncode == 0
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
+        for runner in runners:
+            runner.stop()
 
 
 def run_operator_on_emulator() -> None:
@@ -283,9 +288,12 @@ def main() -> int:
         import tempfile
 
         with tempfile.TemporaryDirectory() as workdir:
-            run_failover(moto, Path(workdir))
+            failed_over = run_failover(moto, Path(workdir))
     if (REPO / ".tools" / "bin" / "kubectl").exists():
         run_operator_on_emulator()
+    if not failed_over:
+        console.print("\n[bold red]demo failed[/]: the standby runner did not take over")
+        return 1
     console.print(
         f"\n[bold green]demo finished[/] in {time.monotonic() - started:.1f} s. "
         "What comes next: README, section Status."

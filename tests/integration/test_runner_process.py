@@ -7,85 +7,56 @@ exactly when each runner's session was live.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from session_runner.devrunner import LocalRunner, start_runner
 from session_runner.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import wait_for
-
-RUNNER = Path(sys.executable).with_name("wafleet-runner")
-
-
-@dataclass
-class Runner:
-    name: str
-    process: subprocess.Popen[bytes]
-    status_file: Path
 
 
 @pytest.fixture
 def runners(aws: AwsEndpoint, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
     ensure_table(aws.client("dynamodb"), "wafleet-leases")
     activity = tmp_path / "activity.jsonl"
-    started: list[Runner] = []
+    started: list[LocalRunner] = []
 
-    def start(name: str, **extra: str) -> Runner:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
-            "AWS_ENDPOINT_URL": aws.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "WAFLEET_ACCOUNT_NAME": "demo",
-            "WAFLEET_PHONE_NUMBER": "+15550100001",
-            "WAFLEET_ENGINE": "local",
-            "WAFLEET_POD_NAME": name,
-            "WAFLEET_LEASE_BACKEND": "dynamodb",
-            "WAFLEET_LEASE_DURATION_SECONDS": "3",
-            "WAFLEET_LEASE_RENEW_DEADLINE_SECONDS": "2",
-            "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": "0.5",
-            "WAFLEET_SESSION_DIR": str(tmp_path / name / "session"),
-            "WAFLEET_STATUS_FILE": str(tmp_path / name / "status.json"),
-            "WAFLEET_HEALTH_PORT": "0",
-            "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
-            "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(activity),
-            **extra,
-        }
-        env = {k: v for k, v in env.items() if v != ""}  # "" removes a default above
+    def start(name: str, **extra: str) -> LocalRunner:
         log = (tmp_path / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            [str(RUNNER), "session"], env=env, stdout=log, stderr=subprocess.STDOUT
+        runner = start_runner(
+            name,
+            tmp_path,
+            extra={
+                "AWS_ENDPOINT_URL": aws.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "WAFLEET_LEASE_BACKEND": "dynamodb",
+                "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(activity),
+                **extra,
+            },
+            output=log,
         )
-        runner = Runner(name, process, tmp_path / name / "status.json")
         started.append(runner)
         return runner
 
     yield start, activity
     for runner in started:
-        if runner.process.poll() is None:
-            runner.process.kill()
-            runner.process.wait(timeout=10)
+        runner.stop()
     for path in sorted(tmp_path.glob("*.log")):
         print(f"--- {path.name} ---\n{path.read_text()[-3000:]}")
 
 
-def status(runner: Runner) -> dict[str, Any]:
-    try:
-        return dict(json.loads(runner.status_file.read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+def status(runner: LocalRunner) -> dict[str, Any]:
+    return runner.status()
 
 
 def test_one_session_at_a_time_and_failover_after_kill(runners: tuple[Any, Path]) -> None:
