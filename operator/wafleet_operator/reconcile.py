@@ -24,7 +24,13 @@ from wafleet_operator.kube import Kube, KubeError
 from wafleet_operator.metrics import INVALID_SPECS, PhaseBook
 from wafleet_operator.specs import build_children
 from wafleet_operator.specs.account import AccountRef
-from wafleet_operator.status import Observed, Problem, Verdict, decide_status
+from wafleet_operator.status import (
+    Observed,
+    Problem,
+    Verdict,
+    decide_status,
+    snapshot_event,
+)
 from wafleet_operator.validation import find_problems, parse_spec, secret_needs
 
 API_VERSION = "wafleet.io/v1alpha1"
@@ -169,6 +175,16 @@ def announce(
             kopf.warn(as_body(body), reason=verdict.phase, message=message)
         else:
             kopf.event(as_body(body), type="Normal", reason=verdict.phase, message=message)
+    old_snapshot = next(
+        (c for c in old.get("conditions") or () if c.get("type") == "SnapshotHealthy"), None
+    )
+    new_snapshot = next(c for c in verdict.conditions if c["type"] == "SnapshotHealthy")
+    event = snapshot_event(old_snapshot, new_snapshot)
+    if event is not None:
+        if event.type == "Warning":
+            kopf.warn(as_body(body), reason=event.reason, message=event.message)
+        else:
+            kopf.event(as_body(body), type=event.type, reason=event.reason, message=event.message)
     if old_ready.get("reason") == "InvalidSpec":
         kopf.event(
             as_body(body),

@@ -9,6 +9,7 @@ with no I/O, so every rule has a row in a table test.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -240,3 +241,31 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
         last_snapshot=last_snapshot if isinstance(last_snapshot, dict) else None,
         runner_ignored=observed.runner is not None and not current,
     )
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One Kubernetes Event to post: `type` is Normal or Warning."""
+
+    type: str
+    reason: str
+    message: str
+
+
+def snapshot_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> EventSpec | None:
+    """The event a SnapshotHealthy transition deserves, if any.
+
+    A failure (or a restore that fell back to an older snapshot) is a Warning
+    the first time it is seen and again whenever its message changes — each
+    says something new; the same failure repeated on every interval is not
+    news. Recovery gets one Normal event. Unknown (not configured, none yet)
+    says nothing.
+    """
+    old_status = (old or {}).get("status")
+    if new["status"] == "False":
+        if old_status != "False" or (old or {}).get("message") != new["message"]:
+            return EventSpec("Warning", new["reason"], str(new["message"]))
+        return None
+    if new["status"] == "True" and old_status == "False":
+        return EventSpec("Normal", "SnapshotHealthy", f"snapshots work again: {new['message']}")
+    return None

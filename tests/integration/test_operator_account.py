@@ -198,6 +198,52 @@ def test_runner_report_drives_phase_and_stale_tokens_are_ignored(
     assert cluster.account("frank")["status"]["fencingToken"] == 5
 
 
+def test_a_snapshot_failure_reported_by_the_runner_is_a_warning_event(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    make_secret(cluster, "fall-kek", {"key": SECRET_KEY_VALUE})
+    spec = {**LOCAL, "snapshot": {"bucket": "snaps", "encryptionKeySecret": {"name": "fall-kek"}}}
+    cluster.create_account("fay", spec)
+    wait_for(lambda: children_exist(cluster, "fay"), "children")
+    fell_back = "restored 20261123T1200Z-b: 20261123T1300Z-a failed verification (chunk hash)"
+    report = {
+        "phase": "Connected",
+        "holder": "waa-fay-0",
+        "fencingToken": 1,
+        "snapshotError": fell_back,
+        "reportedAt": "2026-11-23T13:00:00Z",
+    }
+    cluster.patch_account_status("fay", {"status": {"runner": report}})
+    wait_for(
+        lambda: (cluster.condition("fay", "SnapshotHealthy") or {}).get("status") == "False",
+        "SnapshotHealthy False",
+    )
+    assert cluster.condition("fay", "SnapshotHealthy")["message"] == fell_back  # type: ignore[index]
+    warning = wait_for(
+        lambda: [e for e in cluster.events_for("fay") if e.reason == "SnapshotFailed"],
+        "SnapshotFailed event",
+    )
+    assert warning[0].type == "Warning"
+    assert warning[0].message == fell_back
+
+    healed = {
+        **report,
+        "snapshotError": None,
+        "lastSnapshot": {
+            "id": "20261123T1305Z-c",
+            "time": "2026-11-23T13:05:00Z",
+            "bytes": 9,
+            "seconds": 0.1,
+        },
+    }
+    cluster.patch_account_status("fay", {"status": {"runner": healed}})
+    wait_for(
+        lambda: [e for e in cluster.events_for("fay") if e.reason == "SnapshotHealthy"],
+        "SnapshotHealthy event after recovery",
+    )
+    assert cluster.condition("fay", "SnapshotHealthy")["status"] == "True"  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("name", "spec", "field"),
     [

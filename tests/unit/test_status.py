@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from wafleet_operator.status import Observed, Problem, decide_status, runner_report_is_current
+from wafleet_operator.status import (
+    Observed,
+    Problem,
+    decide_status,
+    runner_report_is_current,
+    snapshot_event,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 EARLIER = "2026-11-23T11:00:00Z"
@@ -237,3 +243,34 @@ def test_highest_token(
     from wafleet_operator.reconcile import highest_token
 
     assert highest_token(reported, lease) == expected
+
+
+def _snap(status: str, reason: str = "r", message: str = "m") -> dict[str, str]:
+    return {"type": "SnapshotHealthy", "status": status, "reason": reason, "message": message}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # first failure, and a failure after success: a Warning naming the cause
+        (None, _snap("False", "SnapshotFailed", "boom"), ("Warning", "SnapshotFailed")),
+        (_snap("True"), _snap("False", "SnapshotFailed", "boom"), ("Warning", "SnapshotFailed")),
+        (_snap("Unknown"), _snap("False", "SnapshotFailed", "x"), ("Warning", "SnapshotFailed")),
+        # a different failure is news; the same one on every interval is not
+        (_snap("False", message="a"), _snap("False", message="b"), ("Warning", "r")),
+        (_snap("False", message="a"), _snap("False", message="a"), None),
+        # recovery: one Normal event; steady success or Unknown: nothing
+        (_snap("False"), _snap("True", "SnapshotTaken"), ("Normal", "SnapshotHealthy")),
+        (_snap("True"), _snap("True"), None),
+        (None, _snap("True"), None),
+        (None, _snap("Unknown", "NotConfigured"), None),
+        (_snap("False"), _snap("Unknown"), None),
+    ],
+)
+def test_snapshot_health_transitions_and_their_events(
+    old: dict[str, str] | None, new: dict[str, str], expected: tuple[str, str] | None
+) -> None:
+    event = snapshot_event(old, new)
+    assert (None if event is None else (event.type, event.reason)) == expected
+    if event is not None and event.type == "Warning":
+        assert event.message == new["message"]
