@@ -90,7 +90,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from session_runner.engines.base import (
@@ -102,7 +102,13 @@ from session_runner.engines.base import (
     SendRejected,
     normalize_jid,
 )
-from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH, launch_kwargs
+from session_runner.engines.chromium import (
+    DEFAULT_CHROMIUM_PATH,
+    DRIVER_NODE_OPTIONS,
+    LOW_MEMORY_ARGS,
+    driver_node_options,
+    launch_kwargs,
+)
 from session_runner.engines.events import (
     AckStatus,
     Conflict,
@@ -220,6 +226,26 @@ class BrowserEngineSettings(BaseSettings):
     send_timeout_s: float = Field(default=120.0, gt=0)
     media_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     media_mime_families: tuple[str, ...] = ("image", "video", "audio", "application", "text")
+    chromium_args: tuple[str, ...] = Field(
+        default=LOW_MEMORY_ARGS,
+        description="Chromium flags after the closed-network ones. Default: the measured memory "
+        "savings of chromium.LOW_MEMORY_ARGS; () leaves Chromium's own defaults. A JSON list or "
+        "space-separated flags in the environment.",
+    )
+    driver_node_options: str = Field(
+        default=DRIVER_NODE_OPTIONS,
+        description="NODE_OPTIONS for Playwright's node driver (chromium.DRIVER_NODE_OPTIONS); "
+        "'' for node's defaults.",
+    )
+
+    @field_validator("chromium_args", mode="before")
+    @classmethod
+    def _split_flags(cls, value: Any) -> Any:
+        """The registry hands environment values over as strings: accept JSON or plain flags."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split()
+        return value
 
 
 class _Phase(StrEnum):
@@ -429,7 +455,8 @@ class BrowserEngine(Engine):
         self._profile = (session_dir / PROFILE_DIR).resolve()
         try:
             self._wajs_source = await asyncio.to_thread(self._prepare)
-            self._playwright = await async_playwright().start()
+            with driver_node_options(self.options.driver_node_options):
+                self._playwright = await async_playwright().start()
             async with self._browser_lock:
                 await self._launch()
         except (PlaywrightError, TimeoutError, OSError) as error:
@@ -641,7 +668,7 @@ class BrowserEngine(Engine):
         self._launches += 1
         context = await self._playwright.chromium.launch_persistent_context(
             str(self._profile),
-            **launch_kwargs(self._chromium_path, self.options.headless),
+            **launch_kwargs(self._chromium_path, self.options.headless, self.options.chromium_args),
             # WhatsApp Web's CSP forbids inline scripts: without this the injected
             # wa-js <script> would be refused.
             bypass_csp=True,

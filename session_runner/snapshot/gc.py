@@ -6,6 +6,8 @@ the two leaves unreferenced chunks (collected next time), never a kept
 manifest pointing at a missing chunk. GC runs in the lease holder right after
 its own snapshot (never concurrently with it) and only while the
 latest-pointer's token is not above ours, so a fenced runner deletes nothing.
+Suspect markers (`suspect/<chunk id>`) of chunks that are gone, or that GC
+just deleted, go too: there is nothing left to repair.
 """
 
 from __future__ import annotations
@@ -61,4 +63,6 @@ def collect_garbage(
     uploaded = {cid: obj.last_modified for cid, obj in store.list_chunks().items()}
     doomed = chunks_to_delete(uploaded, referenced, now=moment, grace=grace)
     store.delete_chunks(sorted(doomed))
+    stale_marks = {c for c in store.list_suspects() if c in doomed or c not in uploaded}
+    store.clear_suspects(sorted(stale_marks))
     return GcResult(sorted(keep), dropped, len(doomed))

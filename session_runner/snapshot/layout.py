@@ -23,7 +23,11 @@ def account_prefix(prefix: str, namespace: str, account: str) -> str:
 #   keys/<key id>.json            the account data key, wrapped by the KEK with that id
 #   chunks/<chunk id>             one encrypted, compressed chunk (id = keyed HMAC, see crypto)
 #   manifests/<snapshot id>.json  one snapshot: files, modes, sizes, chunk ids, token, key id
+#                                 (format 2: the JSON is stored zstd-compressed, see manifest.py)
 #   latest.json                   the latest-pointer, moved by compare-and-swap
+#   suspect/<chunk id>            empty marker: a restore or verification found that chunk's
+#                                 object corrupt; the next snapshot that holds the chunk
+#                                 uploads it again (overwriting) and removes the marker
 
 
 OWNER = "owner.json"
@@ -31,6 +35,7 @@ LATEST = "latest.json"
 CHUNKS = "chunks/"
 MANIFESTS = "manifests/"
 KEYS = "keys/"
+SUSPECT = "suspect/"
 
 
 def owner_key(account: str) -> str:
@@ -51,3 +56,7 @@ def manifest_key(account: str, snapshot_id: str) -> str:
 
 def data_key_key(account: str, key_id: str) -> str:
     return f"{account}{KEYS}{key_id}.json"
+
+
+def suspect_key(account: str, chunk_id: str) -> str:
+    return f"{account}{SUSPECT}{chunk_id}"

@@ -6,6 +6,15 @@ totals). It is written once (If-None-Match) and never changed; `mac`
 authenticates it with a key derived from the data key, so a bucket writer
 cannot rearrange files or chunks unnoticed. Snapshot ids sort by time: a
 UTC timestamp plus random digits, so two runners never collide.
+
+Manifest format 2 (this version) is stored zstd-compressed (`encode_manifest`):
+most of a manifest is chunk ids in hex, and a new manifest is part of every
+incremental snapshot's upload (~25 KB of JSON became ~11 KB on the benchmark's
+profile). The MAC covers the uncompressed JSON, as before. `decode_manifest`
+also reads format 1 (plain JSON), though nothing written by format 1 was
+ever released; immutable files may use larger chunks than `chunk_size` since
+format 2 (`immutable_chunk_size`); a restore never needs either, it adds up
+the chunks' sizes.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import os
 from datetime import UTC, datetime
 from typing import Literal
 
+import zstandard
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -48,7 +58,7 @@ class Totals(_Doc):
 
 
 class Manifest(_Doc):
-    format: Literal[1] = 1
+    format: Literal[1, 2] = 2
     snapshot_id: str
     engine: str
     engine_version: str = ""
@@ -56,7 +66,10 @@ class Manifest(_Doc):
     created_at: datetime
     key_id: str
     wrapped_data_key: str
-    chunk_size: int
+    chunk_size: int = Field(description="Chunk size of files that change in place or grow.")
+    immutable_chunk_size: int = Field(
+        default=0, description="Chunk size of immutable (hard-linked) files; 0: `chunk_size`."
+    )
     files: list[FileRecord]
     totals: Totals
     mac: str = ""
@@ -64,6 +77,25 @@ class Manifest(_Doc):
     def body_for_mac(self) -> bytes:
         """The canonical bytes the MAC covers: everything but the MAC."""
         return self.model_copy(update={"mac": ""}).to_json()
+
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MANIFEST_ZSTD_LEVEL = 9  # a few tens of KB: any level is instant, and it is uploaded every time
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """The stored form of a manifest: its JSON, zstd-compressed."""
+    return zstandard.ZstdCompressor(level=MANIFEST_ZSTD_LEVEL).compress(manifest.to_json())
+
+
+def decode_manifest(raw: bytes) -> Manifest:
+    """A stored manifest (format 2, compressed; or format 1, plain JSON); ValueError if neither."""
+    if raw[:4] == _ZSTD_MAGIC:
+        try:
+            raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=256 << 20)
+        except zstandard.ZstdError as error:
+            raise ValueError(f"manifest does not decompress: {error}") from error
+    return Manifest.model_validate_json(raw)
 
 
 class LatestPointer(_Doc):

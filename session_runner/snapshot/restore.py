@@ -12,6 +12,18 @@ a complete staging dir the next restore ignores and rebuilds.
 A snapshot that fails verification (a corrupt or missing chunk, a manifest
 whose MAC does not match) is skipped for the next older one; the result says
 which snapshot was used and carries a warning for the runner to report.
+
+A chunk whose object fails to open is downloaded once more (a bad read is
+not a bad object); if it fails again it is marked suspect in the store
+(`SnapshotStore.mark_suspect`), so the next snapshot that holds its content
+uploads it again instead of reusing the broken object, which repairs every
+snapshot that references it. `verify_snapshot` checks a snapshot the same way
+without writing any file, and marks every corrupt chunk it finds.
+
+A chunk's recorded `stored_size` is not compared with the object: a repaired
+chunk may be compressed at another level than the one an older manifest
+recorded. Nothing is lost by that: decryption (GCM tag), the decompressed
+size and the keyed content hash verify every byte.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from session_runner.snapshot.crypto import ChunkCorrupt, DataKey, KeyRing, KeyRingError
-from session_runner.snapshot.manifest import Manifest
+from session_runner.snapshot.manifest import ChunkRef, Manifest
 from session_runner.snapshot.store import SnapshotNotFound, SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +55,10 @@ class RestoreError(Exception):
 
 class VerificationError(Exception):
     """A snapshot failed verification (its chunks, sizes, paths or MAC)."""
+
+
+class ChunkMissing(VerificationError):  # noqa: N818 - reads as what happened
+    """A chunk the manifest references is not in the store."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,36 @@ def _chunk_jobs(manifest: Manifest) -> Iterator[tuple[int, int]]:
             yield index, n
 
 
+def fetch_verified(store: SnapshotStore, key: DataKey, ref: ChunkRef) -> bytes:
+    """The verified plaintext of one chunk, or VerificationError (the chunk marked suspect)."""
+    for attempt in range(2):
+        try:
+            blob = store.get_chunk(ref.id)
+        except SnapshotNotFound as error:
+            raise ChunkMissing(str(error)) from error
+        try:
+            return key.open_chunk(blob, ref.id, ref.size)
+        except ChunkCorrupt as error:
+            if attempt == 0:
+                log.warning("%s; downloading it again", error)
+                continue
+            _mark_suspect(store, ref.id)
+            raise VerificationError(str(error)) from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _mark_suspect(store: SnapshotStore, chunk_id: str) -> None:
+    """Best effort: a restore must not fail because it cannot write (read-only credentials)."""
+    try:
+        store.mark_suspect(chunk_id)
+    except Exception as error:
+        log.warning("could not mark chunk %s for re-upload: %s", chunk_id, error)
+    else:
+        log.warning(
+            "chunk %s is corrupt in the store: the next snapshot uploads it again", chunk_id
+        )
+
+
 def download_into(
     store: SnapshotStore,
     manifest: Manifest,
@@ -113,21 +159,8 @@ def download_into(
             offsets.append(starts)
 
         def fetch(index: int, n: int) -> None:
-            record = manifest.files[index]
-            ref = record.chunks[n]
-            try:
-                blob = store.get_chunk(ref.id)
-            except SnapshotNotFound as error:
-                raise VerificationError(str(error)) from error
-            if len(blob) != ref.stored_size:
-                raise VerificationError(
-                    f"chunk {ref.id}: {len(blob)} stored bytes, manifest says {ref.stored_size}"
-                )
-            try:
-                plain = key.open_chunk(blob, ref.id, ref.size)
-            except ChunkCorrupt as error:
-                raise VerificationError(str(error)) from error
-            os.pwrite(fds[index], plain, offsets[index][n])
+            ref = manifest.files[index].chunks[n]
+            os.pwrite(fds[index], fetch_verified(store, key, ref), offsets[index][n])
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
             window: deque[concurrent.futures.Future[None]] = deque()
@@ -262,3 +295,52 @@ def restore_with_fallback(
             snapshot_id, manifest.totals.files, manifest.totals.bytes, warning=warning
         )
     raise RestoreError("no snapshot could be restored: " + "; ".join(failures))
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What `verify_snapshot` found: chunk ids whose objects are corrupt or missing."""
+
+    snapshot_id: str
+    chunks: int
+    corrupt: list[str]
+    missing: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupt and not self.missing
+
+
+def verify_snapshot(
+    store: SnapshotStore,
+    keyring: KeyRing,
+    snapshot_id: str,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> VerifyReport:
+    """Download and verify every chunk of a snapshot, writing nothing; mark corrupt ones suspect.
+
+    Unlike a restore it does not stop at the first bad chunk, so one pass
+    finds (and gets the next snapshot to repair) all of them. Raises
+    VerificationError when the manifest itself cannot be read or fails its MAC.
+    """
+    try:
+        manifest = store.get_manifest(snapshot_id)
+        key = data_key_for(manifest, keyring)
+    except (SnapshotNotFound, KeyRingError, ValueError) as error:
+        raise VerificationError(f"snapshot {snapshot_id}: {error}") from error
+    refs = {c.id: c for f in manifest.files for c in f.chunks}
+    corrupt: list[str] = []
+    missing: list[str] = []
+
+    def check(ref: ChunkRef) -> None:
+        try:
+            fetch_verified(store, key, ref)
+        except ChunkMissing:
+            missing.append(ref.id)
+        except VerificationError:
+            corrupt.append(ref.id)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(check, refs.values()))
+    return VerifyReport(snapshot_id, len(refs), sorted(corrupt), sorted(missing))

@@ -30,8 +30,16 @@ from typing import Any
 
 from session_runner.lease.fencing import FencedOutError, token_accepts
 from session_runner.snapshot import layout, metrics
-from session_runner.snapshot.capture import FileEntry
-from session_runner.snapshot.chunks import CHUNK_SIZE, iter_chunks, sha256
+from session_runner.snapshot.capture import FileEntry, Method
+from session_runner.snapshot.chunks import (
+    CHUNK_SIZE,
+    IMMUTABLE_CHUNK_SIZE,
+    Upload,
+    chunk_size_for,
+    iter_chunks,
+    sha256,
+    upload_action,
+)
 from session_runner.snapshot.crypto import DataKey, KeyRing, KeyRingError, load_kek
 from session_runner.snapshot.gc import collect_garbage
 from session_runner.snapshot.manifest import (
@@ -94,37 +102,59 @@ def _upload_files(
     entries: list[FileEntry],
     *,
     chunk_size: int,
+    immutable_chunk_size: int,
     concurrency: int,
 ) -> tuple[list[FileRecord], Totals]:
-    """Chunk every staged file and upload the chunks the store lacks; bounded memory."""
+    """Chunk every staged file and upload the chunks the store lacks; bounded memory.
+
+    The calling thread reads and hashes; a pool of `concurrency` workers
+    compresses, encrypts and uploads (zstd, AES-GCM, hashing and sockets all
+    release the GIL), with at most `concurrency` chunks in flight.
+    """
     known = {cid: obj.size for cid, obj in store.list_chunks().items()}
+    suspect = store.list_suspects()
     uploading: dict[str, concurrent.futures.Future[int]] = {}
+    replaced: list[str] = []
     refs: list[list[tuple[str, int]]] = []
     new = 0
 
-    def seal_and_put(plain: bytes, chunk_id: str) -> int:
+    def seal_and_put(plain: bytes, chunk_id: str, action: Upload) -> int:
         blob = key.seal_chunk(plain, chunk_id)
-        store.put_chunk(chunk_id, blob)
+        if action is Upload.REPLACE:
+            store.replace_chunk(chunk_id, blob)
+        else:
+            store.put_chunk(chunk_id, blob)
         return len(blob)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
         window: deque[concurrent.futures.Future[int]] = deque()
         for entry in entries:
             file_refs: list[tuple[str, int]] = []
-            for plain in iter_chunks(staging / entry.path, chunk_size):
+            size = chunk_size_for(entry.method, chunk_size, immutable_chunk_size)
+            for plain in iter_chunks(staging / entry.path, size):
                 chunk_id = key.chunk_id(sha256(plain))
                 file_refs.append((chunk_id, len(plain)))
-                if chunk_id in known or chunk_id in uploading:
+                action = upload_action(
+                    in_store=chunk_id in known,
+                    suspect=chunk_id in suspect,
+                    queued=chunk_id in uploading,
+                )
+                if action is Upload.SKIP:
                     continue  # never upload a chunk the store (or this run) already has
                 new += 1
+                if action is Upload.REPLACE:
+                    replaced.append(chunk_id)
                 if len(window) >= concurrency:
                     window.popleft().result()
-                future = pool.submit(seal_and_put, plain, chunk_id)
+                future = pool.submit(seal_and_put, plain, chunk_id, action)
                 uploading[chunk_id] = future
                 window.append(future)
             refs.append(file_refs)
         while window:
             window.popleft().result()
+    if replaced:  # the objects are good again: no later snapshot needs to re-upload them
+        store.clear_suspects(replaced)
+        log.warning("re-uploaded %d chunk(s) found corrupt in the store", len(replaced))
     stored = {**known, **{cid: f.result() for cid, f in uploading.items()}}
     records = [
         FileRecord(
@@ -169,12 +199,19 @@ def _commit(
     engine_version: str,
     token: int,
     chunk_size: int,
+    immutable_chunk_size: int,
     concurrency: int,
 ) -> Manifest:
     _check_fence(store, token)
     key = account_data_key(store, keyring)
     records, totals = _upload_files(
-        store, key, staging, entries, chunk_size=chunk_size, concurrency=concurrency
+        store,
+        key,
+        staging,
+        entries,
+        chunk_size=chunk_size,
+        immutable_chunk_size=immutable_chunk_size,
+        concurrency=concurrency,
     )
     manifest = Manifest(
         snapshot_id=new_snapshot_id(),
@@ -185,6 +222,7 @@ def _commit(
         key_id=key.key_id,
         wrapped_data_key=key.wrapped,
         chunk_size=chunk_size,
+        immutable_chunk_size=chunk_size_for(Method.LINK, chunk_size, immutable_chunk_size),
         files=records,
         totals=totals,
     )
@@ -212,6 +250,7 @@ async def take_snapshot(
     quiesce: Quiesce | None = None,
     engine_version: str = "",
     chunk_size: int = CHUNK_SIZE,
+    immutable_chunk_size: int = IMMUTABLE_CHUNK_SIZE,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> SnapshotResult:
     """Snapshot `session_dir` under fencing `token`; FencedOutError when a newer holder wrote."""
@@ -237,6 +276,7 @@ async def take_snapshot(
             engine_version=engine_version,
             token=token,
             chunk_size=chunk_size,
+            immutable_chunk_size=immutable_chunk_size,
             concurrency=concurrency,
         )
     finally:

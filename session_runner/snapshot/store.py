@@ -13,6 +13,14 @@ Conditional writes carry the guarantees:
   it holds a higher fencing token than ours (`token_accepts`), then write
   with If-Match on that ETag (If-None-Match when absent). A 412 means
   someone wrote in between: re-read and retry once, then give up fenced.
+
+Chunks are created with If-None-Match too (content-addressed: an object
+already there is the same chunk), except a *suspect* one: when a restore or a
+verification finds a chunk object corrupt it leaves an empty marker
+`suspect/<chunk id>` (`mark_suspect`), and the next snapshot holding that
+chunk's content uploads it again without the condition (`replace_chunk`),
+repairing every manifest that references it, then removes the marker. One
+extra LIST per snapshot, nearly always empty, is the whole cost.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from session_runner.snapshot.manifest import (
     LatestPointer,
     Manifest,
     OwnerDoc,
+    decode_manifest,
+    encode_manifest,
     utcnow,
 )
 
@@ -155,6 +165,12 @@ class SnapshotStore:
         """Chunks are content-addressed: an object already there is the same chunk."""
         self._create(layout.chunk_key(self.prefix, chunk_id), blob)
 
+    def replace_chunk(self, chunk_id: str, blob: bytes) -> None:
+        """Upload a chunk over whatever object is there (a corrupt one: see `mark_suspect`)."""
+        self.client.put_object(
+            Bucket=self.bucket, Key=layout.chunk_key(self.prefix, chunk_id), Body=blob
+        )
+
     def get_chunk(self, chunk_id: str) -> bytes:
         found = self._get(layout.chunk_key(self.prefix, chunk_id))
         if found is None:
@@ -163,6 +179,21 @@ class SnapshotStore:
 
     def delete_chunks(self, chunk_ids: Iterable[str]) -> None:
         self._delete([layout.chunk_key(self.prefix, c) for c in chunk_ids])
+
+    # ------------------------------------------------------------ suspect chunks
+
+    def mark_suspect(self, chunk_id: str) -> None:
+        """Record that `chunk_id`'s object failed verification: the next snapshot re-uploads it."""
+        self.client.put_object(
+            Bucket=self.bucket, Key=layout.suspect_key(self.prefix, chunk_id), Body=b""
+        )
+
+    def list_suspects(self) -> set[str]:
+        start = len(self.prefix) + len(layout.SUSPECT)
+        return {obj["Key"][start:] for obj in self._list(layout.SUSPECT)}
+
+    def clear_suspects(self, chunk_ids: Iterable[str]) -> None:
+        self._delete([layout.suspect_key(self.prefix, c) for c in chunk_ids])
 
     # ------------------------------------------------------------ keys
 
@@ -184,7 +215,7 @@ class SnapshotStore:
     def put_manifest(self, manifest: Manifest) -> None:
         """Write a manifest once; a retried request whose first attempt landed is fine."""
         key = layout.manifest_key(self.prefix, manifest.snapshot_id)
-        body = manifest.to_json()
+        body = encode_manifest(manifest)
         if self._create(key, body):
             return
         found = self._get(key)
@@ -195,7 +226,7 @@ class SnapshotStore:
         found = self._get(layout.manifest_key(self.prefix, snapshot_id))
         if found is None:
             raise SnapshotNotFound(f"snapshot {snapshot_id} does not exist")
-        return Manifest.model_validate_json(found[0])
+        return decode_manifest(found[0])
 
     def list_snapshot_ids(self) -> list[str]:
         """All manifests' snapshot ids, oldest first."""

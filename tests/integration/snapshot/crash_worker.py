@@ -54,6 +54,10 @@ class Narrating(SnapshotStore):
         self._say("upload")
         super().put_chunk(chunk_id, blob)
 
+    def replace_chunk(self, chunk_id: str, blob: bytes) -> None:
+        self._say("upload")
+        super().replace_chunk(chunk_id, blob)
+
     def put_manifest(self, manifest: Manifest) -> None:
         self._say("manifest")
         super().put_manifest(manifest)

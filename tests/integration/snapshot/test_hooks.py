@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 
 from session_runner.settings import RunnerSettings
 from session_runner.snapshot.crypto import KeyRingError, key_id
+from session_runner.snapshot.manifest import decode_manifest
 from session_runner.snapshot.restore import RestoreResult
 from session_runner.snapshot.snapshotter import SnapshotResult, build_hooks, load_keyring
 from tests.integration.snapshot.conftest import BUCKET, KEK1, KEK2, Bucket, write
@@ -76,8 +77,10 @@ async def test_hooks_snapshot_restore_and_collect(tmp_path: Path, bucket: Bucket
     assert len(bucket.keys("snaps/default/alice/manifests/")) == 1  # keep_last=1 applied
     assert sample("wafleet_snapshots_total", result="ok") == ok_before + 2
     manifest_key = bucket.keys("snaps/default/alice/manifests/")[0]
-    manifest = bucket.client.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read()
-    assert b'"engine":"local","engine_version":"wafleet' in manifest
+    stored = bucket.client.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read()
+    manifest = decode_manifest(stored)
+    assert manifest.engine == "local"
+    assert manifest.engine_version.startswith("wafleet")
 
     target = tmp_path / "elsewhere" / "session"
     await restore(target, 2)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from session_runner.snapshot.crypto import KeyRing
 from session_runner.snapshot.layout import chunk_key, manifest_key
@@ -63,10 +64,10 @@ async def test_unchanged_session_uploads_nothing_and_small_change_uploads_little
 
     with (session / IDB / "000009.log").open("ab") as log:
         log.write(b"x" * 65536)
-    write(session, f"{IDB}/000010.ldb", b"y" * (MIB + 10), 0o644)  # two chunks
+    write(session, f"{IDB}/000010.ldb", b"y" * (MIB + 10), 0o644)  # one 4 MiB-max chunk
     third = await take_snapshot(session, "browser", 1, store, keyring)
-    # the .log (one chunk) and the new table's two chunks; nothing else
-    assert third.chunks_new == 3
+    # the .log (one chunk) and the new table (one chunk: tables are immutable); nothing else
+    assert third.chunks_new == 2
     assert third.bytes_uploaded < first.bytes_uploaded / 10
 
     restored = await restore_latest(tmp_path / "copy", store, keyring)
@@ -111,10 +112,11 @@ async def test_edited_manifest_fails_its_mac(
     old = await take_snapshot(session, "browser", 1, store, keyring)
     new = await take_snapshot(session, "browser", 1, store, keyring)
     key = manifest_key(store.prefix, new.id)
-    doc = bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"].read()
-    bucket.client.put_object(
-        Bucket=bucket.name, Key=key, Body=doc.replace(b'"mode":420', b'"mode":511')
-    )
+    stored = bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"].read()
+    doc = zstandard.ZstdDecompressor().decompress(stored)  # format 2: compressed JSON
+    assert b'"mode":420' in doc
+    edited = zstandard.ZstdCompressor().compress(doc.replace(b'"mode":420', b'"mode":511'))
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=edited)
     restored = await restore_latest(tmp_path / "r", store, keyring)
     assert restored is not None
     assert restored.snapshot_id == old.id
@@ -234,9 +236,12 @@ def test_sqlite_backup_finishes_while_a_writer_keeps_writing(tmp_path: Path) -> 
     thread.start()
     try:
         done = threading.Event()
-        backup = threading.Thread(
-            target=lambda: (sqlite_backup(db, tmp_path / "copy.sqlite3"), done.set())
-        )
+
+        def back_up() -> None:
+            sqlite_backup(db, tmp_path / "copy.sqlite3")
+            done.set()
+
+        backup = threading.Thread(target=back_up)
         backup.start()
         backup.join(timeout=60)
         assert done.is_set(), "the backup did not finish while the writer ran"

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from session_runner.snapshot.layout import account_prefix, chunk_key, latest_key, manifest_key
-from session_runner.snapshot.manifest import LatestPointer, new_snapshot_id
+from session_runner.snapshot.manifest import (
+    ChunkRef,
+    FileRecord,
+    LatestPointer,
+    Manifest,
+    Totals,
+    decode_manifest,
+    encode_manifest,
+    new_snapshot_id,
+)
 
 
 def test_snapshot_ids_sort_by_creation_time_and_are_unique() -> None:
@@ -25,3 +36,42 @@ def test_keys_live_under_the_account_prefix() -> None:
     assert prefix == "snaps/ns/acct/"
     for key in (latest_key(prefix), chunk_key(prefix, "ab"), manifest_key(prefix, "s1")):
         assert key.startswith(prefix)
+
+
+def _manifest(files: int) -> Manifest:
+    chunk = ChunkRef(id="ab" * 32, size=1 << 20, stored_size=700_000)
+    return Manifest(
+        snapshot_id=new_snapshot_id(),
+        engine="browser",
+        fencing_token=1,
+        created_at=datetime.now(UTC),
+        key_id="0" * 16,
+        wrapped_data_key="w",
+        chunk_size=1 << 20,
+        files=[
+            FileRecord(path=f"f{i}", mode=0o600, size=1 << 20, mtime_ns=0, chunks=[chunk])
+            for i in range(files)
+        ],
+        totals=Totals(),
+    )
+
+
+def test_manifests_are_stored_compressed_and_read_back() -> None:
+    manifest = _manifest(200)
+    stored = encode_manifest(manifest)
+    assert len(stored) < len(manifest.to_json()) / 4
+    assert decode_manifest(stored) == manifest
+    assert manifest.format == 2
+
+
+def test_a_format_1_manifest_still_reads() -> None:
+    plain = _manifest(1).model_copy(update={"format": 1}).to_json()
+    assert decode_manifest(plain).format == 1
+
+
+def test_a_damaged_manifest_is_a_value_error() -> None:
+    stored = encode_manifest(_manifest(3))
+    with pytest.raises(ValueError, match="does not decompress"):
+        decode_manifest(stored[:-7])
+    with pytest.raises(ValueError, match="validation error"):
+        decode_manifest(b"not a manifest")
