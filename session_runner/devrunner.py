@@ -56,6 +56,7 @@ def runner_env(
         "WAFLEET_SESSION_DIR": str(workdir / name / "session"),
         "WAFLEET_STATUS_FILE": str(workdir / name / "status.json"),
         "WAFLEET_HEALTH_PORT": "0",
+        "WAFLEET_METRICS_PORT": "0",
         "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
         **(extra or {}),
     }

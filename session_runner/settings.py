@@ -76,7 +76,7 @@ class RunnerSettings(BaseSettings):
         description="Outside Kubernetes: write the runner's report here instead of the account status.",
     )
     health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables the probes.")
-    metrics_port: int = Field(default=9090, ge=1, le=65535)
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables /metrics.")
     chromium_path: Path = Path("/usr/bin/chromium")
     wajs_path: Path = Path("/opt/wa-js/wppconnect-wa.js")
     log_level: str = "info"

@@ -4,6 +4,9 @@
   HealthzAdaptor — a runner that believes it leads but has not renewed for
   longer than the lease duration plus a tolerance must be restarted.
 - /readyz (readiness): the lease is held and the engine is logged in and connected.
+
+Metrics are served by a second app on the metrics port (`build_metrics_app`),
+as the pod template and the account's Service name it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ def build_app(alive: Callable[[], bool], ready: Callable[[], bool]) -> web.Appli
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    return app
+
+
+def build_metrics_app() -> web.Application:
+    from session_runner.runner.metrics import exposition
+
+    async def scrape(_: web.Request) -> web.Response:
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.router.add_get("/metrics", scrape)
     return app
 
 

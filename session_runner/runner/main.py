@@ -85,6 +85,9 @@ async def run_session(settings: RunnerSettings) -> int:
                 health.build_app(runner.alive, runner.ready), settings.health_port
             )
             stack.push_async_callback(site.cleanup)
+        if settings.metrics_port:
+            site = await health.serve(health.build_metrics_app(), settings.metrics_port)
+            stack.push_async_callback(site.cleanup)
         return await runner.run(stop)
 
 

@@ -47,6 +47,7 @@ from session_runner.lease.elector import LeaseElector
 from session_runner.lease.factory import timings_from_settings
 from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
+from session_runner.runner import metrics
 from session_runner.runner.report import Reporter, RunnerFacts
 from session_runner.settings import RunnerSettings
 
@@ -203,6 +204,7 @@ class SessionRunner:
                 # overwritten by this one after it took over.
                 await self._report("Stopped", "runner stopped")
                 released = await self.elector.release()
+                metrics.holding(None)
                 log.info("lease released" if released else "lease not released (not ours)")
                 break
             if not self._fenced.is_set():
@@ -215,6 +217,7 @@ class SessionRunner:
                 continue
             await self._report("Fenced", self._fence_reason)  # still ours: with the token
             released = await self.elector.release()
+            metrics.holding(None)
             log.info("lease released" if released else "lease not released (not ours)")
             self._token = None
             # Stay up for incident work; compete again only if a person lifts the fence.
@@ -228,6 +231,7 @@ class SessionRunner:
         """We hold the lease: restore, start the engine, follow its events."""
         self._token = token
         self._login_qr = None
+        metrics.holding(token)
         await self._report("Restoring", f"lease acquired with fencing token {token}")
         session_dir = self.settings.session_dir
         await self._restore(self._state_dir, token)
@@ -251,6 +255,8 @@ class SessionRunner:
         if engine is not None:
             engine.kill()
         self._token = None
+        metrics.holding(None)
+        metrics.LEASE_LOST.inc()
         self._spawn(self._report("Standby", "lease lost: engine stopped"))
 
     async def _on_event(self, event: EngineEvent) -> None:
@@ -279,6 +285,7 @@ class SessionRunner:
         """Stop now and do not compete again (a conflict, or the fenced annotation)."""
         if self._fenced.is_set():
             return
+        metrics.FENCED.inc()
         self._fence_reason = reason
         engine, self._engine = self._engine, None
         if engine is not None:

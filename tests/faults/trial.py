@@ -316,6 +316,7 @@ class _Trial:
             "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": str(RETRY_PERIOD_S),
             "WAFLEET_SESSION_DIR": str(self.dir / name / "session"),
             "WAFLEET_HEALTH_PORT": "0",
+            "WAFLEET_METRICS_PORT": "0",
             "WAFLEET_LOG_LEVEL": "INFO",
             "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
             "WAFLEET_LOCAL_ENGINE_ACTIVITY_LOG": str(self.activity),

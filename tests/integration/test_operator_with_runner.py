@@ -39,6 +39,7 @@ def runner_process(cluster: Cluster, kube_api: Any, tmp_path: Path) -> Iterator[
             "WAFLEET_LEASE_RETRY_PERIOD_SECONDS": "0.5",
             "WAFLEET_SESSION_DIR": str(tmp_path / account / "session"),
             "WAFLEET_HEALTH_PORT": "0",
+            "WAFLEET_METRICS_PORT": "0",
             "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
             **extra,
         }

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from session_runner.devrunner import LocalRunner, start_runner
+from session_runner.devserver import free_port
 from session_runner.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
 from tests.harness.moto_server import AwsEndpoint
@@ -147,8 +149,14 @@ def test_a_fresh_login_is_snapshotted_at_once_so_a_killed_pod_loses_no_login(
         "WAFLEET_SNAPSHOT_INTERVAL_SECONDS": "3600",
     }
     start, _ = runners
-    a = start("runner-a", **snapshots)
+    metrics_port = free_port()
+    a = start("runner-a", WAFLEET_METRICS_PORT=str(metrics_port), **snapshots)
     wait_for(lambda: (status(a).get("lastSnapshot") or {}).get("bytes", 0) > 0, "login snapshot")
+    # What the pod's metrics port shows a scraper: the lease, the token, the snapshot.
+    scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    assert "wafleet_runner_lease_held 1.0" in scraped
+    assert f"wafleet_runner_fencing_token {float(status(a)['fencingToken'])}" in scraped
+    assert 'wafleet_snapshots_total{result="ok"} 1.0' in scraped
     a.process.send_signal(signal.SIGKILL)
     a.process.wait(timeout=10)
 
