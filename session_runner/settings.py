@@ -75,6 +75,13 @@ class RunnerSettings(BaseSettings):
         default=None,
         description="Outside Kubernetes: write the runner's report here instead of the account status.",
     )
+    stop_timeout_seconds: float = Field(
+        default=50.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="On SIGTERM: budget for the engine stop and final snapshot, before the "
+        "lease is released anyway (the operator sets the pod's grace period minus a margin).",
+    )
     health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables the probes.")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables /metrics.")
     chromium_path: Path = Path("/usr/bin/chromium")

@@ -223,7 +223,10 @@ class SessionRunner:
             # Stay up for incident work; compete again only if a person lifts the fence.
             if not await self._wait_for_unfence(stop):
                 break
-        watcher.cancel()
+        # The final report is written; what is still in flight (a snapshot hung on its
+        # store, a late report) must not keep the process past its grace period.
+        for task in (watcher, *self._background):
+            task.cancel()
         await asyncio.gather(watcher, *self._background, return_exceptions=True)
         return 0
 
@@ -294,17 +297,33 @@ class SessionRunner:
         log.warning("session fenced: %s", reason)
 
     async def _shutdown_session(self, *, graceful: bool) -> None:
-        """Stop the engine while still leading, then take the final snapshot (graceful only)."""
+        """Stop the engine while still leading, then take the final snapshot (graceful only).
+
+        Both together get `stop_timeout_seconds` (the pod's grace period minus a
+        margin): past it the engine is killed and the final snapshot abandoned, so
+        the runner still releases the lease before the kubelet's SIGKILL. The
+        previous snapshot stays the latest; an abandoned one never becomes it
+        half-written (the pointer is written last, by compare-and-swap).
+        """
         engine, self._engine = self._engine, None
         if engine is None:
             return
-        if graceful:
-            await engine.stop()
-            if self._token is not None:
-                with contextlib.suppress(FencedOutError):  # the lease is released either way
-                    await self._take_snapshot(self._token)
-        else:
+        if not graceful:
             engine.kill()
+            return
+        budget = self.settings.stop_timeout_seconds
+        try:
+            async with asyncio.timeout(budget):
+                await engine.stop()
+                if self._token is not None:
+                    with contextlib.suppress(FencedOutError):  # the lease is released either way
+                        await self._take_snapshot(self._token)
+        except TimeoutError:
+            engine.kill()
+            self._snapshot_error = (
+                f"final snapshot did not finish within {budget:g} s; the previous one stays latest"
+            )
+            log.error("%s", self._snapshot_error)
 
     async def _fenced_now(self) -> bool:
         assert self._annotations_probe is not None

@@ -10,13 +10,14 @@ ever written into a manifest.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from session_runner.settings import ENV_PREFIX, RunnerSettings
 from session_runner.settings import Engine as RunnerEngine
-from wafleet_operator.api import WhatsAppAccountSpec
+from wafleet_operator.api import Engine, WhatsAppAccountSpec
 
 from .account import AccountRef
 from .naming import child_name, pod_name
@@ -29,6 +30,30 @@ SNAPSHOT_KEY_MOUNT_PATH = "/etc/wafleet/snapshot-key"
 
 HEALTH_PORT = 8081
 METRICS_PORT = 9090
+
+#: How long the kubelet waits after SIGTERM before killing the runner. On
+#: SIGTERM the runner stops the engine, takes a final snapshot and uploads it,
+#: then releases the Lease so the next pod starts at once. The browser engine
+#: must close Chromium to quiesce the profile (a profile copied while Chromium
+#: writes can be torn), copy it and upload the changed chunks: 120 s. The
+#: protocol engine's SQLite online backup needs no quiescing and is small, and
+#: the local engine has almost nothing to save: 60 s.
+TERMINATION_GRACE_SECONDS: Final[Mapping[Engine, int]] = {
+    Engine.BROWSER: 120,
+    Engine.PROTOCOL: 60,
+    Engine.LOCAL: 60,
+}
+
+#: The runner must be done before the kubelet's SIGKILL: it gives the engine
+#: stop and the final snapshot the grace period minus this margin, then
+#: releases the Lease (one request) and exits, snapshot finished or not.
+STOP_MARGIN_SECONDS = 10
+
+
+def stop_timeout_seconds(engine: Engine) -> float:
+    """The runner's budget for stopping the engine and its final snapshot."""
+    return float(TERMINATION_GRACE_SECONDS[engine] - STOP_MARGIN_SECONDS)
+
 
 POD_NAME_ENV = f"{ENV_PREFIX}POD_NAME"
 NAMESPACE_ENV = f"{ENV_PREFIX}NAMESPACE"
@@ -85,6 +110,7 @@ def build_runner_settings(account: AccountRef, spec: WhatsAppAccountSpec) -> Run
         "restore_from": spec.restore_from,
         "health_port": HEALTH_PORT,
         "metrics_port": METRICS_PORT,
+        "stop_timeout_seconds": stop_timeout_seconds(spec.engine),
         **snapshot_fields,
     }
     return _without_environment(values)

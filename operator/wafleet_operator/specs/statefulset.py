@@ -17,6 +17,7 @@ from .runner_config import (
     METRICS_PORT,
     SNAPSHOT_KEY_MOUNT_PATH,
     STATE_MOUNT_PATH,
+    TERMINATION_GRACE_SECONDS,
     build_runner_env,
 )
 
@@ -29,19 +30,6 @@ SECRET_FILE_MODE = 0o400
 #: Chromium keeps its renderer memory in /dev/shm; a container's default
 #: 64 MiB makes tabs crash. Memory-backed, so it counts against the memory limit.
 SHM_SIZE_LIMIT = "256Mi"
-
-#: How long the kubelet waits after SIGTERM before killing the runner. On
-#: SIGTERM the runner stops the engine, takes a final snapshot and uploads it,
-#: then releases the Lease so the next pod starts at once. The browser engine
-#: must close Chromium to quiesce the profile (a profile copied while Chromium
-#: writes can be torn), copy it and upload the changed chunks: 120 s. The
-#: protocol engine's SQLite online backup needs no quiescing and is small, and
-#: the local engine has almost nothing to save: 60 s.
-TERMINATION_GRACE_SECONDS: Final[Mapping[Engine, int]] = {
-    Engine.BROWSER: 120,
-    Engine.PROTOCOL: 60,
-    Engine.LOCAL: 60,
-}
 
 #: Per-engine resources when the spec sets none. Memory limits only, no CPU
 #: limits: CFS throttling of a bursty client (a browser rendering a chat list,

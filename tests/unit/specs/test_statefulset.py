@@ -97,6 +97,15 @@ def test_grace_period_leaves_room_for_the_final_snapshot() -> None:
     assert _pod(_sts("local-no-snapshots"))["terminationGracePeriodSeconds"] == 60
 
 
+@pytest.mark.parametrize("case", ["browser-snapshots", "protocol-suspended", "local-no-snapshots"])
+def test_the_runner_stops_before_the_kubelet_kills_it(case: str) -> None:
+    """The runner's stop budget ends well inside the grace period, leaving time to release."""
+    pod = _pod(_sts(case))
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    budget = float(env["WAFLEET_STOP_TIMEOUT_SECONDS"])
+    assert 0 < budget <= pod["terminationGracePeriodSeconds"] - 10
+
+
 @pytest.mark.parametrize(
     ("engine", "requests", "limits"),
     [
