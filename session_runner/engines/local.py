@@ -43,11 +43,11 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -77,6 +77,7 @@ from session_runner.engines.events import (
     QuotaSignal,
 )
 from session_runner.engines.stream import EventStream
+from session_runner.engines.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ class LocalEngine(Engine):
 
         self._stream = EventStream()
 
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("local engine", log)
         self._login_task: asyncio.Task[None] | None = None
         self._pending_sends: set[asyncio.Future[None]] = set()
         self._ids_by_key: dict[str, str] = {}
@@ -293,10 +294,10 @@ class LocalEngine(Engine):
             raise EngineStopped(f"the engine was {self._phase} while starting")
         if restored is not None:
             self._phase = _Phase.LOGGING_IN
-            self._spawn(self._resume(restored))
+            self._tasks.spawn(self._resume(restored))
         else:
             self._phase = _Phase.AWAITING_LOGIN
-            self._login_task = self._spawn(self._await_login())
+            self._login_task = self._tasks.spawn(self._await_login())
         self._record_activity("active")
 
     async def stop(self) -> None:
@@ -310,10 +311,7 @@ class LocalEngine(Engine):
         was_connected = self._set_disconnected()
         self._fail_pending_sends("the engine was stopped")
         self._held_inbound.clear()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_and_wait()
         if self._phase is _Phase.KILLED:  # killed while we waited: kill() did the rest
             return
         if was_connected:
@@ -329,8 +327,7 @@ class LocalEngine(Engine):
             return
         self._phase = _Phase.KILLED
         self._set_disconnected()
-        for task in self._tasks:
-            task.cancel()
+        self._tasks.cancel()
         self._fail_pending_sends("the engine was killed")
         self._held_inbound.clear()
         self._stream.close(drop_pending=True)
@@ -382,7 +379,7 @@ class LocalEngine(Engine):
         if self._login_task is not None:
             self._login_task.cancel()
         self._stream.emit(PairingCode(code=code, at=self._clock.now()))
-        self._login_task = self._spawn(self._await_pairing(jid))
+        self._login_task = self._tasks.spawn(self._await_pairing(jid))
         return code
 
     # -- injection API (tests, demos) -----------------------------------------
@@ -414,7 +411,7 @@ class LocalEngine(Engine):
         self._phase = _Phase.LOGGING_IN
         if self._login_task is not None:
             self._login_task.cancel()
-        self._login_task = self._spawn(self._login(self._account_jid()))
+        self._login_task = self._tasks.spawn(self._login(self._account_jid()))
 
     def inject_inbound(
         self,
@@ -481,7 +478,7 @@ class LocalEngine(Engine):
         self._stream.emit(LoggedOut(reason=reason, at=now))
         if was_connected:
             self._stream.emit(Disconnected(reason="logged out", at=now))
-        self._login_task = self._spawn(self._forget_and_await_login())
+        self._login_task = self._tasks.spawn(self._forget_and_await_login())
 
     def inject_disconnect(self, reason: str = "connection lost") -> None:
         """The connection drops (the session stays logged in)."""
@@ -580,7 +577,7 @@ class LocalEngine(Engine):
                     self._ids_by_key.pop(idempotency_key, None)
                 raise
         log.debug("local engine sent %s to %s", message_id, jid)
-        self._spawn(self._acknowledge(message_id, fails=fails, audio=audio))
+        self._tasks.spawn(self._acknowledge(message_id, fails=fails, audio=audio))
         return message_id
 
     def _check_can_send(self) -> None:
@@ -595,7 +592,7 @@ class LocalEngine(Engine):
         """Wait `seconds`, unless stop/kill/conflict/logout interrupts the send first."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending_sends.add(future)
-        self._spawn(self._complete_after(future, seconds))
+        self._tasks.spawn(self._complete_after(future, seconds))
         try:
             await future
         finally:
@@ -669,20 +666,8 @@ class LocalEngine(Engine):
         self._connected_event.clear()
         return was_connected
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("local engine task failed", exc_info=error)
-
     def _cancel_tasks(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         self._login_task = None
 
     def _prepare_session_dir(self) -> str | None:

@@ -100,6 +100,7 @@ from session_runner.engines.events import (
 )
 from session_runner.engines.protocol_events import map_neonize_event, map_qr
 from session_runner.engines.stream import EventStream
+from session_runner.engines.tasks import BackgroundTasks
 
 __all__ = [
     "PROTOCOL_ENV_PREFIX",
@@ -340,7 +341,7 @@ class ProtocolEngine(Engine):
         self._last_error: str | None = None
 
         self._stream = EventStream()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("protocol engine", log)
         self._pending: set[asyncio.Future[None]] = set()
         self._acks: dict[str, AckStatus] = {}
         self._ids_by_key: dict[str, str] = {}
@@ -382,7 +383,7 @@ class ProtocolEngine(Engine):
             raise EngineStopped(f"the engine was {self._phase} while starting")
         first_attempt: asyncio.Future[None] = self._loop.create_future()
         self._first_attempt = first_attempt
-        self._spawn(self._keep_connected(first_attempt))
+        self._tasks.spawn(self._keep_connected(first_attempt))
         await asyncio.wait({first_attempt}, timeout=self.options.stop_timeout_s)
 
     async def stop(self) -> None:
@@ -396,11 +397,7 @@ class ProtocolEngine(Engine):
         self._generation += 1
         was_connected = self._go_down()
         self._fail_pending("the engine was stopped")
-        current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_and_wait()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -432,8 +429,7 @@ class ProtocolEngine(Engine):
         self._generation += 1
         self._go_down()
         self._fail_pending("the engine was killed")
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         self._stream.close(drop_pending=True)
         if self._uuid is not None:
             uuid = self._uuid
@@ -773,17 +769,6 @@ class ProtocolEngine(Engine):
         if not keep_login:
             self._logged_in = False
         return was_connected
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("protocol engine task failed", exc_info=error)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

@@ -42,6 +42,7 @@ from session_runner.engines.events import (
     QrCode,
 )
 from session_runner.engines.registry import state_dir
+from session_runner.engines.tasks import BackgroundTasks
 from session_runner.lease.backend import LeaseBackend
 from session_runner.lease.elector import LeaseElector
 from session_runner.lease.factory import timings_from_settings
@@ -117,7 +118,7 @@ class SessionRunner:
         self._fenced = asyncio.Event()
         self._fence_reason = ""
         self._phase, self._message = "Starting", ""
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks("session runner", log)
 
     # ------------------------------------------------------------ snapshots
 
@@ -225,9 +226,8 @@ class SessionRunner:
                 break
         # The final report is written; what is still in flight (a snapshot hung on its
         # store, a late report) must not keep the process past its grace period.
-        for task in (watcher, *self._background):
-            task.cancel()
-        await asyncio.gather(watcher, *self._background, return_exceptions=True)
+        watcher.cancel()
+        await asyncio.gather(watcher, self._background.cancel_and_wait(), return_exceptions=True)
         return 0
 
     async def _lead(self, token: int) -> None:
@@ -260,7 +260,7 @@ class SessionRunner:
         self._token = None
         metrics.holding(None)
         metrics.LEASE_LOST.inc()
-        self._spawn(self._report("Standby", "lease lost: engine stopped"))
+        self._background.spawn(self._report("Standby", "lease lost: engine stopped"))
 
     async def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, QrCode):
@@ -274,7 +274,7 @@ class SessionRunner:
             if self._engine is not None and self._engine.ready:
                 await self._report("Connected", "session connected")
             if fresh_login and self._token is not None:
-                self._spawn(self._snapshot_now(self._token))
+                self._background.spawn(self._snapshot_now(self._token))
         elif isinstance(event, Conflict):
             self.fence(f"WhatsApp says another client took the session: {event.detail}")
         elif isinstance(event, LoggedOut):
@@ -397,8 +397,3 @@ class SessionRunner:
             await self._reporter.report(facts)
         except Exception as error:  # a report is best effort; the lease is what protects
             log.info("status report failed: %s", type(error).__name__)
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
