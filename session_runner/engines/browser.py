@@ -11,6 +11,9 @@ How it runs (one instance per account, started once):
   `launch_persistent_context(session_dir / "profile")` and the closed-network
   flags of `chromium.launch_kwargs`: the profile IS the session (IndexedDB
   keys, localStorage), which is what snapshots copy and restores bring back.
+  The `memory_tunings` setting (all of `chromium.LOW_MEMORY_TUNINGS` by
+  default) adds the Chromium flags and driver NODE_OPTIONS that cut an idle
+  account from ~544 to ~436 MB PSS; `make bench ONLY=engines` measures each.
 - On every load of the WhatsApp Web document (`page.on("load")`, also after the
   reload WhatsApp Web does on logout) the wa-js file is injected and
   `browser_bridge.js` is evaluated: it waits for `WPP.isReady` /
@@ -57,6 +60,10 @@ How it runs (one instance per account, started once):
   the event stream: no await, nothing more reaches WhatsApp or the profile. The
   driver (which talks only to Chromium and to us) is then told to exit by a
   background task closing its pipe, and SIGKILLed if it does not within 5 s.
+- Pairing-code login (`request_pairing_code`): instead of scanning the QR,
+  `WPP.conn.genLinkDeviceCodeForPhoneNumber(digits)` asks WhatsApp for an
+  8-character code (emitted as `PairingCode`); WhatsApp Web stops showing a QR
+  and the phone owner types the code, after which login proceeds as above.
 - Media (`send_media`): the file never passes through Python or the driver.
   The engine checks size, MIME type (allow-list plus a magic-byte sniff) and
   sha256 in a worker thread, then hands Chromium the *path*
@@ -86,12 +93,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from session_runner.engines.base import (
     Engine,
@@ -104,10 +111,12 @@ from session_runner.engines.base import (
 )
 from session_runner.engines.chromium import (
     DEFAULT_CHROMIUM_PATH,
-    DRIVER_NODE_OPTIONS,
-    LOW_MEMORY_ARGS,
+    LOW_MEMORY_NAMES,
     driver_node_options,
     launch_kwargs,
+    select_tunings,
+    tuning_args,
+    tuning_node_options,
 )
 from session_runner.engines.events import (
     AckStatus,
@@ -121,6 +130,7 @@ from session_runner.engines.events import (
     MediaInfo,
     MediaRef,
     MessageAck,
+    PairingCode,
     QrCode,
     QuotaSignal,
 )
@@ -192,6 +202,34 @@ async (o) => {
 }
 """
 
+#: wa-js up to 4.x takes `(phone, sendPushNotification)`; its newest releases one
+#: object `{phone, sendPushNotification}`, checked by a zod schema that rejects a
+#: string, so a ZodError on the first form means "use the second". WPPError's
+#: `code` (e.g. cannot_get_code_for_already_authenticated) is kept in the message.
+_PAIRING_CODE_JS = """
+async ({ phone, push }) => {
+  const generate = WPP.conn.genLinkDeviceCodeForPhoneNumber;
+  if (typeof generate !== 'function') {
+    throw new Error('wafleet:unsupported: this wa-js has no conn.genLinkDeviceCodeForPhoneNumber');
+  }
+  const call = async () => {
+    try {
+      return await generate(phone, push);
+    } catch (error) {
+      if (error && (error.name === 'ZodError' || Array.isArray(error.issues))) {
+        return await generate({ phone, sendPushNotification: push });
+      }
+      throw error;
+    }
+  };
+  try {
+    return String(await call());
+  } catch (error) {
+    throw new Error(`wafleet:${(error && error.code) || 'error'}: ${error && error.message}`);
+  }
+}
+"""
+
 _FILE_INPUT_JS = """
 () => {
   const input = document.createElement('input');
@@ -224,27 +262,44 @@ class BrowserEngineSettings(BaseSettings):
         "Web refuses headless Chromium's own 'HeadlessChrome' UA).",
     )
     send_timeout_s: float = Field(default=120.0, gt=0)
+    pairing_push_notification: bool = Field(
+        default=True,
+        description="genLinkDeviceCodeForPhoneNumber's sendPushNotification: the phone shows a "
+        "notification that leads to the code entry.",
+    )
     media_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     media_mime_families: tuple[str, ...] = ("image", "video", "audio", "application", "text")
-    chromium_args: tuple[str, ...] = Field(
-        default=LOW_MEMORY_ARGS,
-        description="Chromium flags after the closed-network ones. Default: the measured memory "
-        "savings of chromium.LOW_MEMORY_ARGS; () leaves Chromium's own defaults. A JSON list or "
-        "space-separated flags in the environment.",
+    memory_tunings: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=LOW_MEMORY_NAMES,
+        description="Which of chromium.LOW_MEMORY_TUNINGS (Chromium flags, node options of "
+        "Playwright's driver) to apply: all by default, () for Chromium's and node's defaults.",
     )
-    driver_node_options: str = Field(
-        default=DRIVER_NODE_OPTIONS,
-        description="NODE_OPTIONS for Playwright's node driver (chromium.DRIVER_NODE_OPTIONS); "
-        "'' for node's defaults.",
+    chromium_args: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="More Chromium flags, last on the command line. Chromium keeps only the last "
+        "--disable-features/--enable-features: repeat the tunings' lists when adding to them.",
     )
 
-    @field_validator("chromium_args", mode="before")
+    @field_validator("memory_tunings", "chromium_args", mode="before")
     @classmethod
-    def _split_flags(cls, value: Any) -> Any:
-        """The registry hands environment values over as strings: accept JSON or plain flags."""
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else text.split()
+    def _split(cls, value: Any, info: ValidationInfo) -> Any:
+        """The registry passes environment values as strings: a JSON list, or plain words.
+
+        Tuning names split on commas and spaces; flags only on spaces (a flag may hold commas).
+        """
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        if info.field_name == "memory_tunings":
+            text = text.replace(",", " ")
+        return text.split()
+
+    @field_validator("memory_tunings")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        select_tunings(value)  # unknown names fail here, at configuration time
         return value
 
 
@@ -408,6 +463,7 @@ class BrowserEngine(Engine):
         options: BrowserEngineSettings | None = None,
     ) -> None:
         self.options = options or BrowserEngineSettings()
+        self._tunings = select_tunings(self.options.memory_tunings)
         self._chromium_path = chromium_path
         self._wajs_path = wajs_path
         self._fallback_jid = normalize_jid(phone_number) if phone_number else None
@@ -455,7 +511,7 @@ class BrowserEngine(Engine):
         self._profile = (session_dir / PROFILE_DIR).resolve()
         try:
             self._wajs_source = await asyncio.to_thread(self._prepare)
-            with driver_node_options(self.options.driver_node_options):
+            with driver_node_options(tuning_node_options(self._tunings)):
                 self._playwright = await async_playwright().start()
             async with self._browser_lock:
                 await self._launch()
@@ -591,6 +647,47 @@ class BrowserEngine(Engine):
         result = await self._in_flight(deliver())
         return self._sent(result, idempotency_key)
 
+    async def request_pairing_code(self, phone_number: str) -> str:
+        """`WPP.conn.genLinkDeviceCodeForPhoneNumber` on the page awaiting login; emitted as `PairingCode` too.
+
+        WhatsApp Web then shows the code instead of the QR; typing it on the
+        phone (Linked devices → Link with phone number) logs in as a scan would
+        (LoggedIn, Connected). Raises `ValueError` for something that is not a
+        phone number, `EngineError` when already logged in, `NotReady` while
+        WhatsApp Web is not loaded (relaunching) or refuses, `EngineStopped`
+        once stopped.
+        """
+        digits, _, server = normalize_jid(phone_number).partition("@")
+        if server != "s.whatsapp.net" or not digits.isdigit():
+            raise ValueError(f"a pairing code needs a phone number, not {phone_number!r}")
+        if self._phase is _Phase.CONFLICTED:
+            raise NotReady("the session was replaced by another client (conflict)")
+        if self._phase is not _Phase.RUNNING:
+            raise EngineStopped(f"the engine is {self._phase}")
+        if self._logged_in:
+            raise EngineError("already logged in: no pairing code needed")
+        page = self._page
+        if page is None or not self._bridged.is_set():
+            raise NotReady("WhatsApp Web is not loaded (the browser is relaunching)")
+        arguments = {"phone": digits, "push": self.options.pairing_push_notification}
+        try:
+            code = await asyncio.wait_for(
+                page.evaluate(_PAIRING_CODE_JS, arguments), self.options.load_timeout_s
+            )
+        except PlaywrightError as error:
+            text = str(error)
+            if "already_authenticated" in text:
+                raise EngineError("already logged in: no pairing code needed") from error
+            raise NotReady(f"WhatsApp Web did not give a pairing code: {text[:200]}") from error
+        except TimeoutError as error:
+            raise NotReady("WhatsApp Web did not answer the pairing-code request") from error
+        if not isinstance(code, str) or not code:
+            raise NotReady(f"WhatsApp Web gave no pairing code: {code!r:.100}")
+        if self._phase is not _Phase.RUNNING or self._logged_in:
+            raise NotReady("the session changed while the pairing code was requested")
+        self._stream.emit(PairingCode(code=code))
+        return code
+
     @contextlib.asynccontextmanager
     async def quiesce(self) -> AsyncIterator[None]:
         """Close Chromium (LevelDB flushed, nothing writing), yield for the copy, relaunch."""
@@ -668,7 +765,11 @@ class BrowserEngine(Engine):
         self._launches += 1
         context = await self._playwright.chromium.launch_persistent_context(
             str(self._profile),
-            **launch_kwargs(self._chromium_path, self.options.headless, self.options.chromium_args),
+            **launch_kwargs(
+                self._chromium_path,
+                self.options.headless,
+                (*tuning_args(self._tunings), *self.options.chromium_args),
+            ),
             # WhatsApp Web's CSP forbids inline scripts: without this the injected
             # wa-js <script> would be refused.
             bypass_csp=True,

@@ -2,7 +2,7 @@
 
 Why: no browser at all. whatsmeow speaks the protocol a linked device speaks,
 so one account costs a Go client and a SQLite store (~69 MB PSS for an idle
-runner-like process, measured by bench/bench_engines_protocol.py) instead of a
+runner-like process, measured by bench/bench_engines.py) instead of a
 Chromium (~400 MB).
 
 How it runs:

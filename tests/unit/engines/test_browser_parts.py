@@ -10,10 +10,20 @@ import pytest
 from session_runner.engines.browser import (
     WA_ACKS,
     BrowserEngine,
+    BrowserEngineSettings,
     _from_wa,
     _to_wa,
     check_media,
     sniff_mime,
+)
+from session_runner.engines.chromium import (
+    LOW_MEMORY_NAMES,
+    LOW_MEMORY_TUNINGS,
+    PLAYWRIGHT_DISABLED_FEATURES,
+    driver_node_options,
+    select_tunings,
+    tuning_args,
+    tuning_node_options,
 )
 from session_runner.engines.events import AckStatus, MediaRef
 from session_runner.engines.registry import create_engine
@@ -93,3 +103,57 @@ def test_media_checks(tmp_path: Path) -> None:
 def test_pss_of_this_process_is_counted() -> None:
     assert pss_mb([os.getpid()]) > 1
     assert pss_mb([2**22 + 7]) == 0
+
+
+def test_tunings_merge_into_one_feature_switch_that_keeps_playwrights() -> None:
+    args = tuning_args(select_tunings(["omnibox_webui", "spare_renderer", "no_swiftshader"]))
+    [disable] = [arg for arg in args if arg.startswith("--disable-features=")]
+    features = disable.removeprefix("--disable-features=").split(",")
+    assert features[: len(PLAYWRIGHT_DISABLED_FEATURES)] == list(PLAYWRIGHT_DISABLED_FEATURES)
+    assert {"WebUIOmniboxPopup", "SpareRendererForSitePerProcess"} <= set(features)
+    assert "--disable-software-rasterizer" in args
+    assert not any(arg.startswith("--enable-features=") for arg in args)  # none asked for
+    assert tuning_args(()) == ()  # no tuning: Playwright's own switches stay untouched
+    assert tuning_node_options(select_tunings(["driver_jitless", "omnibox_webui"])) == "--jitless"
+
+
+def test_tunings_are_named_and_all_on_by_default() -> None:
+    assert BrowserEngineSettings().memory_tunings == LOW_MEMORY_NAMES
+    assert [t.name for t in select_tunings(reversed(LOW_MEMORY_NAMES))] == list(LOW_MEMORY_NAMES)
+    assert all(tuning.reason for tuning in LOW_MEMORY_TUNINGS)
+    with pytest.raises(ValueError, match="unknown memory tunings"):
+        select_tunings(["omnibox_webui", "turbo"])
+
+
+def test_tuning_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAFLEET_BROWSER_MEMORY_TUNINGS", "omnibox_webui, driver_jitless")
+    monkeypatch.setenv("WAFLEET_BROWSER_CHROMIUM_ARGS", "--window-size=800,600 --mute-audio")
+    settings = BrowserEngineSettings()
+    assert settings.memory_tunings == ("omnibox_webui", "driver_jitless")
+    assert settings.chromium_args == ("--window-size=800,600", "--mute-audio")
+    # the registry passes the same strings as keyword arguments
+    assert BrowserEngineSettings(memory_tunings="").memory_tunings == ()
+    assert BrowserEngineSettings(memory_tunings='["spare_renderer"]').memory_tunings == (
+        "spare_renderer",
+    )
+    with pytest.raises(ValueError, match="unknown memory tunings"):
+        BrowserEngineSettings(memory_tunings="omnibox")
+
+
+def test_driver_node_options_are_set_only_while_the_driver_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NODE_OPTIONS", raising=False)
+    with driver_node_options("--jitless"):
+        assert os.environ["NODE_OPTIONS"] == "--jitless"
+        with driver_node_options("--jitless"):  # a second engine starting meanwhile
+            assert os.environ["NODE_OPTIONS"] == "--jitless"
+        assert os.environ["NODE_OPTIONS"] == "--jitless"
+    assert "NODE_OPTIONS" not in os.environ
+
+    monkeypatch.setenv("NODE_OPTIONS", "--stack-trace-limit=5")
+    with driver_node_options("--jitless"):
+        assert os.environ["NODE_OPTIONS"] == "--stack-trace-limit=5 --jitless"
+    assert os.environ["NODE_OPTIONS"] == "--stack-trace-limit=5"
+    with driver_node_options(""):
+        assert os.environ["NODE_OPTIONS"] == "--stack-trace-limit=5"

@@ -1,15 +1,8 @@
-"""`make bench ONLY=engines-protocol`: the protocol engine's memory and its media path's loop lag.
+"""`make bench ONLY=media-protocol`: event-loop lag while 100 MB of media goes the protocol path.
 
-Metrics (issue 7, points 5 and 8):
+Metrics (issue 7, point 5; the protocol engine's memory, point 8, is
+`protocol_account_pss_mb` of `ONLY=engines`):
 
-- `protocol_account_pss_mb`, goal ≤ 120 MB: PSS (/proc/PID/smaps_rollup) of a
-  runner-like subprocess running one idle `ProtocolEngine` (imports the
-  engine, starts it on a temp session dir, sleeps), summed over the process
-  and any descendants (neonize runs whatsmeow in-process, so it is one
-  process). Baseline: a bare Python interpreter's PSS. WhatsApp cannot be
-  reached here, so "idle" is an engine whose Go client exists, whose store is
-  open and whose dial fails and is retried with backoff; a logged-in session
-  also holds its websocket, signal sessions and app state (a few MB more).
 - `media_loop_lag_p99_ms_protocol`, goal ≤ 50 ms: p99 lag of the event loop
   while `ProtocolEngine.send_media` prepares a 100 MB file: read + sha256 +
   checks in a worker thread, then Go's `Upload` (AES-CBC encryption, HMAC,
@@ -31,81 +24,16 @@ import asyncio
 import base64
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import textwrap
-import time
 from pathlib import Path
 
 from bench.looplag import lag_p99_during, write_media
 from bench.result import BenchResult, median
-from session_runner.procmem import pss_mb
 
-REPO = Path(__file__).resolve().parents[1]
 MEDIA_BYTES = int(os.environ.get("WAFLEET_BENCH_MEDIA_BYTES", str(100 * 1000 * 1000)))
-SETTLE_S = float(os.environ.get("WAFLEET_BENCH_SETTLE_S", "4"))
 TRIALS = int(os.environ.get("WAFLEET_BENCH_TRIALS", "3"))
-BENCH = "engines-protocol"
-
-_IDLE_ENGINE = textwrap.dedent(
-    """
-    import asyncio, pathlib, sys
-    from session_runner.engines.protocol import ProtocolEngine
-
-    async def main() -> None:
-        engine = ProtocolEngine(phone_number="+15550100000")
-        await engine.start(pathlib.Path(sys.argv[1]))
-        print("ready", flush=True)
-        await asyncio.sleep(3600)
-
-    asyncio.run(main())
-    """
-)
-_BARE = "import sys, time; print('ready', flush=True); time.sleep(3600)"
-
-
-# -- memory -----------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> list[int]:
-    """`pid` and every process below it (/proc/<pid>/task/*/children)."""
-    found = [pid]
-    index = 0
-    while index < len(found):
-        current = found[index]
-        index += 1
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                found.extend(int(child) for child in children)
-        except OSError:
-            continue
-    return found
-
-
-def _idle_pss(argv: list[str]) -> float:
-    """Start `argv`, wait for its "ready" line and `SETTLE_S`, median PSS of three readings."""
-    process = subprocess.Popen(
-        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "ready" not in line:
-            raise RuntimeError(f"{argv[:3]} did not get ready: {line!r}")
-        time.sleep(SETTLE_S)
-        readings = []
-        for _ in range(3):
-            readings.append(pss_mb(_descendants(process.pid)))
-            time.sleep(0.5)
-        return median(readings)
-    finally:
-        process.kill()
-        process.wait()
-
-
-# -- media loop lag ---------------------------------------------------------------------
+BENCH = "media-protocol"
 
 
 async def _media_lag(workdir: Path) -> tuple[float, float, float, float, str]:
@@ -158,27 +86,13 @@ async def _media_lag(workdir: Path) -> tuple[float, float, float, float, str]:
 
 
 def run() -> list[BenchResult]:
-    """Idle-engine PSS vs bare Python; media-prep loop lag vs naive base64 on the loop."""
+    """Media-prep loop lag vs naive base64 on the loop."""
     workdir = Path(tempfile.mkdtemp(prefix="wafleet-bench-protocol-"))
     try:
-        engine_pss = _idle_pss([sys.executable, "-c", _IDLE_ENGINE, str(workdir / "idle")])
-        bare_pss = _idle_pss([sys.executable, "-c", _BARE])
-        print(
-            f"# idle protocol engine {engine_pss:.1f} MB, bare python {bare_pss:.1f} MB",
-            file=sys.stderr,
-        )
         lag, seconds, base_lag, base_seconds, _ = asyncio.run(_media_lag(workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return [
-        BenchResult(
-            bench=BENCH,
-            metric="protocol_account_pss_mb",
-            value=round(engine_pss, 1),
-            unit="MB",
-            baseline=round(bare_pss, 1),
-            goal="<= 120 MB",
-        ),
         BenchResult(
             bench=BENCH,
             metric="media_loop_lag_p99_ms_protocol",
