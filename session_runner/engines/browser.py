@@ -136,6 +136,7 @@ from session_runner.engines.events import (
 )
 from session_runner.engines.registry import BROWSER_PROFILE_DIR
 from session_runner.engines.stream import EventStream
+from session_runner.engines.tasks import BackgroundTasks
 from session_runner.procmem import pss_mb
 
 __all__ = ["BINDING", "BROWSER_ENV_PREFIX", "BrowserEngine", "BrowserEngineSettings"]
@@ -488,7 +489,7 @@ class BrowserEngine(Engine):
         self._launches = 0
 
         self._stream = EventStream()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("browser engine", log)
         self._pending: set[asyncio.Future[None]] = set()
         self._acks: dict[str, AckStatus] = {}
         self._ids_by_key: dict[str, str] = {}
@@ -526,7 +527,7 @@ class BrowserEngine(Engine):
         if self._phase is not _Phase.RUNNING:
             raise EngineStopped(f"the engine was {self._phase} while starting")
         if self.options.memory_ceiling_mb > 0:
-            self._spawn(self._watch_memory())
+            self._tasks.spawn(self._watch_memory())
 
     async def stop(self) -> None:
         """Fail pending sends, close Chromium (flushing the profile), end the stream."""
@@ -541,11 +542,7 @@ class BrowserEngine(Engine):
         self._phase = _Phase.STOPPING
         was_connected = self._go_down()
         self._fail_pending("the engine was stopped")
-        current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_and_wait()
         await self._close_browser()
         if self._playwright is not None:
             with contextlib.suppress(Exception):
@@ -567,8 +564,7 @@ class BrowserEngine(Engine):
         self._generation += 1
         self._go_down()
         self._fail_pending("the engine was killed")
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         self._stream.close(drop_pending=True)
         pid = self._chromium_pid
         if pid is None and self._profile is not None:  # killed mid-launch: look it up now
@@ -708,7 +704,7 @@ class BrowserEngine(Engine):
                         await self._launch()
                     except Exception:
                         log.exception("relaunch after quiesce failed; recovering")
-                        self._spawn(self._recover("relaunch after quiesce failed"))
+                        self._tasks.spawn(self._recover("relaunch after quiesce failed"))
 
     # -- diagnostics and tests ---------------------------------------------------
 
@@ -790,7 +786,7 @@ class BrowserEngine(Engine):
         page = context.pages[0] if context.pages else await context.new_page()
         self._page = page
         page.on("crash", lambda _: self._on_browser_gone(generation, "page crashed"))
-        page.on("load", lambda loaded: self._spawn(self._bridge(generation, loaded)))
+        page.on("load", lambda loaded: self._tasks.spawn(self._bridge(generation, loaded)))
         await page.goto(self.options.url, wait_until="load", timeout=self._timeout_ms)
         await asyncio.wait_for(self._bridged.wait(), self.options.load_timeout_s)
 
@@ -821,7 +817,7 @@ class BrowserEngine(Engine):
                 return  # the document went away (a reload): its successor gets bridged
             if generation == self._generation and self._phase is _Phase.RUNNING:
                 log.warning("could not bridge WhatsApp Web (%s); restarting the browser", error)
-                self._spawn(self._restart("wa-js did not become ready"))
+                self._tasks.spawn(self._restart("wa-js did not become ready"))
             return
         if generation != self._generation:
             return
@@ -858,7 +854,7 @@ class BrowserEngine(Engine):
         if self._go_down():
             self._stream.emit(Disconnected(reason=reason))
         self._fail_pending(reason)
-        self._spawn(self._recover(reason))
+        self._tasks.spawn(self._recover(reason))
 
     async def _restart(self, reason: str) -> None:
         """Close and relaunch on purpose (memory ceiling, a page that never got ready)."""
@@ -1096,14 +1092,3 @@ class BrowserEngine(Engine):
         self._connected = False
         self._logged_in = False
         return was_connected
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("browser engine task failed", exc_info=error)
