@@ -11,7 +11,7 @@ Each include rule says how its files are taken:
 
 * `link`  — the file is never modified once written (LevelDB table files,
   IndexedDB blob files): a hard link made while the engine is quiesced is a
-  consistent copy forever, costs no I/O, and its identical 1 MiB chunks dedupe
+  consistent copy forever, costs no I/O, and its identical chunks dedupe
   against earlier snapshots, so an unchanged session uploads nothing.
 * `copy`  — the file is rewritten or appended in place (LevelDB .log,
   MANIFEST, CURRENT, JSON files): it must be copied while quiesced, since a

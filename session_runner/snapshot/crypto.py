@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+TAG_BYTES = 16
 ZSTD_LEVEL = 1
 CHUNK_MAGIC = b"WFC1"
 
@@ -185,13 +186,19 @@ class DataKey:
     def chunk_id(self, plain_sha256: bytes) -> str:
         return hmac.new(self._id_key, plain_sha256, hashlib.sha256).hexdigest()
 
-    def seal_chunk(self, plain: bytes, chunk_id: str) -> bytes:
+    def seal_chunk(self, plain: bytes, chunk_id: str) -> bytearray:
+        """The chunk object: encrypted straight into one buffer (no copy of the ciphertext)."""
         compressed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(plain)
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self._enc_key).encrypt(nonce, compressed, chunk_id.encode())
-        return CHUNK_MAGIC + nonce + sealed
+        head = len(CHUNK_MAGIC) + NONCE_BYTES
+        blob = bytearray(head + len(compressed) + TAG_BYTES)
+        blob[:head] = CHUNK_MAGIC + nonce
+        AESGCM(self._enc_key).encrypt_into(
+            nonce, compressed, chunk_id.encode(), memoryview(blob)[head:]
+        )
+        return blob
 
-    def open_chunk(self, blob: bytes, chunk_id: str, plain_size: int) -> bytes:
+    def open_chunk(self, blob: bytes | bytearray, chunk_id: str, plain_size: int) -> bytes:
         """The verified plaintext of a chunk object, or ChunkCorrupt."""
         head = len(CHUNK_MAGIC)
         if blob[:head] != CHUNK_MAGIC:

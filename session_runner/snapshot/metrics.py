@@ -23,3 +23,11 @@ RESTORES = Counter(
 GC_DELETED_CHUNKS = Counter(
     "wafleet_snapshot_gc_deleted_chunks_total", "Chunk objects deleted by garbage collection."
 )
+CORRUPT_CHUNKS = Counter(
+    "wafleet_snapshot_corrupt_chunks_total",
+    "Chunk objects a restore or verification found corrupt (marked for re-upload).",
+)
+REPAIRED_CHUNKS = Counter(
+    "wafleet_snapshot_repaired_chunks_total",
+    "Chunks a snapshot uploaded again because their stored object was found corrupt.",
+)

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import shutil
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -118,8 +117,8 @@ def _upload_files(
     refs: list[list[tuple[str, int]]] = []
     new = 0
 
-    def seal_and_put(plain: bytes, chunk_id: str, action: Upload) -> int:
-        blob = key.seal_chunk(plain, chunk_id)
+    def seal_and_put(box: list[bytes], chunk_id: str, action: Upload) -> int:
+        blob = key.seal_chunk(box.pop(), chunk_id)  # the plaintext is freed while it uploads
         if action is Upload.REPLACE:
             store.replace_chunk(chunk_id, blob)
         else:
@@ -127,7 +126,7 @@ def _upload_files(
         return len(blob)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
-        window: deque[concurrent.futures.Future[int]] = deque()
+        window: set[concurrent.futures.Future[int]] = set()
         for entry in entries:
             file_refs: list[tuple[str, int]] = []
             size = chunk_size_for(entry.method, chunk_size, immutable_chunk_size)
@@ -144,16 +143,22 @@ def _upload_files(
                 new += 1
                 if action is Upload.REPLACE:
                     replaced.append(chunk_id)
-                if len(window) >= concurrency:
-                    window.popleft().result()
-                future = pool.submit(seal_and_put, plain, chunk_id, action)
+                if len(window) >= concurrency:  # the next starts when any one ends
+                    done, window = concurrent.futures.wait(
+                        window, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for finished in done:
+                        finished.result()
+                future = pool.submit(seal_and_put, [plain], chunk_id, action)
+                del plain
                 uploading[chunk_id] = future
-                window.append(future)
+                window.add(future)
             refs.append(file_refs)
-        while window:
-            window.popleft().result()
+        for future in concurrent.futures.as_completed(window):
+            future.result()
     if replaced:  # the objects are good again: no later snapshot needs to re-upload them
         store.clear_suspects(replaced)
+        metrics.REPAIRED_CHUNKS.inc(len(replaced))
         log.warning("re-uploaded %d chunk(s) found corrupt in the store", len(replaced))
     stored = {**known, **{cid: f.result() for cid, f in uploading.items()}}
     records = [

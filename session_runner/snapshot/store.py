@@ -98,7 +98,7 @@ class SnapshotStore:
             raise
         return response["Body"].read(), str(response["ETag"])
 
-    def _create(self, key: str, body: bytes) -> bool:
+    def _create(self, key: str, body: bytes | bytearray) -> bool:
         """Put `body` at `key` unless something is there: False when it was."""
         from botocore.exceptions import ClientError
 
@@ -161,11 +161,11 @@ class SnapshotStore:
             for obj in self._list(layout.CHUNKS)
         }
 
-    def put_chunk(self, chunk_id: str, blob: bytes) -> None:
+    def put_chunk(self, chunk_id: str, blob: bytes | bytearray) -> None:
         """Chunks are content-addressed: an object already there is the same chunk."""
         self._create(layout.chunk_key(self.prefix, chunk_id), blob)
 
-    def replace_chunk(self, chunk_id: str, blob: bytes) -> None:
+    def replace_chunk(self, chunk_id: str, blob: bytes | bytearray) -> None:
         """Upload a chunk over whatever object is there (a corrupt one: see `mark_suspect`)."""
         self.client.put_object(
             Bucket=self.bucket, Key=layout.chunk_key(self.prefix, chunk_id), Body=blob

@@ -50,11 +50,11 @@ class Narrating(SnapshotStore):
     def _say(self, phase: str) -> None:
         print(phase, flush=True)
 
-    def put_chunk(self, chunk_id: str, blob: bytes) -> None:
+    def put_chunk(self, chunk_id: str, blob: bytes | bytearray) -> None:
         self._say("upload")
         super().put_chunk(chunk_id, blob)
 
-    def replace_chunk(self, chunk_id: str, blob: bytes) -> None:
+    def replace_chunk(self, chunk_id: str, blob: bytes | bytearray) -> None:
         self._say("upload")
         super().replace_chunk(chunk_id, blob)
 

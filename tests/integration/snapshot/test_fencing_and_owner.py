@@ -113,7 +113,7 @@ async def test_a_runner_fenced_during_upload_writes_no_manifest(
     local_session(session, 2)
 
     class TakenOver(SnapshotStore):
-        def put_chunk(self, chunk_id: str, blob: bytes) -> None:
+        def put_chunk(self, chunk_id: str, blob: bytes | bytearray) -> None:
             super().put_chunk(chunk_id, blob)
             store.move_pointer("new-holders-snapshot", 2)  # the new holder commits meanwhile
 
