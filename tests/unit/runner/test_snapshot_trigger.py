@@ -38,6 +38,4 @@ JID = "15550100000@s.whatsapp.net"
 def test_only_a_new_login_triggers_a_snapshot(
     event: EngineEvent, awaiting_login: bool, restored: bool, expected: bool
 ) -> None:
-    assert (
-        snapshot_after_event(event, awaiting_login=awaiting_login, restored=restored) is expected
-    )
+    assert snapshot_after_event(event, awaiting_login=awaiting_login, restored=restored) is expected
