@@ -208,8 +208,35 @@ def run_failover(moto: MotoServer, workdir: Path) -> bool:
             runner.stop()
 
 
+def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path) -> Any:
+    """Stand in for the kubelet: no pods run on the emulator, so start the runner the
+    StatefulSet describes as a local process, and mark the StatefulSet's pod ready."""
+    import httpx
+
+    from session_runner.devrunner import start_runner
+
+    httpx.patch(
+        f"{api_url}/apis/apps/v1/namespaces/default/statefulsets/waa-demo/status",
+        json={"status": {"replicas": 1, "readyReplicas": 1}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).raise_for_status()
+    console.print("  (the emulator runs no pods: the runner of pod waa-demo-0 starts here)")
+    return start_runner(
+        "waa-demo-0",
+        workdir,
+        account="demo",
+        extra={
+            "KUBECONFIG": str(kubeconfig),
+            "WAFLEET_NAMESPACE": "default",
+            "WAFLEET_STATUS_FILE": "",
+            "WAFLEET_LOG_LEVEL": "error",
+        },
+    )
+
+
 def run_operator_on_emulator() -> None:
     step("The operator on an in-process Kubernetes API emulator (no cluster here)")
+    import signal
     import subprocess
     import tempfile
 
@@ -258,6 +285,25 @@ def run_operator_on_emulator() -> None:
                     "get", "statefulsets,services,leases,roles,rolebindings,serviceaccounts"
                 )
                 console.print("\n".join("    " + line for line in listing.splitlines()))
+                runner = run_the_pod(emulator.url, kubeconfig, Path(tmp))
+                try:
+                    console.print("  $ kubectl wait --for=condition=Ready waa/demo")
+                    console.print(
+                        "    " + kc("wait", "--for=condition=Ready", "waa/demo", "--timeout=60s")
+                    )
+                    console.print("  $ kubectl get waa")
+                    console.print(
+                        "\n".join("    " + line for line in kc("get", "waa").splitlines())
+                    )
+                    console.print(
+                        "  $ kubectl get lease waa-demo -o jsonpath='{.spec.holderIdentity}'"
+                    )
+                    holder = kc("get", "lease", "waa-demo", "-o", "jsonpath={.spec.holderIdentity}")
+                    console.print(f"    {holder}")
+                finally:
+                    # What the kubelet does when the StatefulSet goes to 0 replicas.
+                    runner.process.send_signal(signal.SIGTERM)
+                    runner.process.wait(timeout=60)
                 console.print(
                     '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"suspended":true}}\''
                 )

@@ -69,10 +69,12 @@ class LocalRunner:
 
     name: str
     process: subprocess.Popen[bytes]
-    status_file: Path
+    status_file: Path | None  # None: it reports to its account's status in Kubernetes
 
     def status(self) -> dict[str, Any]:
-        """What the runner last reported (its `status.runner`); {} before its first report."""
+        """What the runner last reported to its status file; {} before its first report."""
+        if self.status_file is None:
+            return {}
         try:
             return dict(json.loads(self.status_file.read_text()))
         except (OSError, ValueError):
@@ -99,4 +101,5 @@ def start_runner(
     process = subprocess.Popen(
         [str(RUNNER_EXECUTABLE), "session"], env=env, stdout=output, stderr=subprocess.STDOUT
     )
-    return LocalRunner(name, process, Path(env["WAFLEET_STATUS_FILE"]))
+    status_file = env.get("WAFLEET_STATUS_FILE")
+    return LocalRunner(name, process, Path(status_file) if status_file else None)

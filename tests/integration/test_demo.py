@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_local_demo_fails_over_from_a_snapshot_without_a_new_login() -> None:
+def test_the_local_demo_fails_over_and_the_operator_shows_the_account_connected() -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "demo_local.py")],
         capture_output=True,
@@ -24,4 +25,8 @@ def test_the_local_demo_fails_over_from_a_snapshot_without_a_new_login() -> None
     assert "snapshotted its new login at once" in out
     assert "fencing token 0 -> 1, session restored from the snapshot" in out
     assert "Stopped" in out
+    # The operator part: the runner of pod waa-demo-0 makes the account Ready and Connected.
+    assert "whatsappaccount.wafleet.io/demo condition met" in out
+    assert re.search(r"demo\s+\+15550100001\s+local\s+Connected\s+True\s+waa-demo-0\b", out)
+    assert "phase: Suspended, StatefulSet replicas: 0" in out
     assert "demo finished" in out
