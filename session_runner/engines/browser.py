@@ -93,7 +93,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -134,6 +134,7 @@ from session_runner.engines.events import (
     QrCode,
     QuotaSignal,
 )
+from session_runner.engines.inflight import InFlightSends, quota_code
 from session_runner.engines.registry import BROWSER_PROFILE_DIR
 from session_runner.engines.stream import EventStream
 from session_runner.engines.tasks import BackgroundTasks
@@ -490,7 +491,7 @@ class BrowserEngine(Engine):
 
         self._stream = EventStream()
         self._tasks = BackgroundTasks("browser engine", log)
-        self._pending: set[asyncio.Future[None]] = set()
+        self._in_flight_sends = InFlightSends()
         self._acks: dict[str, AckStatus] = {}
         self._ids_by_key: dict[str, str] = {}
         self._recovering = False
@@ -541,7 +542,7 @@ class BrowserEngine(Engine):
             return
         self._phase = _Phase.STOPPING
         was_connected = self._go_down()
-        self._fail_pending("the engine was stopped")
+        self._in_flight_sends.interrupt("the engine was stopped")
         await self._tasks.cancel_and_wait()
         await self._close_browser()
         if self._playwright is not None:
@@ -563,7 +564,7 @@ class BrowserEngine(Engine):
         self._phase = _Phase.KILLED
         self._generation += 1
         self._go_down()
-        self._fail_pending("the engine was killed")
+        self._in_flight_sends.interrupt("the engine was killed")
         self._tasks.cancel()
         self._stream.close(drop_pending=True)
         pid = self._chromium_pid
@@ -694,7 +695,7 @@ class BrowserEngine(Engine):
             was_connected = self._go_down()
             if was_connected:
                 self._stream.emit(Disconnected(reason="quiesce: browser closed for a snapshot"))
-            self._fail_pending("the browser closed for a snapshot")
+            self._in_flight_sends.interrupt("the browser closed for a snapshot")
             await self._close_browser()
             try:
                 yield
@@ -853,7 +854,7 @@ class BrowserEngine(Engine):
         log.warning("Chromium went away (%s); relaunching on the same profile", reason)
         if self._go_down():
             self._stream.emit(Disconnected(reason=reason))
-        self._fail_pending(reason)
+        self._in_flight_sends.interrupt(reason)
         self._tasks.spawn(self._recover(reason))
 
     async def _restart(self, reason: str) -> None:
@@ -863,7 +864,7 @@ class BrowserEngine(Engine):
                 return
             if self._go_down():
                 self._stream.emit(Disconnected(reason=reason))
-            self._fail_pending(reason)
+            self._in_flight_sends.interrupt(reason)
             await self._close_browser()
         await self._recover(reason, first_delay=0.0)
 
@@ -960,7 +961,7 @@ class BrowserEngine(Engine):
     def _handle_logout(self) -> None:
         was_logged_in, was_connected = self._logged_in, self._connected
         self._go_down()
-        self._fail_pending("logged out")
+        self._in_flight_sends.interrupt("logged out")
         if was_logged_in:
             self._stream.emit(LoggedOut(reason="logged out: the device was unlinked"))
         if was_connected:
@@ -970,7 +971,7 @@ class BrowserEngine(Engine):
         """Stream replaced: fence. Never ready again, no relaunch; the runner stops us."""
         self._phase = _Phase.CONFLICTED
         was_connected = self._go_down()
-        self._fail_pending("the session was replaced by another client (conflict)")
+        self._in_flight_sends.interrupt("the session was replaced by another client (conflict)")
         self._stream.emit(Conflict(detail="stream replaced: WhatsApp Web reported CONFLICT"))
         if was_connected:
             self._stream.emit(Disconnected(reason="conflict"))
@@ -1038,22 +1039,11 @@ class BrowserEngine(Engine):
     async def _in_flight(self, call: Coroutine[Any, Any, T]) -> T:
         """Run a page call; stop/kill/crash/conflict interrupts it with `SendInterrupted`."""
         task: asyncio.Task[T] = asyncio.ensure_future(call)
-        interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.add(interrupt)
-        waited: set[asyncio.Future[Any]] = {task, interrupt}
-        try:
-            done, _ = await asyncio.wait(
-                waited,
-                timeout=self.options.send_timeout_s,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            self._pending.discard(interrupt)
-        if task not in done:
-            task.cancel()
-            if interrupt.done() and (error := interrupt.exception()) is not None:
-                raise error
-            raise SendInterrupted("WhatsApp Web did not answer the send in time")
+        await self._in_flight_sends.wait(
+            task,
+            answer_within_s=self.options.send_timeout_s,
+            no_answer="WhatsApp Web did not answer the send in time",
+        )
         try:
             return task.result()
         except PlaywrightError as error:
@@ -1064,8 +1054,7 @@ class BrowserEngine(Engine):
         text = str(error)
         if self._phase is not _Phase.RUNNING or not self.ready or "closed" in text.lower():
             return SendInterrupted(f"the browser went away during the send: {text[:200]}")
-        if "463" in text or "475" in text:
-            code: Literal[463, 475] = 463 if "463" in text else 475
+        if (code := quota_code(text)) is not None:
             self._stream.emit(QuotaSignal(code=code, detail=text[:200]))
             return SendRejected(code, retryable=False, detail=text[:200])
         return SendRejected(0, retryable=False, detail=text[:200])
@@ -1077,12 +1066,6 @@ class BrowserEngine(Engine):
         if idempotency_key is not None:
             self._ids_by_key[idempotency_key] = message_id
         return message_id
-
-    def _fail_pending(self, why: str) -> None:
-        for future in list(self._pending):
-            if not future.done():
-                future.set_exception(SendInterrupted(why))
-        self._pending.clear()
 
     # -- plumbing -------------------------------------------------------------------
 

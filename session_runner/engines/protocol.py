@@ -71,7 +71,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,6 +98,7 @@ from session_runner.engines.events import (
     PairingCode,
     QuotaSignal,
 )
+from session_runner.engines.inflight import InFlightSends, quota_code
 from session_runner.engines.protocol_events import map_neonize_event, map_qr
 from session_runner.engines.stream import EventStream
 from session_runner.engines.tasks import BackgroundTasks
@@ -342,7 +343,7 @@ class ProtocolEngine(Engine):
 
         self._stream = EventStream()
         self._tasks = BackgroundTasks("protocol engine", log)
-        self._pending: set[asyncio.Future[None]] = set()
+        self._in_flight_sends = InFlightSends()
         self._acks: dict[str, AckStatus] = {}
         self._ids_by_key: dict[str, str] = {}
         self._connecting: asyncio.Future[Any] | None = None
@@ -396,7 +397,7 @@ class ProtocolEngine(Engine):
         self._phase = _Phase.STOPPING
         self._generation += 1
         was_connected = self._go_down()
-        self._fail_pending("the engine was stopped")
+        self._in_flight_sends.interrupt("the engine was stopped")
         await self._tasks.cancel_and_wait()
         if self._client is not None:
             with contextlib.suppress(Exception):
@@ -428,7 +429,7 @@ class ProtocolEngine(Engine):
         self._phase = _Phase.KILLED
         self._generation += 1
         self._go_down()
-        self._fail_pending("the engine was killed")
+        self._in_flight_sends.interrupt("the engine was killed")
         self._tasks.cancel()
         self._stream.close(drop_pending=True)
         if self._uuid is not None:
@@ -656,12 +657,12 @@ class ProtocolEngine(Engine):
             # A plain "connection lost" while already down is noise; a reason
             # (connect failure, temporary ban, stream error) is worth telling.
             if self._go_down(keep_login=True) or event.reason != "connection lost":
-                self._fail_pending(event.reason)
+                self._in_flight_sends.interrupt(event.reason)
                 self._stream.emit(event)
         elif isinstance(event, LoggedOut):
             was_logged_in = self._logged_in
             self._logged_in = False
-            self._fail_pending("logged out")
+            self._in_flight_sends.interrupt("logged out")
             if was_logged_in:
                 self._stream.emit(event)
         elif isinstance(event, Conflict):
@@ -677,7 +678,7 @@ class ProtocolEngine(Engine):
         """Stream replaced: fence. Never ready again, stop Go's client so it cannot reconnect."""
         self._phase = _Phase.CONFLICTED
         self._go_down()
-        self._fail_pending("the session was replaced by another client (conflict)")
+        self._in_flight_sends.interrupt("the session was replaced by another client (conflict)")
         self._stream.emit(event)
         self._stream.emit(
             Disconnected(reason="conflict")
@@ -708,20 +709,11 @@ class ProtocolEngine(Engine):
     async def _in_flight(self, call: Coroutine[Any, Any, T]) -> T:
         """Run a neonize call on its loop; stop/kill/conflict interrupt it with `SendInterrupted`."""
         task = neonize_loop().run(call)
-        interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.add(interrupt)
-        waited: set[asyncio.Future[Any]] = {task, interrupt}
-        try:
-            done, _ = await asyncio.wait(
-                waited, timeout=self.options.send_timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            self._pending.discard(interrupt)
-        if task not in done:
-            task.cancel()
-            if interrupt.done() and (error := interrupt.exception()) is not None:
-                raise error
-            raise SendInterrupted("WhatsApp did not answer the send in time")
+        await self._in_flight_sends.wait(
+            task,
+            answer_within_s=self.options.send_timeout_s,
+            no_answer="WhatsApp did not answer the send in time",
+        )
         try:
             return task.result()
         except Exception as error:
@@ -733,8 +725,7 @@ class ProtocolEngine(Engine):
         lowered = text.lower()
         if self._phase is not _Phase.RUNNING:
             return SendInterrupted(f"the engine stopped during the send: {text[:200]}")
-        if "463" in text or "475" in text:
-            code: Literal[463, 475] = 463 if "463" in text else 475
+        if (code := quota_code(text)) is not None:
             self._stream.emit(QuotaSignal(code=code, detail=text[:200]))
             return SendRejected(code, retryable=False, detail=text[:200])
         if "not connected" in lowered or "device jid" in lowered:
@@ -753,12 +744,6 @@ class ProtocolEngine(Engine):
             self._acks[message_id] = AckStatus.SENT
             self._stream.emit(MessageAck(message_id=message_id, status=AckStatus.SENT))
         return message_id
-
-    def _fail_pending(self, why: str) -> None:
-        for future in list(self._pending):
-            if not future.done():
-                future.set_exception(SendInterrupted(why))
-        self._pending.clear()
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -1,0 +1,51 @@
+"""Sends in flight: interrupted at once, or ended when no answer comes; quota codes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from session_runner.engines.base import SendInterrupted
+from session_runner.engines.inflight import InFlightSends, quota_code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("server returned error 463", 463),
+        ("475: account restricted", 475),
+        ("463 and 475", 463),
+        ("not connected", None),
+    ],
+)
+def test_quota_code(text: str, code: int | None) -> None:
+    assert quota_code(text) == code
+
+
+async def test_an_answer_ends_the_wait() -> None:
+    sends = InFlightSends()
+    task = asyncio.ensure_future(asyncio.sleep(0, result="id-1"))
+    await sends.wait(task, answer_within_s=5, no_answer="none")
+    assert task.result() == "id-1"
+
+
+async def test_an_interrupt_ends_the_wait_with_its_reason_and_cancels_the_call() -> None:
+    sends = InFlightSends()
+    task = asyncio.ensure_future(asyncio.sleep(60))
+    waiting = asyncio.ensure_future(sends.wait(task, answer_within_s=60, no_answer="none"))
+    await asyncio.sleep(0)
+    sends.interrupt("the engine was killed")
+    with pytest.raises(SendInterrupted, match="the engine was killed"):
+        await waiting
+    await asyncio.sleep(0)
+    assert task.cancelled()
+
+
+async def test_no_answer_in_time_is_interrupted() -> None:
+    sends = InFlightSends()
+    task = asyncio.ensure_future(asyncio.sleep(60))
+    with pytest.raises(SendInterrupted, match="no answer"):
+        await sends.wait(task, answer_within_s=0.01, no_answer="no answer")
+    await asyncio.sleep(0)
+    assert task.cancelled()
