@@ -51,7 +51,6 @@ WAFLEET_CHROMIUM_PATH. The media benchmarks of issue 7 point 5 are
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -60,20 +59,16 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from bench.result import BenchResult, median
+from bench.standin import STANDIN_WAJS, standin_site
 from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH, LOW_MEMORY_NAMES
 from session_runner.procmem import pss_mb
 
 REPO = Path(__file__).resolve().parents[1]
-STANDIN = REPO / "tests" / "fixtures" / "whatsapp_web"
 SETTLE_S = float(os.environ.get("WAFLEET_BENCH_SETTLE_S", "4"))
 RUNS = int(os.environ.get("WAFLEET_BENCH_RUNS", "5"))
 SAVING_RUNS = int(os.environ.get("WAFLEET_BENCH_SAVING_RUNS", "3"))
@@ -146,30 +141,6 @@ _PROTOCOL_ACCOUNT = textwrap.dedent(
 _BARE_PYTHON = "import sys, time; print('ready', flush=True); time.sleep(3600)"
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log in benchmark output."""
-
-
-@contextlib.contextmanager
-def standin_site(workdir: Path) -> Iterator[str]:
-    """The stand-in WhatsApp Web served on 127.0.0.1 from a copy; yields its page URL.
-
-    Served from this (the benchmark's) process, so the server is not counted
-    as part of the account.
-    """
-    site = workdir / "site"
-    shutil.copytree(STANDIN, site)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 # -- which processes are the account ----------------------------------------------------
 
 
@@ -235,7 +206,7 @@ def browser_account(url: str, workdir: Path, tunings: tuple[str, ...]) -> Browse
     config = {
         "session": str(session),
         "chromium": os.environ.get("WAFLEET_CHROMIUM_PATH", str(DEFAULT_CHROMIUM_PATH)),
-        "wajs": str(STANDIN / "wppconnect-wa.js"),
+        "wajs": str(STANDIN_WAJS),
         "options": {
             "url": url,
             "memory_ceiling_mb": 0,
@@ -297,7 +268,8 @@ def measure_browser(workdir: Path) -> dict[str, list[BrowserSample]]:
         **{f"without:{name}": (_without(name), SAVING_RUNS) for name in LOW_MEMORY_NAMES},
     }
     samples: dict[str, list[BrowserSample]] = {name: [] for name in configs}
-    with standin_site(workdir) as url:
+    with standin_site(workdir) as site:
+        url = f"{site}/index.html"
         for round_ in range(max(count for _, count in configs.values())):
             for name, (tunings, count) in configs.items():
                 if round_ >= count:

@@ -20,33 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import os
 import shutil
 import sys
 import tempfile
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from bench.looplag import lag_p99_during, write_media
 from bench.result import BenchResult
+from bench.standin import STANDIN_WAJS, standin_site
 from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
 from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH
 from session_runner.engines.events import MediaRef
 
-REPO = Path(__file__).resolve().parents[1]
-STANDIN = REPO / "tests" / "fixtures" / "whatsapp_web"
 MEDIA_BYTES = int(os.environ.get("WAFLEET_BENCH_MEDIA_BYTES", str(100 * 1000 * 1000)))
 NAIVE_PIECE = 16 * 1024 * 1024
 GOAL = "<= 50 ms"
 RECIPIENT = "15550100001"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log in benchmark output."""
 
 
 async def _measure(workdir: Path, site_url: str) -> tuple[float, float, float, float]:
@@ -56,7 +46,7 @@ async def _measure(workdir: Path, site_url: str) -> tuple[float, float, float, f
     media = await MediaRef.from_file_async(media_path, "application/pdf", filename="media.pdf")
     engine = BrowserEngine(
         chromium_path=chromium,
-        wajs_path=STANDIN / "wppconnect-wa.js",
+        wajs_path=STANDIN_WAJS,
         phone_number="+15550100000",
         options=BrowserEngineSettings(
             url=f"{site_url}/index.html?qr_ms=1000",
@@ -116,18 +106,10 @@ async def _measure(workdir: Path, site_url: str) -> tuple[float, float, float, f
 def run() -> list[BenchResult]:
     """One streamed send and one naive send of a 100 MB file; lag p99 of each."""
     workdir = Path(tempfile.mkdtemp(prefix="wafleet-bench-media-"))
-    site = workdir / "site"
-    shutil.copytree(STANDIN, site)
-    handler = functools.partial(_Quiet, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        lag, seconds, base_lag, base_seconds = asyncio.run(_measure(workdir, url))
+        with standin_site(workdir) as url:
+            lag, seconds, base_lag, base_seconds = asyncio.run(_measure(workdir, url))
     finally:
-        server.shutdown()
-        server.server_close()
         shutil.rmtree(workdir, ignore_errors=True)
     return [
         BenchResult(

@@ -68,12 +68,12 @@ import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import profile_gen
 from bench.result import BenchResult, median
+from bench.standin import STANDIN_WAJS, standin_site
 from session_runner.devserver import MotoServer
 from session_runner.snapshot import layout
 from session_runner.snapshot.crypto import KeyRing
@@ -91,8 +91,6 @@ LOG_APPEND_BYTES = 64 * 1024
 SQLITE_BYTES = 32 * profile_gen.MIB
 SQLITE_WRITE_EVERY_S = 0.01
 SQLITE_WRITER_LIMIT_S = 5.0
-REPO = Path(__file__).resolve().parents[1]
-STANDIN = REPO / "tests" / "fixtures" / "whatsapp_web"
 STATE_DIRS = ("Default/IndexedDB", "Default/Local Storage")
 SMALL_ENV = "WAFLEET_BENCH_SNAPSHOT_SMALL"  # set: a few-MiB profile, to smoke-test the bench
 
@@ -318,11 +316,6 @@ def measure_sqlite(scratch: Path, journal_mode: str) -> SqliteRun:
 # ---------------------------------------------------------------- browser engine
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log in benchmark output."""
-
-
 @dataclass
 class Downtime:
     """One quiesce: seconds to close, to copy into staging, and to relaunch."""
@@ -350,7 +343,7 @@ async def _browser_downtimes(
     chromium = Path(os.environ.get("WAFLEET_CHROMIUM_PATH", str(DEFAULT_CHROMIUM_PATH)))
     engine = BrowserEngine(
         chromium_path=chromium,
-        wajs_path=STANDIN / "wppconnect-wa.js",
+        wajs_path=STANDIN_WAJS,
         phone_number="+15550100000",
         options=BrowserEngineSettings(
             url=f"{site_url}/index.html?qr_ms=1000",
@@ -400,18 +393,8 @@ async def _browser_downtimes(
 
 def measure_browser(session_dir: Path, store: SnapshotStore, keyring: KeyRing) -> list[Downtime]:
     """Serve the stand-in WhatsApp Web on 127.0.0.1 and time real quiesces against it."""
-    site = session_dir.parent / "site"
-    shutil.copytree(STANDIN, site)
-    handler = functools.partial(_Quiet, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with standin_site(session_dir.parent) as url:
         return asyncio.run(_browser_downtimes(session_dir, url, store, keyring))
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---------------------------------------------------------------- the run
