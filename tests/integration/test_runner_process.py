@@ -61,6 +61,18 @@ def status(runner: LocalRunner) -> dict[str, Any]:
     return runner.status()
 
 
+def snapshot_store(aws: AwsEndpoint, tmp_path: Path) -> dict[str, str]:
+    """A bucket on the moto server and a key file: the runner settings for snapshots."""
+    aws.client("s3").create_bucket(Bucket="wafleet-snaps")
+    key = tmp_path / "kek"
+    key.write_bytes(os.urandom(32))
+    return {
+        "WAFLEET_SNAPSHOT_BUCKET": "wafleet-snaps",
+        "WAFLEET_SNAPSHOT_ENDPOINT_URL": aws.endpoint_url,
+        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(key),
+    }
+
+
 def test_one_session_at_a_time_and_failover_after_kill(runners: tuple[Any, Path]) -> None:
     start, activity = runners
     a, b = start("runner-a"), start("runner-b")
@@ -101,14 +113,7 @@ def test_a_session_snapshotted_on_stop_is_restored_by_the_next_runner(
     runners: tuple[Any, Path], aws: AwsEndpoint, tmp_path: Path
 ) -> None:
     """The next pod needs no QR scan: the first runner's final snapshot carries the login."""
-    aws.client("s3").create_bucket(Bucket="wafleet-snaps")
-    key = tmp_path / "kek"
-    key.write_bytes(os.urandom(32))
-    snapshots = {
-        "WAFLEET_SNAPSHOT_BUCKET": "wafleet-snaps",
-        "WAFLEET_SNAPSHOT_ENDPOINT_URL": aws.endpoint_url,
-        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(key),
-    }
+    snapshots = snapshot_store(aws, tmp_path)
     start, _ = runners
     a = start("runner-a", **snapshots)
     wait_for(lambda: status(a).get("phase") == "Connected", "a logged in (auto login)")
@@ -139,15 +144,7 @@ def test_a_fresh_login_is_snapshotted_at_once_so_a_killed_pod_loses_no_login(
     runners: tuple[Any, Path], aws: AwsEndpoint, tmp_path: Path
 ) -> None:
     """No SIGTERM, no interval elapsed (minimum 30 s): the login alone triggers a snapshot."""
-    aws.client("s3").create_bucket(Bucket="wafleet-snaps")
-    key = tmp_path / "kek"
-    key.write_bytes(os.urandom(32))
-    snapshots = {
-        "WAFLEET_SNAPSHOT_BUCKET": "wafleet-snaps",
-        "WAFLEET_SNAPSHOT_ENDPOINT_URL": aws.endpoint_url,
-        "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(key),
-        "WAFLEET_SNAPSHOT_INTERVAL_SECONDS": "3600",
-    }
+    snapshots = {**snapshot_store(aws, tmp_path), "WAFLEET_SNAPSHOT_INTERVAL_SECONDS": "3600"}
     start, _ = runners
     metrics_port = free_port()
     a = start("runner-a", WAFLEET_METRICS_PORT=str(metrics_port), **snapshots)
