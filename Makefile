@@ -29,7 +29,7 @@ help: ## list the targets
 
 # ---------------------------------------------------------------- installs
 
-$(STAMP): requirements/constraints.txt pyproject.toml
+$(STAMP): requirements/constraints.txt requirements/direct.in pyproject.toml
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/direct.in
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -106,7 +106,9 @@ demo: $(STAMP) tools ## on kind when Docker and kind work, else a local run on t
 .PHONY: kind-demo
 kind-demo: kind-up deploy
 	$(KUBECTL) apply -f samples/valid/whatsappaccount-local.yaml
+	$(KUBECTL) wait --for=condition=Ready waa/demo --timeout=180s
 	$(KUBECTL) get waa -o wide
+	$(KUBECTL) get statefulset,pod,lease -l wafleet.io/account=demo
 
 .PHONY: kind-up
 kind-up: ## create the kind cluster (needs Docker and kind)
@@ -122,7 +124,8 @@ images: ## build the operator and runner images
 deploy: tools images ## load the images into kind and install the chart
 	$(KIND) load docker-image --name $(CLUSTER) wafleet/operator:$(IMAGE_TAG) wafleet/runner:$(IMAGE_TAG)
 	$(HELM) upgrade --install wafleet charts/wafleet --namespace wafleet-system --create-namespace \
-	  --set image.tag=$(IMAGE_TAG) --set image.pullPolicy=Never --wait --timeout 5m
+	  --set image.tag=$(IMAGE_TAG) --set image.pullPolicy=Never \
+	  --set runnerImage.tag=$(IMAGE_TAG) --set runnerImage.pullPolicy=Never --wait --timeout 5m
 
 .PHONY: e2e
 e2e: $(STAMP) tools ## end-to-end tests on kind (skipped with a reason when Docker or kind is absent)

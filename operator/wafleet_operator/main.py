@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import secrets
 import sys
+from importlib.metadata import version
 
 import kopf
 from pydantic import ValidationError
@@ -14,9 +16,24 @@ from wafleet_operator.config import OperatorSettings
 from wafleet_operator.handlers import register
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The operator is configured by WAFLEET_* variables (what the chart sets); flags only explain that."""
+    parser = argparse.ArgumentParser(
+        prog="wafleet-operator",
+        description=(
+            "Run the wafleet operator: in a cluster with its service account, or outside one "
+            "with the current kubeconfig context. Settings come from WAFLEET_* environment "
+            "variables (WAFLEET_NAMESPACES, WAFLEET_LOG_FORMAT, WAFLEET_METRICS_PORT, "
+            "WAFLEET_PEERING, ...); see docs and charts/wafleet/values.yaml."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('wafleet')}")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Load settings once, register the handlers with them, and run kopf until stopped."""
-    del argv
+    parse_args(argv)
     try:
         settings = OperatorSettings()
     except ValidationError as error:

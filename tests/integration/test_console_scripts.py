@@ -1,0 +1,68 @@
+"""The three installed console scripts, run as a person runs them: help, version, unbuilt parts.
+
+Unbuilt subcommands must fail loudly (exit 2, one line saying so) rather than
+start and do nothing, and `wafleet-operator --help` must answer without
+looking for a cluster (it used to start kopf whatever its arguments were).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    # A kubeconfig that does not exist: nothing here may need a cluster.
+    env = {**os.environ, "KUBECONFIG": "/nonexistent/kubeconfig", "COLUMNS": "200"}
+    return subprocess.run(
+        [str(BIN / script), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    [
+        ("wafleet-runner", ("sender",), "wafleet-runner sender: not built yet"),
+        ("wafleet-runner", ("dispatcher",), "wafleet-runner dispatcher: not built yet"),
+        ("wafleet-runner", ("api",), "wafleet-runner api: not built yet"),
+        ("wafleet", ("send",), "wafleet send: not built yet"),
+    ],
+)
+def test_unbuilt_subcommands_exit_2_with_one_line(
+    script: str, args: tuple[str, ...], expect: str
+) -> None:
+    done = run(script, *args)
+    assert done.returncode == 2
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(expect)
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    [
+        ("wafleet-operator", ("--help",), "WAFLEET_"),
+        ("wafleet-operator", ("--version",), "wafleet-operator 0."),
+        ("wafleet-runner", ("--help",), "session"),
+        ("wafleet-runner", ("session", "--help"), "WAFLEET_"),
+        ("wafleet", ("--help",), "status"),
+    ],
+)
+def test_help_and_version_answer_without_a_cluster(
+    script: str, args: tuple[str, ...], expect: str
+) -> None:
+    done = run(script, *args)
+    assert done.returncode == 0, done.stderr
+    assert expect in done.stdout
+
+
+def test_operator_names_an_unknown_flag() -> None:
+    done = run("wafleet-operator", "--namespace", "x")
+    assert done.returncode == 2
+    assert "--namespace" in done.stderr
