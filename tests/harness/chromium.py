@@ -9,15 +9,16 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
-from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH
+from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH, launch_kwargs
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -66,3 +67,14 @@ def static_site(tmp_path: Path) -> Iterator[StaticSite]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+async def chromium_browser(chromium_executable: Path) -> AsyncIterator[Browser]:
+    """A running Debian Chromium under Playwright, launched as the engine launches it, closed after."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_kwargs(chromium_executable))
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Browser, async_playwright
 
 from session_runner.engines.chromium import launch_kwargs
 from tests.harness.chromium import StaticSite
@@ -16,20 +16,15 @@ PAGE = """<!doctype html>
 
 
 async def test_page_runs_script_in_real_chromium(
-    chromium_executable: Path, static_site: StaticSite
+    chromium_browser: Browser, static_site: StaticSite
 ) -> None:
     url = static_site.write("index.html", PAGE)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(**launch_kwargs(chromium_executable))
-        try:
-            page = await browser.new_page()
-            response = await page.goto(url)
-            assert response is not None
-            assert response.status == 200
-            assert await page.text_content("#greeting") == "hello 42"
-            assert "Chrome/" in await page.evaluate("navigator.userAgent")
-        finally:
-            await browser.close()
+    page = await chromium_browser.new_page()
+    response = await page.goto(url)
+    assert response is not None
+    assert response.status == 200
+    assert await page.text_content("#greeting") == "hello 42"
+    assert "Chrome/" in await page.evaluate("navigator.userAgent")
 
 
 async def test_persistent_profile_keeps_local_storage(
