@@ -236,12 +236,10 @@ def test_default_rbac_is_cluster_wide_and_least_privilege(
     grants = cc.rule_grants(role.body["rules"])
     assert grants[("", "secrets")] == {"get", "list", "watch"}
     assert grants[("wafleet.io", "whatsappaccounts/finalizers")] == {"update"}
-    assert grants[("kopf.dev", "clusterkopfpeerings")] == {"get", "list", "watch", "patch"}
-    assert grants[("apiextensions.k8s.io", "customresourcedefinitions")] == {
-        "get",
-        "list",
-        "watch",
-    }
+    assert grants[("kopf.dev", "clusterkopfpeerings")] == {"list", "watch", "patch"}
+    assert grants[("apiextensions.k8s.io", "customresourcedefinitions")] == {"list", "watch"}
+    # Cluster-wide, kopf watches every namespace at once and never lists namespaces.
+    assert ("", "namespaces") not in grants
     runner_grants, _ = cc.load_runner_grants()
     assert runner_grants
     for (group, resource), verbs in runner_grants.items():
@@ -275,7 +273,7 @@ def test_namespaced_install_uses_a_role_per_watched_namespace(
     assert {b.namespace for b in bindings} == watched
     # The only cluster-scoped role is the read-only discovery one.
     (cluster_role,) = [o for o in namespaced_objects if o.kind == "ClusterRole"]
-    assert all(set(r["verbs"]) == {"get", "list", "watch"} for r in cluster_role.body["rules"])
+    assert all(set(r["verbs"]) == {"list", "watch"} for r in cluster_role.body["rules"])
     env = env_of(operator_container(namespaced_objects))
     assert env["WAFLEET_NAMESPACE"] == "whatsapp-prod,whatsapp-staging"
     assert env["WAFLEET_PEERING"] == "wafleet"

@@ -103,55 +103,66 @@ kopf peering name, set only when more than one replica runs.
 
 {{/*
 The rules the operator needs in every namespace it serves; rendered into the
-ClusterRole (all namespaces) or into one Role per watched namespace. Least
-privilege: no wildcard, each rule says why it exists.
+ClusterRole (all namespaces) or into one Role per watched namespace. Exactly
+what the operator uses, no wildcard, each rule says why it exists:
+tests/integration/test_operator_rbac.py records every request the running
+operator makes and fails on a grant it never uses, unless that test's list of
+necessary extras explains it. SenderPools and WebhookSubscriptions have CRDs
+but no handlers yet: their rules come with their handlers.
 */}}
 {{- define "wafleet.namespacedRules" -}}
-# Its own custom resources: kopf lists and watches them, patches them to add
-# its finalizer and its progress annotations; update for replace-style writes.
+# Its own custom resource: kopf lists and watches it and patches it (its
+# finalizer, its progress annotations); the operator reads one when a child
+# or a Secret event names it. Runners are granted get/watch on their own
+# account, which the operator may only grant because it holds them.
 - apiGroups: ["wafleet.io"]
-  resources: ["whatsappaccounts", "senderpools", "webhooksubscriptions"]
-  verbs: ["get", "list", "watch", "patch", "update"]
-# The operator owns phase, conditions and observedGeneration in status.
+  resources: ["whatsappaccounts"]
+  verbs: ["get", "list", "watch", "patch"]
+# The operator patches phase, conditions and observedGeneration in status;
+# runners are granted get/patch on their own account's status.
 - apiGroups: ["wafleet.io"]
-  resources: ["whatsappaccounts/status", "senderpools/status", "webhooksubscriptions/status"]
-  verbs: ["get", "patch", "update"]
+  resources: ["whatsappaccounts/status"]
+  verbs: ["get", "patch"]
 # Children carry ownerReferences with blockOwnerDeletion: true, which the
 # OwnerReferencesPermissionEnforcement admission plugin only allows to whoever
 # may update the owner's finalizers.
 - apiGroups: ["wafleet.io"]
-  resources: ["whatsappaccounts/finalizers", "senderpools/finalizers"]
+  resources: ["whatsappaccounts/finalizers"]
   verbs: ["update"]
-# One StatefulSet per account (the runner) and one Deployment per SenderPool
-# (senders, whose replicas the operator scales from the queue depth).
+# Each account's children are server-side applied (patch; the API server also
+# asks for create when an apply creates the object) and watched for drift.
+# Nothing deletes them but garbage collection, through their ownerReferences.
+# The StatefulSet (the runner) is also read for its ready replicas.
 - apiGroups: ["apps"]
-  resources: ["statefulsets", "deployments"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# Per-account headless Service, runner ServiceAccount and runner ConfigMap.
+  resources: ["statefulsets"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# The headless Service and the runner's ServiceAccount.
 - apiGroups: [""]
-  resources: ["services", "serviceaccounts", "configmaps"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# Read-only: checks that the Secrets a resource references (credentials,
-# encryption key, webhook signing secret) exist. Never creates or changes one.
+  resources: ["services", "serviceaccounts"]
+  verbs: ["list", "watch", "create", "patch"]
+# The runner's Role (leases get/update/patch, whatsappaccounts get/watch,
+# whatsappaccounts/status get/patch, events create) and its binding.
+# Kubernetes only lets the operator grant what it holds itself, which the
+# other rules cover; no escalate or bind verbs.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["list", "watch", "create", "patch"]
+# The operator creates and owns each account's Lease (the runner only renews
+# it) and reads holder and leaseTransitions (the fencing token) for status.
+# update is never used by the operator: runners are granted it on their own
+# Lease (a claim is an update conditional on resourceVersion).
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "patch", "update"]
+# Read-only: checks that the Secrets an account references (credentials,
+# encryption key) exist and hold the named keys, and watches them so fixing
+# one recovers the account. Never creates or changes one.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
-# The operator creates and owns each account's Lease (the runner only renews
-# it); it reads holder and leaseTransitions (the fencing token) for status.
-- apiGroups: ["coordination.k8s.io"]
-  resources: ["leases"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# The runner's Role (leases get/update, whatsappaccounts/status get/patch) and
-# its binding. Kubernetes only lets the operator grant what it holds itself,
-# which the rules above cover; no escalate or bind verbs.
-- apiGroups: ["rbac.authorization.k8s.io"]
-  resources: ["roles", "rolebindings"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# kopf posts Kubernetes events about the objects it handles.
+# kopf and the operator post core/v1 Events about accounts (kopf never
+# patches them); runners are granted the same.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end -}}
