@@ -147,7 +147,8 @@ def test_default_pod_is_locked_down(default_objects: list[cc.Manifest]) -> None:
     sc = container["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
-    assert sc["runAsNonRoot"] is True
+    # Non-root is the pod's setting, inherited by the container, not repeated there.
+    assert "runAsNonRoot" not in sc
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert "privileged" not in sc
     # The read-only root needs a writable /tmp.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.specs.labels import labels, selector_labels
@@ -14,6 +16,8 @@ from wafleet_operator.specs.statefulset import build_statefulset
 
 from .cases import CASE_IDS, CASES, SETTINGS
 from .golden import check_golden
+
+CHART_VALUES = Path(__file__).resolve().parents[3] / "charts" / "wafleet" / "values.yaml"
 
 
 def _sts(case: str, **spec_changes: Any) -> dict[str, Any]:
@@ -89,6 +93,20 @@ def test_locked_down_pod(case: str) -> None:
     }
     assert container["args"] == ["session"]
     assert container["env"] == build_runner_env(CASES[case].account, CASES[case].parsed)
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_runner_pod_has_the_chart_pods_security_context(case: str) -> None:
+    """Runner pods run locked down exactly like the operator's own pod.
+
+    The builder cannot read the chart at run time, so this ties the two: a
+    hardening added to (or dropped from) values.yaml's podSecurityContext or
+    securityContext fails here until the runner's pod follows.
+    """
+    values = yaml.safe_load(CHART_VALUES.read_text(encoding="utf-8"))
+    sts = _sts(case)
+    assert _pod(sts)["securityContext"] == values["podSecurityContext"]
+    assert _container(sts)["securityContext"] == values["securityContext"]
 
 
 def test_grace_period_leaves_room_for_the_final_snapshot() -> None:
