@@ -5,6 +5,10 @@ order, as one multi-document YAML file, so a reviewer reads exactly what the
 operator sends for that account. Each builder's test compares its object with
 its document there; the children test compares the whole file.
 
+A builder whose output is not a child object (the runner's settings and their
+environment) has its own one-document file, ``golden/<case>.<builder>.yaml``,
+compared as a whole.
+
 After an intended change, regenerate with ``UPDATE_GOLDEN=1 pytest tests/unit/specs``
 and review the diff of the YAML files like any other code change.
 """
@@ -110,6 +114,23 @@ def check_golden_file(case: str, objects: list[dict[str, Any]]) -> None:
         pytest.fail(
             f"the children differ from golden/{case}.yaml:\n"
             f"{_diff(case, expected, actual)}\n"
+            f"If the change is intended, {UPDATE_HINT}",
+            pytrace=False,
+        )
+
+
+def check_golden_document(name: str, document: dict[str, Any]) -> None:
+    """Compare one document that is not a child object with the whole of ``golden/<name>.yaml``."""
+    actual = _normalise(document)
+    if updating():
+        GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+        golden_path(name).write_text(HEADER + _dump([actual]))
+        return
+    expected = load_golden(name)
+    if expected != [actual]:
+        pytest.fail(
+            f"the built document differs from golden/{name}.yaml:\n"
+            f"{_diff(name, expected, [actual])}\n"
             f"If the change is intended, {UPDATE_HINT}",
             pytrace=False,
         )

@@ -12,8 +12,24 @@ from wafleet_operator.specs.naming import pod_name
 from wafleet_operator.specs.runner_config import build_runner_env, build_runner_settings
 
 from .cases import CASE_IDS, CASES
+from .golden import check_golden_document
 
 SECRET_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_golden(case: str) -> None:
+    """Both outputs of the module, pinned: the typed settings the runner must load
+    (unset ones shown as null, which the env leaves out so the runner's default
+    applies) and the env that carries them into the pod."""
+    c = CASES[case]
+    check_golden_document(
+        f"{case}.runner-config",
+        {
+            "settings": build_runner_settings(c.account, c.parsed).model_dump(mode="json"),
+            "env": build_runner_env(c.account, c.parsed),
+        },
+    )
 
 
 def test_settings_of_the_browser_account() -> None:
