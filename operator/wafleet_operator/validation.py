@@ -28,11 +28,22 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 @dataclass(frozen=True)
 class SecretNeed:
-    """A key the account needs from a Secret, and the spec field that names it."""
+    """A key the account needs from a Secret, and the spec fields that name them.
 
-    field: str
+    Two fields, because the fix differs: a Secret that does not exist is fixed
+    at ``<ref>.name`` (or by creating it), a missing key at the field that
+    names the key (``<ref>.key``, ``<ref>.accessKeyIdKey``, ...), which is the
+    one a problem must point at.
+    """
+
+    ref: str
     secret: str
     key: str
+    key_field: str
+
+    @property
+    def name_field(self) -> str:
+        return f"{self.ref}.name"
 
 
 def problems_from_validation_error(error: ValidationError, root: str = "spec") -> list[Problem]:
@@ -63,16 +74,17 @@ def secret_needs(spec: WhatsAppAccountSpec) -> list[SecretNeed]:
     snapshot = spec.snapshot
     if snapshot is None:
         return needs
+    enc_ref = "spec.snapshot.encryptionKeySecret"
     enc = snapshot.encryption_key_secret
-    needs.append(SecretNeed("spec.snapshot.encryptionKeySecret", enc.name, enc.key))
+    needs.append(SecretNeed(enc_ref, enc.name, enc.key, f"{enc_ref}.key"))
     creds = snapshot.credentials_secret
     if creds is not None:
-        needs.append(
-            SecretNeed("spec.snapshot.credentialsSecret", creds.name, creds.access_key_id_key)
-        )
-        needs.append(
-            SecretNeed("spec.snapshot.credentialsSecret", creds.name, creds.secret_access_key_key)
-        )
+        creds_ref = "spec.snapshot.credentialsSecret"
+        for key, field in (
+            (creds.access_key_id_key, "accessKeyIdKey"),
+            (creds.secret_access_key_key, "secretAccessKeyKey"),
+        ):
+            needs.append(SecretNeed(creds_ref, creds.name, key, f"{creds_ref}.{field}"))
     return needs
 
 
@@ -122,9 +134,11 @@ def find_problems(
     for need in secret_needs(spec):
         keys = secrets.get(need.secret)
         if keys is None:
-            problems.append(Problem(f"{need.field}.name", f"Secret {need.secret!r} not found"))
+            problems.append(Problem(need.name_field, f"Secret {need.secret!r} not found"))
         elif need.key not in keys:
-            problems.append(Problem(need.field, f"Secret {need.secret!r} has no key {need.key!r}"))
+            problems.append(
+                Problem(need.key_field, f"Secret {need.secret!r} has no key {need.key!r}")
+            )
     return _dedupe(problems)
 
 

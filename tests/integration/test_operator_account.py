@@ -260,21 +260,65 @@ def test_a_snapshot_failure_reported_by_the_runner_is_a_warning_event(
             {**LOCAL, "snapshot": {"bucket": "my..snaps", "encryptionKeySecret": {"name": "kek"}}},
             "spec.snapshot.bucket",
         ),
+        (
+            "gwen",
+            {
+                **LOCAL,
+                "snapshot": {
+                    "bucket": "snaps",
+                    "encryptionKeySecret": {"name": "kek", "key": "not-there"},
+                },
+            },
+            "spec.snapshot.encryptionKeySecret.key",
+        ),
+        (
+            "hugo",
+            {
+                **LOCAL,
+                "snapshot": {
+                    "bucket": "snaps",
+                    "encryptionKeySecret": {"name": "kek"},
+                    "credentialsSecret": {"name": "missing-creds"},
+                },
+            },
+            "spec.snapshot.credentialsSecret.name",
+        ),
+        (
+            "ivan",
+            {
+                **LOCAL,
+                "snapshot": {
+                    "bucket": "snaps",
+                    "encryptionKeySecret": {"name": "kek"},
+                    "credentialsSecret": {"name": "half-creds"},
+                },
+            },
+            "spec.snapshot.credentialsSecret.secretAccessKeyKey",
+        ),
         ("iris", {**LOCAL, "restoreFrom": "snap-1"}, "spec.restoreFrom"),
         ("j" * 60, LOCAL, "metadata.name"),
     ],
-    ids=["missing-secret", "bad-bucket", "restore-without-store", "name-too-long"],
+    ids=[
+        "missing-secret",
+        "bad-bucket",
+        "key-missing-in-secret",
+        "credentials-secret-missing",
+        "credentials-key-missing",
+        "restore-without-store",
+        "name-too-long",
+    ],
 )
 def test_invalid_spec_creates_nothing_and_names_the_field(
     cluster: Cluster, wafleet_operator: OperatorProcess, name: str, spec: dict[str, Any], field: str
 ) -> None:
     make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
+    make_secret(cluster, "half-creds", {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE})
     cluster.create_account(name, spec)
     wait_for(lambda: phase(cluster, name) == "Failed", "phase Failed")
     ready = cluster.condition(name, "Ready")
     assert ready is not None
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
-    assert field in ready["message"]
+    assert f"{field}: " in ready["message"]
     warnings = wait_for(
         lambda: [
             e for e in cluster.events_for(name) if e.type == "Warning" and e.reason == "InvalidSpec"

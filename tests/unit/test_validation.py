@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from wafleet_operator.validation import bucket_name_problem, find_problems, parse_spec
+from wafleet_operator.validation import (
+    bucket_name_problem,
+    find_problems,
+    parse_spec,
+    secret_needs,
+)
+
+CRD = Path(__file__).resolve().parents[2] / "crds" / "whatsappaccounts.wafleet.io.yaml"
 
 BASE: dict[str, Any] = {"phoneNumber": "+14155550100", "engine": "local"}
 SNAP = {"bucket": "wafleet-snaps", "encryptionKeySecret": {"name": "kek"}}
@@ -36,7 +45,14 @@ TABLE: list[tuple[str, str, dict[str, Any], dict[str, frozenset[str]], list[str]
         "demo",
         {**BASE, "snapshot": SNAP},
         {"kek": frozenset({"other"})},
-        ["spec.snapshot.encryptionKeySecret"],
+        ["spec.snapshot.encryptionKeySecret.key"],
+    ),
+    (
+        "named key missing in Secret",
+        "demo",
+        {**BASE, "snapshot": {**SNAP, "encryptionKeySecret": {"name": "kek", "key": "kek"}}},
+        {"kek": frozenset({"key"})},
+        ["spec.snapshot.encryptionKeySecret.key"],
     ),
     (
         "credentials Secret missing",
@@ -46,11 +62,35 @@ TABLE: list[tuple[str, str, dict[str, Any], dict[str, frozenset[str]], list[str]
         ["spec.snapshot.credentialsSecret.name"],
     ),
     (
-        "one credential key missing",
+        "secret access key missing",
         "demo",
         {**BASE, "snapshot": {**SNAP, "credentialsSecret": CREDS}},
         {"kek": frozenset({"key"}), "s3": frozenset({"id"})},
-        ["spec.snapshot.credentialsSecret"],
+        ["spec.snapshot.credentialsSecret.secretAccessKeyKey"],
+    ),
+    (
+        "access key id missing",
+        "demo",
+        {**BASE, "snapshot": {**SNAP, "credentialsSecret": CREDS}},
+        {"kek": frozenset({"key"}), "s3": frozenset({"secret"})},
+        ["spec.snapshot.credentialsSecret.accessKeyIdKey"],
+    ),
+    (
+        "both credential keys missing",
+        "demo",
+        {**BASE, "snapshot": {**SNAP, "credentialsSecret": CREDS}},
+        {"kek": frozenset({"key"}), "s3": frozenset()},
+        [
+            "spec.snapshot.credentialsSecret.accessKeyIdKey",
+            "spec.snapshot.credentialsSecret.secretAccessKeyKey",
+        ],
+    ),
+    (
+        "default credential keys missing",
+        "demo",
+        {**BASE, "snapshot": {**SNAP, "credentialsSecret": {"name": "s3"}}},
+        {"kek": frozenset({"key"}), "s3": frozenset({"AWS_ACCESS_KEY_ID"})},
+        ["spec.snapshot.credentialsSecret.secretAccessKeyKey"],
     ),
     (
         "bucket with adjacent dots",
@@ -130,3 +170,35 @@ def test_only_key_names_are_looked_at() -> None:
     assert parsed is not None
     problems = find_problems("demo", parsed, {"kek": frozenset({"nope"})})
     assert "nope" not in str(problems)
+
+
+def _schema_has(schema: dict[str, Any], path: str) -> bool:
+    node = schema
+    for part in path.split("."):
+        node = (node.get("properties") or {}).get(part)
+        if node is None:
+            return False
+    return True
+
+
+def test_every_secret_field_named_is_a_field_of_the_crd() -> None:
+    """A problem's field is what a user looks for in their YAML: it must exist there."""
+    parsed, _ = parse_spec({**BASE, "snapshot": {**SNAP, "credentialsSecret": CREDS}})
+    assert parsed is not None
+    crd = yaml.safe_load(CRD.read_text(encoding="utf-8"))
+    (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
+    schema = version["schema"]["openAPIV3Schema"]
+    needs = secret_needs(parsed)
+    assert len(needs) == 3
+    for need in needs:
+        assert _schema_has(schema, need.name_field), need.name_field
+        assert _schema_has(schema, need.key_field), need.key_field
+
+
+def test_a_missing_key_names_the_secret_and_the_key() -> None:
+    parsed, _ = parse_spec({**BASE, "snapshot": {**SNAP, "credentialsSecret": CREDS}})
+    assert parsed is not None
+    (problem,) = find_problems("demo", parsed, {"kek": frozenset({"key"}), "s3": frozenset({"id"})})
+    assert str(problem) == (
+        "spec.snapshot.credentialsSecret.secretAccessKeyKey: Secret 's3' has no key 'secret'"
+    )
