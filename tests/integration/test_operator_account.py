@@ -56,6 +56,31 @@ def no_children(cluster: Cluster, name: str) -> bool:
     return False
 
 
+def child_versions(cluster: Cluster, name: str) -> dict[str, str]:
+    """resourceVersion of every child: any write to one changes its version."""
+    child = f"waa-{name}"
+    return {
+        "ServiceAccount": cluster.core.read_namespaced_service_account(
+            child, "default"
+        ).metadata.resource_version,
+        "Role": cluster.rbac.read_namespaced_role(child, "default").metadata.resource_version,
+        "RoleBinding": cluster.rbac.read_namespaced_role_binding(
+            child, "default"
+        ).metadata.resource_version,
+        "Lease": cluster.coordination.read_namespaced_lease(
+            child, "default"
+        ).metadata.resource_version,
+        "Service": cluster.core.read_namespaced_service(child, "default").metadata.resource_version,
+        "StatefulSet": cluster.statefulset(name).metadata.resource_version,
+    }
+
+
+def update_handled(cluster: Cluster, name: str, marker: str) -> bool:
+    """Whether kopf has handled the account's update that brought `marker` in."""
+    annotations = cluster.account(name)["metadata"].get("annotations") or {}
+    return marker in annotations.get("operator.wafleet.io/last-handled-configuration", "")
+
+
 def test_create_builds_every_child_owned_by_the_account(
     cluster: Cluster, wafleet_operator: OperatorProcess
 ) -> None:
@@ -355,6 +380,58 @@ def test_fixing_the_spec_recovers(cluster: Cluster, wafleet_operator: OperatorPr
     wait_for(
         lambda: phase(cluster, "lena") == "Pending" and children_exist(cluster, "lena"), "recovered"
     )
+
+
+def test_a_valid_account_made_invalid_keeps_its_children_until_fixed(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    """One edit changes the image, suspends, and names a key the Secret lacks: nothing of it
+    reaches the children (not even the valid parts), the user is told once, and fixing the
+    key applies the whole pending edit."""
+    make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
+    spec = {**LOCAL, "snapshot": {"bucket": "snaps", "encryptionKeySecret": {"name": "kek"}}}
+    cluster.create_account("tess", spec)
+    wait_for(
+        lambda: phase(cluster, "tess") == "Pending" and children_exist(cluster, "tess"),
+        "tess reconciled",
+    )
+    before = child_versions(cluster, "tess")
+    old_image = cluster.statefulset("tess").spec.template.spec.containers[0].image
+    new_image = "registry.example/wafleet/runner:9.9"
+    field = "spec.snapshot.encryptionKeySecret.key"
+    cluster.patch_account(
+        "tess",
+        {
+            "spec": {
+                "image": new_image,
+                "suspended": True,
+                "snapshot": {"encryptionKeySecret": {"key": "not-there"}},
+            }
+        },
+    )
+    ready = wait_for(
+        lambda: (c := cluster.condition("tess", "Ready")) and c["reason"] == "InvalidSpec" and c,
+        "Ready False with InvalidSpec",
+    )
+    assert ready["status"] == "False"
+    assert f"{field}: " in ready["message"]
+    assert phase(cluster, "tess") == "Failed"
+    # Sync point: one more update handled while still invalid (a label, nothing else).
+    cluster.patch_account("tess", {"metadata": {"labels": {"still": "invalid"}}})
+    wait_for(lambda: update_handled(cluster, "tess", '"still"'), "the label's update handled")
+
+    assert child_versions(cluster, "tess") == before
+    sts = cluster.statefulset("tess")
+    assert sts.spec.replicas == 1
+    assert sts.spec.template.spec.containers[0].image == old_image
+    warnings = [e for e in cluster.events_for("tess") if e.type == "Warning"]
+    assert [(e.reason, field in e.message) for e in warnings] == [("InvalidSpec", True)]
+
+    cluster.patch_account("tess", {"spec": {"snapshot": {"encryptionKeySecret": {"key": "key"}}}})
+    wait_for(lambda: cluster.statefulset("tess").spec.replicas == 0, "the pending suspend")
+    assert cluster.statefulset("tess").spec.template.spec.containers[0].image == new_image
+    wait_for(lambda: phase(cluster, "tess") == "Suspended", "phase Suspended")
+    assert any(e.reason == "SpecValid" for e in cluster.events_for("tess"))
 
 
 def test_drift_is_repaired(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:
