@@ -462,6 +462,42 @@ def test_conflict_in_the_middle_of_a_reconcile_is_retried(
     assert rule.hits == 2
 
 
+def test_an_edit_made_between_conflicts_is_not_lost(
+    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess
+) -> None:
+    """While kopf retries a reconcile whose StatefulSet apply meets 409s, another client edits
+    the account (a label and a new image). The retries run on the newer account: once the
+    conflicts stop, the StatefulSet has the new image and the label is still there."""
+    rule = kube_api.faults.inject(
+        method="PATCH", path=r"/statefulsets/waa-uma$", status=409, times=None
+    )
+    cluster.create_account("uma", LOCAL)
+    wait_for(lambda: rule.hits >= 1, "the first conflict")
+    new_image = "registry.example/wafleet/runner:9.9"
+    cluster.patch_account(
+        "uma", {"metadata": {"labels": {"team": "support"}}, "spec": {"image": new_image}}
+    )
+    hits_at_edit = rule.hits
+    wait_for(lambda: rule.hits > hits_at_edit, "a retry after the edit, refused again")
+    kube_api.faults.clear()
+
+    wait_for(
+        lambda: cluster.statefulset("uma").spec.template.spec.containers[0].image == new_image,
+        "the edited image applied by the retry",
+    )
+    wait_for(
+        lambda: (
+            phase(cluster, "uma") == "Pending"
+            and cluster.account("uma")["status"]["observedGeneration"] == 2
+        ),
+        "status of the edited generation",
+    )
+    account = cluster.account("uma")
+    assert account["metadata"]["labels"]["team"] == "support"
+    assert account["spec"]["image"] == new_image
+    assert cluster.statefulset("uma").spec.replicas == 1
+
+
 def snapshot_spec(aws: AwsEndpoint, policy: str) -> dict[str, Any]:
     return {
         **LOCAL,
