@@ -10,7 +10,9 @@ status; this module only gathers facts and writes results.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +23,7 @@ from session_runner.annotations import is_fenced
 from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import Kube, KubeError
-from wafleet_operator.metrics import INVALID_SPECS, PhaseBook
+from wafleet_operator.metrics import INVALID_SPECS, RECONCILE_SECONDS, RECONCILES, PhaseBook
 from wafleet_operator.specs import build_children
 from wafleet_operator.specs.account import AccountRef
 from wafleet_operator.status import (
@@ -92,6 +94,27 @@ def _status_changed(current: Mapping[str, Any], patch: Mapping[str, Any]) -> boo
     return any(current.get(key) != value for key, value in patch.items())
 
 
+@asynccontextmanager
+async def counted(trigger: str) -> AsyncIterator[None]:
+    """Count and time one reconciliation by trigger and result.
+
+    The one place ``wafleet_reconciles_total`` is counted: both entry points
+    below use it and every trigger goes through one of them, so a failure is
+    counted whichever path hit it — kopf's handler, a runner report, drift, a
+    Secret or the resync — not only where a caller happens to count. Any
+    exception is an error; cancellation (shutdown) is neither result.
+    """
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        RECONCILES.labels(trigger=trigger, result="error").inc()
+        raise
+    finally:
+        RECONCILE_SECONDS.labels(trigger=trigger).observe(time.perf_counter() - started)
+    RECONCILES.labels(trigger=trigger, result="ok").inc()
+
+
 async def reconcile(
     ctx: Context, body: Mapping[str, Any], *, apply_children: bool, trigger: str
 ) -> Verdict | None:
@@ -100,6 +123,29 @@ async def reconcile(
     Raises KubeError for API failures so the caller's retry policy applies.
     Returns the verdict written, or None for an account being deleted.
     """
+    async with counted(trigger):
+        return await _converge(ctx, body, apply_children=apply_children)
+
+
+async def reconcile_by_name(
+    ctx: Context, namespace: str, name: str, *, trigger: str
+) -> Verdict | None:
+    """Read the account, then converge it, for triggers that only know its name
+    (a child or a Secret changed). Counted as one reconciliation, the read
+    included: an API error reading the account is that reconciliation's error.
+
+    Returns None when the account is gone or being deleted.
+    """
+    async with counted(trigger):
+        body = await ctx.kube.get(API_VERSION, KIND, namespace, name)
+        if body is None:
+            return None
+        return await _converge(ctx, body, apply_children=True)
+
+
+async def _converge(
+    ctx: Context, body: Mapping[str, Any], *, apply_children: bool
+) -> Verdict | None:
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return None
@@ -194,4 +240,4 @@ def announce(
         )
 
 
-__all__ = ["Context", "KubeError", "is_fenced", "reconcile"]
+__all__ = ["Context", "KubeError", "counted", "is_fenced", "reconcile", "reconcile_by_name"]

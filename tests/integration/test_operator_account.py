@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import Cluster, OperatorProcess, wait_for
@@ -73,6 +74,22 @@ def child_versions(cluster: Cluster, name: str) -> dict[str, str]:
         "Service": cluster.core.read_namespaced_service(child, "default").metadata.resource_version,
         "StatefulSet": cluster.statefulset(name).metadata.resource_version,
     }
+
+
+def reconciles(operator: OperatorProcess, trigger: str, result: str) -> float:
+    """wafleet_reconciles_total{trigger, result} as the operator's /metrics serves it now."""
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=2
+    ) as resp:
+        text = resp.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "wafleet_reconciles_total" and sample.labels == {
+                "trigger": trigger,
+                "result": result,
+            }:
+                return float(sample.value)
+    return 0.0
 
 
 def update_handled(cluster: Cluster, name: str, marker: str) -> bool:
@@ -587,6 +604,71 @@ def test_metrics_count_reconciles_and_accounts_by_phase(
         lambda: 'wafleet_accounts{phase="Pending"} 1.0' in scrape() and scrape(), "metrics"
     )
     assert 'wafleet_reconciles_total{result="ok",trigger="spec"}' in text
+
+
+@pytest.mark.parametrize("operator_env", [{"WAFLEET_RESYNC_INTERVAL_S": "2"}], indirect=False)
+def test_a_refused_child_write_outside_kopfs_handler_is_counted_and_recovered(
+    cluster: Cluster, kube_api: Any, operator_env: dict[str, str], wafleet_operator: OperatorProcess
+) -> None:
+    """Drift repair (a child event, not kopf's spec handler) meets a 500 on a child write:
+    wafleet_reconciles_total{result="error"} rises for its trigger. Once the API accepts
+    writes again, the resync repairs the drift and counts ok."""
+    cluster.create_account("sara", LOCAL)
+    wait_for(
+        lambda: phase(cluster, "sara") == "Pending" and children_exist(cluster, "sara"),
+        "reconciled",
+    )
+    trigger = "statefulsets-modified"
+    errors_before = reconciles(wafleet_operator, trigger, "error")
+    # The first write of every reconcile; the test's own edit below is of the StatefulSet.
+    rule = kube_api.faults.inject(
+        method="PATCH", path=r"/serviceaccounts/waa-sara$", status=500, times=None
+    )
+    cluster.apps.patch_namespaced_stateful_set("waa-sara", "default", {"spec": {"replicas": 3}})
+    wait_for(
+        lambda: reconciles(wafleet_operator, trigger, "error") >= errors_before + 3,
+        "the drift handler's three failed attempts counted",
+    )
+    assert rule.hits >= 3
+    assert cluster.statefulset("sara").spec.replicas == 3  # not repaired while refused
+
+    kube_api.faults.clear()
+    resync_ok = reconciles(wafleet_operator, "resync", "ok")
+    wait_for(lambda: cluster.statefulset("sara").spec.replicas == 1, "drift repaired")
+    wait_for(
+        lambda: reconciles(wafleet_operator, "resync", "ok") > resync_ok,
+        "a successful resync counted",
+    )
+    assert "gave up reconciling default/sara (statefulsets-modified)" in wafleet_operator.logs()
+
+
+def test_a_refused_runner_report_is_counted(
+    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess
+) -> None:
+    """The runner-report path reads children rather than applying them; a 500 there counts
+    as an error of trigger "runner", and the next report goes through."""
+    cluster.create_account("tim", LOCAL)
+    wait_for(lambda: phase(cluster, "tim") == "Pending", "reconciled")
+    errors_before = reconciles(wafleet_operator, "runner", "error")
+    kube_api.faults.inject(method="GET", path=r"/statefulsets/waa-tim$", status=500, times=None)
+    report = {
+        "phase": "AwaitingLogin",
+        "holder": "waa-tim-0",
+        "fencingToken": 1,
+        "reportedAt": "2026-11-23T12:00:00Z",
+    }
+    cluster.patch_account_status("tim", {"status": {"runner": report}})
+    wait_for(
+        lambda: reconciles(wafleet_operator, "runner", "error") > errors_before,
+        "the runner report's error counted",
+    )
+    assert phase(cluster, "tim") == "Pending"
+
+    kube_api.faults.clear()
+    newer = {**report, "reportedAt": "2026-11-23T12:00:05Z"}
+    cluster.patch_account_status("tim", {"status": {"runner": newer}})
+    wait_for(lambda: phase(cluster, "tim") == "AwaitingLogin", "the next report handled")
+    assert reconciles(wafleet_operator, "runner", "ok") >= 1
 
 
 def test_operator_logs_are_json(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:

@@ -9,15 +9,20 @@ cluster recovers without restarting anything.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import kopf
 
 from wafleet_operator.kube import KubeError
-from wafleet_operator.reconcile import Context, reconcile
+from wafleet_operator.reconcile import Context, reconcile_by_name
+
+log = logging.getLogger(__name__)
 
 MANAGED = {"app.kubernetes.io/managed-by": "wafleet-operator"}
 ACCOUNT_LABEL = "wafleet.io/account"
+#: API errors an event handler retries before leaving the account to the resync.
+ATTEMPTS = 3
 
 #: (group, version, plural) of every child kind; Leases are renewed by the runner
 #: every few seconds, so for them only deletion counts as drift.
@@ -31,20 +36,35 @@ CHILDREN = (
 
 
 async def reconcile_owner(ctx: Context, namespace: str, account: str, trigger: str) -> None:
-    """Fetch the owner account and reconcile it, retrying API errors a few times.
+    """Reconcile the owner account, retrying API errors a few times.
 
     After that the periodic resync takes over: an event handler must not hold
-    its worker for long.
+    its worker for long. Every failed attempt is logged (and counted by
+    `reconcile_by_name`), so drift the operator could not repair is visible.
     """
-    for attempt in range(3):
+    for attempt in range(1, ATTEMPTS + 1):
         try:
-            body = await ctx.kube.get("wafleet.io/v1alpha1", "WhatsAppAccount", namespace, account)
-            if body is None:
-                return
-            await reconcile(ctx, body, apply_children=True, trigger=trigger)
+            await reconcile_by_name(ctx, namespace, account, trigger=trigger)
             return
-        except KubeError:
-            await asyncio.sleep(0.2 * 2**attempt)
+        except KubeError as error:
+            log.warning(
+                "reconciling %s/%s (%s) failed, attempt %d of %d: %s",
+                namespace,
+                account,
+                trigger,
+                attempt,
+                ATTEMPTS,
+                error,
+            )
+            if attempt < ATTEMPTS:
+                await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+    log.error(
+        "gave up reconciling %s/%s (%s) after %d attempts; the periodic resync will retry",
+        namespace,
+        account,
+        trigger,
+        ATTEMPTS,
+    )
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-import time
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,11 +19,12 @@ import kopf
 from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import KubeError
-from wafleet_operator.metrics import RECONCILE_SECONDS, RECONCILES
 from wafleet_operator.reconcile import Context, reconcile
 from wafleet_operator.snapshots import delete_account_snapshots
 
 ACCOUNTS = ("wafleet.io", "v1alpha1", "whatsappaccounts")
+
+log = logging.getLogger(__name__)
 
 #: Status codes worth retrying soon: conflicts, throttling, server trouble, no answer (0).
 RETRYABLE = frozenset({0, 409, 429, 500, 502, 503, 504})
@@ -39,19 +40,14 @@ def retry_delay(error: KubeError) -> float | None:
 async def run_reconcile(
     ctx: Context, body: Mapping[str, Any], *, apply_children: bool, trigger: str
 ) -> None:
-    """Reconcile with metrics, turning API errors into kopf's retry outcomes."""
-    started = time.perf_counter()
+    """Reconcile, turning API errors into kopf's retry outcomes (`reconcile` counts them)."""
     try:
         await reconcile(ctx, body, apply_children=apply_children, trigger=trigger)
     except KubeError as error:
-        RECONCILES.labels(trigger=trigger, result="error").inc()
         delay = retry_delay(error)
         if delay is None:
             raise kopf.PermanentError(f"API refused a write: {error}") from None
         raise kopf.TemporaryError(f"API error, retrying: {error}", delay=delay) from None
-    finally:
-        RECONCILE_SECONDS.labels(trigger=trigger).observe(time.perf_counter() - started)
-    RECONCILES.labels(trigger=trigger, result="ok").inc()
 
 
 def _runner_fingerprint(body: Mapping[str, Any]) -> str:
@@ -85,6 +81,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             await reconcile(memo["ctx"], body, apply_children=False, trigger="runner")
         except KubeError as error:
             seen_reports.pop(key, None)  # let the next event try again
+            log.warning("handling the runner report of %s/%s failed: %s", *key, error)
             kopf.warn(body, reason="StatusFailed", message=f"could not write status: {error}")
 
     @kopf.on.delete(*ACCOUNTS, id="account_deleted", registry=registry)
