@@ -254,6 +254,12 @@ def test_the_chart_grants_exactly_what_the_operator_uses(
     denied = sorted((ns or "", *attrs) for ns, attrs in requests if not allowed(roles, ns, attrs))
     assert denied == [], f"the chart does not allow: {denied}"
 
+    # RBAC escalation prevention: a real API server lets the operator create the
+    # runner's Role only when the operator itself holds every permission in it.
+    runner_role = role_rules(AccountRef(name="rbac", namespace="default", uid="u", generation=1))
+    not_held = sorted(a for a in grants_of(runner_role) if not allowed(roles, "default", a))
+    assert not_held == [], f"the runner's Role grants what the operator does not hold: {not_held}"
+
     granted = set().union(*(grants_of(role.rules) for role in roles))
     unused = sorted(granted - used - NECESSARY_EXTRAS.keys())
     assert unused == [], f"the chart grants what the operator never uses: {unused}"
