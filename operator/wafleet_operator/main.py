@@ -16,16 +16,25 @@ from wafleet_operator.config import OperatorSettings
 from wafleet_operator.handlers import register
 
 
+def settings_help() -> str:
+    """One line per WAFLEET_* variable, from the settings class itself so it cannot drift."""
+    lines = ["settings (environment variables; the chart sets them):"]
+    for name, field in OperatorSettings.model_fields.items():
+        note = f" {field.description}" if field.description else ""
+        lines.append(f"  WAFLEET_{name.upper()} (default {field.default!r}).{note}")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The operator is configured by WAFLEET_* variables (what the chart sets); flags only explain that."""
     parser = argparse.ArgumentParser(
         prog="wafleet-operator",
         description=(
             "Run the wafleet operator: in a cluster with its service account, or outside one "
-            "with the current kubeconfig context. Settings come from WAFLEET_* environment "
-            "variables (WAFLEET_NAMESPACES, WAFLEET_LOG_FORMAT, WAFLEET_METRICS_PORT, "
-            "WAFLEET_PEERING, ...); see docs and charts/wafleet/values.yaml."
+            "with the current kubeconfig context."
         ),
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('wafleet')}")
     return parser.parse_args(argv)

@@ -47,7 +47,7 @@ def test_unbuilt_subcommands_exit_2_with_one_line(
 @pytest.mark.parametrize(
     ("script", "args", "expect"),
     [
-        ("wafleet-operator", ("--help",), "WAFLEET_"),
+        ("wafleet-operator", ("--help",), "WAFLEET_NAMESPACE"),
         ("wafleet-operator", ("--version",), "wafleet-operator 0."),
         ("wafleet-runner", ("--help",), "session"),
         ("wafleet-runner", ("session", "--help"), "WAFLEET_"),
