@@ -39,6 +39,16 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> 
     raise AssertionError(f"timed out waiting for {what} (last seen: {last!r})")
 
 
+def runner_report(account: str, phase: str, token: int = 1) -> dict[str, Any]:
+    """What the runner in pod ``waa-<account>-0`` writes under ``status.runner``."""
+    return {
+        "phase": phase,
+        "holder": f"waa-{account}-0",
+        "fencingToken": token,
+        "reportedAt": "2026-11-23T12:00:00Z",
+    }
+
+
 @dataclass
 class Cluster:
     """Typed clients for the emulator, as a user's tooling would use them."""

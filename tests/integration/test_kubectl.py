@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import REPO, Cluster, OperatorProcess, wait_for
+from tests.integration.conftest import REPO, Cluster, OperatorProcess, runner_report, wait_for
 
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
 
@@ -57,19 +57,7 @@ def test_get_shows_the_story_and_wait_for_ready_works(
     cluster.apps.patch_namespaced_stateful_set_status(
         "waa-demo", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
     )
-    cluster.patch_account_status(
-        "demo",
-        {
-            "status": {
-                "runner": {
-                    "phase": "Connected",
-                    "holder": "waa-demo-0",
-                    "fencingToken": 1,
-                    "reportedAt": "2026-11-23T12:00:00Z",
-                }
-            }
-        },
-    )
+    cluster.patch_account_status("demo", {"status": {"runner": runner_report("demo", "Connected")}})
     done = kubectl(kube_api, "wait", "--for=condition=Ready", "waa/demo", "--timeout=30s")
     assert "condition met" in done.stdout
     row = kubectl(kube_api, "get", "waa", "demo", "--no-headers").stdout.split()

@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+from tests.integration.conftest import Cluster, OperatorProcess, runner_report, wait_for
 
 LOCAL = {"phoneNumber": "+14155550100", "engine": "local"}
 SECRET_KEY_VALUE = "kek-0123456789abcdef0123456789abcd"
@@ -214,12 +214,7 @@ def test_runner_report_drives_phase_and_stale_tokens_are_ignored(
     cluster.apps.patch_namespaced_stateful_set_status(
         "waa-frank", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
     )
-    report = {
-        "phase": "Connected",
-        "holder": "waa-frank-0",
-        "fencingToken": 4,
-        "reportedAt": "2026-11-23T12:00:00Z",
-    }
+    report = runner_report("frank", "Connected", token=4)
     cluster.patch_account_status("frank", {"status": {"runner": report}})
     wait_for(lambda: phase(cluster, "frank") == "Connected", "phase Connected")
     status = cluster.account("frank")["status"]
@@ -651,12 +646,7 @@ def test_a_refused_runner_report_is_counted(
     wait_for(lambda: phase(cluster, "tim") == "Pending", "reconciled")
     errors_before = reconciles(wafleet_operator, "runner", "error")
     kube_api.faults.inject(method="GET", path=r"/statefulsets/waa-tim$", status=500, times=None)
-    report = {
-        "phase": "AwaitingLogin",
-        "holder": "waa-tim-0",
-        "fencingToken": 1,
-        "reportedAt": "2026-11-23T12:00:00Z",
-    }
+    report = runner_report("tim", "AwaitingLogin")
     cluster.patch_account_status("tim", {"status": {"runner": report}})
     wait_for(
         lambda: reconciles(wafleet_operator, "runner", "error") > errors_before,

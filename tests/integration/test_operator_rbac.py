@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import REPO, Cluster, OperatorProcess, wait_for
+from tests.integration.conftest import REPO, Cluster, OperatorProcess, runner_report, wait_for
 from tests.integration.test_operator_account import (
     ACCESS_KEY_VALUE,
     SECRET_ACCESS_VALUE,
@@ -185,12 +185,7 @@ def run_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
     cluster.create_account("rbac", snapshot_spec(aws, "Delete"))
     wait_for(lambda: children_exist(cluster, "rbac"), "children")
     # A runner report is handled without applying children: the operator reads them.
-    report = {
-        "phase": "AwaitingLogin",
-        "holder": "waa-rbac-0",
-        "fencingToken": 1,
-        "reportedAt": "2026-11-23T12:00:00Z",
-    }
+    report = runner_report("rbac", "AwaitingLogin")
     cluster.patch_account_status("rbac", {"status": {"runner": report}})
     wait_for(lambda: phase(cluster, "rbac") == "AwaitingLogin", "the runner's report")
     cluster.patch_account("rbac", {"spec": {"suspended": True}})
