@@ -25,9 +25,9 @@ The scheme, and why:
   moved under another id fails to decrypt). Random nonces under one key are
   safe far beyond any account's chunk count (the 2^32-message bound).
 * zstd level 1 (`ZSTD_LEVEL`): on IndexedDB-like records it is both faster
-  and smaller than level 3 (0.673 vs 0.680 of the plaintext, ~2x the
-  speed, measured on the benchmark's tables); levels up to 19 gain <1 %
-  for 100x the CPU. Incompressible chunks (media blobs) are not worth
+  and smaller than level 3 (0.562 vs 0.572 of the plaintext on the
+  benchmark's tables, ~2x the speed); levels up to 19 gain <1 % for 100x
+  the CPU. Incompressible chunks (media blobs) are not worth
   special-casing: zstd passes them through at >3 GB/s with 0.004 % overhead.
   The decompressor reads any level, so the level can change freely.
 * Opening a chunk verifies all of it: the GCM tag, the decompressed size, and
