@@ -271,8 +271,16 @@ def render_crd(crd: Mapping[str, Any]) -> str:
 
 
 def render_chart_template(crd: Mapping[str, Any]) -> str:
-    """A CRD as a Helm template: behind ``crds.create``, kept on uninstall
-    (deleting a CRD deletes every account with it), with the chart's labels."""
+    """A CRD as a Helm template: behind ``crds.create``, with the chart's labels,
+    and never deleted by the tool that installed it.
+
+    Deleting a CRD deletes every account with it, and each account's finalizer
+    then honours its ``deletionPolicy`` (``Delete`` removes its snapshots). So
+    the CRD survives ``helm uninstall`` (``helm.sh/resource-policy: keep``) and
+    deleting or pruning an Argo CD Application (``Prune=false,Delete=false``),
+    which renders the chart with ``helm template`` and does not read Helm's
+    annotation.
+    """
     body = _dump({"spec": crd["spec"]})
     if "{{" in body or "}}" in body:
         raise UnsupportedSchemaError("CRD text would be read as a Helm template action")
@@ -287,6 +295,7 @@ def render_chart_template(crd: Mapping[str, Any]) -> str:
         + '    {{- include "wafleet.labels" . | nindent 4 }}\n'
         + "  annotations:\n"
         + "    helm.sh/resource-policy: keep\n"
+        + "    argocd.argoproj.io/sync-options: Prune=false,Delete=false\n"
         + body
         + "{{- end }}\n"
     )

@@ -84,6 +84,26 @@ def test_values_case_lints_renders_and_validates(
     assert report.objects
 
 
+def test_the_argo_cd_example_renders_and_validates(
+    helm: Path, tmp_path: Path, kube_versions: list[str], repo_crds: list[cc.Manifest]
+) -> None:
+    """docs/argocd-application.yaml points at this chart with values the chart accepts."""
+    app = yaml.safe_load((REPO / "docs/argocd-application.yaml").read_text())
+    source = app["spec"]["source"]
+    assert (REPO / source["path"]).resolve() == CHART.resolve()
+    values = tmp_path / "argocd-values.yaml"
+    values.write_text(yaml.safe_dump(source["helm"]["valuesObject"]))
+    report = cc.check_case(helm, CHART, values, kube_versions=kube_versions, repo_crds=repo_crds)
+    assert report.ok, report.summary() + "\n" + "\n".join(report.problems)
+    crds = [o for o in report.objects if o.kind == "CustomResourceDefinition"]
+    wafleet_crds = [o for o in crds if o.body["spec"]["group"] == "wafleet.io"]
+    assert len(wafleet_crds) == 3
+    for crd in wafleet_crds:
+        # Argo CD renders with `helm template` and ignores Helm's keep policy.
+        options = crd.body["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+        assert set(options.split(",")) == {"Prune=false", "Delete=false"}
+
+
 def test_there_are_non_default_ci_values() -> None:
     assert len(cc.ci_values_files(CHART)) >= 2
 

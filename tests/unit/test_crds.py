@@ -141,7 +141,10 @@ def test_chart_template_wraps_the_same_crd(info: ResourceInfo) -> None:
     plain = [line for line in lines if "{{" not in line]
     assert not any("}}" in line for line in plain)
     rendered = yaml.safe_load("\n".join(plain))
-    assert rendered["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert rendered["metadata"]["annotations"] == {
+        "helm.sh/resource-policy": "keep",
+        "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+    }
     plain_crd = _load(CRDS_DIR / f"{info.crd_name}.yaml")
     assert rendered["spec"] == plain_crd["spec"]
     assert rendered["metadata"]["name"] == plain_crd["metadata"]["name"] == info.crd_name
