@@ -7,6 +7,7 @@ list or get through the runner's small REST client.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,29 @@ def status_row(account: dict[str, Any], now: datetime | None = None) -> list[str
         age(snapshot, now) if snapshot else "-",
         ready.get("message", ""),
     ]
+
+
+def verify_answer(last_verify: Mapping[str, Any] | None, request: str) -> tuple[int, str] | None:
+    """`wafleet verify --wait`: (exit code, line) once the runner answered `request`, else None.
+
+    Only an answer naming this request counts: an older lastVerify is the
+    answer to someone else's question. 0 when every chunk verified, 1 when the
+    snapshot is damaged or nothing could be checked (the message says which).
+    """
+    if not last_verify or last_verify.get("request") != request:
+        return None
+    message = str(last_verify.get("message") or "")
+    snapshot = last_verify.get("snapshotId")
+    if last_verify.get("ok") is True:
+        return 0, f"OK: {message}"
+    if not snapshot:
+        return 1, f"NOT VERIFIED: {message}"
+    corrupt = int(last_verify.get("corruptChunks") or 0)
+    missing = int(last_verify.get("missingChunks") or 0)
+    return 1, (
+        f"DAMAGED: snapshot {snapshot} has {corrupt} corrupt and {missing} missing chunk(s); "
+        f"{message}"
+    )
 
 
 def qr_text(payload: str) -> str:

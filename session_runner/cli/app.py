@@ -6,6 +6,7 @@ Commands whose capability has not landed exit 2 with one line saying so.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -16,13 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from session_runner import __version__
-from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION
+from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION, VERIFY_REQUEST_ANNOTATION
 from session_runner.cli.accounts import (
     accounts_path,
     get_account,
     list_accounts,
     qr_text,
     status_row,
+    verify_answer,
 )
 from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
 from session_runner.kube.connection import KubeConfigError
@@ -141,6 +143,72 @@ def snapshot(
         f"{namespace}/{account}: snapshot requested at {stamp}; "
         "`wafleet status` shows it under SNAPSHOT once taken"
     )
+
+
+async def _request_verify(
+    client: KubeClient, namespace: str, account: str, wait: bool, wait_seconds: float
+) -> tuple[int, str, bool]:
+    """Set the verify-request annotation; with `wait`, poll until the runner answers it.
+
+    Returns (exit code, line, whether the line is an error for stderr); the
+    runner's answer, damaged or not, is the command's result and goes to stdout.
+    """
+    try:
+        body = await get_account(client, namespace, account)
+    except KubeApiError as error:
+        if error.status == 404:
+            return 1, f"no WhatsAppAccount {namespace}/{account} (HTTP 404)", True
+        raise
+    if not (body.get("spec") or {}).get("snapshot"):
+        return 1, "no spec.snapshot: there is no snapshot to verify", True
+    request = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    patch = {"metadata": {"annotations": {VERIFY_REQUEST_ANNOTATION: request}}}
+    await client.request(
+        "PATCH", accounts_path(namespace, account), patch, content_type=MERGE_PATCH
+    )
+    if not wait:
+        return (
+            0,
+            f"verification requested ({request}); the runner answers under "
+            "status.runner.lastVerify (or run again with --wait)",
+            False,
+        )
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        runner = ((await get_account(client, namespace, account)).get("status") or {}).get(
+            "runner"
+        ) or {}
+        answer = verify_answer(runner.get("lastVerify"), request)
+        if answer is not None:
+            return answer[0], answer[1], False
+    return (
+        1,
+        f"no answer to request {request} within {wait_seconds:g} s; is a runner holding "
+        "the lease? (`wafleet status` shows the phase and holder)",
+        True,
+    )
+
+
+@app.command()
+def verify(
+    account: str = typer.Argument(..., help="WhatsAppAccount name."),
+    namespace: str = typer.Option("default", "--namespace", "-n"),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the runner's answer and print it."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait with --wait."),
+) -> None:
+    """Verify the latest snapshot now: every chunk downloaded and checked, nothing restored.
+
+    Sets the wafleet.io/verify-request annotation; the runner holding the lease
+    answers under status.runner.lastVerify. With --wait: exit 0 when the
+    snapshot is whole, 1 when it is damaged (the damaged chunks are uploaded
+    again by the next snapshot) or could not be checked.
+    """
+    code, line, error = asyncio.run(
+        _fetch(lambda client: _request_verify(client, namespace, account, wait, timeout))
+    )
+    typer.echo(f"{'wafleet verify: ' if error else ''}{namespace}/{account}: {line}", err=error)
+    raise typer.Exit(code=code)
 
 
 @app.command()

@@ -67,19 +67,27 @@ async def run_session(settings: RunnerSettings) -> int:
             # Imported only when snapshots are configured: zstandard, cryptography and
             # boto3 are most of the runner's memory, and a runner without a store needs none.
             from session_runner.snapshot.crypto import KeyRingError
-            from session_runner.snapshot.snapshotter import build_hooks
+            from session_runner.snapshot.snapshotter import (
+                build_hooks,
+                build_verify_hook,
+                s3_client,
+            )
 
+            s3 = s3_client(settings)  # one client (and connection pool) for both
             try:
                 restore, snapshot = build_hooks(
                     settings,
+                    client=s3,
                     quiesce=runner.quiesce,
                     on_restore=runner.on_restore,
                     on_snapshot=runner.on_snapshot,
                 )
+                verify = build_verify_hook(settings, client=s3)
             except KeyRingError as error:
                 log.error("snapshot settings: %s", error)
                 return 2
             runner.use_snapshots(restore, snapshot)
+            runner.use_verify(verify)
         if settings.health_port:
             site = await health.serve(
                 health.build_app(runner.alive, runner.ready), settings.health_port

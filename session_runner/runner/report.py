@@ -35,6 +35,7 @@ class RunnerFacts:
     message: str | None = None
     last_snapshot: dict[str, Any] | None = None
     snapshot_error: str | None = None
+    last_verify: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,6 +49,7 @@ def build_report(facts: RunnerFacts, now: datetime) -> dict[str, Any]:
         "message": facts.message,
         "lastSnapshot": facts.last_snapshot,
         "snapshotError": facts.snapshot_error,
+        "lastVerify": facts.last_verify,
         "reportedAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

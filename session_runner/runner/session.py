@@ -18,6 +18,13 @@ has, and waiting for the interval would risk it), every
 (`use_snapshots` installs the snapshot layer's hooks). Storage refusing a
 write for a stale fencing token means this runner lost the lease: the engine
 is killed at once, as when a renewal fails.
+
+On-demand requests come as annotations (the CLI writes a timestamp): a new
+wafleet.io/snapshot-request value takes a snapshot, a new
+wafleet.io/verify-request value verifies the latest snapshot in the
+background (`use_verify` installs that hook) and reports the answer as
+`lastVerify`, naming the request it answered so `wafleet verify --wait`
+knows it is its own.
 """
 
 from __future__ import annotations
@@ -30,7 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION, is_fenced
+from session_runner.annotations import (
+    SNAPSHOT_REQUEST_ANNOTATION,
+    VERIFY_REQUEST_ANNOTATION,
+    is_fenced,
+    is_new_request,
+)
 from session_runner.engines.base import Engine
 from session_runner.engines.events import (
     Conflict,
@@ -51,6 +63,7 @@ from session_runner.lease.record import unique_identity
 from session_runner.runner import metrics
 from session_runner.runner.report import Reporter, RunnerFacts
 from session_runner.settings import RunnerSettings
+from session_runner.snapshot.verify import VerifyOutcome, last_verify_status
 
 if TYPE_CHECKING:  # the snapshot layer loads only when a store is configured
     from session_runner.snapshot.restore import RestoreResult
@@ -62,10 +75,16 @@ log = logging.getLogger(__name__)
 LIVENESS_TOLERANCE_S = 20.0
 
 SnapshotHook = Callable[[Path, int], Awaitable[None]]
+VerifyHook = Callable[[], Awaitable[VerifyOutcome]]
 
 
 async def _no_snapshot(session_dir: Path, token: int) -> None:
     """Placeholder until the snapshot layer lands: nothing to restore or save."""
+
+
+async def _no_verify() -> VerifyOutcome:
+    """Without a store there is nothing to verify; the request is still answered."""
+    return VerifyOutcome(None, error="snapshots are not configured (spec.snapshot)")
 
 
 def snapshot_after_event(event: EngineEvent, *, awaiting_login: bool, restored: bool) -> bool:
@@ -108,6 +127,10 @@ class SessionRunner:
         self._snapshot = snapshot
         self._annotations_probe = annotations_probe
         self._snapshot_request: str | None = None  # the request value already served
+        self._verify_request: str | None = None  # likewise for verify requests
+        self._verify: VerifyHook = _no_verify
+        self._verify_lock = asyncio.Lock()  # one verification at a time; later ones queue
+        self._last_verify: dict[str, object] | None = None
         self._engine: Engine | None = None
         self._token: int | None = None
         self._login_qr: str | None = None
@@ -125,6 +148,26 @@ class SessionRunner:
     def use_snapshots(self, restore: SnapshotHook, snapshot: SnapshotHook) -> None:
         """Install the snapshot layer's hooks (built with this runner's callbacks below)."""
         self._restore, self._snapshot = restore, snapshot
+
+    def use_verify(self, verify: VerifyHook) -> None:
+        """Install the snapshot layer's verify hook (snapshotter.build_verify_hook)."""
+        self._verify = verify
+
+    async def _verify_now(self, request: str) -> None:
+        """Verify the latest snapshot for `request` and report the answer (a background task).
+
+        The download and checks run in worker threads: the lease loop and the
+        engine never wait for them. A verification that outlives the lease
+        still reports, but without a token, so the operator ignores it.
+        """
+        async with self._verify_lock:
+            log.info("verification of the latest snapshot requested (%s)", request)
+            try:
+                outcome = await self._verify()
+            except Exception as error:  # the hook should not raise; the request is answered anyway
+                outcome = VerifyOutcome(None, error=f"verification failed: {type(error).__name__}")
+            self._last_verify = last_verify_status(request, outcome, datetime.now(UTC))
+            await self._report_current()
 
     def quiesce(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The running engine's quiesce (close, copy, relaunch); nothing to hold without one."""
@@ -330,10 +373,13 @@ class SessionRunner:
         return is_fenced(await self._annotations_probe())
 
     async def _watch_annotations(self) -> None:
-        """Poll the account's annotations: the fence, and on-demand snapshot requests.
+        """Poll the account's annotations: the fence, on-demand snapshot and verify requests.
 
-        A request is served once per new value (the CLI writes a timestamp); the
-        value seen at start-up counts as served, so a restart does not repeat it.
+        A request is served once per new value (the CLI writes a timestamp) by
+        the runner holding the lease; the value seen at start-up counts as
+        served, so a restart does not repeat it (a verification downloads the
+        whole snapshot). A verification is spawned, not awaited: this loop also
+        watches the fence and must keep polling.
         """
         if self._annotations_probe is None:
             return
@@ -349,13 +395,19 @@ class SessionRunner:
             if is_fenced(annotations):
                 self.fence("the wafleet.io/fenced annotation is set")
             request = annotations.get(SNAPSHOT_REQUEST_ANNOTATION)
+            verify = annotations.get(VERIFY_REQUEST_ANNOTATION)
             if first:
                 self._snapshot_request = request
-            elif request and request != self._snapshot_request and self._token is not None:
-                self._snapshot_request = request
-                log.info("on-demand snapshot requested (%s)", request)
-                with contextlib.suppress(FencedOutError):
-                    await self._take_snapshot(self._token)
+                self._verify_request = verify
+            elif self._token is not None:
+                if verify is not None and is_new_request(verify, self._verify_request):
+                    self._verify_request = verify
+                    self._background.spawn(self._verify_now(verify))
+                if is_new_request(request, self._snapshot_request):
+                    self._snapshot_request = request
+                    log.info("on-demand snapshot requested (%s)", request)
+                    with contextlib.suppress(FencedOutError):
+                        await self._take_snapshot(self._token)
             first = False
 
     async def _wait_for_unfence(self, stop: asyncio.Event) -> bool:
@@ -392,6 +444,7 @@ class SessionRunner:
             message=message,
             last_snapshot=self._last_snapshot,
             snapshot_error=self._snapshot_error,
+            last_verify=self._last_verify,
         )
         try:
             await self._reporter.report(facts)

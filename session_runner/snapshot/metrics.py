@@ -31,3 +31,9 @@ REPAIRED_CHUNKS = Counter(
     "wafleet_snapshot_repaired_chunks_total",
     "Chunks a snapshot uploaded again because their stored object was found corrupt.",
 )
+VERIFICATIONS = Counter(
+    "wafleet_snapshot_verifications_total",
+    "On-demand verifications of the latest snapshot, by result (ok, damaged, failed: nothing"
+    " was checked).",
+    ["result"],
+)

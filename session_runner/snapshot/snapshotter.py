@@ -50,7 +50,12 @@ from session_runner.snapshot.manifest import (
     new_snapshot_id,
     utcnow,
 )
-from session_runner.snapshot.restore import DEFAULT_CONCURRENCY, RestoreResult
+from session_runner.snapshot.restore import (
+    DEFAULT_CONCURRENCY,
+    RestoreResult,
+    VerificationError,
+    verify_snapshot,
+)
 from session_runner.snapshot.restore import restore_with_fallback as _restore_sync
 from session_runner.snapshot.retention import DEFAULT_GRACE
 from session_runner.snapshot.staging import (
@@ -60,10 +65,12 @@ from session_runner.snapshot.staging import (
     stale_staging_dirs,
 )
 from session_runner.snapshot.store import SnapshotStore
+from session_runner.snapshot.verify import VerifyOutcome, metrics_result
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Path, int], Awaitable[None]]
+VerifyHook = Callable[[], Awaitable[VerifyOutcome]]
 Quiesce = Callable[[], AbstractAsyncContextManager[None]]
 
 
@@ -351,6 +358,89 @@ def _wafleet_version() -> str:
         return "wafleet (unpackaged)"
 
 
+def verify_latest(
+    store: SnapshotStore, keyring: KeyRing, *, concurrency: int = DEFAULT_CONCURRENCY
+) -> VerifyOutcome:
+    """Verify the snapshot the latest-pointer names (blocking: run it in a worker thread).
+
+    Never raises: whatever happens becomes the outcome the runner reports. A
+    manifest that cannot be read or fails its MAC is damage to that snapshot;
+    a store that cannot be read (or holds no snapshot) checked nothing.
+    """
+    try:
+        pointer, _ = store.read_pointer()
+    except Exception as error:
+        return VerifyOutcome(None, error=f"cannot read the latest-pointer: {_brief(error)}")
+    if pointer is None:
+        return VerifyOutcome(None, error="the store holds no snapshot yet")
+    try:
+        report = verify_snapshot(store, keyring, pointer.snapshot_id, concurrency=concurrency)
+    except VerificationError as error:
+        return VerifyOutcome(pointer.snapshot_id, error=str(error)[:300])
+    except Exception as error:  # the store, not the snapshot: nothing was checked
+        return VerifyOutcome(None, error=f"verification did not finish: {_brief(error)}")
+    return VerifyOutcome(
+        report.snapshot_id,
+        chunks=report.chunks,
+        corrupt=tuple(report.corrupt),
+        missing=tuple(report.missing),
+    )
+
+
+def _brief(error: Exception) -> str:
+    """An S3 error for status: botocore's text names the operation and code, never credentials."""
+    return f"{type(error).__name__}: {error}"[:200]
+
+
+def _store_and_keyring(settings: Any, client: Any) -> tuple[SnapshotStore, KeyRing]:
+    """The account's store and keys from RunnerSettings; KeyRingError without a key file."""
+    if settings.snapshot_encryption_key_file is None:
+        raise KeyRingError("snapshot_bucket is set but snapshot_encryption_key_file is not")
+    keyring = load_keyring(Path(settings.snapshot_encryption_key_file))
+    store = SnapshotStore(
+        client if client is not None else s3_client(settings),
+        settings.snapshot_bucket,
+        layout.account_prefix(settings.snapshot_prefix, settings.namespace, settings.account_name),
+    )
+    return store, keyring
+
+
+def build_verify_hook(settings: Any, *, client: Any = None) -> VerifyHook:
+    """The runner's on-demand verify hook (wafleet.io/verify-request): the latest snapshot.
+
+    It takes no lock with the snapshot hook on purpose: verifying reads the
+    store and writes only `suspect/` markers, so a snapshot need not wait for
+    a verification of a large session, nor a verification for a snapshot.
+    A marker written just after a snapshot read the suspect list costs at most
+    one more re-upload by the next snapshot. Without a bucket the hook says so
+    (the runner still answers the request, so `wafleet verify --wait` ends).
+    """
+    if settings.snapshot_bucket is None:
+
+        async def not_configured() -> VerifyOutcome:
+            return VerifyOutcome(None, error="snapshots are not configured (spec.snapshot)")
+
+        return not_configured
+    store, keyring = _store_and_keyring(settings, client)
+
+    async def verify() -> VerifyOutcome:
+        outcome = await asyncio.to_thread(verify_latest, store, keyring)
+        metrics.VERIFICATIONS.labels(metrics_result(outcome)).inc()
+        if outcome.ok:
+            log.info("snapshot %s verified: %d chunks", outcome.snapshot_id, outcome.chunks)
+        else:
+            log.warning(
+                "verification of snapshot %s: %d corrupt, %d missing chunk(s)%s",
+                outcome.snapshot_id,
+                len(outcome.corrupt),
+                len(outcome.missing),
+                f" ({outcome.error})" if outcome.error else "",
+            )
+        return outcome
+
+    return verify
+
+
 async def _nothing(session_dir: Path, token: int) -> None:
     """Snapshots are off (no bucket): nothing to restore or save."""
 
@@ -378,14 +468,7 @@ def build_hooks(
     """
     if settings.snapshot_bucket is None:
         return _nothing, _nothing
-    if settings.snapshot_encryption_key_file is None:
-        raise KeyRingError("snapshot_bucket is set but snapshot_encryption_key_file is not")
-    keyring = load_keyring(Path(settings.snapshot_encryption_key_file))
-    store = SnapshotStore(
-        client if client is not None else s3_client(settings),
-        settings.snapshot_bucket,
-        layout.account_prefix(settings.snapshot_prefix, settings.namespace, settings.account_name),
-    )
+    store, keyring = _store_and_keyring(settings, client)
     who = owner or f"{settings.namespace}/{settings.account_name}"
     version = engine_version if engine_version is not None else _wafleet_version()
     lock = asyncio.Lock()

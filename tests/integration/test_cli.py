@@ -1,4 +1,4 @@
-"""`wafleet status` and `wafleet qr` against the API emulator, as a person runs them."""
+"""`wafleet status`, `qr` and `verify` against the API emulator, as a person runs them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import Cluster
+from tests.integration.conftest import Cluster, runner_report, wait_for
 
 WAFLEET = Path(sys.executable).with_name("wafleet")
 
@@ -62,3 +62,84 @@ def test_missing_account_and_unreachable_server_are_clear(
     )
     assert done.returncode == 1
     assert "cannot reach the API server" in done.stderr
+
+
+SNAPSHOTTED = {
+    "phoneNumber": "+15550100001",
+    "engine": "local",
+    "snapshot": {"bucket": "snaps", "encryptionKeySecret": {"name": "kek"}},
+}
+
+
+def verify_request(cluster: Cluster, name: str) -> str | None:
+    annotations = cluster.account(name)["metadata"].get("annotations") or {}
+    return annotations.get("wafleet.io/verify-request")
+
+
+def test_verify_waits_for_the_runners_answer_to_its_own_request(
+    cluster: Cluster, kube_api: Any
+) -> None:
+    """The test plays the runner: it answers whatever request the annotation carries."""
+    cluster.create_account("vic", SNAPSHOTTED)
+    asked = wafleet(kube_api, "verify", "vic")
+    assert asked.returncode == 0, asked.stderr
+    first = verify_request(cluster, "vic")
+    assert first
+    assert first in asked.stdout
+
+    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
+    snapshot_id = "20261123T115900.000000Z-0a1b2c3d"
+    for ok, code, word in ((False, 1, "DAMAGED"), (True, 0, "OK")):
+        previous = verify_request(cluster, "vic")
+        waiting = subprocess.Popen(
+            [str(WAFLEET), "verify", "vic", "--wait", "--timeout", "30"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        request = wait_for(
+            lambda previous=previous: (r := verify_request(cluster, "vic")) != previous and r,
+            "a new request",
+        )
+        # an answer to an older request is not this one's: the CLI keeps waiting
+        stale = {"request": previous, "time": "2026-11-23T11:00:00Z", "ok": True}
+        cluster.patch_account_status(
+            "vic",
+            {"status": {"runner": {**runner_report("vic", "Connected"), "lastVerify": stale}}},
+        )
+        verdict = {
+            "request": request,
+            "snapshotId": snapshot_id,
+            "time": "2026-11-23T12:00:00Z",
+            "ok": ok,
+            "corruptChunks": 0 if ok else 1,
+            "missingChunks": 0,
+            "message": "all 3 chunk(s) verified" if ok else "1 corrupt chunk(s) (ab12)",
+        }
+        cluster.patch_account_status(
+            "vic",
+            {"status": {"runner": {**runner_report("vic", "Connected"), "lastVerify": verdict}}},
+        )
+        out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == code, (out, err)
+        assert f"vic: {word}" in out
+        if not ok:
+            assert f"snapshot {snapshot_id} has 1 corrupt and 0 missing chunk(s)" in out
+
+
+def test_verify_errors_are_clear(cluster: Cluster, kube_api: Any) -> None:
+    missing = wafleet(kube_api, "verify", "nobody", "--wait")
+    assert missing.returncode == 1
+    assert "no WhatsAppAccount default/nobody" in missing.stderr
+
+    cluster.create_account("nosnap", {"phoneNumber": "+15550100001", "engine": "local"})
+    unconfigured = wafleet(kube_api, "verify", "nosnap")
+    assert unconfigured.returncode == 1
+    assert "no spec.snapshot" in unconfigured.stderr
+    assert verify_request(cluster, "nosnap") is None
+
+    cluster.create_account("quiet", SNAPSHOTTED)
+    unanswered = wafleet(kube_api, "verify", "quiet", "--wait", "--timeout", "2")
+    assert unanswered.returncode == 1
+    assert "no answer" in unanswered.stderr

@@ -22,7 +22,7 @@ from session_runner.devserver import free_port
 from session_runner.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import Cluster, wait_for
 
 
 @pytest.fixture
@@ -163,3 +163,72 @@ def test_a_fresh_login_is_snapshotted_at_once_so_a_killed_pod_loses_no_login(
     )
     # b's session was restored, not a new login: it did not snapshot again on connect.
     assert status(b).get("lastSnapshot") is None
+
+
+def test_a_verify_request_checks_the_latest_snapshot_and_marks_a_corrupt_chunk(
+    runners: tuple[Any, Path], aws: AwsEndpoint, tmp_path: Path, cluster: Cluster, kube_api: Any
+) -> None:
+    """wafleet.io/verify-request → status.runner.lastVerify, with the runner on the emulator.
+
+    The annotation is read from the account, so this runner competes for a
+    Kubernetes Lease and reports to the account's status (not a status file).
+    """
+    cluster.create_account("demo", {"phoneNumber": "+15550100001", "engine": "local"})
+    start, _ = runners
+    metrics_port = free_port()
+    start(
+        "runner-a",
+        KUBECONFIG=str(kube_api.kubeconfig),
+        WAFLEET_LEASE_BACKEND="kubernetes",
+        WAFLEET_NAMESPACE="default",
+        WAFLEET_STATUS_FILE="",
+        WAFLEET_METRICS_PORT=str(metrics_port),
+        WAFLEET_SNAPSHOT_INTERVAL_SECONDS="3600",
+        **snapshot_store(aws, tmp_path),
+    )
+
+    def runner() -> dict[str, Any]:
+        return dict((cluster.account("demo").get("status") or {}).get("runner") or {})
+
+    def answer(request: str) -> dict[str, Any] | None:
+        cluster.patch_account(
+            "demo", {"metadata": {"annotations": {"wafleet.io/verify-request": request}}}
+        )
+        found = wait_for(
+            lambda: (v := runner().get("lastVerify")) and v.get("request") == request and v,
+            f"the answer to {request}",
+        )
+        return dict(found)
+
+    snap = wait_for(
+        lambda: (s := runner().get("lastSnapshot")) and s.get("bytes", 0) > 0 and s,
+        "login snapshot",
+    )
+    clean = answer("r1")
+    assert (clean["ok"], clean["corruptChunks"], clean["missingChunks"]) == (True, 0, 0)
+    assert clean["snapshotId"] == snap["id"]
+
+    s3 = aws.client("s3")
+    chunks = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket="wafleet-snaps", Prefix="default/demo/chunks/")[
+            "Contents"
+        ]
+    ]
+    bad = chunks[0]
+    blob = bytearray(s3.get_object(Bucket="wafleet-snaps", Key=bad)["Body"].read())
+    blob[len(blob) // 2] ^= 0x10
+    s3.put_object(Bucket="wafleet-snaps", Key=bad, Body=bytes(blob))
+
+    damaged = answer("r2")
+    assert (damaged["ok"], damaged["corruptChunks"], damaged["missingChunks"]) == (False, 1, 0)
+    assert damaged["snapshotId"] == snap["id"]
+    chunk_id = bad.rsplit("/", 1)[1]
+    assert chunk_id in damaged["message"]
+    suspects = s3.list_objects_v2(Bucket="wafleet-snaps", Prefix="default/demo/suspect/")
+    assert [o["Key"] for o in suspects["Contents"]] == [f"default/demo/suspect/{chunk_id}"]
+    assert runner()["phase"] == "Connected"  # the engine ran on throughout
+
+    scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    assert 'wafleet_snapshot_verifications_total{result="ok"} 1.0' in scraped
+    assert 'wafleet_snapshot_verifications_total{result="damaged"} 1.0' in scraped

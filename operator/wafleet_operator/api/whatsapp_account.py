@@ -208,6 +208,22 @@ class SnapshotInfo(KubeModel):
     seconds: StrictFloat = Field(ge=0, description="Seconds the snapshot took.")
 
 
+class VerifyInfo(KubeModel):
+    """The runner's answer to the last wafleet.io/verify-request: was the latest snapshot whole?"""
+
+    request: str = Field(max_length=256, description="The request (annotation value) answered.")
+    snapshot_id: SnapshotId | None = Field(
+        None, description="Snapshot verified; unset when nothing could be checked."
+    )
+    time: datetime = Field(description="When the verification finished.")
+    ok: StrictBool = Field(description="Every chunk of the snapshot verified.")
+    corrupt_chunks: StrictInt = Field(
+        0, ge=0, description="Chunks that failed verification (marked for re-upload)."
+    )
+    missing_chunks: StrictInt = Field(0, ge=0, description="Chunks absent from the store.")
+    message: str | None = Field(None, description="Human-readable detail.")
+
+
 class RunnerReport(KubeModel):
     """Facts the runner reports; the operator turns them into phase and
     conditions. The fencing token lets the operator ignore a stale runner."""
@@ -224,6 +240,9 @@ class RunnerReport(KubeModel):
     message: str | None = Field(None, description="Human-readable detail.")
     snapshot_error: str | None = Field(
         None, description="Why the last snapshot attempt failed; cleared by the next success."
+    )
+    last_verify: VerifyInfo | None = Field(
+        None, description="Result of the last on-demand verification (wafleet verify)."
     )
     reported_at: datetime = Field(description="When the runner wrote this report.")
 

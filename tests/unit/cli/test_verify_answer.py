@@ -1,0 +1,56 @@
+"""Table test of `wafleet verify --wait`'s decision: the runner's lastVerify → exit code and line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from session_runner.cli.accounts import verify_answer
+
+REQUEST = "2026-11-23T12:00:00.000001Z"
+
+
+def answer(**extra: Any) -> dict[str, Any]:
+    return {
+        "request": REQUEST,
+        "snapshotId": "20261123T115900.000000Z-0a1b2c3d",
+        "time": "2026-11-23T12:00:02Z",
+        "ok": True,
+        "corruptChunks": 0,
+        "missingChunks": 0,
+        "message": "all 3 chunk(s) verified",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "last_verify", "expected"),
+    [
+        ("no answer yet", None, None),
+        ("an answer to an older request", answer(request="2026-11-22T00:00:00Z"), None),
+        ("whole", answer(), (0, "OK")),
+        ("corrupt", answer(ok=False, corruptChunks=1), (1, "DAMAGED")),
+        ("missing", answer(ok=False, missingChunks=2), (1, "DAMAGED")),
+        (
+            "nothing checked",
+            answer(ok=False, snapshotId=None, message="nothing verified: no snapshot"),
+            (1, "NOT VERIFIED"),
+        ),
+    ],
+)
+def test_verify_answer(
+    case: str, last_verify: dict[str, Any] | None, expected: tuple[int, str] | None
+) -> None:
+    got = verify_answer(last_verify, REQUEST)
+    if expected is None:
+        assert got is None, case
+        return
+    assert got is not None, case
+    code, line = got
+    assert (code, line.split(":")[0]) == expected, case
+    assert last_verify is not None
+    assert str(last_verify["message"]) in line
+    if code == 1 and last_verify.get("snapshotId"):
+        corrupt, missing = last_verify["corruptChunks"], last_verify["missingChunks"]
+        assert f"{corrupt} corrupt and {missing} missing" in line
