@@ -107,6 +107,34 @@ def runner_report_is_current(report: dict[str, Any] | None, accepted_token: int 
     return accepted_token is None or token >= accepted_token
 
 
+def snapshot_corrupt(
+    last_verify: Mapping[str, Any] | None, last_snapshot: Mapping[str, Any] | None
+) -> str | None:
+    """The SnapshotCorrupt message when the latest snapshot failed its last verification, else None.
+
+    Only a verification that checked a snapshot counts (`snapshotId` set: an
+    unreachable store or an empty one is not damage), and only while that
+    snapshot is still the latest: a newer one (snapshot ids sort by time)
+    re-uploads every chunk marked suspect, and is what a restore would use.
+    A later verification that passes replaces this one, so it stops counting.
+    """
+    if not last_verify or last_verify.get("ok") is not False:
+        return None
+    verified = last_verify.get("snapshotId")
+    if not verified:
+        return None
+    latest = (last_snapshot or {}).get("id")
+    if latest and str(latest) > str(verified):
+        return None
+    corrupt = int(last_verify.get("corruptChunks") or 0)
+    missing = int(last_verify.get("missingChunks") or 0)
+    detail = last_verify.get("message")
+    return (
+        f"snapshot {verified} failed verification: {corrupt} corrupt, {missing} missing chunk(s)"
+        + (f" ({detail})" if detail else "")
+    )[:1000]
+
+
 def _condition(
     kind: str,
     status: str,
@@ -217,6 +245,11 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
         snapshot = cond("SnapshotHealthy", "Unknown", "NotConfigured", "spec.snapshot is not set")
     elif snapshot_error:
         snapshot = cond("SnapshotHealthy", "False", "SnapshotFailed", str(snapshot_error))
+    elif corrupt := snapshot_corrupt(
+        report.get("lastVerify") if report else None,
+        last_snapshot if isinstance(last_snapshot, dict) else None,
+    ):
+        snapshot = cond("SnapshotHealthy", "False", "SnapshotCorrupt", corrupt)
     elif last_snapshot:
         snapshot = cond(
             "SnapshotHealthy", "True", "SnapshotTaken", f"last snapshot {last_snapshot.get('id')}"

@@ -281,6 +281,65 @@ def test_a_snapshot_failure_reported_by_the_runner_is_a_warning_event(
     assert cluster.condition("fay", "SnapshotHealthy")["status"] == "True"  # type: ignore[index]
 
 
+def test_a_failed_verification_of_the_latest_snapshot_is_a_warning_until_a_newer_one(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    make_secret(cluster, "vic-kek", {"key": SECRET_KEY_VALUE})
+    spec = {**LOCAL, "snapshot": {"bucket": "snaps", "encryptionKeySecret": {"name": "vic-kek"}}}
+    cluster.create_account("vick", spec)
+    wait_for(lambda: children_exist(cluster, "vick"), "children")
+    first, second = "20261123T120000.000000Z-aaaaaaaa", "20261123T130000.000000Z-bbbbbbbb"
+
+    def snap(snapshot_id: str, time: str) -> dict[str, Any]:
+        return {"id": snapshot_id, "time": time, "bytes": 9, "seconds": 0.1}
+
+    taken = {
+        **runner_report("vick", "Connected"),
+        "lastSnapshot": snap(first, "2026-11-23T12:00:00Z"),
+    }
+    cluster.patch_account_status("vick", {"status": {"runner": taken}})
+    wait_for(
+        lambda: (cluster.condition("vick", "SnapshotHealthy") or {}).get("status") == "True",
+        "SnapshotHealthy True",
+    )
+    damaged = {
+        **taken,
+        "lastVerify": {
+            "request": "2026-11-23T12:30:00Z",
+            "snapshotId": first,
+            "time": "2026-11-23T12:30:05Z",
+            "ok": False,
+            "corruptChunks": 1,
+            "missingChunks": 0,
+            "message": f"snapshot {first} of 3 chunk(s): 1 corrupt chunk(s) (ab12)",
+        },
+    }
+    cluster.patch_account_status("vick", {"status": {"runner": damaged}})
+    corrupt = wait_for(
+        lambda: (
+            (c := cluster.condition("vick", "SnapshotHealthy")) and c["status"] == "False" and c
+        ),
+        "SnapshotHealthy False",
+    )
+    assert corrupt["reason"] == "SnapshotCorrupt"
+    assert "1 corrupt, 0 missing" in corrupt["message"]
+    warning = wait_for(
+        lambda: [e for e in cluster.events_for("vick") if e.reason == "SnapshotCorrupt"],
+        "SnapshotCorrupt event",
+    )
+    assert warning[0].type == "Warning"
+    assert first in warning[0].message
+
+    # the next snapshot re-uploads the suspect chunk: the damaged one is no longer the latest
+    repaired = {**damaged, "lastSnapshot": snap(second, "2026-11-23T13:00:00Z")}
+    cluster.patch_account_status("vick", {"status": {"runner": repaired}})
+    wait_for(
+        lambda: (cluster.condition("vick", "SnapshotHealthy") or {}).get("status") == "True",
+        "SnapshotHealthy True after a newer snapshot",
+    )
+    assert [e for e in cluster.events_for("vick") if e.reason == "SnapshotHealthy"]
+
+
 @pytest.mark.parametrize(
     ("name", "spec", "field"),
     [

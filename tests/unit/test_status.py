@@ -12,6 +12,7 @@ from wafleet_operator.status import (
     Problem,
     decide_status,
     runner_report_is_current,
+    snapshot_corrupt,
     snapshot_event,
 )
 
@@ -274,3 +275,106 @@ def test_snapshot_health_transitions_and_their_events(
     assert (None if event is None else (event.type, event.reason)) == expected
     if event is not None and event.type == "Warning":
         assert event.message == new["message"]
+
+
+S1 = "20261123T110000.000000Z-aaaaaaaa"
+S2 = "20261123T120000.000000Z-bbbbbbbb"
+
+
+def _verify(ok: bool, snapshot_id: str | None = S1, **extra: Any) -> dict[str, Any]:
+    return {
+        "request": "r1",
+        "snapshotId": snapshot_id,
+        "time": "2026-11-23T11:30:00Z",
+        "ok": ok,
+        "corruptChunks": 0 if ok else 1,
+        "missingChunks": 0,
+        "message": "m",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "last_verify", "last_snapshot", "counts"),
+    [
+        ("never verified", None, {"id": S1}, False),
+        ("verified ok", _verify(True), {"id": S1}, False),
+        ("damaged, still the latest", _verify(False), {"id": S1}, True),
+        ("damaged, no snapshot taken by this runner yet", _verify(False), None, True),
+        ("damaged, a newer snapshot repaired it", _verify(False), {"id": S2}, False),
+        ("damaged newer than the runner's last", _verify(False, S2), {"id": S1}, True),
+        ("only missing chunks", _verify(False, corruptChunks=0, missingChunks=2), None, True),
+        ("nothing checked (store unreachable)", _verify(False, None), {"id": S1}, False),
+        ("malformed: ok absent", {"snapshotId": S1}, {"id": S1}, False),
+    ],
+)
+def test_snapshot_corrupt(
+    case: str,
+    last_verify: dict[str, Any] | None,
+    last_snapshot: dict[str, Any] | None,
+    counts: bool,
+) -> None:
+    message = snapshot_corrupt(last_verify, last_snapshot)
+    assert (message is not None) is counts, case
+    if message is not None and last_verify is not None:
+        corrupt, missing = last_verify["corruptChunks"], last_verify["missingChunks"]
+        assert f"{corrupt} corrupt, {missing} missing" in message
+        assert str(last_verify["snapshotId"]) in message
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "expected"),
+    [
+        ("damaged latest", {"lastVerify": _verify(False)}, ("False", "SnapshotCorrupt")),
+        (
+            "damaged latest, taken by this runner",
+            {"lastVerify": _verify(False), "lastSnapshot": {"id": S1}},
+            ("False", "SnapshotCorrupt"),
+        ),
+        (
+            "repaired by a newer snapshot",
+            {"lastVerify": _verify(False), "lastSnapshot": {"id": S2}},
+            ("True", "SnapshotTaken"),
+        ),
+        (
+            "a later verification passed",
+            {"lastVerify": _verify(True), "lastSnapshot": {"id": S1}},
+            ("True", "SnapshotTaken"),
+        ),
+        (
+            "a failing snapshot says more than an old verification",
+            {"lastVerify": _verify(False), "snapshotError": "AccessDenied"},
+            ("False", "SnapshotFailed"),
+        ),
+    ],
+)
+def test_snapshot_health_from_verification(
+    case: str, extra: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    verdict = decide_status(
+        Observed(
+            generation=1,
+            runner=report("Connected", **extra),
+            snapshots_configured=True,
+            **RUNNING,
+        ),
+        NOW,
+    )
+    assert conditions(verdict.conditions)["SnapshotHealthy"] == expected, case
+
+
+def test_a_corrupt_snapshot_is_a_warning_event() -> None:
+    verdict = decide_status(
+        Observed(
+            generation=1,
+            runner=report("Connected", lastVerify=_verify(False)),
+            snapshots_configured=True,
+            **RUNNING,
+        ),
+        NOW,
+    )
+    new = next(c for c in verdict.conditions if c["type"] == "SnapshotHealthy")
+    event = snapshot_event(_snap("True", "SnapshotTaken"), new)
+    assert event is not None
+    assert (event.type, event.reason) == ("Warning", "SnapshotCorrupt")
+    assert "1 corrupt, 0 missing" in event.message
