@@ -201,3 +201,79 @@ def test_login_qr_reaches_status_and_the_cli_draws_it(
     )
     assert drawn.returncode == 0, drawn.stderr
     assert "█" in drawn.stdout
+
+
+def test_verify_from_the_cli_finds_a_damaged_snapshot_and_the_next_snapshot_repairs_it(
+    cluster: Cluster,
+    kube_api: Any,
+    aws: AwsEndpoint,
+    wafleet_operator: OperatorProcess,
+    runner_process: Any,
+    tmp_path: Path,
+) -> None:
+    """The whole chain: CLI → annotation → runner → status.runner.lastVerify → condition."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="snaps")
+    key = tmp_path / "kek"
+    key.write_bytes(os.urandom(32))
+    make_secret(cluster, "kek", {"key": "mounted-into-the-pod-in-a-cluster"})
+    snapshot = {
+        "bucket": "snaps",
+        "endpoint": aws.endpoint_url,
+        "encryptionKeySecret": {"name": "kek"},
+    }
+    cluster.create_account(
+        "vale", {"phoneNumber": "+15550100001", "engine": "local", "snapshot": snapshot}
+    )
+    wait_for(lambda: cluster.statefulset("vale"), "children")
+    runner_process(
+        "vale",
+        WAFLEET_SNAPSHOT_BUCKET="snaps",
+        WAFLEET_SNAPSHOT_ENDPOINT_URL=aws.endpoint_url,
+        WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE=str(key),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
+
+    def wafleet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(WAFLEET), *args], capture_output=True, text=True, env=env, timeout=90, check=False
+        )
+
+    def healthy() -> dict[str, Any]:
+        return cluster.condition("vale", "SnapshotHealthy") or {}
+
+    wait_for(
+        lambda: (cluster.account("vale")["status"].get("runner") or {}).get("phase") == "Connected",
+        "connected",
+    )
+    first = wait_for(  # a fresh login is snapshotted at once
+        lambda: cluster.account("vale")["status"]["runner"].get("lastSnapshot"), "login snapshot"
+    )
+    whole = wafleet("verify", "vale", "--wait", "--timeout", "60")
+    assert whole.returncode == 0, (whole.stdout, whole.stderr)
+    assert "vale: OK" in whole.stdout
+    assert first["id"] in whole.stdout
+
+    chunk = s3.list_objects_v2(Bucket="snaps", Prefix="default/vale/chunks/")["Contents"][0]["Key"]
+    blob = bytearray(s3.get_object(Bucket="snaps", Key=chunk)["Body"].read())
+    blob[len(blob) // 2] ^= 0x10
+    s3.put_object(Bucket="snaps", Key=chunk, Body=bytes(blob))
+    damaged = wafleet("verify", "vale", "--wait", "--timeout", "60")
+    assert damaged.returncode == 1, (damaged.stdout, damaged.stderr)
+    assert f"snapshot {first['id']} has 1 corrupt and 0 missing chunk(s)" in damaged.stdout
+    wait_for(lambda: healthy().get("reason") == "SnapshotCorrupt", "SnapshotCorrupt")
+    wait_for(
+        lambda: [e for e in cluster.events_for("vale") if e.reason == "SnapshotCorrupt"],
+        "a Warning event",
+    )
+
+    assert wafleet("snapshot", "vale").returncode == 0  # uploads the suspect chunk again
+    wait_for(lambda: healthy().get("status") == "True", "healthy again after the next snapshot")
+    latest = cluster.account("vale")["status"]["runner"]["lastSnapshot"]
+    assert latest["id"] > first["id"]
+    assert latest["bytes"] > 0
+    again = wafleet("verify", "vale", "--wait", "--timeout", "60")
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    assert latest["id"] in again.stdout
