@@ -147,7 +147,10 @@ def test_on_demand_snapshot_from_the_cli(
         lambda: (cluster.account("vera")["status"].get("runner") or {}).get("phase") == "Connected",
         "connected",
     )
-    assert not (cluster.account("vera")["status"]["runner"].get("lastSnapshot"))
+    # The new login is snapshotted at once; the on-demand one must come after it.
+    login = wait_for(
+        lambda: cluster.account("vera")["status"]["runner"].get("lastSnapshot"), "login snapshot"
+    )
     env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
     done = subprocess.run(
         [str(WAFLEET), "snapshot", "vera"],
@@ -159,9 +162,16 @@ def test_on_demand_snapshot_from_the_cli(
     )
     assert done.returncode == 0, done.stderr
     snap = wait_for(
-        lambda: cluster.account("vera")["status"]["runner"].get("lastSnapshot"), "snapshot reported"
+        lambda: (
+            (last := cluster.account("vera")["status"]["runner"].get("lastSnapshot"))
+            and last["id"] != login["id"]
+            and last
+        ),
+        "the requested snapshot reported",
     )
-    assert snap["bytes"] > 0
+    # The login snapshot uploaded the session; the on-demand one only what changed since.
+    assert login["bytes"] > 0
+    assert snap["bytes"] <= login["bytes"]
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="snaps").get("Contents", [])]
     assert f"default/vera/manifests/{snap['id']}.json" in keys
     healthy = wait_for(
