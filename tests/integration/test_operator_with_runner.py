@@ -114,14 +114,10 @@ def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
     assert not cluster.coordination.read_namespaced_lease("waa-sam", "default").spec.holder_identity
 
 
-def test_on_demand_snapshot_from_the_cli(
-    cluster: Cluster,
-    kube_api: Any,
-    aws: AwsEndpoint,
-    wafleet_operator: OperatorProcess,
-    runner_process: Any,
-    tmp_path: Path,
+def start_snapshotting_account(
+    cluster: Cluster, aws: AwsEndpoint, runner_process: Any, tmp_path: Path, name: str
 ) -> None:
+    """A local-engine account snapshotting to bucket `snaps` on moto, and its runner."""
     aws.client("s3").create_bucket(Bucket="snaps")
     key = tmp_path / "kek"
     key.write_bytes(os.urandom(32))
@@ -132,17 +128,28 @@ def test_on_demand_snapshot_from_the_cli(
         "encryptionKeySecret": {"name": "kek"},
     }
     cluster.create_account(
-        "vera", {"phoneNumber": "+15550100001", "engine": "local", "snapshot": snapshot}
+        name, {"phoneNumber": "+15550100001", "engine": "local", "snapshot": snapshot}
     )
-    wait_for(lambda: cluster.statefulset("vera"), "children")
+    wait_for(lambda: cluster.statefulset(name), "children")
     runner_process(
-        "vera",
+        name,
         WAFLEET_SNAPSHOT_BUCKET="snaps",
         WAFLEET_SNAPSHOT_ENDPOINT_URL=aws.endpoint_url,
         WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE=str(key),
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
     )
+
+
+def test_on_demand_snapshot_from_the_cli(
+    cluster: Cluster,
+    kube_api: Any,
+    aws: AwsEndpoint,
+    wafleet_operator: OperatorProcess,
+    runner_process: Any,
+    tmp_path: Path,
+) -> None:
+    start_snapshotting_account(cluster, aws, runner_process, tmp_path, "vera")
     wait_for(
         lambda: (cluster.account("vera")["status"].get("runner") or {}).get("phase") == "Connected",
         "connected",
@@ -223,27 +230,7 @@ def test_verify_from_the_cli_finds_a_damaged_snapshot_and_the_next_snapshot_repa
 ) -> None:
     """The whole chain: CLI → annotation → runner → status.runner.lastVerify → condition."""
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket="snaps")
-    key = tmp_path / "kek"
-    key.write_bytes(os.urandom(32))
-    make_secret(cluster, "kek", {"key": "mounted-into-the-pod-in-a-cluster"})
-    snapshot = {
-        "bucket": "snaps",
-        "endpoint": aws.endpoint_url,
-        "encryptionKeySecret": {"name": "kek"},
-    }
-    cluster.create_account(
-        "vale", {"phoneNumber": "+15550100001", "engine": "local", "snapshot": snapshot}
-    )
-    wait_for(lambda: cluster.statefulset("vale"), "children")
-    runner_process(
-        "vale",
-        WAFLEET_SNAPSHOT_BUCKET="snaps",
-        WAFLEET_SNAPSHOT_ENDPOINT_URL=aws.endpoint_url,
-        WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE=str(key),
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
+    start_snapshotting_account(cluster, aws, runner_process, tmp_path, "vale")
     env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
 
     def wafleet(*args: str) -> subprocess.CompletedProcess[str]:
