@@ -9,6 +9,7 @@ runner's fencing is built on. Each step prints what it did.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -208,7 +209,7 @@ def run_failover(moto: MotoServer, workdir: Path) -> bool:
             runner.stop()
 
 
-def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path) -> Any:
+def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path, snapshot_env: dict[str, str]) -> Any:
     """Stand in for the kubelet: no pods run on the emulator, so start the runner the
     StatefulSet describes as a local process, and mark the StatefulSet's pod ready."""
     import httpx
@@ -230,11 +231,22 @@ def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path) -> Any:
             "WAFLEET_NAMESPACE": "default",
             "WAFLEET_STATUS_FILE": "",
             "WAFLEET_LOG_LEVEL": "error",
+            **snapshot_env,
         },
     )
 
 
-def run_operator_on_emulator() -> None:
+def flip_a_byte_of_one_chunk(moto: MotoServer, bucket: str, prefix: str) -> str:
+    """Bit rot in the store: one byte of one chunk object changed in place."""
+    s3 = boto3.client("s3", **moto.client_kwargs())
+    key = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}chunks/")["Contents"][0]["Key"]
+    body = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
+    return key
+
+
+def run_operator_on_emulator(moto: MotoServer) -> None:
     step("The operator on an in-process Kubernetes API emulator (no cluster here)")
     import signal
     import subprocess
@@ -285,7 +297,56 @@ def run_operator_on_emulator() -> None:
                     "get", "statefulsets,services,leases,roles,rolebindings,serviceaccounts"
                 )
                 console.print("\n".join("    " + line for line in listing.splitlines()))
-                runner = run_the_pod(emulator.url, kubeconfig, Path(tmp))
+                # Snapshots to S3 on moto, sealed with a key from a Secret (mounted
+                # into the pod in a cluster; here the runner reads the same bytes).
+                bucket = "wafleet-demo-operator"
+                boto3.client("s3", **moto.client_kwargs()).create_bucket(Bucket=bucket)
+                kek = Path(tmp) / "kek"
+                kek.write_bytes(os.urandom(32))
+                # kubectl create sends protobuf, which the emulator does not speak; apply sends JSON.
+                secret = Path(tmp) / "demo-kek.json"
+                secret.write_text(
+                    json.dumps(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Secret",
+                            "metadata": {"name": "demo-kek"},
+                            "data": {"key": base64.b64encode(kek.read_bytes()).decode()},
+                        }
+                    )
+                )
+                console.print(
+                    "  $ kubectl apply -f demo-kek.json  (a Secret holding 32 random bytes)"
+                )
+                console.print("    " + kc("apply", "-f", str(secret)))
+                snapshot = {
+                    "bucket": bucket,
+                    "endpoint": moto.endpoint_url,
+                    "encryptionKeySecret": {"name": "demo-kek"},
+                }
+                console.print(
+                    '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"snapshot":{...}}}\''
+                )
+                console.print(
+                    "    "
+                    + kc(
+                        "patch",
+                        "waa",
+                        "demo",
+                        "--type=merge",
+                        "-p",
+                        json.dumps({"spec": {"snapshot": snapshot}}),
+                    )
+                )
+                snapshot_env = {
+                    "WAFLEET_SNAPSHOT_BUCKET": bucket,
+                    "WAFLEET_SNAPSHOT_ENDPOINT_URL": moto.endpoint_url,
+                    "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(kek),
+                    "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                }
+                runner = run_the_pod(emulator.url, kubeconfig, Path(tmp), snapshot_env)
                 try:
                     console.print("  $ kubectl wait --for=condition=Ready waa/demo")
                     console.print(
@@ -300,6 +361,7 @@ def run_operator_on_emulator() -> None:
                     )
                     holder = kc("get", "lease", "waa-demo", "-o", "jsonpath={.spec.holderIdentity}")
                     console.print(f"    {holder}")
+                    show_verify(kc, moto, bucket, env)
                 finally:
                     # What the kubelet does when the StatefulSet goes to 0 replicas.
                     runner.process.send_signal(signal.SIGTERM)
@@ -322,6 +384,45 @@ def run_operator_on_emulator() -> None:
             emulator.stop()
 
 
+def show_verify(kc: Any, moto: MotoServer, bucket: str, env: dict[str, str]) -> None:
+    """Verify the backup, rot one chunk, find it, repair it with the next snapshot."""
+    import subprocess
+
+    wafleet = str(Path(sys.executable).with_name("wafleet"))
+
+    def run(*args: str) -> None:
+        console.print(f"  $ wafleet {' '.join(args)}")
+        done = subprocess.run(
+            [wafleet, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        console.print(f"    {(done.stdout + done.stderr).strip()}  (exit {done.returncode})")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not kc(
+        "get", "waa", "demo", "-o", "jsonpath={.status.lastSnapshot.id}"
+    ):
+        time.sleep(0.2)
+    console.print(
+        "  the runner snapshotted the new login: "
+        + kc("get", "waa", "demo", "-o", "jsonpath={.status.lastSnapshot.id}")
+    )
+    run("verify", "demo", "--wait", "--timeout", "60")
+    key = flip_a_byte_of_one_chunk(moto, bucket, "default/demo/")
+    console.print(f"  bit rot: one byte of s3://{bucket}/{key[:40]}... flipped")
+    run("verify", "demo", "--wait", "--timeout", "60")
+    health = "jsonpath={.status.conditions[?(@.type=='SnapshotHealthy')].reason}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "Corrupt" not in kc("get", "waa", "demo", "-o", health):
+        time.sleep(0.2)
+    console.print(f"  SnapshotHealthy reason: {kc('get', 'waa', 'demo', '-o', health)}")
+    run("snapshot", "demo")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "Corrupt" in kc("get", "waa", "demo", "-o", health):
+        time.sleep(0.2)
+    console.print("  the next snapshot uploaded the damaged chunk again:")
+    run("verify", "demo", "--wait", "--timeout", "60")
+
+
 def main() -> int:
     started = time.monotonic()
     step("Starting the embedded moto server (S3, SQS, SNS, DynamoDB over HTTP)")
@@ -335,8 +436,8 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory() as workdir:
             failed_over = run_failover(moto, Path(workdir))
-    if (REPO / ".tools" / "bin" / "kubectl").exists():
-        run_operator_on_emulator()
+        if (REPO / ".tools" / "bin" / "kubectl").exists():
+            run_operator_on_emulator(moto)
     if not failed_over:
         console.print("\n[bold red]demo failed[/]: the standby runner did not take over")
         return 1

@@ -28,5 +28,9 @@ def test_the_local_demo_fails_over_and_the_operator_shows_the_account_connected(
     # The operator part: the runner of pod waa-demo-0 makes the account Ready and Connected.
     assert "whatsappaccount.wafleet.io/demo condition met" in out
     assert re.search(r"demo\s+\+15550100001\s+local\s+Connected\s+True\s+waa-demo-0\b", out)
+    # Verify on demand: whole, then a flipped byte found, then repaired by the next snapshot.
+    verdicts = re.findall(r"default/demo: (OK|DAMAGED):.*?\(exit (\d)\)", out, re.DOTALL)
+    assert verdicts == [("OK", "0"), ("DAMAGED", "1"), ("OK", "0")]
+    assert "SnapshotHealthy reason: SnapshotCorrupt" in out
     assert "phase: Suspended, StatefulSet replicas: 0" in out
     assert "demo finished" in out
