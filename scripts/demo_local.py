@@ -239,7 +239,7 @@ def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path, snapshot_env: dic
 def flip_a_byte_of_one_chunk(moto: MotoServer, bucket: str, prefix: str) -> str:
     """Bit rot in the store: one byte of one chunk object changed in place."""
     s3 = boto3.client("s3", **moto.client_kwargs())
-    key = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}chunks/")["Contents"][0]["Key"]
+    key = str(s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}chunks/")["Contents"][0]["Key"])
     body = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     body[len(body) // 2] ^= 0x01
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
