@@ -63,7 +63,7 @@ from session_runner.lease.record import unique_identity
 from session_runner.runner import metrics
 from session_runner.runner.report import Reporter, RunnerFacts
 from session_runner.settings import RunnerSettings
-from session_runner.snapshot.verify import VerifyOutcome, last_verify_status
+from session_runner.snapshot.verify import VerifyHook, VerifyOutcome, last_verify_status
 
 if TYPE_CHECKING:  # the snapshot layer loads only when a store is configured
     from session_runner.snapshot.restore import RestoreResult
@@ -75,7 +75,6 @@ log = logging.getLogger(__name__)
 LIVENESS_TOLERANCE_S = 20.0
 
 SnapshotHook = Callable[[Path, int], Awaitable[None]]
-VerifyHook = Callable[[], Awaitable[VerifyOutcome]]
 
 
 async def _no_snapshot(session_dir: Path, token: int) -> None:

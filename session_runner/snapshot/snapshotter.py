@@ -65,12 +65,11 @@ from session_runner.snapshot.staging import (
     stale_staging_dirs,
 )
 from session_runner.snapshot.store import SnapshotStore
-from session_runner.snapshot.verify import VerifyOutcome, metrics_result
+from session_runner.snapshot.verify import VerifyHook, VerifyOutcome, metrics_result
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Path, int], Awaitable[None]]
-VerifyHook = Callable[[], Awaitable[VerifyOutcome]]
 Quiesce = Callable[[], AbstractAsyncContextManager[None]]
 
 
@@ -412,15 +411,9 @@ def build_verify_hook(settings: Any, *, client: Any = None) -> VerifyHook:
     store and writes only `suspect/` markers, so a snapshot need not wait for
     a verification of a large session, nor a verification for a snapshot.
     A marker written just after a snapshot read the suspect list costs at most
-    one more re-upload by the next snapshot. Without a bucket the hook says so
-    (the runner still answers the request, so `wafleet verify --wait` ends).
+    one more re-upload by the next snapshot. Built only when a bucket is
+    configured; without one the runner's own placeholder answers the request.
     """
-    if settings.snapshot_bucket is None:
-
-        async def not_configured() -> VerifyOutcome:
-            return VerifyOutcome(None, error="snapshots are not configured (spec.snapshot)")
-
-        return not_configured
     store, keyring = _store_and_keyring(settings, client)
 
     async def verify() -> VerifyOutcome:

@@ -14,6 +14,7 @@ must not report a backup as corrupt for an S3 outage.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,10 @@ class VerifyOutcome:
     @property
     def ok(self) -> bool:
         return self.snapshot_id is not None and not (self.corrupt or self.missing or self.error)
+
+
+#: What the runner calls to verify its latest snapshot (snapshotter.build_verify_hook).
+VerifyHook = Callable[[], Awaitable[VerifyOutcome]]
 
 
 def metrics_result(outcome: VerifyOutcome) -> str:
