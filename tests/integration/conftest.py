@@ -39,6 +39,19 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> 
     raise AssertionError(f"timed out waiting for {what} (last seen: {last!r})")
 
 
+WAFLEET = Path(sys.executable).with_name("wafleet")
+
+
+def run_wafleet(
+    kubeconfig: Path, *args: str, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """`wafleet ARGS` as a person runs it, against the cluster `kubeconfig` points at."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "COLUMNS": "200"}
+    return subprocess.run(
+        [str(WAFLEET), *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+
+
 def runner_report(account: str, phase: str, token: int = 1) -> dict[str, Any]:
     """What the runner in pod ``waa-<account>-0`` writes under ``status.runner``."""
     return {

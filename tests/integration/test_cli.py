@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import Cluster, runner_report, wait_for
-
-WAFLEET = Path(sys.executable).with_name("wafleet")
+from tests.integration.conftest import WAFLEET, Cluster, run_wafleet, runner_report, wait_for
 
 
 def wafleet(kube_api: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig), "COLUMNS": "200"}
-    return subprocess.run(
-        [str(WAFLEET), *args], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    return run_wafleet(kube_api.kubeconfig, *args)
 
 
 def test_status_lists_accounts_with_phase_and_holder(cluster: Cluster, kube_api: Any) -> None:
@@ -56,10 +50,7 @@ def test_missing_account_and_unreachable_server_are_clear(
     assert "nobody" in missing.stderr
     broken = tmp_path / "kubeconfig"
     broken.write_text(kube_api.kubeconfig.read_text().replace(kube_api.url, "http://127.0.0.1:9"))
-    env = {**os.environ, "KUBECONFIG": str(broken)}
-    done = subprocess.run(
-        [str(WAFLEET), "status"], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    done = run_wafleet(broken, "status")
     assert done.returncode == 1
     assert "cannot reach the API server" in done.stderr
 

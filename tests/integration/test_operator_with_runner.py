@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+from tests.integration.conftest import Cluster, OperatorProcess, run_wafleet, wait_for
 from tests.integration.test_operator_account import make_secret
 
 RUNNER = Path(sys.executable).with_name("wafleet-runner")
-WAFLEET = Path(sys.executable).with_name("wafleet")
 
 
 @pytest.fixture
@@ -158,15 +157,7 @@ def test_on_demand_snapshot_from_the_cli(
     login = wait_for(
         lambda: cluster.account("vera")["status"]["runner"].get("lastSnapshot"), "login snapshot"
     )
-    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
-    done = subprocess.run(
-        [str(WAFLEET), "snapshot", "vera"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_wafleet(kube_api.kubeconfig, "snapshot", "vera")
     assert done.returncode == 0, done.stderr
     snap = wait_for(
         lambda: (
@@ -207,15 +198,7 @@ def test_login_qr_reaches_status_and_the_cli_draws_it(
     )
     assert status["loginQr"]
     assert cluster.condition("wes", "LoggedIn")["reason"] == "AwaitingLogin"  # type: ignore[index]
-    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
-    drawn = subprocess.run(
-        [str(WAFLEET), "qr", "wes"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    drawn = run_wafleet(kube_api.kubeconfig, "qr", "wes")
     assert drawn.returncode == 0, drawn.stderr
     assert "█" in drawn.stdout
 
@@ -231,12 +214,9 @@ def test_verify_from_the_cli_finds_a_damaged_snapshot_and_the_next_snapshot_repa
     """The whole chain: CLI → annotation → runner → status.runner.lastVerify → condition."""
     s3 = aws.client("s3")
     start_snapshotting_account(cluster, aws, runner_process, tmp_path, "vale")
-    env = {**os.environ, "KUBECONFIG": str(kube_api.kubeconfig)}
 
     def wafleet(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(WAFLEET), *args], capture_output=True, text=True, env=env, timeout=90, check=False
-        )
+        return run_wafleet(kube_api.kubeconfig, *args, timeout=90)
 
     def healthy() -> dict[str, Any]:
         return cluster.condition("vale", "SnapshotHealthy") or {}
