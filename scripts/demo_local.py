@@ -236,16 +236,6 @@ def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path, snapshot_env: dic
     )
 
 
-def flip_a_byte_of_one_chunk(moto: MotoServer, bucket: str, prefix: str) -> str:
-    """Bit rot in the store: one byte of one chunk object changed in place."""
-    s3 = boto3.client("s3", **moto.client_kwargs())
-    key = str(s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}chunks/")["Contents"][0]["Key"])
-    body = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    body[len(body) // 2] ^= 0x01
-    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body))
-    return key
-
-
 def run_operator_on_emulator(moto: MotoServer) -> None:
     step("The operator on an in-process Kubernetes API emulator (no cluster here)")
     import signal
@@ -407,7 +397,10 @@ def show_verify(kc: Any, moto: MotoServer, bucket: str, env: dict[str, str]) -> 
         + kc("get", "waa", "demo", "-o", "jsonpath={.status.lastSnapshot.id}")
     )
     run("verify", "demo", "--wait", "--timeout", "60")
-    key = flip_a_byte_of_one_chunk(moto, bucket, "default/demo/")
+    from tests.harness.moto_server import flip_a_byte_of_a_chunk
+
+    s3 = boto3.client("s3", **moto.client_kwargs())
+    key = flip_a_byte_of_a_chunk(s3, bucket, "default/demo/")
     console.print(f"  bit rot: one byte of s3://{bucket}/{key[:40]}... flipped")
     run("verify", "demo", "--wait", "--timeout", "60")
     health = "jsonpath={.status.conditions[?(@.type=='SnapshotHealthy')].reason}"

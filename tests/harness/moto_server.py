@@ -42,3 +42,17 @@ def moto_server() -> Iterator[MotoServer]:
 def aws(moto_server: MotoServer) -> AwsEndpoint:
     moto_server.reset()
     return AwsEndpoint(moto_server)
+
+
+def flip_a_byte_of_a_chunk(s3: Any, bucket: str, account_prefix: str) -> str:
+    """Bit rot in the store: one byte in the middle of the account's first chunk object flipped.
+
+    moto keeps whatever it is given (it checks no upload checksum), so only
+    wafleet's own verification can notice. Returns the damaged object's key.
+    """
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{account_prefix}chunks/")
+    key = str(listing["Contents"][0]["Key"])
+    blob = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    blob[len(blob) // 2] ^= 0x10
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(blob))
+    return key

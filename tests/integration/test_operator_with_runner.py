@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.moto_server import AwsEndpoint
+from tests.harness.moto_server import AwsEndpoint, flip_a_byte_of_a_chunk
 from tests.integration.conftest import Cluster, OperatorProcess, run_wafleet, wait_for
 from tests.integration.test_operator_account import make_secret
 
@@ -233,10 +233,7 @@ def test_verify_from_the_cli_finds_a_damaged_snapshot_and_the_next_snapshot_repa
     assert "vale: OK" in whole.stdout
     assert first["id"] in whole.stdout
 
-    chunk = s3.list_objects_v2(Bucket="snaps", Prefix="default/vale/chunks/")["Contents"][0]["Key"]
-    blob = bytearray(s3.get_object(Bucket="snaps", Key=chunk)["Body"].read())
-    blob[len(blob) // 2] ^= 0x10
-    s3.put_object(Bucket="snaps", Key=chunk, Body=bytes(blob))
+    flip_a_byte_of_a_chunk(s3, "snaps", "default/vale/")
     damaged = wafleet("verify", "vale", "--wait", "--timeout", "60")
     assert damaged.returncode == 1, (damaged.stdout, damaged.stderr)
     assert f"snapshot {first['id']} has 1 corrupt and 0 missing chunk(s)" in damaged.stdout

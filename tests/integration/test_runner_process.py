@@ -21,7 +21,7 @@ from session_runner.devrunner import LocalRunner, start_runner
 from session_runner.devserver import free_port
 from session_runner.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
-from tests.harness.moto_server import AwsEndpoint
+from tests.harness.moto_server import AwsEndpoint, flip_a_byte_of_a_chunk
 from tests.integration.conftest import Cluster, wait_for
 
 
@@ -209,16 +209,7 @@ def test_a_verify_request_checks_the_latest_snapshot_and_marks_a_corrupt_chunk(
     assert clean["snapshotId"] == snap["id"]
 
     s3 = aws.client("s3")
-    chunks = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket="wafleet-snaps", Prefix="default/demo/chunks/")[
-            "Contents"
-        ]
-    ]
-    bad = chunks[0]
-    blob = bytearray(s3.get_object(Bucket="wafleet-snaps", Key=bad)["Body"].read())
-    blob[len(blob) // 2] ^= 0x10
-    s3.put_object(Bucket="wafleet-snaps", Key=bad, Body=bytes(blob))
+    bad = flip_a_byte_of_a_chunk(s3, "wafleet-snaps", "default/demo/")
 
     damaged = answer("r2")
     assert (damaged["ok"], damaged["corruptChunks"], damaged["missingChunks"]) == (False, 1, 0)
