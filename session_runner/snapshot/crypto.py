@@ -200,25 +200,59 @@ class DataKey:
 
     def open_chunk(self, blob: bytes | bytearray, chunk_id: str, plain_size: int) -> bytes:
         """The verified plaintext of a chunk object, or ChunkCorrupt."""
+        plain = bytearray(plain_size)
+        self.open_chunk_into(blob, chunk_id, memoryview(plain), bytearray())
+        return bytes(plain)
+
+    def open_chunk_into(
+        self,
+        blob: bytes | bytearray,
+        chunk_id: str,
+        plain: memoryview,
+        scratch: bytearray,
+    ) -> None:
+        """Fill `plain` (exactly the chunk's size) with its verified plaintext, or ChunkCorrupt.
+
+        Into the caller's buffers, not new ones: a restore opens hundreds of
+        MB of chunks, and a fresh multi-MiB buffer per chunk is a fresh set of
+        pages to fault in (on the benchmark machine, that made decryption run
+        at 3.4 GB/s instead of 24 and decompression at 0.6 instead of 1.7).
+        `scratch` holds the compressed bytes; it grows to the largest chunk.
+        """
         head = len(CHUNK_MAGIC)
         if blob[:head] != CHUNK_MAGIC:
             raise ChunkCorrupt(f"chunk {chunk_id}: not a wafleet chunk object")
-        nonce = blob[head : head + NONCE_BYTES]
+        sealed = memoryview(blob)[head + NONCE_BYTES :]
+        if len(sealed) < TAG_BYTES:
+            raise ChunkCorrupt(f"chunk {chunk_id}: truncated")
+        compressed_size = len(sealed) - TAG_BYTES
+        if len(scratch) < compressed_size:
+            scratch.extend(bytes(compressed_size - len(scratch)))
+        compressed = memoryview(scratch)[:compressed_size]
         try:
-            compressed = AESGCM(self._enc_key).decrypt(
-                nonce, blob[head + NONCE_BYTES :], chunk_id.encode()
+            AESGCM(self._enc_key).decrypt_into(
+                blob[head : head + NONCE_BYTES], sealed, chunk_id.encode(), compressed
             )
-            plain = zstandard.ZstdDecompressor().decompress(
-                compressed, max_output_size=max(plain_size, 1)
-            )
+            filled = _decompress_into(compressed, plain)
         except (InvalidTag, zstandard.ZstdError, ValueError) as error:
             raise ChunkCorrupt(f"chunk {chunk_id}: {type(error).__name__}") from error
-        if len(plain) != plain_size:
-            raise ChunkCorrupt(f"chunk {chunk_id}: {len(plain)} bytes, manifest says {plain_size}")
+        if filled != len(plain):
+            raise ChunkCorrupt(f"chunk {chunk_id}: {filled} bytes, manifest says {len(plain)}")
         if not hmac.compare_digest(self.chunk_id(hashlib.sha256(plain).digest()), chunk_id):
             raise ChunkCorrupt(f"chunk {chunk_id}: content hash does not match its id")
-        return plain
 
     def mac(self, body: bytes) -> str:
         """Authenticates a manifest: the bucket holds it, so a bucket writer could edit it."""
         return hmac.new(self._mac_key, body, hashlib.sha256).hexdigest()
+
+
+def _decompress_into(compressed: memoryview, plain: memoryview) -> int:
+    """Decompress one zstd frame into `plain`; the bytes it holds, or len(plain) + 1 when longer."""
+    reader = zstandard.ZstdDecompressor().stream_reader(compressed)
+    filled = 0
+    while filled < len(plain):
+        n = reader.readinto(plain[filled:])
+        if not n:
+            return filled
+        filled += n
+    return filled + 1 if reader.readinto(bytearray(1)) else filled

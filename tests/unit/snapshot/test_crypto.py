@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,8 +69,24 @@ def test_a_chunk_under_another_id_or_size_is_refused() -> None:
         KEY.open_chunk(blob, idb, 100)
     with pytest.raises(ChunkCorrupt):
         KEY.open_chunk(blob, ida, 99)
+    with pytest.raises(ChunkCorrupt, match="101"):
+        KEY.open_chunk(blob, ida, 101)
     with pytest.raises(ChunkCorrupt, match="not a wafleet chunk"):
         KEY.open_chunk(b"garbage", ida, 100)
+    with pytest.raises(ChunkCorrupt, match="truncated"):
+        KEY.open_chunk(bytes(blob[:20]), ida, 100)
+
+
+def test_open_chunk_into_reuses_the_callers_buffers() -> None:
+    """A restore worker opens every chunk into the same two buffers, whatever came before."""
+    scratch = bytearray()
+    out = bytearray(300)
+    for plain in (b"x" * 300, b"0123456789" * 20, b""):
+        cid = KEY.chunk_id(sha256(plain))
+        view = memoryview(out)[: len(plain)]
+        KEY.open_chunk_into(KEY.seal_chunk(plain, cid), cid, view, scratch)
+        assert bytes(view) == plain
+    assert len(scratch) >= len(zstandard.ZstdCompressor(level=1).compress(b"x" * 300))
 
 
 def test_compression_happens_before_encryption() -> None:
