@@ -47,8 +47,26 @@ def age(timestamp: str | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
+def verified_cell(last_verify: Mapping[str, Any] | None, now: datetime) -> str:
+    """The VERIFIED column: the last on-demand verification's verdict and age, `-` if none.
+
+    OK, DAMAGED (corrupt or missing chunks), or UNCHECKED (nothing could be
+    checked: no snapshot yet, or the store could not be read).
+    """
+    if not last_verify:
+        return "-"
+    if last_verify.get("ok") is True:
+        verdict = "OK"
+    elif last_verify.get("snapshotId"):
+        verdict = "DAMAGED"
+    else:
+        verdict = "UNCHECKED"
+    when = last_verify.get("time")
+    return f"{verdict} {age(when, now)}" if when else verdict
+
+
 def status_row(account: dict[str, Any], now: datetime | None = None) -> list[str]:
-    """NAMESPACE NAME PHONE ENGINE PHASE READY HOLDER TOKEN SNAPSHOT MESSAGE."""
+    """NAMESPACE NAME PHONE ENGINE PHASE READY HOLDER TOKEN SNAPSHOT VERIFIED MESSAGE."""
     now = now or datetime.now(UTC)
     meta, spec = account["metadata"], account.get("spec") or {}
     status = account.get("status") or {}
@@ -66,6 +84,7 @@ def status_row(account: dict[str, Any], now: datetime | None = None) -> list[str
         status.get("leaseHolder") or "-",
         str(status.get("fencingToken", "-")),
         age(snapshot, now) if snapshot else "-",
+        verified_cell((status.get("runner") or {}).get("lastVerify"), now),
         ready.get("message", ""),
     ]
 

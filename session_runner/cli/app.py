@@ -70,7 +70,7 @@ async def _fetch(work: Callable[[KubeClient], Awaitable[T]]) -> T:
 def status(
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
 ) -> None:
-    """Show every account's phase, readiness, lease holder, fencing token and last snapshot."""
+    """Show every account's phase, readiness, lease holder, fencing token, last snapshot and verify."""
     items = asyncio.run(_fetch(lambda client: list_accounts(client, namespace)))
     table = Table(
         "NAMESPACE",
@@ -82,6 +82,7 @@ def status(
         "HOLDER",
         "TOKEN",
         "SNAPSHOT",
+        "VERIFIED",
         "MESSAGE",
     )
     for account in sorted(

@@ -117,6 +117,9 @@ def test_verify_waits_for_the_runners_answer_to_its_own_request(
         assert f"vic: {word}" in out
         if not ok:
             assert f"snapshot {snapshot_id} has 1 corrupt and 0 missing chunk(s)" in out
+        listed = wafleet(kube_api, "status")
+        row = next(line for line in listed.stdout.splitlines() if " vic " in line)
+        assert f" {word} " in row  # the VERIFIED column shows the last verdict
 
 
 def test_verify_errors_are_clear(cluster: Cluster, kube_api: Any) -> None:
