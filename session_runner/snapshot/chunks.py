@@ -32,7 +32,6 @@ a broken object forever.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -60,11 +59,6 @@ def iter_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
             if not data:
                 return
             yield data
-
-
-def sha256(data: bytes) -> bytes:
-    """The plaintext digest a chunk id is derived from."""
-    return hashlib.sha256(data).digest()
 
 
 class Upload(StrEnum):

@@ -17,9 +17,17 @@ The scheme, and why:
   data written after the rotation depends on the retired KEK.
 * From the DEK, HKDF-SHA256 derives three keys: the chunk-id key, the chunk
   encryption key and the manifest MAC key.
-* Chunk id = HMAC-SHA256(chunk-id key, sha256(plaintext)). Content-addressed
-  (same plaintext, same id, so dedupe works) without the bucket revealing
-  plaintext hashes (anyone could otherwise test for known content).
+* Chunk id = keyed BLAKE3(chunk-id key, plaintext) (`IdScheme.BLAKE3`,
+  manifest format 3). Content-addressed (same plaintext, same id, so dedupe
+  works) without the bucket revealing plaintext hashes (anyone could
+  otherwise test for known content). BLAKE3's keyed mode is a MAC by design,
+  and it hashes at ~6 GB/s on one core here where SHA-256 (with the CPU's SHA
+  extensions) does 1.7: every snapshot hashes every captured byte, and every
+  restore hashes every restored byte again to verify it (234 MB on the
+  benchmark's profile: 0.14 s of CPU with SHA-256, 0.04 s with BLAKE3).
+  Manifests of formats 1 and 2 named chunks by HMAC-SHA256(chunk-id key,
+  sha256(plaintext)) (`IdScheme.HMAC_SHA256`); they stay restorable, and
+  the first format-3 snapshot after an upgrade uploads every chunk once.
 * A chunk object is `WFC1 || nonce(12) || AES-256-GCM(zstd(plaintext))`,
   with a random 96-bit nonce and the chunk id as associated data (an object
   moved under another id fails to decrypt). Random nonces under one key are
@@ -31,7 +39,7 @@ The scheme, and why:
   special-casing: zstd passes them through at >3 GB/s with 0.004 % overhead.
   The decompressor reads any level, so the level can change freely.
 * Opening a chunk verifies all of it: the GCM tag, the decompressed size, and
-  that the HMAC of the plaintext's sha256 equals the id. moto (and a faulty
+  that the plaintext's id (under the manifest's scheme) is the one asked for. moto (and a faulty
   disk) do not check upload checksums; we do.
 """
 
@@ -44,8 +52,10 @@ import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
+import blake3
 import zstandard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -57,6 +67,13 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 ZSTD_LEVEL = 1
 CHUNK_MAGIC = b"WFC1"
+
+
+class IdScheme(StrEnum):
+    """How a chunk's id is computed from its plaintext (see the module docstring)."""
+
+    BLAKE3 = "blake3-keyed"  # manifest format 3
+    HMAC_SHA256 = "hmac-sha256"  # manifest formats 1 and 2
 
 
 class KeyRingError(Exception):
@@ -183,8 +200,11 @@ class DataKey:
     def unwrap(cls, kek: bytes, wrapped: str) -> DataKey:
         return cls(key_id(kek), wrapped, unwrap_data_key(kek, wrapped))
 
-    def chunk_id(self, plain_sha256: bytes) -> str:
-        return hmac.new(self._id_key, plain_sha256, hashlib.sha256).hexdigest()
+    def chunk_id(self, plain: bytes | memoryview, scheme: IdScheme = IdScheme.BLAKE3) -> str:
+        """The content address of `plain`: 64 hex digits, keyed so the bucket learns nothing."""
+        if scheme is IdScheme.BLAKE3:
+            return blake3.blake3(plain, key=self._id_key).hexdigest()
+        return hmac.new(self._id_key, hashlib.sha256(plain).digest(), hashlib.sha256).hexdigest()
 
     def seal_chunk(self, plain: bytes, chunk_id: str) -> bytearray:
         """The chunk object: encrypted straight into one buffer (no copy of the ciphertext)."""
@@ -198,10 +218,16 @@ class DataKey:
         )
         return blob
 
-    def open_chunk(self, blob: bytes | bytearray, chunk_id: str, plain_size: int) -> bytes:
+    def open_chunk(
+        self,
+        blob: bytes | bytearray,
+        chunk_id: str,
+        plain_size: int,
+        scheme: IdScheme = IdScheme.BLAKE3,
+    ) -> bytes:
         """The verified plaintext of a chunk object, or ChunkCorrupt."""
         plain = bytearray(plain_size)
-        self.open_chunk_into(blob, chunk_id, memoryview(plain), bytearray())
+        self.open_chunk_into(blob, chunk_id, memoryview(plain), bytearray(), scheme)
         return bytes(plain)
 
     def open_chunk_into(
@@ -210,6 +236,7 @@ class DataKey:
         chunk_id: str,
         plain: memoryview,
         scratch: bytearray,
+        scheme: IdScheme = IdScheme.BLAKE3,
     ) -> None:
         """Fill `plain` (exactly the chunk's size) with its verified plaintext, or ChunkCorrupt.
 
@@ -238,7 +265,7 @@ class DataKey:
             raise ChunkCorrupt(f"chunk {chunk_id}: {type(error).__name__}") from error
         if filled != len(plain):
             raise ChunkCorrupt(f"chunk {chunk_id}: {filled} bytes, manifest says {len(plain)}")
-        if not hmac.compare_digest(self.chunk_id(hashlib.sha256(plain).digest()), chunk_id):
+        if not hmac.compare_digest(self.chunk_id(plain, scheme), chunk_id):
             raise ChunkCorrupt(f"chunk {chunk_id}: content hash does not match its id")
 
     def mac(self, body: bytes) -> str:

@@ -21,7 +21,7 @@ def account_prefix(prefix: str, namespace: str, account: str) -> str:
 #
 #   owner.json                    who owns the prefix (refuses another account's first upload)
 #   keys/<key id>.json            the account data key, wrapped by the KEK with that id
-#   chunks/<chunk id>             one encrypted, compressed chunk (id = keyed HMAC, see crypto)
+#   chunks/<chunk id>             one encrypted, compressed chunk (id = keyed hash, see crypto)
 #   manifests/<snapshot id>.json  one snapshot: files, modes, sizes, chunk ids, token, key id
 #                                 (format 2: the JSON is stored zstd-compressed, see manifest.py)
 #   latest.json                   the latest-pointer, moved by compare-and-swap

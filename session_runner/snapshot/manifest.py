@@ -7,7 +7,12 @@ authenticates it with a key derived from the data key, so a bucket writer
 cannot rearrange files or chunks unnoticed. Snapshot ids sort by time: a
 UTC timestamp plus random digits, so two runners never collide.
 
-Manifest format 2 (this version) is stored zstd-compressed (`encode_manifest`):
+Manifest format 3 (this version) names chunks by keyed BLAKE3 of their
+plaintext; formats 1 and 2 named them by HMAC-SHA256 of the plaintext's
+SHA-256 (`crypto.IdScheme`, `id_scheme`); a restore verifies each chunk
+under its manifest's scheme, so older snapshots stay restorable.
+
+Manifest format 2 and later are stored zstd-compressed (`encode_manifest`):
 most of a manifest is chunk ids in hex, and a new manifest is part of every
 incremental snapshot's upload (~25 KB of JSON became ~11 KB on the benchmark's
 profile). The MAC covers the uncompressed JSON, as before. `decode_manifest`
@@ -26,6 +31,8 @@ from typing import Literal
 import zstandard
 from pydantic import BaseModel, ConfigDict, Field
 
+from session_runner.snapshot.crypto import IdScheme
+
 
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,7 +42,7 @@ class _Doc(BaseModel):
 
 
 class ChunkRef(_Doc):
-    id: str = Field(description="HMAC-SHA256 of the plaintext's sha256 (crypto.DataKey.chunk_id).")
+    id: str = Field(description="Keyed hash of the plaintext (crypto.DataKey.chunk_id).")
     size: int = Field(ge=0, description="Plaintext bytes.")
     stored_size: int = Field(ge=0, description="Bytes of the encrypted object.")
 
@@ -58,7 +65,7 @@ class Totals(_Doc):
 
 
 class Manifest(_Doc):
-    format: Literal[1, 2] = 2
+    format: Literal[1, 2, 3] = 3
     snapshot_id: str
     engine: str
     engine_version: str = ""
@@ -73,6 +80,11 @@ class Manifest(_Doc):
     files: list[FileRecord]
     totals: Totals
     mac: str = ""
+
+    @property
+    def id_scheme(self) -> IdScheme:
+        """How this manifest's chunk ids were computed (what a restore verifies them with)."""
+        return IdScheme.BLAKE3 if self.format >= 3 else IdScheme.HMAC_SHA256
 
     def body_for_mac(self) -> bytes:
         """The canonical bytes the MAC covers: everything but the MAC."""
@@ -89,7 +101,7 @@ def encode_manifest(manifest: Manifest) -> bytes:
 
 
 def decode_manifest(raw: bytes) -> Manifest:
-    """A stored manifest (format 2, compressed; or format 1, plain JSON); ValueError if neither."""
+    """A stored manifest (format 2 or 3, compressed; or format 1, plain JSON); else ValueError."""
     if raw[:4] == _ZSTD_MAGIC:
         try:
             raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=256 << 20)

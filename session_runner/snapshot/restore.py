@@ -28,7 +28,8 @@ without writing any file, and marks every corrupt chunk it finds.
 A chunk's recorded `stored_size` is not compared with the object: a repaired
 chunk may be compressed at another level than the one an older manifest
 recorded. Nothing is lost by that: decryption (GCM tag), the decompressed
-size and the keyed content hash verify every byte.
+size and the keyed content hash (under the manifest's `id_scheme`) verify
+every byte.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from functools import partial
 from pathlib import Path
 
 from session_runner.snapshot import metrics
-from session_runner.snapshot.crypto import ChunkCorrupt, DataKey, KeyRing, KeyRingError
+from session_runner.snapshot.crypto import ChunkCorrupt, DataKey, IdScheme, KeyRing, KeyRingError
 from session_runner.snapshot.manifest import ChunkRef, Manifest
 from session_runner.snapshot.restore_io import (
     ChunkScratch,
@@ -118,7 +119,11 @@ def _chunk_jobs(manifest: Manifest) -> Iterator[tuple[int, int]]:
 
 
 def fetch_verified(
-    store: SnapshotStore, key: DataKey, ref: ChunkRef, scratch: ChunkScratch
+    store: SnapshotStore,
+    key: DataKey,
+    ref: ChunkRef,
+    scratch: ChunkScratch,
+    scheme: IdScheme = IdScheme.BLAKE3,
 ) -> memoryview:
     """One chunk's verified plaintext, in `scratch`; or VerificationError (the chunk marked suspect)."""
     for attempt in range(2):
@@ -128,7 +133,7 @@ def fetch_verified(
             raise ChunkMissing(str(error)) from error
         plain = scratch.plain_view(ref.size)
         try:
-            key.open_chunk_into(blob, ref.id, plain, scratch.compressed)
+            key.open_chunk_into(blob, ref.id, plain, scratch.compressed, scheme)
         except ChunkCorrupt as error:
             if attempt == 0:
                 log.warning("%s; downloading it again", error)
@@ -220,7 +225,7 @@ def download_into(
         def fetch(index: int, n: int) -> None:
             ref = manifest.files[index].chunks[n]
             scratch = scratches.get()
-            fetch_verified(store, key, ref, scratch)
+            fetch_verified(store, key, ref, scratch, manifest.id_scheme)
             writer.write(fds[index], scratch, ref.size, offsets[index][n])
             with lock:
                 remaining[index] -= 1
@@ -394,7 +399,7 @@ def verify_snapshot(
 
     def check(ref: ChunkRef) -> None:
         try:
-            fetch_verified(store, key, ref, scratches.get())
+            fetch_verified(store, key, ref, scratches.get(), manifest.id_scheme)
         except ChunkMissing:
             missing.append(ref.id)
         except VerificationError:

@@ -36,7 +36,6 @@ from session_runner.snapshot.chunks import (
     Upload,
     chunk_size_for,
     iter_chunks,
-    sha256,
     upload_action,
 )
 from session_runner.snapshot.crypto import DataKey, KeyRing, KeyRingError, load_kek
@@ -137,7 +136,7 @@ def _upload_files(
             file_refs: list[tuple[str, int]] = []
             size = chunk_size_for(entry.method, chunk_size, immutable_chunk_size)
             for plain in iter_chunks(staging / entry.path, size):
-                chunk_id = key.chunk_id(sha256(plain))
+                chunk_id = key.chunk_id(plain)
                 file_refs.append((chunk_id, len(plain)))
                 action = upload_action(
                     in_store=chunk_id in known,

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 #: Chunk ids named in a message at most; the counts say the rest. Ids are keyed
-#: HMACs (they reveal nothing of the content), but status is no place for lists.
+#: hashes (they reveal nothing of the content), but status is no place for lists.
 MAX_IDS_IN_MESSAGE = 3
 MESSAGE_LIMIT = 500
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from pathlib import Path
 
+import blake3
 import pytest
 import zstandard
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_runner.snapshot.chunks import iter_chunks, sha256
+from session_runner.snapshot.chunks import iter_chunks
 from session_runner.snapshot.crypto import (
     ChunkCorrupt,
     DataKey,
+    IdScheme,
     KeyRing,
     KeyRingError,
     key_id,
@@ -38,7 +43,7 @@ def test_chunk_seal_open_round_trip(
     rebuilt = b""
     for plain in iter_chunks(path, chunk_size):
         assert 0 < len(plain) <= chunk_size
-        cid = KEY.chunk_id(sha256(plain))
+        cid = KEY.chunk_id(plain)
         blob = KEY.seal_chunk(plain, cid)
         rebuilt += KEY.open_chunk(blob, cid, len(plain))
     assert rebuilt == data
@@ -47,23 +52,47 @@ def test_chunk_seal_open_round_trip(
 @settings(max_examples=40, deadline=None)
 @given(data=st.binary(min_size=1, max_size=2000), flip=st.integers(min_value=0))
 def test_any_flipped_byte_is_caught(data: bytes, flip: int) -> None:
-    cid = KEY.chunk_id(sha256(data))
+    cid = KEY.chunk_id(data)
     blob = bytearray(KEY.seal_chunk(data, cid))
     blob[flip % len(blob)] ^= 0x01
     with pytest.raises(ChunkCorrupt):
         KEY.open_chunk(bytes(blob), cid, len(data))
 
 
-def test_chunk_ids_are_keyed_and_deterministic() -> None:
-    digest = sha256(b"hello")
-    assert KEY.chunk_id(digest) == KEY.chunk_id(digest)
-    assert KEY.chunk_id(digest) != hashlib.sha256(b"hello").hexdigest()  # no plaintext hash leaks
-    assert DataKey.generate(KEK1).chunk_id(digest) != KEY.chunk_id(digest)
+@pytest.mark.parametrize("scheme", list(IdScheme))
+def test_chunk_ids_are_keyed_and_deterministic(scheme: IdScheme) -> None:
+    cid = KEY.chunk_id(b"hello", scheme)
+    assert len(cid) == 64
+    assert KEY.chunk_id(b"hello", scheme) == cid
+    assert KEY.chunk_id(memoryview(bytearray(b"hello")), scheme) == cid
+    assert KEY.chunk_id(b"hellp", scheme) != cid
+    assert DataKey.generate(KEK1).chunk_id(b"hello", scheme) != cid  # another account's key
+    # no plaintext hash leaks: neither plain hash of the content is the id
+    assert cid not in {hashlib.sha256(b"hello").hexdigest(), blake3.blake3(b"hello").hexdigest()}
+
+
+def test_the_two_schemes_name_the_same_content_differently() -> None:
+    """Format-3 ids are keyed BLAKE3, format-1/2 ids HMAC-SHA256 of the SHA-256; known vectors."""
+    dek = bytes(range(32))
+    key = DataKey("k", "w", dek)
+    id_key = HKDF(hashes.SHA256(), 32, salt=None, info=b"wafleet/chunk-id").derive(dek)
+    assert key.chunk_id(b"abc") == blake3.blake3(b"abc", key=id_key).hexdigest()
+    legacy = hmac.new(id_key, hashlib.sha256(b"abc").digest(), hashlib.sha256).hexdigest()
+    assert key.chunk_id(b"abc", IdScheme.HMAC_SHA256) == legacy
+
+
+def test_a_chunk_opens_only_under_the_scheme_its_id_was_made_with() -> None:
+    plain = b"session state" * 50
+    legacy_id = KEY.chunk_id(plain, IdScheme.HMAC_SHA256)
+    blob = KEY.seal_chunk(plain, legacy_id)
+    assert KEY.open_chunk(blob, legacy_id, len(plain), IdScheme.HMAC_SHA256) == plain
+    with pytest.raises(ChunkCorrupt, match="content hash"):
+        KEY.open_chunk(blob, legacy_id, len(plain))  # verified as BLAKE3: the id does not match
 
 
 def test_a_chunk_under_another_id_or_size_is_refused() -> None:
     a, b = b"a" * 100, b"b" * 100
-    ida, idb = KEY.chunk_id(sha256(a)), KEY.chunk_id(sha256(b))
+    ida, idb = KEY.chunk_id(a), KEY.chunk_id(b)
     blob = KEY.seal_chunk(a, ida)
     with pytest.raises(ChunkCorrupt):
         KEY.open_chunk(blob, idb, 100)
@@ -82,7 +111,7 @@ def test_open_chunk_into_reuses_the_callers_buffers() -> None:
     scratch = bytearray()
     out = bytearray(300)
     for plain in (b"x" * 300, b"0123456789" * 20, b""):
-        cid = KEY.chunk_id(sha256(plain))
+        cid = KEY.chunk_id(plain)
         view = memoryview(out)[: len(plain)]
         KEY.open_chunk_into(KEY.seal_chunk(plain, cid), cid, view, scratch)
         assert bytes(view) == plain
@@ -91,7 +120,7 @@ def test_open_chunk_into_reuses_the_callers_buffers() -> None:
 
 def test_compression_happens_before_encryption() -> None:
     plain = b"\0" * (1 << 20)
-    cid = KEY.chunk_id(sha256(plain))
+    cid = KEY.chunk_id(plain)
     assert len(KEY.seal_chunk(plain, cid)) < 1000
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from session_runner.snapshot.crypto import IdScheme
 from session_runner.snapshot.layout import account_prefix, chunk_key, latest_key, manifest_key
 from session_runner.snapshot.manifest import (
     ChunkRef,
@@ -61,12 +62,20 @@ def test_manifests_are_stored_compressed_and_read_back() -> None:
     stored = encode_manifest(manifest)
     assert len(stored) < len(manifest.to_json()) / 4
     assert decode_manifest(stored) == manifest
-    assert manifest.format == 2
+    assert manifest.format == 3
 
 
 def test_a_format_1_manifest_still_reads() -> None:
     plain = _manifest(1).model_copy(update={"format": 1}).to_json()
     assert decode_manifest(plain).format == 1
+
+
+@pytest.mark.parametrize(
+    ("manifest_format", "scheme"),
+    [(1, IdScheme.HMAC_SHA256), (2, IdScheme.HMAC_SHA256), (3, IdScheme.BLAKE3)],
+)
+def test_the_format_says_how_chunk_ids_were_made(manifest_format: int, scheme: IdScheme) -> None:
+    assert _manifest(1).model_copy(update={"format": manifest_format}).id_scheme is scheme
 
 
 def test_a_damaged_manifest_is_a_value_error() -> None:
