@@ -2,10 +2,10 @@
 
 Memory stays bounded whatever the session's size: chunks are fetched by a
 fixed pool of workers with at most `concurrency` chunks in flight; each
-worker opens every chunk into the same buffers and writes it at its offset
-as soon as it is verified, with O_DIRECT where the filesystem takes it, so
-neither the process nor the page cache grows with the session
-(`restore_io`). A new fetch starts as soon as any one ends, and each file is
+chunk is opened into one of a few reused buffers (about one per CPU) and
+written at its offset as soon as it is verified, with O_DIRECT where the
+filesystem takes it, so neither the process nor the page cache grows with
+the session (`restore_io`). A new fetch starts as soon as any one ends, and each file is
 fsynced by the worker that writes its last chunk, overlapping the flush with
 the other downloads. Nothing touches the session dir until every chunk of
 every file has verified and every file has its recorded size; then the old
@@ -35,6 +35,7 @@ every byte.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import os
 import shutil
@@ -51,7 +52,8 @@ from session_runner.snapshot.manifest import ChunkRef, Manifest
 from session_runner.snapshot.restore_io import (
     ChunkScratch,
     RestoreWriter,
-    ScratchPerThread,
+    ScratchPool,
+    scratch_count,
     supports_direct_io,
 )
 from session_runner.snapshot.store import SnapshotNotFound, SnapshotStore
@@ -118,35 +120,50 @@ def _chunk_jobs(manifest: Manifest) -> Iterator[tuple[int, int]]:
             yield index, n
 
 
-def fetch_verified(
+@contextlib.contextmanager
+def verified_chunk(
     store: SnapshotStore,
     key: DataKey,
     ref: ChunkRef,
-    scratch: ChunkScratch,
+    scratches: ScratchPool,
     scheme: IdScheme = IdScheme.BLAKE3,
-) -> memoryview:
-    """One chunk's verified plaintext, in `scratch`; or VerificationError (the chunk marked suspect)."""
+) -> Iterator[ChunkScratch]:
+    """A scratch holding one chunk's verified plaintext, lent for the `with` block.
+
+    The download happens before a scratch is borrowed, so the few buffers
+    are held only while a chunk is opened and written. Raises ChunkMissing,
+    or VerificationError after a second bad download (the chunk is then
+    marked suspect).
+    """
+    error: ChunkCorrupt | None = None
     for attempt in range(2):
         try:
             blob = store.get_chunk(ref.id)
-        except SnapshotNotFound as error:
-            raise ChunkMissing(str(error)) from error
-        plain = scratch.plain_view(ref.size)
-        try:
-            key.open_chunk_into(blob, ref.id, plain, scratch.compressed, scheme)
-        except ChunkCorrupt as error:
-            if attempt == 0:
-                log.warning("%s; downloading it again", error)
-                continue
-            _mark_suspect(store, ref.id)
-            raise VerificationError(str(error)) from error
-        return plain
-    raise AssertionError("unreachable")  # pragma: no cover
+        except SnapshotNotFound as missing:
+            raise ChunkMissing(str(missing)) from missing
+        with scratches.borrow() as scratch:
+            try:
+                plain = scratch.plain_view(ref.size)
+                key.open_chunk_into(blob, ref.id, plain, scratch.compressed, scheme)
+            except ChunkCorrupt as corrupt:
+                error = corrupt
+            else:
+                del blob
+                yield scratch
+                return
+        if attempt == 0:
+            log.warning("%s; downloading it again", error)
+    _mark_suspect(store, ref.id)
+    raise VerificationError(str(error)) from error
 
 
 def largest_chunk(manifest: Manifest) -> int:
-    """The plaintext size of the manifest's largest chunk: what each worker's buffer must hold."""
+    """The plaintext size of the manifest's largest chunk: what each scratch buffer must hold."""
     return max((c.size for f in manifest.files for c in f.chunks), default=0)
+
+
+def scratch_pool(manifest: Manifest, concurrency: int) -> ScratchPool:
+    return ScratchPool(scratch_count(concurrency, os.cpu_count() or 1), largest_chunk(manifest))
 
 
 def _mark_suspect(store: SnapshotStore, chunk_id: str) -> None:
@@ -198,46 +215,54 @@ def download_into(
 ) -> None:
     """Write every file of `manifest` into `staging`, verifying every chunk and size.
 
-    `direct_io`: bypass the page cache where the filesystem allows
-    (`direct_write`); False forces buffered writes (the tests cover both).
+    Each file is created by the worker that first has a chunk for it, so
+    creating ~150 files (~30 ms here) overlaps the downloads instead of
+    preceding them. `direct_io`: bypass the page cache where the filesystem
+    allows (`restore_io`); False forces buffered writes (tests cover both).
     """
+    targets = [_safe_path(staging, record.path) for record in manifest.files]
     sizes = [[chunk.size for chunk in record.chunks] for record in manifest.files]
-    writer = RestoreWriter(direct=direct_io and supports_direct_io(staging))
-    scratches = ScratchPerThread(largest_chunk(manifest))
-    fds: dict[int, int] = {}
     offsets: list[list[int]] = []
+    for record, chunk_sizes in zip(manifest.files, sizes, strict=True):
+        starts, at = [], 0
+        for size in chunk_sizes:
+            starts.append(at)
+            at += size
+        if at != record.size:
+            raise VerificationError(f"{record.path}: chunks add up to {at}, not {record.size}")
+        offsets.append(starts)
+    for directory in sorted({target.parent for target in targets}):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    writer = RestoreWriter(direct=direct_io and supports_direct_io(staging))
+    scratches = scratch_pool(manifest, concurrency)
+    fds: dict[int, int] = {}
+    remaining = [len(record.chunks) for record in manifest.files]
+    lock = threading.Lock()
+
+    def fd_for(index: int) -> int:
+        with lock:
+            if index not in fds:
+                fds[index] = writer.open(targets[index], sizes[index])
+            return fds[index]
+
+    def fetch(index: int, n: int) -> None:
+        ref = manifest.files[index].chunks[n]
+        with verified_chunk(store, key, ref, scratches, manifest.id_scheme) as scratch:
+            fd = fd_for(index)
+            writer.write(fd, scratch, ref.size, offsets[index][n])
+        with lock:
+            remaining[index] -= 1
+            complete = remaining[index] == 0
+        if complete:  # flush each file as it completes, overlapping the other downloads
+            writer.finish(fd, manifest.files[index].size)
+
     try:
-        for index, record in enumerate(manifest.files):
-            target = _safe_path(staging, record.path)
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fds[index] = writer.open(target, sizes[index])
-            starts, at = [], 0
-            for size in sizes[index]:
-                starts.append(at)
-                at += size
-            if at != record.size:
-                raise VerificationError(f"{record.path}: chunks add up to {at}, not {record.size}")
-            offsets.append(starts)
-
-        remaining = [len(record.chunks) for record in manifest.files]
-        lock = threading.Lock()
-
-        def fetch(index: int, n: int) -> None:
-            ref = manifest.files[index].chunks[n]
-            scratch = scratches.get()
-            fetch_verified(store, key, ref, scratch, manifest.id_scheme)
-            writer.write(fds[index], scratch, ref.size, offsets[index][n])
-            with lock:
-                remaining[index] -= 1
-                complete = remaining[index] == 0
-            if complete:  # flush each file as it completes, overlapping the other downloads
-                writer.finish(fds[index], manifest.files[index].size)
-
         run_bounded(
             pool_size=concurrency, jobs=(partial(fetch, i, n) for i, n in _chunk_jobs(manifest))
         )
         for index, record in enumerate(manifest.files):
-            fd = fds[index]
+            fd = fd_for(index)  # files without chunks (empty) are created here
             if not record.chunks:
                 os.fsync(fd)
             if os.fstat(fd).st_size != record.size:
@@ -245,8 +270,7 @@ def download_into(
     finally:
         for fd in fds.values():
             os.close(fd)
-    for record in manifest.files:
-        target = _safe_path(staging, record.path)
+    for record, target in zip(manifest.files, targets, strict=True):
         os.chmod(target, record.mode)
         os.utime(target, ns=(record.mtime_ns, record.mtime_ns))
 
@@ -395,11 +419,12 @@ def verify_snapshot(
     refs = {c.id: c for f in manifest.files for c in f.chunks}
     corrupt: list[str] = []
     missing: list[str] = []
-    scratches = ScratchPerThread(largest_chunk(manifest))
+    scratches = scratch_pool(manifest, concurrency)
 
     def check(ref: ChunkRef) -> None:
         try:
-            fetch_verified(store, key, ref, scratches.get(), manifest.id_scheme)
+            with verified_chunk(store, key, ref, scratches, manifest.id_scheme):
+                pass
         except ChunkMissing:
             missing.append(ref.id)
         except VerificationError:

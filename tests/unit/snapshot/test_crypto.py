@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 from pathlib import Path
 
 import blake3
@@ -24,6 +25,7 @@ from session_runner.snapshot.crypto import (
     KeyRingError,
     key_id,
     load_kek,
+    max_compressed_size,
     parse_kek,
     unwrap_data_key,
 )
@@ -104,6 +106,22 @@ def test_a_chunk_under_another_id_or_size_is_refused() -> None:
         KEY.open_chunk(b"garbage", ida, 100)
     with pytest.raises(ChunkCorrupt, match="truncated"):
         KEY.open_chunk(bytes(blob[:20]), ida, 100)
+
+
+def test_an_object_larger_than_any_compression_of_the_chunk_is_refused_untouched() -> None:
+    plain = b"x" * 100
+    cid = KEY.chunk_id(plain)
+    padded_blob = bytes(KEY.seal_chunk(plain, cid)) + bytes(1000)  # grown in the store
+    scratch = bytearray(10)
+    with pytest.raises(ChunkCorrupt, match="more than any compression of 100 bytes"):
+        KEY.open_chunk_into(padded_blob, cid, memoryview(bytearray(100)), scratch)
+    assert scratch == bytearray(10)
+
+
+@pytest.mark.parametrize("size", [0, 1, 5000, 128 * 1024, 1 << 20])
+def test_max_compressed_size_bounds_incompressible_data(size: int) -> None:
+    worst = zstandard.ZstdCompressor(level=1).compress(os.urandom(size))
+    assert len(worst) <= max_compressed_size(size)
 
 
 def test_open_chunk_into_reuses_the_callers_buffers() -> None:

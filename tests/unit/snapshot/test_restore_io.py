@@ -9,9 +9,10 @@ import pytest
 from session_runner.snapshot.restore_io import (
     ALIGN,
     ChunkScratch,
-    ScratchPerThread,
+    ScratchPool,
     direct_io_fits,
     padded,
+    scratch_count,
 )
 
 MIB = 1 << 20
@@ -51,13 +52,41 @@ def test_the_plaintext_buffer_is_page_aligned_and_refuses_a_larger_chunk() -> No
         scratch.plain_view(len(scratch.plain) + 1)
 
 
-def test_each_thread_keeps_its_own_scratch() -> None:
-    per_thread = ScratchPerThread(1000)
-    mine = per_thread.get()
-    assert per_thread.get() is mine
-    seen: list[ChunkScratch] = []
-    worker = threading.Thread(target=lambda: seen.extend([per_thread.get(), per_thread.get()]))
-    worker.start()
-    worker.join()
-    assert seen[0] is seen[1]
-    assert seen[0] is not mine
+@pytest.mark.parametrize(
+    ("concurrency", "cpus", "expected"),
+    [(8, 2, 3), (8, 1, 2), (8, 16, 8), (1, 4, 1), (3, 2, 3), (0, 2, 1)],
+)
+def test_scratch_count_is_about_one_per_cpu_never_more_than_the_workers(
+    concurrency: int, cpus: int, expected: int
+) -> None:
+    assert scratch_count(concurrency, cpus) == expected
+
+
+def test_the_pool_lends_each_scratch_to_one_worker_and_never_makes_more_than_its_count() -> None:
+    pool = ScratchPool(2, 1000)
+    holding = threading.Barrier(3)  # two borrowers and the test
+    release = threading.Event()
+    lent: list[ChunkScratch] = []
+
+    def borrower() -> None:
+        with pool.borrow() as scratch:
+            lent.append(scratch)
+            holding.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=borrower) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    holding.wait()
+    assert lent[0] is not lent[1]
+    third: list[ChunkScratch] = []
+    waiter = threading.Thread(target=lambda: third.extend([pool.borrow().__enter__()]))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # both lent: the third borrower waits
+    release.set()
+    waiter.join(5)
+    for thread in threads:
+        thread.join(5)
+    assert third[0] in lent  # it got one of the two back
+    assert pool.made == 2
