@@ -331,21 +331,26 @@ def restore_snapshot(
     return manifest
 
 
-def candidates(store: SnapshotStore, restore_from: str | None) -> list[str]:
+def candidates(store: SnapshotStore, restore_from: str | None) -> Iterator[str]:
     """Snapshots to try, best first: the chosen one (restore_from, else the pointer's), then older.
 
     Manifests newer than the pointer are runs that crashed before moving it
-    (or fenced writers): they are never restored by default.
+    (or fenced writers): they are never restored by default. The manifests
+    are listed only when the first choice fails (or there is none): a
+    restore that succeeds reads the pointer and one manifest, no LIST.
     """
-    ids = store.list_snapshot_ids()
     if restore_from is not None:
         start: str | None = restore_from
     else:
         pointer, _ = store.read_pointer()
         start = pointer.snapshot_id if pointer else None
+    if start is not None:
+        yield start
+    ids = store.list_snapshot_ids()
     if start is None:
-        return sorted(ids, reverse=True)
-    return [start, *sorted((i for i in ids if i < start), reverse=True)]
+        yield from sorted(ids, reverse=True)
+    else:
+        yield from sorted((i for i in ids if i < start), reverse=True)
 
 
 def restore_with_fallback(
@@ -358,11 +363,10 @@ def restore_with_fallback(
 ) -> RestoreResult | None:
     """Restore the best verifiable snapshot; None when the store holds none (a fresh account)."""
     clean_leftovers(session_dir)
-    tried = candidates(store, restore_from)
-    if not tried:
-        return None
+    first: str | None = None
     failures: list[str] = []
-    for snapshot_id in tried:
+    for snapshot_id in candidates(store, restore_from):
+        first = first or snapshot_id
         try:
             manifest = restore_snapshot(
                 store, keyring, snapshot_id, session_dir, concurrency=concurrency
@@ -374,13 +378,15 @@ def restore_with_fallback(
         warning = None
         if failures:
             warning = (
-                f"restored snapshot {snapshot_id} instead of {tried[0]}: "
+                f"restored snapshot {snapshot_id} instead of {first}: "
                 + "; ".join(failures)
                 + " failed verification"
             )
         return RestoreResult(
             snapshot_id, manifest.totals.files, manifest.totals.bytes, warning=warning
         )
+    if first is None:
+        return None
     raise RestoreError("no snapshot could be restored: " + "; ".join(failures))
 
 

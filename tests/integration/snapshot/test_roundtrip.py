@@ -6,12 +6,13 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 
 from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.layout import chunk_key, manifest_key
+from session_runner.snapshot.layout import account_prefix, chunk_key, manifest_key
 from session_runner.snapshot.restore import RestoreError
 from session_runner.snapshot.snapshotter import (
     NothingToCapture,
@@ -97,12 +98,38 @@ async def test_corrupt_chunk_falls_back_to_the_previous_snapshot(
 
     target = tmp_path / "restored"
     write(target, "keep-me", b"the old session stays until a snapshot verifies")
+    lists = count_lists(bucket)
     restored = await restore_latest(target, store, keyring)
     assert restored is not None
     assert restored.snapshot_id == old.id
     assert restored.fell_back
     assert new.id in (restored.warning or "")
     assert tree(target) == before
+    assert lists == ["manifests/"]  # falling back is when the manifests are listed
+
+
+def count_lists(bucket: Bucket) -> list[str]:
+    """The prefixes (below the account's) of every ListObjectsV2 the bucket's client sends."""
+    seen: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        seen.append(params["Prefix"].removeprefix(account_prefix("snaps", "default", "alice")))
+
+    bucket.client.meta.events.register("provide-client-params.s3.ListObjectsV2", record)
+    return seen
+
+
+async def test_restoring_the_latest_snapshot_lists_nothing(
+    tmp_path: Path, store: SnapshotStore, keyring: KeyRing, bucket: Bucket
+) -> None:
+    """A restore that works reads the pointer and one manifest: no LIST (slower, dearer on S3)."""
+    session = make_profile(tmp_path / "session")
+    taken = await take_snapshot(session, "browser", 1, store, keyring)
+    lists = count_lists(bucket)
+    restored = await restore_latest(tmp_path / "restored", store, keyring)
+    assert restored is not None
+    assert restored.snapshot_id == taken.id
+    assert lists == []
 
 
 async def test_edited_manifest_fails_its_mac(
