@@ -39,8 +39,8 @@ The scheme, and why:
   special-casing: zstd passes them through at >3 GB/s with 0.004 % overhead.
   The decompressor reads any level, so the level can change freely.
 * Opening a chunk verifies all of it: the GCM tag, the decompressed size, and
-  that the plaintext's id (under the manifest's scheme) is the one asked for. moto (and a faulty
-  disk) do not check upload checksums; we do.
+  that the plaintext's id (under the manifest's scheme) is the one asked
+  for. moto (and a faulty disk) do not check upload checksums; we do.
 """
 
 from __future__ import annotations

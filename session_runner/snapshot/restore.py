@@ -5,14 +5,14 @@ fixed pool of workers with at most `concurrency` chunks in flight; each
 chunk is opened into one of a few reused buffers (about one per CPU) and
 written at its offset as soon as it is verified, with O_DIRECT where the
 filesystem takes it, so neither the process nor the page cache grows with
-the session (`restore_io`). A new fetch starts as soon as any one ends, and each file is
-fsynced by the worker that writes its last chunk, overlapping the flush with
-the other downloads. Nothing touches the session dir until every chunk of
-every file has verified and every file has its recorded size; then the old
-dir is renamed away, the staging dir renamed in, and both renames made
-durable (fsync of the parent). A crash at any point leaves either the old
-session dir, or no session dir and a complete staging dir the next restore
-ignores and rebuilds.
+the session (`restore_io`). A new fetch starts as soon as any one ends, and
+each file is fsynced by the worker that writes its last chunk, overlapping
+the flush with the other downloads. Nothing touches the session dir until
+every chunk of every file has verified and every file has its recorded size;
+then the old dir is renamed away, the staging dir renamed in, and both
+renames made durable (fsync of the parent). A crash at any point leaves
+either the old session dir, or no session dir and a complete staging dir the
+next restore ignores and rebuilds.
 
 A snapshot that fails verification (a corrupt or missing chunk, a manifest
 whose MAC does not match) is skipped for the next older one; the result says
@@ -126,7 +126,7 @@ def verified_chunk(
     key: DataKey,
     ref: ChunkRef,
     scratches: ScratchPool,
-    scheme: IdScheme = IdScheme.BLAKE3,
+    scheme: IdScheme,
 ) -> Iterator[ChunkScratch]:
     """A scratch holding one chunk's verified plaintext, lent for the `with` block.
 
@@ -163,6 +163,7 @@ def largest_chunk(manifest: Manifest) -> int:
 
 
 def scratch_pool(manifest: Manifest, concurrency: int) -> ScratchPool:
+    """The buffers one restore or verification of `manifest` opens its chunks into."""
     return ScratchPool(scratch_count(concurrency, os.cpu_count() or 1), largest_chunk(manifest))
 
 

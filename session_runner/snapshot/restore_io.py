@@ -79,7 +79,7 @@ def supports_direct_io(directory: Path) -> bool:
 
 
 class ChunkScratch:
-    """One worker's buffers: `plain` (page-aligned, for O_DIRECT) and `compressed` (grows)."""
+    """One chunk's buffers: `plain` (page-aligned, for O_DIRECT) and `compressed` (fixed size)."""
 
     def __init__(self, plain_capacity: int) -> None:
         self.plain = mmap.mmap(-1, padded(max(plain_capacity, 1)))
