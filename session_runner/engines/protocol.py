@@ -68,6 +68,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
@@ -404,6 +405,7 @@ class ProtocolEngine(Engine):
                 await asyncio.wait_for(
                     neonize_loop().run(self._client.stop()), self.options.stop_timeout_s
                 )
+                _no_second_stop_at_gc(self._client)
         if self._connecting is not None:
             with contextlib.suppress(Exception):  # its error was reported; a timeout is logged
                 await asyncio.wait_for(
@@ -437,6 +439,8 @@ class ProtocolEngine(Engine):
             threading.Thread(
                 target=_stop_go_client, args=(uuid,), name="neonize-kill", daemon=True
             ).start()
+        if self._client is not None:
+            _no_second_stop_at_gc(self._client)
         self._finished.set()
 
     def events(self) -> AsyncIterator[EngineEvent]:
@@ -686,6 +690,7 @@ class ProtocolEngine(Engine):
         if self._client is not None:
             future = neonize_loop().run(self._client.stop())
             future.add_done_callback(_log_failure("stopping the client after a conflict"))
+            _no_second_stop_at_gc(self._client)
 
     def _me(self) -> str | None:
         """The logged-in account's JID as neonize learnt it (its `me` Device), if it did."""
@@ -759,6 +764,22 @@ class ProtocolEngine(Engine):
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _no_second_stop_at_gc(client: Any) -> None:
+    """Once we have stopped a client, keep neonize from calling Go's Stop for it again at GC.
+
+    neonize (0.5.2) registers `weakref.finalize(client, _release_ffi, ...)`,
+    which calls Go's `Stop(uuid)` whenever the Python object is collected: at
+    any allocation, on whatever thread happens to run the collector. A
+    clean-clone CI run aborted the whole process ("Fatal Python error:
+    Aborted") inside that call, made by the collector on the neonize loop
+    while it was stopping another client. After our own Stop, that call could
+    only be a second Stop of the same client at an uncontrolled moment.
+    """
+    finalizer = getattr(client, "_stop_finalizer", None)
+    if isinstance(finalizer, weakref.finalize):
+        finalizer.detach()
 
 
 def _stop_go_client(uuid: bytes) -> None:

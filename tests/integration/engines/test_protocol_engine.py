@@ -120,10 +120,13 @@ async def test_stop_is_clean_and_leaves_no_blocking_thread(tmp_path: Path) -> No
     await engine.start(tmp_path / "session")
     await recorder.wait_for(lambda: recorder.of("disconnected"), "a failed dial")
 
+    client = engine._client
+    assert client._stop_finalizer.alive  # neonize would call Go's Stop when it is collected
     await engine.stop()
 
     await asyncio.wait_for(recorder.done.wait(), 5)
     assert engine.phase == "stopped"
+    assert not client._stop_finalizer.alive  # stopped by us: no second Stop at GC time
     attempts = engine.connect_attempts
     await asyncio.sleep(0.3)
     assert engine.connect_attempts == attempts, "no reconnect after stop"
@@ -147,6 +150,7 @@ async def test_kill_is_immediate_and_final(running: tuple[ProtocolEngine, Record
 
     assert elapsed < 0.5, f"kill() took {elapsed:.3f} s"
     assert engine.phase == "killed"
+    assert not engine._client._stop_finalizer.alive  # no second Stop at GC time
     assert not engine.ready
     await asyncio.wait_for(recorder.done.wait(), 1)
     seen = len(recorder.events)
@@ -232,6 +236,7 @@ async def test_conflict_fences_the_engine(running: tuple[ProtocolEngine, Recorde
 
     assert engine.phase == "conflicted"
     assert not engine.ready
+    assert not engine._client._stop_finalizer.alive  # no second Stop at GC time
     await recorder.wait_for(lambda: recorder.of("conflict"), "conflict")
     kinds = [event.type for event in recorder.events]
     assert kinds[kinds.index("conflict") + 1] == "disconnected"
