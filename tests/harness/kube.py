@@ -1,25 +1,27 @@
-"""pytest fixtures for the Kubernetes API: an in-process emulator over real HTTP.
+"""pytest fixtures for the Kubernetes API: a real control plane, one per test session.
 
-Each test that asks for `kube_api` gets a fresh, empty API server (only the
-namespaces default, kube-system, kube-public and kube-node-lease exist) on
-127.0.0.1, started in a few milliseconds, and a kubeconfig pointing at it
-(context "emulator", token auth). Production code, kopf, the kubernetes
-clients and kubectl reach it exactly as they would reach a cluster.
+`control_plane` starts etcd, kube-apiserver, kube-controller-manager and
+kube-scheduler once (about 3 s here); every test that asks for `kube_api`
+gets its own namespace in it and an admin kubeconfig whose context defaults
+to that namespace, so kubectl, the CLI and the clients all land there.
 
-    def test_something(kube_api: KubeApi) -> None:
-        kube_api.register_crd(yaml.safe_load(Path("crds/x.yaml").read_text()))
+    def test_something(kube_api: KubeApi, wafleet_crds: None) -> None:
         core = kubernetes.client.CoreV1Api(kube_api.client())
-        ...
-        kube_api.faults.inject(method="PUT", path=r"/leases/", status=409)
+        core.read_namespace(kube_api.namespace)
+        token = kube_api.token_for("waa-demo")          # TokenRequest: that SA's RBAC only
         subprocess.run([...], env=kube_api.env())
 
-What the emulator does and does not reproduce is documented per module in
-tests/harness/kube_emulator/.
+Without the binaries (no KUBEBUILDER_ASSETS, no ../shared/kube, no etcd) the
+tests that need it skip, saying why; under CI=true that is a failure instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,88 +29,204 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
-from tests.harness.kube_emulator import (
-    CONTEXT,
-    TOKEN,
-    EmulatorSettings,
-    Faults,
-    KubeEmulator,
-    ObjectStore,
-    RequestRecord,
+from tests.harness.control_plane import (
+    ADMIN_CONTEXT,
+    ControlPlane,
+    find_assets,
+    start_control_plane,
 )
 
-# Short, so tests that wait for a BOOKMARK do not wait long.
-TEST_BOOKMARK_INTERVAL = 0.2
+REPO = Path(__file__).resolve().parents[2]
+CRD_GROUP = "wafleet.io"
+
+
+def _require_control_plane_assets() -> Any:
+    assets = find_assets()
+    if isinstance(assets, str):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs a real control plane: {assets}", pytrace=False)
+        pytest.skip(f"no real Kubernetes control plane: {assets}")
+    return assets
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver + controller manager + scheduler, for the whole session."""
+    assets = _require_control_plane_assets()
+    plane = start_control_plane(assets, tmp_path_factory.mktemp("control-plane"))
+    try:
+        yield plane
+    finally:
+        plane.stop()
 
 
 @dataclass(frozen=True)
 class KubeApi:
-    """The running emulator as tests see it."""
+    """The control plane as one test sees it: its namespace and an admin kubeconfig into it."""
 
-    emulator: KubeEmulator
+    plane: ControlPlane
+    namespace: str
     kubeconfig: Path
 
     @property
     def url(self) -> str:
-        return self.emulator.url
+        return self.plane.url
 
-    @property
-    def store(self) -> ObjectStore:
-        """The object store, for white-box assertions (`store.peek(...)`, `store.compact()`)."""
-        return self.emulator.store
+    def env(self, kubeconfig: Path | None = None) -> dict[str, str]:
+        """os.environ plus KUBECONFIG for a subprocess (kopf, kubectl, helm, the runner)."""
+        config = kubeconfig or self.kubeconfig
+        cache = config.parent / "kube-cache"  # kubectl's discovery cache, per test
+        return {**os.environ, "KUBECONFIG": str(config), "KUBECACHEDIR": str(cache)}
 
-    @property
-    def faults(self) -> Faults:
-        """Fault injection (`faults.inject(method=, path=, status=|drop=, delay=, times=)`)."""
-        return self.emulator.faults
+    def ssl_context(self) -> ssl.SSLContext:
+        return self.plane.ssl_context()
 
-    @property
-    def settings(self) -> EmulatorSettings:
-        return self.emulator.settings
+    def http(self, token: str | None = None) -> httpx.Client:
+        """A raw HTTP client: as the admin, or with `token` (a ServiceAccount's) instead."""
+        assert self.plane.pki is not None
+        if token:
+            return httpx.Client(
+                base_url=self.url,
+                verify=ssl.create_default_context(cafile=str(self.plane.pki.ca_cert)),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(), timeout=10)
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        return self.emulator.requests
-
-    def register_crd(self, crd: dict[str, Any]) -> dict[str, Any]:
-        """Same effect as POSTing the CustomResourceDefinition; returns it Established."""
-        return self.emulator.register_crd(crd)
-
-    def env(self) -> dict[str, str]:
-        """os.environ plus KUBECONFIG for a subprocess (kopf, kubectl, the runner)."""
-        cache = self.kubeconfig.parent / "kube-cache"  # kubectl's discovery cache, per test
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(cache)}
-
-    def http(self) -> httpx.Client:
-        """A raw HTTP client for the server (status codes and bodies exactly as sent)."""
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
-
-    def client(self) -> Any:
+    def client(self, kubeconfig: Path | None = None) -> Any:
         """A `kubernetes.client.ApiClient` configured from the kubeconfig."""
         import kubernetes
 
         new_client: Any = kubernetes.config.new_client_from_config  # untyped in the package
-        return new_client(config_file=str(self.kubeconfig), context=CONTEXT)
+        return new_client(config_file=str(kubeconfig or self.kubeconfig), context=ADMIN_CONTEXT)
 
-    async def async_client(self) -> Any:
-        """A `kubernetes_asyncio.client.ApiClient` configured from the kubeconfig (close it after use)."""
+    async def async_client(self, kubeconfig: Path | None = None) -> Any:
+        """A `kubernetes_asyncio.client.ApiClient` configured from the kubeconfig (close it)."""
         import kubernetes_asyncio
 
         return await kubernetes_asyncio.config.new_client_from_config(
-            config_file=str(self.kubeconfig), context=CONTEXT
+            config_file=str(kubeconfig or self.kubeconfig), context=ADMIN_CONTEXT
         )
+
+    def token_for(
+        self, service_account: str, namespace: str | None = None, seconds: int = 3600
+    ) -> str:
+        """A TokenRequest token: exactly `service_account`'s RBAC, as its pod would have."""
+        ns = namespace or self.namespace
+        with self.http() as http:
+            answer = http.post(
+                f"/api/v1/namespaces/{ns}/serviceaccounts/{service_account}/token",
+                json={
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "spec": {"expirationSeconds": seconds},
+                },
+            )
+        answer.raise_for_status()
+        return str(answer.json()["status"]["token"])
+
+    def kubeconfig_for_token(self, token: str, path: Path) -> Path:
+        """A kubeconfig that authenticates with `token` (no client certificate)."""
+        return self.plane.write_kubeconfig(path, namespace=self.namespace, token=token)
+
+    def kubeconfig_for_server(self, server: str, path: Path, token: str | None = None) -> Path:
+        """A kubeconfig pointing at `server` (a fault proxy in front of the API server)."""
+        written = self.plane.write_kubeconfig(path, namespace=self.namespace, token=token)
+        config = yaml.safe_load(written.read_text(encoding="utf-8"))
+        cluster = config["clusters"][0]["cluster"]
+        cluster["server"] = server
+        if server.startswith("http://"):
+            cluster.pop("certificate-authority", None)
+        written.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return written
+
+
+def namespace_for(node_name: str) -> str:
+    """A DNS-1123 namespace name from the test's name, unique across the session."""
+    base = re.sub(r"[^a-z0-9-]+", "-", node_name.lower()).strip("-")[:40].strip("-")
+    return f"t-{base}-{time.monotonic_ns() % 1_000_000:06d}"
 
 
 @pytest.fixture
-def kube_api(tmp_path: Path) -> Iterator[KubeApi]:
-    """A fresh Kubernetes API emulator for this test; stopped afterwards."""
-    emulator = KubeEmulator(settings=EmulatorSettings(bookmark_interval=TEST_BOOKMARK_INTERVAL))
-    emulator.start()
+def kube_api(
+    control_plane: ControlPlane, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[KubeApi]:
+    """This test's namespace in the session's control plane; deleted afterwards."""
+    control_plane.check_alive()
+    namespace = namespace_for(request.node.name)
+    api = KubeApi(control_plane, namespace, tmp_path / "kubeconfig")
+    control_plane.write_kubeconfig(api.kubeconfig, namespace=namespace)
+    with api.http() as http:
+        http.post("/api/v1/namespaces", json={"metadata": {"name": namespace}}).raise_for_status()
     try:
-        kubeconfig = emulator.write_kubeconfig(tmp_path / "kubeconfig")
-        yield KubeApi(emulator, kubeconfig)
+        yield api
     finally:
-        emulator.stop()
+        _release_namespace(api)
+
+
+def _release_namespace(api: KubeApi) -> None:
+    """Delete the namespace without waiting; first drop wafleet finalizers no operator will run."""
+    with api.http() as http:
+        for plural in ("whatsappaccounts", "senderpools", "webhooksubscriptions"):
+            listing = http.get(f"/apis/{CRD_GROUP}/v1alpha1/namespaces/{api.namespace}/{plural}")
+            if listing.status_code != 200:
+                continue
+            for item in listing.json().get("items", []):
+                if item["metadata"].get("finalizers"):
+                    with contextlib.suppress(httpx.HTTPError):
+                        http.patch(
+                            f"/apis/{CRD_GROUP}/v1alpha1/namespaces/{api.namespace}/{plural}/"
+                            f"{item['metadata']['name']}",
+                            json={"metadata": {"finalizers": None}},
+                            headers={"Content-Type": "application/merge-patch+json"},
+                        )
+        http.delete(f"/api/v1/namespaces/{api.namespace}")
+
+
+def crd_documents() -> list[dict[str, Any]]:
+    """The generated CRDs in crds/, as the API server receives them."""
+    return [
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+        for path in sorted((REPO / "crds").glob("*.yaml"))
+    ]
+
+
+def apply_crds(plane: ControlPlane, documents: list[dict[str, Any]], timeout: float = 30.0) -> None:
+    """Create or replace each CRD and wait until the server says it is Established."""
+    with httpx.Client(base_url=plane.url, verify=plane.ssl_context(), timeout=10) as http:
+        base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        for crd in documents:
+            name = crd["metadata"]["name"]
+            answer = http.post(base, json=crd)
+            if answer.status_code == 409:
+                current = http.get(f"{base}/{name}").json()
+                body = {
+                    **crd,
+                    "metadata": {
+                        **crd["metadata"],
+                        "resourceVersion": current["metadata"]["resourceVersion"],
+                    },
+                }
+                answer = http.put(f"{base}/{name}", json=body)
+            if answer.status_code >= 300:
+                raise AssertionError(f"CRD {name} rejected: {answer.text}")
+        deadline = time.monotonic() + timeout
+        for crd in documents:
+            name = crd["metadata"]["name"]
+            while True:
+                conditions = (
+                    http.get(f"{base}/{name}").json().get("status", {}).get("conditions", [])
+                )
+                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"CRD {name} not Established: {conditions}")
+                time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def wafleet_crds(control_plane: ControlPlane) -> None:
+    """crds/ applied once per session, Established."""
+    apply_crds(control_plane, crd_documents())

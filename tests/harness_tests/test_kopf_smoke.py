@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests import smoke_operator
 
 OPERATOR = Path(smoke_operator.__file__)
@@ -44,8 +44,8 @@ def eventually(probe: Callable[[], T | None], *, within: float = 30.0) -> T:
 
 
 @pytest.fixture
-def operator(kube_api: KubeApi, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    kube_api.register_crd(smoke_operator.CRD)
+def operator(kube_emulator: EmulatorApi, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    kube_emulator.register_crd(smoke_operator.CRD)
     log = (tmp_path / "kopf.log").open("wb")
     command = [
         sys.executable,
@@ -57,7 +57,9 @@ def operator(kube_api: KubeApi, tmp_path: Path) -> Iterator[subprocess.Popen[byt
         "--verbose",
         str(OPERATOR),
     ]
-    process = subprocess.Popen(command, env=kube_api.env(), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, env=kube_emulator.env(), stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         yield process
     finally:
@@ -72,9 +74,9 @@ def operator(kube_api: KubeApi, tmp_path: Path) -> Iterator[subprocess.Popen[byt
 
 
 def test_kopf_handles_create_and_delete(
-    kube_api: KubeApi, operator: subprocess.Popen[bytes]
+    kube_emulator: EmulatorApi, operator: subprocess.Popen[bytes]
 ) -> None:
-    api = kube_api.client()
+    api = kube_emulator.client()
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     group, version, plural = smoke_operator.GROUP, smoke_operator.VERSION, smoke_operator.PLURAL
     custom.create_namespaced_custom_object(
@@ -125,11 +127,11 @@ def test_kopf_handles_create_and_delete(
 
     def gone() -> bool:
         """the widget was released by kopf and removed"""
-        return kube_api.store.peek(f"{group}/{version}", plural, "default", "w1") is None
+        return kube_emulator.store.peek(f"{group}/{version}", plural, "default", "w1") is None
 
     eventually(gone)
     assert core.read_namespaced_config_map("w1-farewell", "default").data == {"bye": "w1"}
     assert (
-        kube_api.store.peek("v1", "configmaps", "default", "w1-child") is None
+        kube_emulator.store.peek("v1", "configmaps", "default", "w1-child") is None
     )  # garbage-collected
     assert operator.poll() is None  # still running: nothing made kopf give up

@@ -6,21 +6,23 @@ import yaml
 from kubernetes_asyncio import client as aclient
 from kubernetes_asyncio import watch as awatch
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import CONFIGMAPS, configmap, created
 
 
-def test_the_kubeconfig_has_an_emulator_context_with_token_auth(kube_api: KubeApi) -> None:
-    config = yaml.safe_load(kube_api.kubeconfig.read_text())
+def test_the_kubeconfig_has_an_emulator_context_with_token_auth(kube_emulator: EmulatorApi) -> None:
+    config = yaml.safe_load(kube_emulator.kubeconfig.read_text())
     assert config["current-context"] == "emulator"
     [cluster] = config["clusters"]
-    assert cluster["cluster"]["server"] == kube_api.url
+    assert cluster["cluster"]["server"] == kube_emulator.url
     assert cluster["cluster"]["insecure-skip-tls-verify"] is True
     assert config["users"][0]["user"]["token"]
 
 
-async def test_the_async_client_creates_reads_patches_and_watches(kube_api: KubeApi) -> None:
-    async with await kube_api.async_client() as api:
+async def test_the_async_client_creates_reads_patches_and_watches(
+    kube_emulator: EmulatorApi,
+) -> None:
+    async with await kube_emulator.async_client() as api:
         coordination = aclient.CoordinationV1Api(api)
         lease = await coordination.create_namespaced_lease(
             "default",
@@ -41,8 +43,8 @@ async def test_the_async_client_creates_reads_patches_and_watches(kube_api: Kube
         assert seen == [("ADDED", "runner-1")]
 
 
-def test_lists_page_with_limit_and_continue(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_lists_page_with_limit_and_continue(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         for name in "abcde":
             created(http, CONFIGMAPS, configmap(name))
         pages, token = [], ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     WIDGET_CRD,
@@ -22,8 +22,8 @@ CONFLICT = (
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
 
 
-def test_put_with_a_stale_resource_version_is_409_conflict(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_put_with_a_stale_resource_version_is_409_conflict(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         stale = created(http, CONFIGMAPS, configmap("a", {"v": "1"}))
         fresh = dict(stale, data={"v": "2"})
         assert http.put(f"{CONFIGMAPS}/a", json=fresh).status_code == 200
@@ -33,8 +33,8 @@ def test_put_with_a_stale_resource_version_is_409_conflict(kube_api: KubeApi) ->
         assert http.get(f"{CONFIGMAPS}/a").json()["data"] == {"v": "2"}
 
 
-def test_patch_carrying_a_stale_resource_version_is_409(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_patch_carrying_a_stale_resource_version_is_409(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         obj = created(http, CONFIGMAPS, configmap("a"))
         rv = obj["metadata"]["resourceVersion"]
         merge_patch(http, f"{CONFIGMAPS}/a", {"data": {"moved": "on"}})
@@ -44,8 +44,8 @@ def test_patch_carrying_a_stale_resource_version_is_409(kube_api: KubeApi) -> No
     assert response.status_code == 409
 
 
-def test_patch_with_the_current_resource_version_applies(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_patch_with_the_current_resource_version_applies(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         obj = created(http, CONFIGMAPS, configmap("a"))
         response = merge_patch(
             http,
@@ -58,8 +58,10 @@ def test_patch_with_the_current_resource_version_applies(kube_api: KubeApi) -> N
     assert response.status_code == 200
 
 
-def test_patch_without_a_resource_version_applies_unconditionally(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_patch_without_a_resource_version_applies_unconditionally(
+    kube_emulator: EmulatorApi,
+) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a"))
         merge_patch(http, f"{CONFIGMAPS}/a", {"data": {"first": "1"}})
         response = merge_patch(http, f"{CONFIGMAPS}/a", {"data": {"second": "2"}})
@@ -69,16 +71,16 @@ def test_patch_without_a_resource_version_applies_unconditionally(kube_api: Kube
 
 @pytest.mark.parametrize("kind", ["widget", "lease"])
 def test_put_without_a_resource_version_is_422_where_the_real_strategy_requires_one(
-    kube_api: KubeApi, kind: str
+    kube_emulator: EmulatorApi, kind: str
 ) -> None:
     """Custom resources, CRDs and Leases refuse unconditional updates."""
-    kube_api.register_crd(WIDGET_CRD)
+    kube_emulator.register_crd(WIDGET_CRD)
     path, body = (
         (WIDGETS, widget("a", x=1))
         if kind == "widget"
         else (LEASES, {"metadata": {"name": "a"}, "spec": {}})
     )
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         obj = created(http, path, body)
         del obj["metadata"]["resourceVersion"]
         response = http.put(f"{path}/a", json=obj)
@@ -90,18 +92,18 @@ def test_put_without_a_resource_version_is_422_where_the_real_strategy_requires_
     }
 
 
-def test_put_without_a_resource_version_updates_a_configmap(kube_api: KubeApi) -> None:
+def test_put_without_a_resource_version_updates_a_configmap(kube_emulator: EmulatorApi) -> None:
     """ConfigMaps (like most built-ins) allow unconditional updates on a real server."""
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a", {"v": "1"}))
         response = http.put(f"{CONFIGMAPS}/a", json=configmap("a", {"v": "2"}))
     assert response.status_code == 200
     assert response.json()["data"] == {"v": "2"}
 
 
-def test_put_of_a_missing_lease_creates_it(kube_api: KubeApi) -> None:
+def test_put_of_a_missing_lease_creates_it(kube_emulator: EmulatorApi) -> None:
     """Leases allow create-on-update (AllowCreateOnUpdate), as client-go's leader election expects."""
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         response = http.put(
             f"{LEASES}/fresh",
             json={"metadata": {"name": "fresh"}, "spec": {"holderIdentity": "me"}},

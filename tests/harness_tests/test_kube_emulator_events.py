@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import created
 
 
-def test_core_events_are_created_and_selected_by_involved_object(kube_api: KubeApi) -> None:
-    core = client.CoreV1Api(kube_api.client())
+def test_core_events_are_created_and_selected_by_involved_object(
+    kube_emulator: EmulatorApi,
+) -> None:
+    core = client.CoreV1Api(kube_emulator.client())
     for target in ("a", "b"):
         core.create_namespaced_event(
             "default",
@@ -26,9 +28,9 @@ def test_core_events_are_created_and_selected_by_involved_object(kube_api: KubeA
     assert [(e.reason, e.message) for e in events] == [("Logging", "about b")]
 
 
-def test_events_k8s_io_are_served(kube_api: KubeApi) -> None:
+def test_events_k8s_io_are_served(kube_emulator: EmulatorApi) -> None:
     path = "/apis/events.k8s.io/v1/namespaces/default/events"
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         created(
             http,
             path,

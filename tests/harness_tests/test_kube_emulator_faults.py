@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import CONFIGMAPS, configmap, created
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
@@ -17,10 +17,10 @@ LEASES = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
     ("code", "reason"), [(409, "Conflict"), (500, "InternalError"), (504, "Timeout")]
 )
 def test_the_next_matching_requests_answer_the_given_status(
-    kube_api: KubeApi, code: int, reason: str
+    kube_emulator: EmulatorApi, code: int, reason: str
 ) -> None:
-    rule = kube_api.faults.inject(method="PUT", path=r"/leases/", status=code, times=2)
-    with kube_api.http() as http:
+    rule = kube_emulator.faults.inject(method="PUT", path=r"/leases/", status=code, times=2)
+    with kube_emulator.http() as http:
         lease = created(http, LEASES, {"metadata": {"name": "l"}, "spec": {}})
         answers = [http.put(f"{LEASES}/l", json=lease) for _ in range(3)]
         untouched = http.get(f"{LEASES}/l")  # another method: not affected
@@ -31,19 +31,19 @@ def test_the_next_matching_requests_answer_the_given_status(
     assert rule.exhausted
 
 
-def test_a_dropped_connection_gets_no_response(kube_api: KubeApi) -> None:
-    kube_api.faults.inject(method="GET", path=r"/configmaps/a$", drop=True)
-    with kube_api.http() as http:
+def test_a_dropped_connection_gets_no_response(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.faults.inject(method="GET", path=r"/configmaps/a$", drop=True)
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a"))
         with pytest.raises(httpx.RemoteProtocolError):
             http.get(f"{CONFIGMAPS}/a")
         assert http.get(f"{CONFIGMAPS}/a").status_code == 200
-    assert [r.status for r in kube_api.requests if r.path.endswith("/a")] == [-1, 200]
+    assert [r.status for r in kube_emulator.requests if r.path.endswith("/a")] == [-1, 200]
 
 
-async def test_latency_delays_only_the_matching_requests(kube_api: KubeApi) -> None:
-    rule = kube_api.faults.inject(path=r"/configmaps$", delay=0.5, times=None)
-    async with httpx.AsyncClient(base_url=kube_api.url) as http:
+async def test_latency_delays_only_the_matching_requests(kube_emulator: EmulatorApi) -> None:
+    rule = kube_emulator.faults.inject(path=r"/configmaps$", delay=0.5, times=None)
+    async with httpx.AsyncClient(base_url=kube_emulator.url) as http:
         slow = asyncio.create_task(http.get(CONFIGMAPS))
         while rule.hits == 0:  # until the server holds the slow request  # noqa: ASYNC110 - hits is a plain counter
             await asyncio.sleep(0.01)
@@ -53,8 +53,8 @@ async def test_latency_delays_only_the_matching_requests(kube_api: KubeApi) -> N
         assert (await slow).status_code == 200
 
 
-def test_clear_removes_all_rules(kube_api: KubeApi) -> None:
-    kube_api.faults.inject(status=500, times=None)
-    kube_api.faults.clear()
-    with kube_api.http() as http:
+def test_clear_removes_all_rules(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.faults.inject(status=500, times=None)
+    kube_emulator.faults.clear()
+    with kube_emulator.http() as http:
         assert http.get("/api/v1/namespaces").status_code == 200

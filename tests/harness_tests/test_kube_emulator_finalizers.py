@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     WIDGET_CRD,
     WIDGETS,
@@ -18,17 +18,17 @@ from tests.harness_tests.kube_samples import (
 FINALIZER = "wafleet.io/cleanup"
 
 
-def _doomed(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def _doomed(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         body = widget("w")
         body["metadata"]["finalizers"] = [FINALIZER]
         created(http, WIDGETS, body)
 
 
-def test_delete_of_an_object_with_finalizers_only_marks_it(kube_api: KubeApi) -> None:
-    _doomed(kube_api)
-    with kube_api.http() as http:
+def test_delete_of_an_object_with_finalizers_only_marks_it(kube_emulator: EmulatorApi) -> None:
+    _doomed(kube_emulator)
+    with kube_emulator.http() as http:
         response = http.delete(f"{WIDGETS}/w")
         assert response.status_code == 200
         marked = response.json()
@@ -44,9 +44,11 @@ def test_delete_of_an_object_with_finalizers_only_marks_it(kube_api: KubeApi) ->
     )  # a second delete changes nothing
 
 
-def test_the_object_goes_away_when_its_last_finalizer_is_removed(kube_api: KubeApi) -> None:
-    _doomed(kube_api)
-    with kube_api.http() as http, kube_api.http() as writer:
+def test_the_object_goes_away_when_its_last_finalizer_is_removed(
+    kube_emulator: EmulatorApi,
+) -> None:
+    _doomed(kube_emulator)
+    with kube_emulator.http() as http, kube_emulator.http() as writer:
         since = http.get(WIDGETS).json()["metadata"]["resourceVersion"]
         writer.delete(f"{WIDGETS}/w")
         response = json_patch(
@@ -63,9 +65,9 @@ def test_the_object_goes_away_when_its_last_finalizer_is_removed(kube_api: KubeA
     assert "finalizers" not in events[1]["object"]["metadata"]
 
 
-def test_no_new_finalizers_on_an_object_being_deleted(kube_api: KubeApi) -> None:
-    _doomed(kube_api)
-    with kube_api.http() as http:
+def test_no_new_finalizers_on_an_object_being_deleted(kube_emulator: EmulatorApi) -> None:
+    _doomed(kube_emulator)
+    with kube_emulator.http() as http:
         http.delete(f"{WIDGETS}/w")
         response = merge_patch(
             http, f"{WIDGETS}/w", {"metadata": {"finalizers": [FINALIZER, "late/one"]}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     WIDGET_CRD,
@@ -29,9 +29,9 @@ def _owned_by(*owners: dict[str, Any], block: bool = False) -> list[dict[str, An
     ]
 
 
-def test_dependents_go_when_their_owner_goes(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_dependents_go_when_their_owner_goes(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         owner = created(http, WIDGETS, widget("owner"))
         child = created(http, CONFIGMAPS, configmap("child", ownerReferences=_owned_by(owner)))
         created(http, CONFIGMAPS, configmap("grandchild", ownerReferences=_owned_by(child)))
@@ -41,9 +41,9 @@ def test_dependents_go_when_their_owner_goes(kube_api: KubeApi) -> None:
     assert names == ["bystander"]
 
 
-def test_a_dependent_with_a_surviving_owner_stays(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_a_dependent_with_a_surviving_owner_stays(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         first = created(http, WIDGETS, widget("first"))
         second = created(http, WIDGETS, widget("second"))
         created(http, CONFIGMAPS, configmap("shared", ownerReferences=_owned_by(first, second)))
@@ -53,9 +53,11 @@ def test_a_dependent_with_a_surviving_owner_stays(kube_api: KubeApi) -> None:
         assert http.get(f"{CONFIGMAPS}/shared").status_code == 404
 
 
-def test_orphan_propagation_keeps_dependents_and_drops_the_reference(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_orphan_propagation_keeps_dependents_and_drops_the_reference(
+    kube_emulator: EmulatorApi,
+) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         owner = created(http, WIDGETS, widget("owner"))
         created(http, CONFIGMAPS, configmap("child", ownerReferences=_owned_by(owner)))
         http.request("DELETE", f"{WIDGETS}/owner", json={"propagationPolicy": "Orphan"})
@@ -64,9 +66,9 @@ def test_orphan_propagation_keeps_dependents_and_drops_the_reference(kube_api: K
     assert "ownerReferences" not in child.json()["metadata"]
 
 
-def test_foreground_deletion_waits_for_blocking_dependents(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_foreground_deletion_waits_for_blocking_dependents(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         owner = created(http, WIDGETS, widget("owner"))
         child = configmap("child", ownerReferences=_owned_by(owner, block=True))
         child["metadata"]["finalizers"] = ["test/hold"]
@@ -81,9 +83,9 @@ def test_foreground_deletion_waits_for_blocking_dependents(kube_api: KubeApi) ->
         assert http.get(f"{WIDGETS}/owner").status_code == 404
 
 
-def test_an_object_created_with_an_absent_owner_is_collected(kube_api: KubeApi) -> None:
+def test_an_object_created_with_an_absent_owner_is_collected(kube_emulator: EmulatorApi) -> None:
     """A real GC deletes dependents whose owners do not exist (it looks them up)."""
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         ghost = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -98,9 +100,9 @@ def test_an_object_created_with_an_absent_owner_is_collected(kube_api: KubeApi) 
         assert http.get(f"{CONFIGMAPS}/child").status_code == 404
 
 
-def test_an_update_that_points_at_an_absent_owner_is_collected(kube_api: KubeApi) -> None:
+def test_an_update_that_points_at_an_absent_owner_is_collected(kube_emulator: EmulatorApi) -> None:
     """The collector also notices a dependent re-pointed at a gone owner by a later write."""
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         assert http.post(CONFIGMAPS, json=configmap("child")).status_code == 201
         ghost = {
             "apiVersion": "v1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     GADGET_CRD,
@@ -24,9 +24,9 @@ def _meta(response: Any) -> dict[str, Any]:
     return meta
 
 
-def test_generation_starts_at_one_and_counts_spec_changes_only(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_generation_starts_at_one_and_counts_spec_changes_only(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         assert created(http, WIDGETS, widget("w", size=1))["metadata"]["generation"] == 1
         assert (
             _meta(merge_patch(http, f"{WIDGETS}/w", {"metadata": {"labels": {"a": "b"}}}))[
@@ -43,18 +43,22 @@ def test_generation_starts_at_one_and_counts_spec_changes_only(kube_api: KubeApi
         assert _meta(merge_patch(http, f"{WIDGETS}/w", {"spec": {"size": 2}}))["generation"] == 2
 
 
-def test_status_counts_as_content_where_no_status_subresource_exists(kube_api: KubeApi) -> None:
+def test_status_counts_as_content_where_no_status_subresource_exists(
+    kube_emulator: EmulatorApi,
+) -> None:
     """The real CR strategy bumps generation for any non-metadata change; without /status that includes status."""
-    kube_api.register_crd(GADGET_CRD)
-    with kube_api.http() as http:
+    kube_emulator.register_crd(GADGET_CRD)
+    with kube_emulator.http() as http:
         created(http, GADGETS, {"metadata": {"name": "g"}, "spec": {}})
         meta = _meta(merge_patch(http, f"{GADGETS}/g", {"status": {"phase": "Ready"}}))
     assert meta["generation"] == 2
 
 
-def test_a_write_that_changes_nothing_keeps_the_resource_version(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_a_write_that_changes_nothing_keeps_the_resource_version(
+    kube_emulator: EmulatorApi,
+) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         obj = created(http, WIDGETS, widget("w", size=1))
         rv = obj["metadata"]["resourceVersion"]
         assert (
@@ -68,7 +72,7 @@ def test_a_write_that_changes_nothing_keeps_the_resource_version(kube_api: KubeA
         )
 
 
-def test_builtins_without_generation_have_none(kube_api: KubeApi) -> None:
+def test_builtins_without_generation_have_none(kube_emulator: EmulatorApi) -> None:
     """ConfigMaps have no generation on a real server; Deployments do."""
     deployment = {
         "metadata": {"name": "d"},
@@ -77,7 +81,7 @@ def test_builtins_without_generation_have_none(kube_api: KubeApi) -> None:
             "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}},
         },
     }
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         assert "generation" not in created(http, CONFIGMAPS, configmap("a"))["metadata"]
         assert (
             created(http, "/apis/apps/v1/namespaces/default/deployments", deployment)["metadata"][

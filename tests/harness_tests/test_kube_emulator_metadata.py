@@ -6,7 +6,7 @@ import re
 
 from kubernetes import client
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     WIDGET_CRD,
@@ -19,8 +19,8 @@ from tests.harness_tests.kube_samples import (
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-def test_created_objects_are_stamped_by_the_server(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_created_objects_are_stamped_by_the_server(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         body = configmap("a")
         body["metadata"].update(
             uid="client-chosen", resourceVersion="", creationTimestamp="1999-01-01T00:00:00Z"
@@ -35,9 +35,9 @@ def test_created_objects_are_stamped_by_the_server(kube_api: KubeApi) -> None:
     assert (obj["apiVersion"], obj["kind"]) == ("v1", "ConfigMap")
 
 
-def test_resource_version_is_one_global_increasing_counter(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_resource_version_is_one_global_increasing_counter(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         versions = [
             created(http, CONFIGMAPS, configmap("a"))["metadata"]["resourceVersion"],
             created(http, WIDGETS, widget("w"))["metadata"]["resourceVersion"],
@@ -50,9 +50,9 @@ def test_resource_version_is_one_global_increasing_counter(kube_api: KubeApi) ->
     assert all(isinstance(v, str) for v in versions)
 
 
-def test_lists_carry_kind_api_version_and_resource_version(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_lists_carry_kind_api_version_and_resource_version(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         created(http, WIDGETS, widget("w"))
         widgets = http.get(WIDGETS).json()
         deployments = http.get("/apis/apps/v1/deployments").json()
@@ -66,8 +66,8 @@ def test_lists_carry_kind_api_version_and_resource_version(kube_api: KubeApi) ->
     )
 
 
-def test_generate_name_makes_a_unique_name(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_generate_name_makes_a_unique_name(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         first = created(http, CONFIGMAPS, {"metadata": {"generateName": "job-"}})
         second = created(http, CONFIGMAPS, {"metadata": {"generateName": "job-"}})
     names = {first["metadata"]["name"], second["metadata"]["name"]}
@@ -75,9 +75,9 @@ def test_generate_name_makes_a_unique_name(kube_api: KubeApi) -> None:
     assert all(re.match(r"^job-[a-z0-9]{5}$", n) for n in names)
 
 
-def test_typed_clients_deserialize_every_answer(kube_api: KubeApi) -> None:
+def test_typed_clients_deserialize_every_answer(kube_emulator: EmulatorApi) -> None:
     """Typed models need apiVersion/kind and well-formed metadata; create must be 201 to return the object."""
-    core = client.CoreV1Api(kube_api.client())
+    core = client.CoreV1Api(kube_emulator.client())
     made = core.create_namespaced_config_map(
         "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="a"), data={"k": "v"})
     )

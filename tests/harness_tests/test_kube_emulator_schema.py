@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     THERMOSTAT_CRD,
     THERMOSTATS,
@@ -14,9 +14,9 @@ from tests.harness_tests.kube_samples import (
 PHONE = "+4915112345678"
 
 
-def test_unknown_fields_are_pruned_unless_preserved(kube_api: KubeApi) -> None:
-    kube_api.register_crd(THERMOSTAT_CRD)
-    with kube_api.http() as http:
+def test_unknown_fields_are_pruned_unless_preserved(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(THERMOSTAT_CRD)
+    with kube_emulator.http() as http:
         body = thermostat(
             "t", phone=PHONE, bogus=1, extra={"anything": {"goes": True}}, tags={"a": "b"}
         )
@@ -28,9 +28,9 @@ def test_unknown_fields_are_pruned_unless_preserved(kube_api: KubeApi) -> None:
     assert obj["spec"]["tags"] == {"a": "b"}
 
 
-def test_defaults_are_filled_in_also_nested_and_on_update(kube_api: KubeApi) -> None:
-    kube_api.register_crd(THERMOSTAT_CRD)
-    with kube_api.http() as http:
+def test_defaults_are_filled_in_also_nested_and_on_update(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(THERMOSTAT_CRD)
+    with kube_emulator.http() as http:
         obj = created(http, THERMOSTATS, thermostat("t", phone=PHONE, note=None))
         patched = merge_patch(
             http, f"{THERMOSTATS}/t", {"spec": {"mode": None, "limits": {"max": None}}}
@@ -47,9 +47,9 @@ def test_defaults_are_filled_in_also_nested_and_on_update(kube_api: KubeApi) -> 
     assert patched["metadata"]["generation"] == 1  # defaulting back to the same spec is no change
 
 
-def test_schema_violations_are_422_with_one_cause_per_field(kube_api: KubeApi) -> None:
-    kube_api.register_crd(THERMOSTAT_CRD)
-    with kube_api.http() as http:
+def test_schema_violations_are_422_with_one_cause_per_field(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(THERMOSTAT_CRD)
+    with kube_emulator.http() as http:
         response = http.post(
             THERMOSTATS, json=thermostat("t", mode="freeze", target=1, limits={"max": "high"})
         )
@@ -72,9 +72,9 @@ def test_schema_violations_are_422_with_one_cause_per_field(kube_api: KubeApi) -
     assert "should match" in bad_phone.json()["details"]["causes"][0]["message"]
 
 
-def test_an_update_breaking_the_schema_is_refused(kube_api: KubeApi) -> None:
-    kube_api.register_crd(THERMOSTAT_CRD)
-    with kube_api.http() as http:
+def test_an_update_breaking_the_schema_is_refused(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(THERMOSTAT_CRD)
+    with kube_emulator.http() as http:
         before = created(http, THERMOSTATS, thermostat("t", phone=PHONE))
         response = merge_patch(http, f"{THERMOSTATS}/t", {"spec": {"target": 2}})
         after = http.get(f"{THERMOSTATS}/t").json()
@@ -82,10 +82,10 @@ def test_an_update_breaking_the_schema_is_refused(kube_api: KubeApi) -> None:
     assert after == before
 
 
-def test_strict_field_validation_refuses_unknown_fields(kube_api: KubeApi) -> None:
+def test_strict_field_validation_refuses_unknown_fields(kube_emulator: EmulatorApi) -> None:
     """kubectl sends fieldValidation=Strict: an unknown field is an error instead of silently dropped."""
-    kube_api.register_crd(THERMOSTAT_CRD)
-    with kube_api.http() as http:
+    kube_emulator.register_crd(THERMOSTAT_CRD)
+    with kube_emulator.http() as http:
         body = thermostat("t", phone=PHONE, bogus=1, limits={"max": 3, "min": 1})
         response = http.post(THERMOSTATS, params={"fieldValidation": "Strict"}, json=body)
     assert response.status_code == 400

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     configmap,
@@ -33,22 +33,22 @@ LABELS = {"red": {"color": "red", "tier": "web"}, "blue": {"color": "blue"}, "ba
     ],
 )
 def test_label_selectors_filter_lists(
-    kube_api: KubeApi, selector: str, expected: list[str]
+    kube_emulator: EmulatorApi, selector: str, expected: list[str]
 ) -> None:
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         for name, labels in LABELS.items():
             created(http, CONFIGMAPS, configmap(name, labels=labels))
         items = http.get(CONFIGMAPS, params={"labelSelector": selector}).json()["items"]
     assert [o["metadata"]["name"] for o in items] == expected
 
 
-def test_an_unparsable_label_selector_is_400(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_an_unparsable_label_selector_is_400(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         assert http.get(CONFIGMAPS, params={"labelSelector": "a in b"}).status_code == 400
 
 
-def test_field_selectors_on_name_and_namespace(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_field_selectors_on_name_and_namespace(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, "/api/v1/namespaces", {"metadata": {"name": "other"}})
         for namespace, name in itertools.product(["default", "other"], ["a", "b"]):
             created(http, f"/api/v1/namespaces/{namespace}/configmaps", configmap(name))
@@ -64,9 +64,11 @@ def test_field_selectors_on_name_and_namespace(kube_api: KubeApi) -> None:
         assert http.get(CONFIGMAPS, params={"fieldSelector": "data.x=1"}).status_code == 400
 
 
-def test_watches_apply_selectors_and_report_objects_leaving_them(kube_api: KubeApi) -> None:
+def test_watches_apply_selectors_and_report_objects_leaving_them(
+    kube_emulator: EmulatorApi,
+) -> None:
     """An object that stops matching arrives as DELETED, one that starts matching as ADDED (as real)."""
-    with kube_api.http() as http, kube_api.http() as writer:
+    with kube_emulator.http() as http, kube_emulator.http() as writer:
         created(http, CONFIGMAPS, configmap("red", labels={"color": "red"}))
         created(http, CONFIGMAPS, configmap("blue", labels={"color": "blue"}))
         events = watch_events(http, CONFIGMAPS, labelSelector="color=red", timeoutSeconds="5")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import WIDGET_CRD, WIDGETS, created, merge_patch, widget
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
@@ -22,9 +22,9 @@ def _deployment(replicas: int) -> dict[str, object]:
     }
 
 
-def test_writes_to_status_change_only_status(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_writes_to_status_change_only_status(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         created(http, WIDGETS, widget("w", size=1))
         response = merge_patch(
             http,
@@ -42,9 +42,9 @@ def test_writes_to_status_change_only_status(kube_api: KubeApi) -> None:
     assert "labels" not in obj["metadata"]
 
 
-def test_writes_to_the_main_resource_ignore_status(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_writes_to_the_main_resource_ignore_status(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         created(http, WIDGETS, {**widget("w", size=1), "status": {"phase": "FromCreate"}})
         merge_patch(http, f"{WIDGETS}/w/status", {"status": {"phase": "Ready"}})
         obj = merge_patch(
@@ -56,24 +56,24 @@ def test_writes_to_the_main_resource_ignore_status(kube_api: KubeApi) -> None:
     assert put_back["status"] == {"phase": "Ready"}
 
 
-def test_create_drops_status_where_status_is_a_subresource(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_create_drops_status_where_status_is_a_subresource(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         obj = created(http, WIDGETS, {**widget("w"), "status": {"phase": "Invented"}})
     assert "status" not in obj
 
 
-def test_a_status_write_checks_the_resource_version(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_a_status_write_checks_the_resource_version(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         stale = created(http, WIDGETS, widget("w"))
         merge_patch(http, f"{WIDGETS}/w", {"spec": {"size": 2}})
         response = http.put(f"{WIDGETS}/w/status", json={**stale, "status": {"phase": "Ready"}})
     assert response.status_code == 409
 
 
-def test_builtin_deployments_have_a_status_subresource(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_builtin_deployments_have_a_status_subresource(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, DEPLOYMENTS, _deployment(1))
         merge_patch(
             http,

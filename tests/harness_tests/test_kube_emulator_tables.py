@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import WIDGET_CRD, WIDGETS, widget
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
-def test_get_one_object_as_table_has_the_printer_columns(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_get_one_object_as_table_has_the_printer_columns(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         assert http.post(WIDGETS, json=widget("w1")).status_code == 201
         one = http.get(f"{WIDGETS}/w1", headers={"Accept": TABLE}).json()
         listed = http.get(WIDGETS, headers={"Accept": TABLE}).json()

@@ -7,8 +7,8 @@ import itertools
 import httpx
 from kubernetes import client, watch
 
-from tests.harness.kube import KubeApi
 from tests.harness.kube_emulator import KubeEmulator
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     configmap,
@@ -22,8 +22,10 @@ def _summary(events: list[dict[str, object]]) -> list[tuple[object, object]]:
     return [(e["type"], e["object"]["metadata"].get("name")) for e in events]  # type: ignore[index,attr-defined]
 
 
-def test_watch_without_a_version_sends_current_objects_then_changes(kube_api: KubeApi) -> None:
-    with kube_api.http() as http, kube_api.http() as writer:
+def test_watch_without_a_version_sends_current_objects_then_changes(
+    kube_emulator: EmulatorApi,
+) -> None:
+    with kube_emulator.http() as http, kube_emulator.http() as writer:
         created(http, CONFIGMAPS, configmap("old"))
         events = watch_events(http, CONFIGMAPS, timeoutSeconds="5")
         first = next(events)
@@ -42,8 +44,8 @@ def test_watch_without_a_version_sends_current_objects_then_changes(kube_api: Ku
     assert versions == sorted(versions)
 
 
-def test_watch_from_a_version_sends_only_later_changes(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_watch_from_a_version_sends_only_later_changes(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("before"))
         since = http.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
         created(http, CONFIGMAPS, configmap("after"))
@@ -56,11 +58,11 @@ def test_watch_from_a_version_sends_only_later_changes(kube_api: KubeApi) -> Non
     assert _summary(events) == [("ADDED", "after"), ("MODIFIED", "before")]
 
 
-def test_a_version_older_than_the_history_gets_410_gone(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_a_version_older_than_the_history_gets_410_gone(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         old = created(http, CONFIGMAPS, configmap("a"))["metadata"]["resourceVersion"]
         merge_patch(http, f"{CONFIGMAPS}/a", {"data": {"k": "v"}})
-        kube_api.store.compact()
+        kube_emulator.store.compact()
         events = list(watch_events(http, CONFIGMAPS, resourceVersion=old, timeoutSeconds="5"))
     assert len(events) == 1
     error = events[0]
@@ -96,8 +98,8 @@ def test_the_history_window_is_bounded() -> None:
     assert [e["type"] for e in kept] == ["MODIFIED", "MODIFIED"]
 
 
-def test_timeout_seconds_ends_the_stream(kube_api: KubeApi) -> None:
-    core = client.CoreV1Api(kube_api.client())
+def test_timeout_seconds_ends_the_stream(kube_emulator: EmulatorApi) -> None:
+    core = client.CoreV1Api(kube_emulator.client())
     core.create_namespaced_config_map("default", configmap("a"))
     events = list(
         watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=1)
@@ -105,8 +107,8 @@ def test_timeout_seconds_ends_the_stream(kube_api: KubeApi) -> None:
     assert [(e["type"], e["object"].metadata.name) for e in events] == [("ADDED", "a")]
 
 
-def test_bookmarks_carry_the_latest_resource_version(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_bookmarks_carry_the_latest_resource_version(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a"))
         since = http.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
         created(
@@ -122,8 +124,8 @@ def test_bookmarks_carry_the_latest_resource_version(kube_api: KubeApi) -> None:
     assert bookmark["object"]["metadata"]["resourceVersion"] == latest
 
 
-def test_send_initial_events_ends_with_a_marked_bookmark(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_send_initial_events_ends_with_a_marked_bookmark(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a"))
         params = {
             "sendInitialEvents": "true",
@@ -137,8 +139,8 @@ def test_send_initial_events_ends_with_a_marked_bookmark(kube_api: KubeApi) -> N
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
-def test_legacy_watch_paths_work(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_legacy_watch_paths_work(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a"))
         created(http, CONFIGMAPS, configmap("b"))
         with http.stream("GET", "/api/v1/watch/namespaces/default/configmaps/b") as response:

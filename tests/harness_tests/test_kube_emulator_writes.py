@@ -7,7 +7,7 @@ import json
 import yaml
 from kubernetes import client
 
-from tests.harness.kube import KubeApi
+from tests.harness.kube_emulator_fixture import EmulatorApi
 from tests.harness_tests.kube_samples import (
     CONFIGMAPS,
     GROUP,
@@ -23,8 +23,8 @@ from tests.harness_tests.kube_samples import (
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
 
 
-def test_put_replaces_the_whole_object(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_put_replaces_the_whole_object(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         obj = created(http, CONFIGMAPS, configmap("a", {"old": "1"}, labels={"x": "1"}))
         obj["data"] = {"new": "2"}
         del obj["metadata"]["labels"]
@@ -36,9 +36,9 @@ def test_put_replaces_the_whole_object(kube_api: KubeApi) -> None:
     assert int(stored["metadata"]["resourceVersion"]) > int(obj["metadata"]["resourceVersion"])
 
 
-def test_list_within_one_namespace_and_across_all(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_list_within_one_namespace_and_across_all(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         created(http, "/api/v1/namespaces", {"metadata": {"name": "other"}})
         created(http, WIDGETS, widget("a"))
         created(http, f"/apis/{GROUP}/v1/namespaces/other/widgets", widget("b"))
@@ -51,16 +51,16 @@ def test_list_within_one_namespace_and_across_all(kube_api: KubeApi) -> None:
     assert everywhere == [("default", "a"), ("other", "b")]
 
 
-def test_merge_patch_merges_maps_and_deletes_nulls(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_merge_patch_merges_maps_and_deletes_nulls(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a", {"keep": "1", "drop": "2"}))
         response = merge_patch(http, f"{CONFIGMAPS}/a", {"data": {"drop": None, "add": "3"}})
     assert response.status_code == 200
     assert response.json()["data"] == {"keep": "1", "add": "3"}
 
 
-def test_json_patch_applies_operations(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_json_patch_applies_operations(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a", {"k": "1"}))
         response = json_patch(
             http,
@@ -75,9 +75,9 @@ def test_json_patch_applies_operations(kube_api: KubeApi) -> None:
     assert response.json()["metadata"]["labels"] == {"x": "y"}
 
 
-def test_a_failed_json_patch_test_is_422_and_changes_nothing(kube_api: KubeApi) -> None:
+def test_a_failed_json_patch_test_is_422_and_changes_nothing(kube_emulator: EmulatorApi) -> None:
     """kopf guards its finalizer patches with a test op on resourceVersion and relies on this 422."""
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         obj = created(http, CONFIGMAPS, configmap("a", {"k": "1"}))
         response = json_patch(
             http,
@@ -95,9 +95,9 @@ def test_a_failed_json_patch_test_is_422_and_changes_nothing(kube_api: KubeApi) 
         )
 
 
-def test_strategic_merge_patch_on_a_custom_resource_is_415(kube_api: KubeApi) -> None:
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+def test_strategic_merge_patch_on_a_custom_resource_is_415(kube_emulator: EmulatorApi) -> None:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         created(http, WIDGETS, widget("w"))
         response = http.patch(
             f"{WIDGETS}/w",
@@ -108,18 +108,20 @@ def test_strategic_merge_patch_on_a_custom_resource_is_415(kube_api: KubeApi) ->
     assert response.json()["reason"] == "UnsupportedMediaType"
 
 
-def test_strategic_merge_patch_on_a_builtin_is_served_as_a_merge(kube_api: KubeApi) -> None:
+def test_strategic_merge_patch_on_a_builtin_is_served_as_a_merge(
+    kube_emulator: EmulatorApi,
+) -> None:
     """The kubernetes client sends dict patches of built-ins as strategic merge patches."""
-    core = client.CoreV1Api(kube_api.client())
+    core = client.CoreV1Api(kube_emulator.client())
     core.create_namespaced_config_map("default", configmap("a", {"keep": "1"}))
     patched = core.patch_namespaced_config_map("a", "default", {"data": {"add": "2"}})
     assert patched.data == {"keep": "1", "add": "2"}
 
 
 def test_server_side_apply_creates_merges_and_removes_what_the_manager_dropped(
-    kube_api: KubeApi,
+    kube_emulator: EmulatorApi,
 ) -> None:
-    with kube_api.http() as http:
+    with kube_emulator.http() as http:
         first = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -158,17 +160,17 @@ def test_server_side_apply_creates_merges_and_removes_what_the_manager_dropped(
     )  # a no-op
 
 
-def test_server_side_apply_needs_a_field_manager(kube_api: KubeApi) -> None:
-    with kube_api.http() as http:
+def test_server_side_apply_needs_a_field_manager(kube_emulator: EmulatorApi) -> None:
+    with kube_emulator.http() as http:
         body = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}})
         response = http.patch(f"{CONFIGMAPS}/a", content=body, headers=APPLY)
     assert response.status_code == 422
 
 
-def test_delete_answers_like_the_real_server(kube_api: KubeApi) -> None:
+def test_delete_answers_like_the_real_server(kube_emulator: EmulatorApi) -> None:
     """Built-ins answer a Success Status, custom resources the deleted object."""
-    kube_api.register_crd(WIDGET_CRD)
-    with kube_api.http() as http:
+    kube_emulator.register_crd(WIDGET_CRD)
+    with kube_emulator.http() as http:
         created(http, CONFIGMAPS, configmap("a"))
         created(http, WIDGETS, widget("w"))
         status = http.delete(f"{CONFIGMAPS}/a")

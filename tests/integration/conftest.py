@@ -1,4 +1,9 @@
-"""The real operator (`wafleet-operator`, kopf) as a subprocess against the API emulator over HTTP."""
+"""The real operator (`wafleet-operator`, kopf) as a subprocess against the real API server.
+
+Each test gets its own namespace (`kube_api.namespace`); `Cluster` defaults
+every call to it, and the operator watches only it, so tests never see each
+other's accounts.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from session_runner.devserver import free_port
+from tests.harness.kube import KubeApi
 
 REPO = Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = "wafleet.io", "v1alpha1", "whatsappaccounts"
@@ -64,9 +69,10 @@ def runner_report(account: str, phase: str, token: int = 1) -> dict[str, Any]:
 
 @dataclass
 class Cluster:
-    """Typed clients for the emulator, as a user's tooling would use them."""
+    """Typed clients for the test's namespace, as a user's tooling would use them."""
 
     api: client.ApiClient
+    namespace: str
     core: client.CoreV1Api = field(init=False)
     apps: client.AppsV1Api = field(init=False)
     rbac: client.RbacAuthorizationV1Api = field(init=False)
@@ -81,7 +87,7 @@ class Cluster:
         self.custom = client.CustomObjectsApi(self.api)
 
     def create_account(
-        self, name: str, spec: dict[str, Any], namespace: str = "default", **meta: Any
+        self, name: str, spec: dict[str, Any], namespace: str | None = None, **meta: Any
     ) -> dict[str, Any]:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
@@ -89,35 +95,41 @@ class Cluster:
             "metadata": {"name": name, **meta},
             "spec": spec,
         }
-        return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)  # type: ignore[no-any-return]
+        return self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace or self.namespace, PLURAL, body
+        )  # type: ignore[no-any-return]
 
-    def account(self, name: str, namespace: str = "default") -> dict[str, Any]:
-        return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)  # type: ignore[no-any-return]
+    def account(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace or self.namespace, PLURAL, name
+        )  # type: ignore[no-any-return]
 
     def patch_account(
-        self, name: str, patch: dict[str, Any], namespace: str = "default"
+        self, name: str, patch: dict[str, Any], namespace: str | None = None
     ) -> dict[str, Any]:
         return self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, patch
+            GROUP, VERSION, namespace or self.namespace, PLURAL, name, patch
         )  # type: ignore[no-any-return]
 
     def patch_account_status(
-        self, name: str, patch: dict[str, Any], namespace: str = "default"
+        self, name: str, patch: dict[str, Any], namespace: str | None = None
     ) -> dict[str, Any]:
         return self.custom.patch_namespaced_custom_object_status(  # type: ignore[no-any-return]
-            GROUP, VERSION, namespace, PLURAL, name, patch
+            GROUP, VERSION, namespace or self.namespace, PLURAL, name, patch
         )
 
-    def condition(self, name: str, kind: str, namespace: str = "default") -> dict[str, Any] | None:
+    def condition(
+        self, name: str, kind: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
         status = self.account(name, namespace).get("status") or {}
         return next((c for c in status.get("conditions") or [] if c["type"] == kind), None)
 
-    def events_for(self, name: str, namespace: str = "default") -> list[Any]:
-        events = self.core.list_namespaced_event(namespace).items
+    def events_for(self, name: str, namespace: str | None = None) -> list[Any]:
+        events = self.core.list_namespaced_event(namespace or self.namespace).items
         return [e for e in events if e.involved_object and e.involved_object.name == name]
 
-    def statefulset(self, name: str, namespace: str = "default") -> Any:
-        return self.apps.read_namespaced_stateful_set(f"waa-{name}", namespace)
+    def statefulset(self, name: str, namespace: str | None = None) -> Any:
+        return self.apps.read_namespaced_stateful_set(f"waa-{name}", namespace or self.namespace)
 
 
 @dataclass
@@ -131,12 +143,11 @@ class OperatorProcess:
 
 
 @pytest.fixture
-def cluster(kube_api: Any) -> Iterator[Cluster]:
-    for crd_file in sorted((REPO / "crds").glob("*.yaml")):
-        kube_api.register_crd(yaml.safe_load(crd_file.read_text(encoding="utf-8")))
-    api = config.new_client_from_config(config_file=str(kube_api.kubeconfig))
+def cluster(kube_api: KubeApi, wafleet_crds: None) -> Iterator[Cluster]:
+    """Clients for this test's namespace on the real API server, with wafleet's CRDs installed."""
+    api = kube_api.client()
     try:
-        yield Cluster(api)
+        yield Cluster(api, kube_api.namespace)
     finally:
         api.close()
 
@@ -149,14 +160,15 @@ def operator_env() -> dict[str, str]:
 
 @pytest.fixture
 def wafleet_operator(
-    cluster: Cluster, kube_api: Any, tmp_path: Path, operator_env: dict[str, str]
+    cluster: Cluster, kube_api: KubeApi, tmp_path: Path, operator_env: dict[str, str]
 ) -> Iterator[OperatorProcess]:
-    """`wafleet-operator` started exactly as in a pod, but with the emulator's kubeconfig."""
+    """`wafleet-operator` started as in a pod, with an admin kubeconfig, watching this test's namespace."""
     log_path = tmp_path / "operator.log"
     metrics_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
         "KUBECONFIG": str(kube_api.kubeconfig),
+        "WAFLEET_NAMESPACE": kube_api.namespace,
         "WAFLEET_METRICS_PORT": str(metrics_port),
         "WAFLEET_HEALTH_PORT": str(free_port()),
         "WAFLEET_RUNNER_IMAGE": "wafleet/runner:test",

@@ -99,12 +99,20 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def defaulted(model: type[M], description: str) -> Any:
-    """A nested object that is always present: ``default: {}`` lets the API
-    server fill in the nested defaults, as pydantic does with the factory."""
+    """A nested object that is always present, defaulted to the model's own defaults written out.
+
+    Not ``default: {}``: a real API server evaluates each CEL rule of the object
+    against its default when the CRD is created, and a rule that reads a field
+    of ``{}`` fails there with "no such key" (the CRD is rejected). The written-out
+    default is exactly what pydantic's factory builds, so the server and the
+    models fill in the same values.
+    """
     return Field(
         default_factory=model,
         description=description,
-        json_schema_extra={"default": {}},
+        json_schema_extra={
+            "default": model().model_dump(by_alias=True, mode="json", exclude_none=True)
+        },
     )
 
 
