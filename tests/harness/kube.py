@@ -37,6 +37,7 @@ from tests.harness.control_plane import (
     find_assets,
     start_control_plane,
 )
+from tests.harness.control_plane.kubelet import Kubelet, TestNode
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_GROUP = "wafleet.io"
@@ -216,9 +217,8 @@ def apply_crds(plane: ControlPlane, documents: list[dict[str, Any]], timeout: fl
         for crd in documents:
             name = crd["metadata"]["name"]
             while True:
-                conditions = (
-                    http.get(f"{base}/{name}").json().get("status", {}).get("conditions", [])
-                )
+                status = http.get(f"{base}/{name}").json().get("status") or {}
+                conditions = status.get("conditions") or []
                 if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                     break
                 if time.monotonic() > deadline:
@@ -230,3 +230,27 @@ def apply_crds(plane: ControlPlane, documents: list[dict[str, Any]], timeout: fl
 def wafleet_crds(control_plane: ControlPlane) -> None:
     """crds/ applied once per session, Established."""
     apply_crds(control_plane, crd_documents())
+
+
+@pytest.fixture(scope="session")
+def test_node(control_plane: ControlPlane) -> Iterator[TestNode]:
+    """The Node pods are scheduled to, heartbeating for the whole session."""
+    node = TestNode(control_plane).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def kubelet(kube_api: KubeApi, test_node: TestNode, tmp_path: Path) -> Iterator[Kubelet]:
+    """Runs this test's pods (see control_plane/kubelet.py); `kubelet.image_env` is the image's ENV."""
+    stand_in = Kubelet(kube_api.plane, kube_api.namespace, tmp_path / "kubelet").start()
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
+        for error in stand_in.errors[-5:]:
+            print(f"--- kubelet stand-in error: {error}")
+        for proc in [*stand_in.pods.values(), *stand_in.duplicates]:
+            print(f"--- {proc.pod} container log (tail) ---\n{proc.logs()[-4000:]}")

@@ -1,0 +1,132 @@
+"""End to end on the real control plane: `kubectl apply` → StatefulSet → Pod → a runner
+holding the Lease → `kubectl wait` Ready → a snapshot in S3 (moto) → `kubectl delete pod`
+→ the replacement pod restores the session.
+
+The pod's process is started by the kubelet stand-in (tests/harness/control_plane/kubelet.py)
+with exactly what the StatefulSet's pod template declares: the runner's env as the
+operator renders it, the S3 keys from the credentials Secret, the encryption key
+mounted from its Secret, and the pod's own ServiceAccount token (so the runner's
+RBAC is the one the operator wrote).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from typing import Any
+
+from tests.harness.control_plane.kubelet import Kubelet
+from tests.harness.kube import REPO, KubeApi
+from tests.harness.moto_server import AwsEndpoint
+from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+
+KUBECTL = REPO / ".tools" / "bin" / "kubectl"
+
+
+def kubectl(kube_api: KubeApi, *args: str, input_text: str | None = None) -> str:
+    done = subprocess.run(
+        [str(KUBECTL), *args],
+        env=kube_api.env(),
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def secret(name: str, data: dict[str, bytes]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+    }
+
+
+def account_manifest(endpoint: str) -> str:
+    return f"""
+apiVersion: wafleet.io/v1alpha1
+kind: WhatsAppAccount
+metadata:
+  name: e2e
+spec:
+  phoneNumber: "+15550100042"
+  engine: local
+  lease: {{durationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 1}}
+  snapshot:
+    bucket: e2e-snaps
+    endpoint: {endpoint}
+    credentialsSecret: {{name: s3}}
+    encryptionKeySecret: {{name: kek}}
+"""
+
+
+def runner_status(cluster: Cluster) -> dict[str, Any]:
+    return dict((cluster.account("e2e").get("status") or {}).get("runner") or {})
+
+
+def test_apply_pod_lease_ready_snapshot_delete_pod_and_the_replacement_restores(
+    kube_api: KubeApi,
+    cluster: Cluster,
+    wafleet_operator: OperatorProcess,
+    kubelet: Kubelet,
+    aws: AwsEndpoint,
+) -> None:
+    ns = kube_api.namespace
+    aws.client("s3").create_bucket(Bucket="e2e-snaps")
+    cluster.core.create_namespaced_secret(ns, secret("kek", {"key": os.urandom(32)}))
+    cluster.core.create_namespaced_secret(
+        ns, secret("s3", {"AWS_ACCESS_KEY_ID": b"testing", "AWS_SECRET_ACCESS_KEY": b"testing"})
+    )
+    # The first pod's simulated peer logs in at once (a person scanning the QR).
+    kubelet.image_env["WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S"] = "0"
+
+    kubectl(kube_api, "apply", "-f", "-", input_text=account_manifest(aws.endpoint_url))
+    kubectl(kube_api, "wait", "--for=condition=Ready", "waa/e2e", "--timeout=180s")
+
+    # The StatefulSet controller made the pod; its runner holds the Lease as the pod.
+    pod = cluster.core.read_namespaced_pod("waa-e2e-0", ns)
+    assert pod.status.phase == "Running"
+    lease = cluster.coordination.read_namespaced_lease("waa-e2e", ns)
+    assert lease.spec.holder_identity.startswith("waa-e2e-0_")
+    first_token = lease.spec.lease_transitions
+    assert cluster.account("e2e")["status"]["fencingToken"] == first_token
+    wait_for(
+        lambda: cluster.statefulset("e2e").status.ready_replicas == 1,
+        "the StatefulSet counts the ready pod",
+    )
+
+    # The fresh login was snapshotted to S3 on moto, encrypted.
+    wait_for(lambda: runner_status(cluster).get("lastSnapshot"), "a snapshot after the login")
+    keys = [
+        o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="e2e-snaps").get("Contents", [])
+    ]
+    assert f"{ns}/e2e/latest.json" in keys
+    assert any(k.startswith(f"{ns}/e2e/chunks/") for k in keys)
+
+    # From now on no peer logs in by itself: only a restored session can connect.
+    kubelet.image_env.pop("WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S")
+    old_uid = pod.metadata.uid
+    kubectl(kube_api, "delete", "pod", "waa-e2e-0", "--wait=false")
+
+    def replacement_connected() -> bool:
+        current = cluster.core.read_namespaced_pod("waa-e2e-0", ns)
+        lease = cluster.coordination.read_namespaced_lease("waa-e2e", ns)
+        return (
+            current.metadata.uid != old_uid
+            and (lease.spec.lease_transitions or 0) > first_token
+            and runner_status(cluster).get("phase") == "Connected"
+        )
+
+    wait_for(replacement_connected, "the replacement pod connected from the snapshot", 180)
+    kubectl(kube_api, "wait", "--for=condition=Ready", "waa/e2e", "--timeout=120s")
+    status = cluster.account("e2e")["status"]
+    assert status["phase"] == "Connected"
+    assert status["fencingToken"] > first_token
+    assert status.get("loginQr") is None  # nobody had to scan again
+    replacement = kubelet.pods["waa-e2e-0"]
+    assert "restore" in replacement.logs().lower()
