@@ -52,6 +52,18 @@ chromium: ## install Debian's chromium when it is missing
 	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+.PHONY: etcd
+etcd: ## install Debian's etcd-server when it is missing (the real control plane's store)
+	@if ! command -v etcd >/dev/null 2>&1; then \
+	  echo "installing Debian's etcd-server (needs root)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq etcd-server >/dev/null; \
+	fi
+
+.PHONY: kube-assets
+kube-assets: $(STAMP) etcd ## decompress the control-plane binaries from ../shared/kube into ~/.cache (once)
+	@$(PY) -c 'from tests.harness.control_plane import find_assets; a = find_assets(); print(a if isinstance(a, str) else f"control plane: {a.apiserver.parent} (etcd: {a.etcd})")'
+
 .PHONY: lock
 lock: ## re-resolve requirements/direct.in into requirements/constraints.txt
 	rm -rf .lockvenv && $(PYTHON_SYS) -m venv .lockvenv
@@ -82,24 +94,24 @@ chart-check: $(STAMP) tools ## helm lint --strict and offline validation of ever
 	$(PY) scripts/chart_check.py --helm $(HELM) --chart charts/wafleet
 
 .PHONY: pytest
-pytest: $(STAMP) tools chromium
+pytest: $(STAMP) tools chromium kube-assets
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint chart-check pytest ## everything that can run here: lint, chart checks, all tests
 
 .PHONY: bench
-bench: $(STAMP) tools chromium ## run the benchmarks (ONLY=name for one); appends to bench/results.jsonl
+bench: $(STAMP) tools chromium kube-assets ## run the benchmarks (ONLY=name for one); appends to bench/results.jsonl
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY),)
 
 # ---------------------------------------------------------------- demo and clusters
 
 .PHONY: demo
-demo: $(STAMP) tools ## on kind when Docker and kind work, else a local run on the embedded moto server
+demo: $(STAMP) tools kube-assets ## on kind when Docker and kind work, else on a real local control plane (else moto only)
 	@if command -v $(KIND) >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory kind-demo; \
 	else \
-	  echo "Docker or kind is not available here: running the local demo instead."; \
+	  echo "Docker or kind is not available here: running the demo on a local control plane instead."; \
 	  $(PY) scripts/demo_local.py; \
 	fi
 

@@ -1,15 +1,19 @@
-"""`make demo` without Docker and kind: wafleet's data plane on the embedded moto server.
+"""`make demo` without Docker and kind: a real control plane where its binaries are, moto always.
 
 It starts the moto server (S3, SQS, SNS, DynamoDB over real HTTP), checks the
 sample resources against the CRDs generated from the models, builds the
 outbound routing every SenderPool gets (one SNS topic, one filtered SQS queue
-per pool), routes a message, and shows the storage guarantees the session
-runner's fencing is built on. Each step prints what it did.
+per pool), routes a message, shows the storage guarantees the session
+runner's fencing is built on and a failover between two runners. Then, where
+the control-plane binaries are (KUBEBUILDER_ASSETS or ../shared/kube, and
+etcd), it runs the operator on a real kube-apiserver: `kubectl apply`, the pod
+run by the harness's kubelet stand-in, `kubectl wait`, verify and repair of a
+snapshot, a deleted pod replaced and restored, suspend. Without them that part
+is skipped, saying why. Each step prints what it did.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -209,49 +213,48 @@ def run_failover(moto: MotoServer, workdir: Path) -> bool:
             runner.stop()
 
 
-def run_the_pod(api_url: str, kubeconfig: Path, workdir: Path, snapshot_env: dict[str, str]) -> Any:
-    """Stand in for the kubelet: no pods run on the emulator, so start the runner the
-    StatefulSet describes as a local process, and mark the StatefulSet's pod ready."""
-    import httpx
+def run_operator_on_control_plane(moto: MotoServer) -> bool:
+    """The operator on a real control plane, pods run by the harness's kubelet stand-in.
 
-    from session_runner.devrunner import start_runner
-
-    httpx.patch(
-        f"{api_url}/apis/apps/v1/namespaces/default/statefulsets/waa-demo/status",
-        json={"status": {"replicas": 1, "readyReplicas": 1}},
-        headers={"Content-Type": "application/merge-patch+json"},
-    ).raise_for_status()
-    console.print("  (the emulator runs no pods: the runner of pod waa-demo-0 starts here)")
-    return start_runner(
-        "waa-demo-0",
-        workdir,
-        account="demo",
-        extra={
-            "KUBECONFIG": str(kubeconfig),
-            "WAFLEET_NAMESPACE": "default",
-            "WAFLEET_STATUS_FILE": "",
-            "WAFLEET_LOG_LEVEL": "error",
-            **snapshot_env,
-        },
-    )
-
-
-def run_operator_on_emulator(moto: MotoServer) -> None:
-    step("The operator on an in-process Kubernetes API emulator (no cluster here)")
-    import signal
+    Returns False when a step did not come out as it should (the demo then fails).
+    """
     import subprocess
     import tempfile
 
-    from tests.harness.kube_emulator import KubeEmulator
+    from tests.harness.control_plane import find_assets, start_control_plane
+    from tests.harness.control_plane.kubelet import Kubelet, TestNode
+    from tests.harness.kube import apply_crds, crd_documents
 
+    assets = find_assets()
+    if isinstance(assets, str):
+        step("The operator on Kubernetes: skipped")
+        console.print(f"  {assets}")
+        console.print(
+            "  (set KUBEBUILDER_ASSETS to a folder with kube-apiserver, kube-controller-manager"
+            " and kube-scheduler, and install etcd, to run this part)"
+        )
+        return True
+    step("The operator on a real Kubernetes control plane (kube-apiserver v1.36.2, etcd)")
     kubectl = REPO / ".tools" / "bin" / "kubectl"
     with tempfile.TemporaryDirectory() as tmp:
-        emulator = KubeEmulator().start()
+        plane = start_control_plane(assets, Path(tmp) / "control-plane")
+        node = kubelet = operator = None
         try:
-            kubeconfig = emulator.write_kubeconfig(Path(tmp) / "kubeconfig")
-            for crd in sorted((REPO / "crds").glob("*.yaml")):
-                emulator.register_crd(yaml.safe_load(crd.read_text(encoding="utf-8")))
-            console.print(f"  API emulator on {emulator.url}; CRDs registered from crds/")
+            console.print(
+                f"  etcd, kube-apiserver, kube-controller-manager and kube-scheduler on "
+                f"{plane.url} (started in {plane.started_in_s:.1f} s)"
+            )
+            apply_crds(plane, crd_documents())
+            console.print("  CRDs from crds/ accepted by the API server and Established")
+            kubeconfig = plane.write_kubeconfig(Path(tmp) / "kubeconfig", namespace="default")
+            node = TestNode(plane).start()
+            kubelet = Kubelet(plane, "default", Path(tmp) / "kubelet").start()
+            # The simulated WhatsApp peer of the first pod logs in at once (a person scanning).
+            kubelet.image_env["WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S"] = "0"
+            console.print(
+                "  no kubelet here: a stand-in runs each pod's runner as a local process with the"
+                " pod's env, Secrets and ServiceAccount token"
+            )
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
                 "KUBECONFIG": str(kubeconfig),
@@ -266,112 +269,124 @@ def run_operator_on_emulator(moto: MotoServer) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            try:
 
-                def kc(*args: str) -> str:
-                    done = subprocess.run(
-                        [str(kubectl), *args], env=env, capture_output=True, text=True, check=False
-                    )
-                    return (done.stdout + done.stderr).rstrip()
+            def kc(*args: str) -> str:
+                done = subprocess.run(
+                    [str(kubectl), *args], env=env, capture_output=True, text=True, check=False
+                )
+                return (done.stdout + done.stderr).rstrip()
 
-                sample = REPO / "samples" / "valid" / "whatsappaccount-local.yaml"
-                console.print(f"  $ kubectl apply -f {sample.relative_to(REPO)}")
-                console.print("  " + kc("apply", "-f", str(sample)))
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and "Pending" not in kc("get", "waa", "demo"):
-                    time.sleep(0.2)
-                console.print("  $ kubectl get waa")
-                console.print("\n".join("    " + line for line in kc("get", "waa").splitlines()))
-                console.print("  $ kubectl get statefulsets,services,leases,roles")
-                listing = kc(
-                    "get", "statefulsets,services,leases,roles,rolebindings,serviceaccounts"
+            def show(*args: str) -> None:
+                console.print(f"  $ kubectl {' '.join(args)}")
+                console.print("\n".join("    " + line for line in kc(*args).splitlines()))
+
+            def wait_until(predicate: Any, seconds: float = 60) -> bool:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    if predicate():
+                        return True
+                    time.sleep(0.3)
+                return False
+
+            # Snapshots to S3 on moto, sealed with a key from a Secret mounted into the pod.
+            bucket = "wafleet-demo-operator"
+            boto3.client("s3", **moto.client_kwargs()).create_bucket(Bucket=bucket)
+            kek = Path(tmp) / "kek"
+            kek.write_bytes(os.urandom(32))
+            console.print(
+                "  $ kubectl create secret generic demo-kek --from-file=key=<32 random bytes>"
+            )
+            console.print(
+                "    " + kc("create", "secret", "generic", "demo-kek", f"--from-file=key={kek}")
+            )
+            console.print(
+                "  $ kubectl create secret generic demo-s3 --from-literal=AWS_ACCESS_KEY_ID=..."
+            )
+            console.print(
+                "    "
+                + kc(
+                    "create",
+                    "secret",
+                    "generic",
+                    "demo-s3",
+                    "--from-literal=AWS_ACCESS_KEY_ID=testing",
+                    "--from-literal=AWS_SECRET_ACCESS_KEY=testing",
                 )
-                console.print("\n".join("    " + line for line in listing.splitlines()))
-                # Snapshots to S3 on moto, sealed with a key from a Secret (mounted
-                # into the pod in a cluster; here the runner reads the same bytes).
-                bucket = "wafleet-demo-operator"
-                boto3.client("s3", **moto.client_kwargs()).create_bucket(Bucket=bucket)
-                kek = Path(tmp) / "kek"
-                kek.write_bytes(os.urandom(32))
-                # kubectl create sends protobuf, which the emulator does not speak; apply sends JSON.
-                secret = Path(tmp) / "demo-kek.json"
-                secret.write_text(
-                    json.dumps(
-                        {
-                            "apiVersion": "v1",
-                            "kind": "Secret",
-                            "metadata": {"name": "demo-kek"},
-                            "data": {"key": base64.b64encode(kek.read_bytes()).decode()},
-                        }
-                    )
+            )
+            sample_path = REPO / "samples" / "valid" / "whatsappaccount-local.yaml"
+            sample = yaml.safe_load(sample_path.read_text(encoding="utf-8"))
+            sample["spec"]["snapshot"] = {
+                "bucket": bucket,
+                "endpoint": moto.endpoint_url,
+                "credentialsSecret": {"name": "demo-s3"},
+                "encryptionKeySecret": {"name": "demo-kek"},
+            }
+            manifest = Path(tmp) / "whatsappaccount-demo.yaml"
+            manifest.write_text(yaml.safe_dump(sample), encoding="utf-8")
+            console.print(
+                "  $ kubectl apply -f samples/valid/whatsappaccount-local.yaml"
+                " (plus spec.snapshot: a bucket on moto and the two Secrets)"
+            )
+            console.print("    " + kc("apply", "-f", str(manifest)))
+            console.print("  $ kubectl wait --for=condition=Ready waa/demo")
+            console.print(
+                "    " + kc("wait", "--for=condition=Ready", "waa/demo", "--timeout=120s")
+            )
+            show("get", "waa")
+            show("get", "statefulsets,pods,leases,services,roles,serviceaccounts")
+            show_verify(kc, moto, bucket, env)
+
+            # A lost pod: the StatefulSet makes a new one, which restores the session.
+            kubelet.image_env.pop("WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S")
+            token = kc("get", "waa", "demo", "-o", "jsonpath={.status.fencingToken}")
+            console.print(
+                "  from now on the simulated peer never logs in by itself: only a restored"
+                " session can connect"
+            )
+            show("delete", "pod", "waa-demo-0", "--wait=false")
+
+            def replaced() -> bool:
+                new = kc("get", "waa", "demo", "-o", "jsonpath={.status.fencingToken}")
+                phase = kc("get", "waa", "demo", "-o", "jsonpath={.status.phase}")
+                return (
+                    new.isdigit()
+                    and token.isdigit()
+                    and int(new) > int(token)
+                    and phase == "Connected"
                 )
+
+            restored = wait_until(replaced, 120)
+            new_token = kc("get", "waa", "demo", "-o", "jsonpath={.status.fencingToken}")
+            if restored:
                 console.print(
-                    "  $ kubectl apply -f demo-kek.json  (a Secret holding 32 random bytes)"
+                    f"  the replacement pod restored the session from the snapshot: fencing"
+                    f" token {token} -> {new_token}, no new QR scan"
                 )
-                console.print("    " + kc("apply", "-f", str(secret)))
-                snapshot = {
-                    "bucket": bucket,
-                    "endpoint": moto.endpoint_url,
-                    "encryptionKeySecret": {"name": "demo-kek"},
-                }
-                console.print(
-                    '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"snapshot":{...}}}\''
-                )
-                console.print(
-                    "    "
-                    + kc(
-                        "patch",
-                        "waa",
-                        "demo",
-                        "--type=merge",
-                        "-p",
-                        json.dumps({"spec": {"snapshot": snapshot}}),
-                    )
-                )
-                snapshot_env = {
-                    "WAFLEET_SNAPSHOT_BUCKET": bucket,
-                    "WAFLEET_SNAPSHOT_ENDPOINT_URL": moto.endpoint_url,
-                    "WAFLEET_SNAPSHOT_ENCRYPTION_KEY_FILE": str(kek),
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                }
-                runner = run_the_pod(emulator.url, kubeconfig, Path(tmp), snapshot_env)
-                try:
-                    console.print("  $ kubectl wait --for=condition=Ready waa/demo")
-                    console.print(
-                        "    " + kc("wait", "--for=condition=Ready", "waa/demo", "--timeout=60s")
-                    )
-                    console.print("  $ kubectl get waa")
-                    console.print(
-                        "\n".join("    " + line for line in kc("get", "waa").splitlines())
-                    )
-                    console.print(
-                        "  $ kubectl get lease waa-demo -o jsonpath='{.spec.holderIdentity}'"
-                    )
-                    holder = kc("get", "lease", "waa-demo", "-o", "jsonpath={.spec.holderIdentity}")
-                    console.print(f"    {holder}")
-                    show_verify(kc, moto, bucket, env)
-                finally:
-                    # What the kubelet does when the StatefulSet goes to 0 replicas.
-                    runner.process.send_signal(signal.SIGTERM)
-                    runner.process.wait(timeout=60)
-                console.print(
-                    '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"suspended":true}}\''
-                )
-                kc("patch", "waa", "demo", "--type=merge", "-p", '{"spec":{"suspended":true}}')
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and "Suspended" not in kc("get", "waa", "demo"):
-                    time.sleep(0.2)
-                replicas = kc("get", "statefulset", "waa-demo", "-o", "jsonpath={.spec.replicas}")
-                console.print(
-                    f"  phase: {kc('get', 'waa', 'demo', '-o', 'jsonpath={.status.phase}')}, StatefulSet replicas: {replicas}"
-                )
-            finally:
+            else:
+                console.print("  [red]the replacement pod did not connect from the snapshot[/]")
+            show("get", "waa,pods")
+
+            console.print(
+                '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"suspended":true}}\''
+            )
+            kc("patch", "waa", "demo", "--type=merge", "-p", '{"spec":{"suspended":true}}')
+            wait_until(lambda: "Suspended" in kc("get", "waa", "demo") and not kubelet.pods, 120)
+            replicas = kc("get", "statefulset", "waa-demo", "-o", "jsonpath={.spec.replicas}")
+            phase = kc("get", "waa", "demo", "-o", "jsonpath={.status.phase}")
+            console.print(
+                f"  phase: {phase}, StatefulSet replicas: {replicas}; the pod took its final"
+                " snapshot and released the lease on SIGTERM"
+            )
+            return restored
+        finally:
+            if operator is not None:
                 operator.terminate()
                 operator.wait(timeout=15)
-        finally:
-            emulator.stop()
+            if kubelet is not None:
+                kubelet.stop()
+            if node is not None:
+                node.stop()
+            plane.stop()
 
 
 def show_verify(kc: Any, moto: MotoServer, bucket: str, env: dict[str, str]) -> None:
@@ -429,10 +444,14 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory() as workdir:
             failed_over = run_failover(moto, Path(workdir))
+        on_kubernetes = True
         if (REPO / ".tools" / "bin" / "kubectl").exists():
-            run_operator_on_emulator(moto)
+            on_kubernetes = run_operator_on_control_plane(moto)
     if not failed_over:
         console.print("\n[bold red]demo failed[/]: the standby runner did not take over")
+        return 1
+    if not on_kubernetes:
+        console.print("\n[bold red]demo failed[/]: the replacement pod did not restore the session")
         return 1
     console.print(
         f"\n[bold green]demo finished[/] in {time.monotonic() - started:.1f} s. "
