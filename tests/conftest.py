@@ -3,6 +3,5 @@
 pytest_plugins = [
     "tests.harness.moto_server",
     "tests.harness.kube",
-    "tests.harness.kube_emulator_fixture",
     "tests.harness.chromium",
 ]

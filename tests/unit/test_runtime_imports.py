@@ -14,7 +14,7 @@ import sys
 import pytest
 
 #: Installed for tests only (requirements/direct.in, "development and test").
-TEST_ONLY = ("kubernetes", "moto", "kmock", "pytest", "hypothesis", "jsonschema")
+TEST_ONLY = ("kubernetes", "moto", "pytest", "hypothesis", "jsonschema")
 
 ENTRY_POINTS = ("wafleet_operator.main", "session_runner.main", "session_runner.cli.app")
 
