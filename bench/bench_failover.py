@@ -1,8 +1,11 @@
 """`make bench ONLY=failover`: SIGKILL the lease holder, time until the standby's engine is live.
 
 Two `wafleet-runner session` processes per run compete for one account's Lease
-on the Kubernetes API emulator, with the local engine, whose activity log
-stamps "active" with the system-wide monotonic clock the kill is timed on.
+(coordination.k8s.io/v1) on a real kube-apiserver (the test harness's control
+plane: etcd + kube-apiserver + controller manager + scheduler, started in a
+temporary folder for the bench and stopped after it), with the local engine,
+whose activity log stamps "active" with the system-wide monotonic clock the
+kill is timed on.
 Both have a snapshot store (S3 on the moto server, as in production), so the
 holder snapshots its fresh login, and the standby restores that snapshot
 before its engine goes live: the failover time includes the restore, and the
@@ -30,18 +33,20 @@ import time
 from pathlib import Path
 
 import boto3
+import httpx
 
 from bench.result import BenchResult, median
 from session_runner.devrunner import LeaseTimings, start_runner
 from session_runner.devserver import MotoServer
 from session_runner.procmem import pss_mb
 from tests.faults.activity import intervals
-from tests.harness.kube_emulator import KubeEmulator
+from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
 
 RUNS = int(os.environ.get("WAFLEET_BENCH_FAILOVER_RUNS", "20"))
 LEASE = LeaseTimings(duration=3.0, renew_deadline=2.0, retry_period=0.5)
 DURATION = LEASE.duration
 BUCKET = "wafleet-failover-bench"
+NAMESPACE = "failover-bench"
 
 
 def _active(log: Path) -> dict[str, float]:
@@ -64,6 +69,7 @@ def one_run(i: int, root: Path, kubeconfig: Path, s3: str) -> tuple[float, float
     activity = run_dir / "activity.jsonl"
     extra = {
         "KUBECONFIG": str(kubeconfig),
+        "WAFLEET_NAMESPACE": NAMESPACE,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "WAFLEET_SNAPSHOT_BUCKET": BUCKET,
@@ -103,6 +109,23 @@ def bare_python_pss() -> float:
         process.wait()
 
 
+def control_plane(folder: Path) -> ControlPlane:
+    """A real control plane in `folder`, with the bench's namespace (the caller stops it)."""
+    assets = find_assets()
+    if isinstance(assets, str):
+        raise RuntimeError(f"the failover bench needs a real Kubernetes control plane: {assets}")
+    plane = start_control_plane(assets, folder)
+    try:
+        with httpx.Client(base_url=plane.url, verify=plane.ssl_context(), timeout=10) as http:
+            http.post(
+                "/api/v1/namespaces", json={"metadata": {"name": NAMESPACE}}
+            ).raise_for_status()
+    except BaseException:
+        plane.stop()
+        raise
+    return plane
+
+
 def run() -> list[BenchResult]:
     failovers: list[float] = []
     pss: list[float] = []
@@ -115,9 +138,10 @@ def run() -> list[BenchResult]:
             aws_secret_access_key="bench",
         ).create_bucket(Bucket=BUCKET)
         (Path(tmp) / "kek").write_bytes(os.urandom(32))
-        emulator = KubeEmulator().start()
+        plane = control_plane(Path(tmp) / "control-plane")
         try:
-            kubeconfig = emulator.write_kubeconfig(Path(tmp) / "kubeconfig")
+            # The admin's client certificate; the runner creates its Lease when missing.
+            kubeconfig = plane.write_kubeconfig(Path(tmp) / "kubeconfig", namespace=NAMESPACE)
             for i in range(RUNS):
                 seconds, memory = one_run(i, Path(tmp), kubeconfig, moto.endpoint_url)
                 failovers.append(seconds)
@@ -127,7 +151,7 @@ def run() -> list[BenchResult]:
                     file=sys.stderr,
                 )
         finally:
-            emulator.stop()
+            plane.stop()
     goal = f"<= {DURATION + 2:g} s (lease duration + 2 s; the restore is inside the measurement)"
     return [
         BenchResult(

@@ -2,7 +2,9 @@
 
 Each trial is three real runner processes for one account under a seeded
 schedule of faults (tests/faults/trial.py explains the trial and every
-fault kind). Metrics:
+fault kind). Even seeds run on a real kube-apiserver's Lease: `Stores()`
+starts a control plane (the test harness's, envtest-style) in a temporary
+folder and stops it afterwards; odd seeds on moto's DynamoDB. Metrics:
 
 - trials: how many ran (goal >= 1000; WAFLEET_LEASE_TRIALS overrides the count).
 - overlaps: overlapping live sessions of one account over all trials (goal 0).

@@ -34,11 +34,14 @@ import pytest
 
 from tests.faults.proxy import Window
 from tests.faults.trial import HEAL_BOUND_S, Plan, Stores, _Trial, _wait
+from tests.harness.control_plane import ControlPlane
 
 
 @pytest.fixture(scope="module")
-def stores() -> Iterator[Stores]:
-    with Stores() as shared:
+def stores(control_plane: ControlPlane, wafleet_crds: None) -> Iterator[Stores]:
+    """The session's real control plane (a namespace of its own, the session's CRDs) and
+    a moto server."""
+    with Stores(control_plane) as shared:
         yield shared
 
 

@@ -1,16 +1,20 @@
-"""The fault harness's own arithmetic: a check that cannot fail proves nothing.
+"""The fault harness's own arithmetic and its proxy: a check that cannot fail proves nothing.
 
 These feed hand-made activity timelines and status writes to the same
 functions the trials use and assert that overlaps and accepted stale writes
 are seen when they exist, and that frozen windows and the wake-up grace are
-cut exactly where documented.
+cut exactly where documented. The proxy's own tests put it in front of the
+real API server: a token passes through as that ServiceAccount (never as the
+admin), and faults hit only what their window names.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.faults.activity import (
@@ -20,7 +24,7 @@ from tests.faults.activity import (
     overlaps,
     wake_to_kill,
 )
-from tests.faults.proxy import _error_body
+from tests.faults.proxy import FaultProxy, Window, _error_body
 from tests.faults.shim import offset_at, parse_jumps
 from tests.faults.trial import (
     LEASE_DURATION_S,
@@ -29,6 +33,7 @@ from tests.faults.trial import (
     plan,
     stale_writes,
 )
+from tests.harness.kube import KubeApi
 
 
 def _log(path: Path, *lines: tuple[str, int, float]) -> Path:
@@ -105,3 +110,85 @@ def test_injected_errors_look_like_the_real_services() -> None:
     assert json.loads(_error_body("dynamodb", 400))["__type"].endswith(
         "ConditionalCheckFailedException"
     )
+
+
+# ------------------------------------------------------------------ the proxy on a real server
+
+
+def _who(http: httpx.Client) -> tuple[int, str | None]:
+    """(status, username) of a SelfSubjectReview: who the API server thinks is asking."""
+    answer = http.post(
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+    )
+    if answer.status_code >= 300:
+        return answer.status_code, None
+    return answer.status_code, str(answer.json()["status"]["userInfo"]["username"])
+
+
+@pytest.fixture
+def proxy_pair(kube_api: KubeApi) -> Iterator[tuple[FaultProxy, FaultProxy]]:
+    """Two proxies in front of the real API server: without and with the admin fallback."""
+    plain = FaultProxy.for_control_plane(kube_api.plane, seed=1)
+    admin = FaultProxy.for_control_plane(kube_api.plane, seed=1, admin_without_token=True)
+    plain.start()
+    admin.start()
+    try:
+        yield plain, admin
+    finally:
+        plain.stop()
+        admin.stop()
+
+
+def test_the_proxy_forwards_a_token_and_never_lends_it_the_admin_certificate(
+    kube_api: KubeApi, proxy_pair: tuple[FaultProxy, FaultProxy]
+) -> None:
+    with kube_api.http() as http:
+        http.post(
+            f"/api/v1/namespaces/{kube_api.namespace}/serviceaccounts",
+            json={"metadata": {"name": "someone"}},
+        ).raise_for_status()
+    token = kube_api.token_for("someone")
+    someone = f"system:serviceaccount:{kube_api.namespace}:someone"
+    plain, admin = proxy_pair
+    for proxy in (plain, admin):
+        with httpx.Client(base_url=proxy.url, headers={"Authorization": f"Bearer {token}"}) as http:
+            assert _who(http) == (201, someone)
+    with httpx.Client(base_url=admin.url) as http:
+        status, user = _who(http)
+    assert status == 201
+    assert user is not None
+    assert user != someone
+    assert not user.startswith("system:anonymous")
+    with httpx.Client(base_url=plain.url) as http:
+        status, user = _who(http)  # anonymous upstream: refused
+    assert (status, user) == (403, None)
+
+
+def test_a_status_window_answers_its_code_only_to_its_method_and_path(
+    kube_api: KubeApi, proxy_pair: tuple[FaultProxy, FaultProxy]
+) -> None:
+    _, admin = proxy_pair
+    namespace = f"/api/v1/namespaces/{kube_api.namespace}"
+    admin.add(Window("status", 0.0, float("inf"), status=429, method="GET", path=r"/configmaps$"))
+    with httpx.Client(base_url=admin.url) as http:
+        refused = http.get(f"{namespace}/configmaps")
+        created = http.post(f"{namespace}/configmaps", json={"metadata": {"name": "c"}})
+        other = http.get(f"{namespace}/serviceaccounts")
+    assert refused.status_code == 429
+    assert refused.json()["reason"] == "TooManyRequests"
+    assert created.status_code == 201
+    assert other.status_code == 200
+    assert admin.hits == {"status": 1}
+
+
+def test_a_dropped_response_still_lands_the_write(
+    kube_api: KubeApi, proxy_pair: tuple[FaultProxy, FaultProxy]
+) -> None:
+    _, admin = proxy_pair
+    namespace = f"/api/v1/namespaces/{kube_api.namespace}"
+    admin.add(Window("drop_response", 0.0, float("inf"), method="POST"))
+    with httpx.Client(base_url=admin.url) as http, pytest.raises(httpx.TransportError):
+        http.post(f"{namespace}/configmaps", json={"metadata": {"name": "landed"}})
+    with kube_api.http() as http:
+        assert http.get(f"{namespace}/configmaps/landed").status_code == 200

@@ -16,14 +16,17 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.trial import Stores, TrialResult, run_trials, trial_count, trial_workers
+from tests.harness.control_plane import ControlPlane
 
 CI_TRIALS = 16
 BENCH_TRIALS = 200
 
 
 @pytest.fixture(scope="module")
-def stores() -> Iterator[Stores]:
-    with Stores() as shared:
+def stores(control_plane: ControlPlane, wafleet_crds: None) -> Iterator[Stores]:
+    """The session's real control plane (a namespace of its own, the session's CRDs) and
+    a moto server."""
+    with Stores(control_plane) as shared:
         yield shared
 
 

@@ -8,8 +8,12 @@ A trial (seed -> `plan()` -> `run_trial()`):
 
 1. Three runner processes r0..r2 (`python -m tests.faults.shim session`, the
    real runner plus a journal) compete for one fresh account's lease with
-   short timings (2 s / 1.4 s / 0.3 s), on the Kubernetes API emulator (even
-   seeds) or moto's DynamoDB (odd seeds), through a `FaultProxy`.
+   short timings (2 s / 1.4 s / 0.3 s), on a real kube-apiserver's
+   coordination.k8s.io/v1 Lease (even seeds) or moto's DynamoDB (odd seeds),
+   through a `FaultProxy`. On Kubernetes the account, its Lease, ServiceAccount,
+   Role and RoleBinding are made by the operator's own builders, and the runners
+   authenticate with that ServiceAccount's TokenRequest token: they work with
+   exactly the RBAC the operator gives a runner pod.
 2. Once one of them is active, the seeded schedule runs for a few seconds:
    proxy fault windows (latency, timeouts that land late, 409s, 500s,
    dropped requests, dropped responses), SIGSTOP/SIGCONT pauses longer than
@@ -40,6 +44,7 @@ import json
 import os
 import random
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -49,7 +54,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import yaml
@@ -62,7 +67,11 @@ from tests.faults.activity import (
     wake_to_kill,
 )
 from tests.faults.proxy import FaultKind, FaultProxy, Window
+from tests.faults.rbac import wait_until_allowed
 from wafleet_operator.status import runner_report_is_current
+
+if TYPE_CHECKING:
+    from tests.harness.control_plane import ControlPlane
 
 REPO = Path(__file__).resolve().parents[2]
 Backend = Literal["kubernetes", "dynamodb"]
@@ -170,52 +179,159 @@ def plan(seed: int) -> Plan:
 
 
 class Stores:
-    """The lease stores every trial shares: one Kubernetes API emulator and one moto server.
+    """The lease stores every trial shares: one real control plane and one moto server.
 
-    Trials never share a lease: each has its own account (and so its own Lease / item).
+    `plane`: a running control plane to use (the pytest session's); without one,
+    `Stores` starts its own in a temporary folder and stops it on exit (the bench).
+    The trials live in a namespace of their own with the wafleet CRDs applied,
+    deleted on exit. Trials never share a lease: each has its own account (and so
+    its own Lease / item).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, plane: ControlPlane | None = None) -> None:
         self._stack = ExitStack()
-        self.kube_url = ""
-        self.kube_token = ""
+        self._given = plane
+        self.plane: ControlPlane | None = None
+        self.namespace = f"lease-trials-{os.getpid()}-{random.randrange(16**6):06x}"
         self.aws_url = ""
 
     def __enter__(self) -> Stores:
+        try:
+            self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _open(self) -> None:
         from session_runner.devserver import MotoServer
         from session_runner.lease.dynamodb import ensure_table
-        from tests.harness.kube_emulator import TOKEN, EmulatorSettings, KubeEmulator
+        from tests.harness.kube import apply_crds, crd_documents
 
-        emulator = KubeEmulator(settings=EmulatorSettings())
-        emulator.start()
-        self._stack.callback(emulator.stop)
-        crd = yaml.safe_load((REPO / "crds" / "whatsappaccounts.wafleet.io.yaml").read_text())
-        emulator.register_crd(crd)
-        self.kube_url, self.kube_token = emulator.url, TOKEN
+        self.plane = self._given or self._start_plane()
+        with self.admin() as http:
+            # Only the missing ones: a session's `wafleet_crds` fixture may have applied
+            # them already, and replacing an Established CRD needlessly restarts its
+            # naming checks under the other tests.
+            crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+            missing = [
+                crd
+                for crd in crd_documents()
+                if http.get(f"{crds}/{crd['metadata']['name']}").status_code == 404
+            ]
+        if missing:
+            apply_crds(self.plane, missing)
+        with self.admin() as http:
+            _ok(http.post("/api/v1/namespaces", json={"metadata": {"name": self.namespace}}))
+        self._stack.callback(self._delete_namespace)
         moto = self._stack.enter_context(MotoServer())
         self.aws_url = moto.endpoint_url
         import boto3
 
         ensure_table(boto3.client("dynamodb", **moto.client_kwargs()), "wafleet-leases")
-        return self
+
+    def _start_plane(self) -> ControlPlane:
+        from tests.harness.control_plane import find_assets, start_control_plane
+
+        assets = find_assets()
+        if isinstance(assets, str):
+            raise RuntimeError(f"no real Kubernetes control plane: {assets}")
+        folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="trials-plane-"))
+        plane = start_control_plane(assets, Path(folder) / "plane")
+        self._stack.callback(plane.stop)
+        return plane
+
+    def _delete_namespace(self) -> None:
+        with self.admin() as http:
+            http.delete(f"/api/v1/namespaces/{self.namespace}")
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def create_account(self, name: str) -> None:
+    def admin(self) -> httpx.Client:
+        """An admin client of the API server (client certificate)."""
+        assert self.plane is not None
+        return httpx.Client(base_url=self.plane.url, verify=self.plane.ssl_context(), timeout=10)
+
+    def create_account(self, name: str, extra_leases: Iterable[str] = ()) -> str:
+        """Account `name` and the children the operator makes for its runner: ServiceAccount,
+        Role, RoleBinding (the operator's builders) and its Lease; returns a TokenRequest
+        token of that ServiceAccount once RBAC lets it renew the Lease.
+
+        `extra_leases`: more Leases for the same runners (the naive baseline's, one per
+        runner), made and granted like the account's own.
+        """
+        from wafleet_operator.api import WhatsAppAccountSpec
+        from wafleet_operator.specs.account import AccountRef, object_meta
+        from wafleet_operator.specs.lease import build_lease
+        from wafleet_operator.specs.naming import child_name
+        from wafleet_operator.specs.rbac import (
+            build_role,
+            build_role_binding,
+            build_service_account,
+        )
+
+        assert self.plane is not None
+        assert self.plane.pki is not None
+        ns = self.namespace
         body = {
             "apiVersion": "wafleet.io/v1alpha1",
             "kind": "WhatsAppAccount",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"phoneNumber": "+15550100001"},
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"phoneNumber": "+15550100001", "engine": "local"},
         }
-        with httpx.Client(
-            base_url=self.kube_url, headers={"Authorization": f"Bearer {self.kube_token}"}
-        ) as http:
-            answer = http.post(
-                "/apis/wafleet.io/v1alpha1/namespaces/default/whatsappaccounts", json=body
+        rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
+        leases = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+        with self.admin() as http:
+            created = _ok(
+                http.post(f"/apis/wafleet.io/v1alpha1/namespaces/{ns}/whatsappaccounts", json=body)
             )
-            answer.raise_for_status()
+            account = AccountRef.from_metadata(created["metadata"])
+            spec = WhatsAppAccountSpec.model_validate(created["spec"])
+            role = build_role(account)
+            for extra in extra_leases:
+                role["rules"].append(
+                    {
+                        "apiGroups": ["coordination.k8s.io"],
+                        "resources": ["leases"],
+                        "resourceNames": [extra],
+                        "verbs": ["get", "update", "patch"],
+                    }
+                )
+            lease = build_lease(account, spec)
+            _ok(
+                http.post(
+                    f"/api/v1/namespaces/{ns}/serviceaccounts", json=build_service_account(account)
+                )
+            )
+            _ok(http.post(f"{rbac}/roles", json=role))
+            _ok(http.post(f"{rbac}/rolebindings", json=build_role_binding(account)))
+            _ok(http.post(leases, json=lease))
+            for extra in extra_leases:
+                _ok(http.post(leases, json={**lease, "metadata": object_meta(account, extra)}))
+            own = child_name(name)
+            token = _ok(
+                http.post(
+                    f"/api/v1/namespaces/{ns}/serviceaccounts/{own}/token",
+                    json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"},
+                )
+            )["status"]["token"]
+        with httpx.Client(
+            base_url=self.plane.url,
+            verify=ssl.create_default_context(cafile=str(self.plane.pki.ca_cert)),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ) as http:
+            for lease_name in (own, *extra_leases):
+                wait_until_allowed(http, ns, "coordination.k8s.io", "leases", "patch", lease_name)
+        return str(token)
+
+
+def _ok(answer: httpx.Response) -> dict[str, Any]:
+    """The JSON of a successful answer; else an error carrying the server's message."""
+    if answer.status_code >= 300:
+        raise RuntimeError(f"{answer.request.method} {answer.request.url.path}: {answer.text}")
+    return dict(answer.json())
 
 
 # ------------------------------------------------------------------ the result
@@ -288,8 +404,11 @@ class _Trial:
         self.frozen: dict[str, list[tuple[float, float]]] = {}
         self.origin = time.monotonic()
         self.timeline: list[str] = []
-        upstream = stores.kube_url if p.backend == "kubernetes" else stores.aws_url
-        self.proxy = FaultProxy(upstream, p.backend, p.seed)
+        if p.backend == "kubernetes":
+            assert stores.plane is not None, "Stores is not open"
+            self.proxy = FaultProxy.for_control_plane(stores.plane, p.seed)
+        else:
+            self.proxy = FaultProxy(stores.aws_url, p.backend, p.seed)
 
     def note(self, what: str) -> None:
         self.timeline.append(f"{time.monotonic() - self.origin:7.3f} {what}")
@@ -306,7 +425,7 @@ class _Trial:
             },
             "PYTHONPATH": str(REPO),
             "WAFLEET_ACCOUNT_NAME": self.account,
-            "WAFLEET_NAMESPACE": "default",
+            "WAFLEET_NAMESPACE": self.stores.namespace,
             "WAFLEET_PHONE_NUMBER": "+15550100001",
             "WAFLEET_ENGINE": "local",
             "WAFLEET_POD_NAME": name,
@@ -324,7 +443,7 @@ class _Trial:
             "WAFLEET_FAULTS_WALL_JUMPS": self.plan.wall_jumps[index],
         }
         if self.naive:  # the baseline: every runner its own lease, i.e. no exclusion at all
-            env["WAFLEET_LEASE_NAME"] = f"naive-{self.account}-{name}"
+            env["WAFLEET_LEASE_NAME"] = self.naive_lease(name)
         if self.plan.backend == "kubernetes":
             env["KUBECONFIG"] = str(self.dir / "kubeconfig")
         else:
@@ -336,6 +455,9 @@ class _Trial:
                 AWS_DEFAULT_REGION="us-east-1",
             )
         return env
+
+    def naive_lease(self, runner: str) -> str:
+        return f"naive-{self.account}-{runner}"
 
     def start(self, index: int) -> None:
         slot = self.slots[index]
@@ -428,16 +550,20 @@ class _Trial:
         return result
 
     def prepare(self) -> None:
+        """On Kubernetes: the account as the operator sets it up, and the runners' kubeconfig
+        (the proxy, plain HTTP, with the account's ServiceAccount token)."""
         if self.plan.backend != "kubernetes":
             return
-        self.stores.create_account(self.account)
+        extra = [self.naive_lease(slot.name) for slot in self.slots] if self.naive else []
+        token = self.stores.create_account(self.account, extra_leases=extra)
+        namespace = self.stores.namespace
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "c", "cluster": {"server": self.proxy.url}}],
-            "users": [{"name": "u", "user": {"token": self.stores.kube_token}}],
+            "users": [{"name": "u", "user": {"token": token}}],
             "contexts": [
-                {"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "default"}}
+                {"name": "c", "context": {"cluster": "c", "user": "u", "namespace": namespace}}
             ],
             "current-context": "c",
         }

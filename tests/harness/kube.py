@@ -37,7 +37,7 @@ from tests.harness.control_plane import (
     find_assets,
     start_control_plane,
 )
-from tests.harness.control_plane.kubelet import Kubelet, TestNode
+from tests.harness.control_plane.kubelet import Kubelet, StandInNode
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_GROUP = "wafleet.io"
@@ -233,9 +233,9 @@ def wafleet_crds(control_plane: ControlPlane) -> None:
 
 
 @pytest.fixture(scope="session")
-def test_node(control_plane: ControlPlane) -> Iterator[TestNode]:
+def stand_in_node(control_plane: ControlPlane) -> Iterator[StandInNode]:
     """The Node pods are scheduled to, heartbeating for the whole session."""
-    node = TestNode(control_plane).start()
+    node = StandInNode(control_plane).start()
     try:
         yield node
     finally:
@@ -243,7 +243,7 @@ def test_node(control_plane: ControlPlane) -> Iterator[TestNode]:
 
 
 @pytest.fixture
-def kubelet(kube_api: KubeApi, test_node: TestNode, tmp_path: Path) -> Iterator[Kubelet]:
+def kubelet(kube_api: KubeApi, stand_in_node: StandInNode, tmp_path: Path) -> Iterator[Kubelet]:
     """Runs this test's pods (see control_plane/kubelet.py); `kubelet.image_env` is the image's ENV."""
     stand_in = Kubelet(kube_api.plane, kube_api.namespace, tmp_path / "kubelet").start()
     try:

@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from .podspec import SERVICE_ACCOUNT_MOUNT, Launch, PodConfigError, build_launch, decode_secret
+from .podspec import Launch, PodConfigError, build_launch, decode_secret
 from .processes import ControlPlane, free_port
 
 NODE_NAME = "wafleet-test-node"
@@ -50,9 +50,14 @@ POLL_INTERVAL_S = 0.25
 NODE_LEASE_RENEW_S = 10.0
 RESTART_BACKOFF_S = 1.0
 
-#: Images whose entrypoint the stand-in knows: the runner image runs `wafleet-runner`.
-RUNNER_ENTRYPOINT = [str(Path(sys.executable).with_name("wafleet-runner"))]
-ENTRYPOINTS = {"wafleet/runner": RUNNER_ENTRYPOINT}
+#: The images' /opt/venv/bin: where `wafleet-runner` and `wafleet-operator` are found.
+IMAGE_BIN = Path(sys.executable).parent
+#: Images whose entrypoint the stand-in knows (Dockerfile.runner's ENTRYPOINT; the
+#: chart gives the operator's Deployment a `command`, found on the image's PATH).
+ENTRYPOINTS = {
+    "wafleet/runner": [str(IMAGE_BIN / "wafleet-runner")],
+    "wafleet/operator": [str(IMAGE_BIN / "wafleet-operator")],
+}
 
 
 def _now() -> str:
@@ -98,10 +103,10 @@ class PodProcess:
 
 @dataclass
 class Kubelet:
-    """Runs the namespace's pods bound to NODE_NAME; start() / stop()."""
+    """Runs the pods bound to NODE_NAME in `namespace` (None: every namespace); start() / stop()."""
 
     plane: ControlPlane
-    namespace: str
+    namespace: str | None
     workdir: Path
     #: environment every container gets first (the image's ENV, e.g. AWS endpoints for tests)
     image_env: dict[str, str] = field(default_factory=dict)
@@ -137,7 +142,8 @@ class Kubelet:
 
     def run_duplicate(self, pod_name: str) -> PodProcess:
         """A second process for `pod_name`, from the same spec (the duplicated-pod case)."""
-        pod = self._http.get(f"/api/v1/namespaces/{self.namespace}/pods/{pod_name}")
+        namespace, _, name = pod_name.rpartition("/")
+        pod = self._http.get(f"/api/v1/namespaces/{namespace or self.namespace}/pods/{name}")
         pod.raise_for_status()
         proc = self._launch(pod.json(), suffix=f"duplicate-{len(self.duplicates) + 1}")
         with self._lock:
@@ -155,14 +161,15 @@ class Kubelet:
             self._stop.wait(POLL_INTERVAL_S)
 
     def _sync(self) -> None:
+        scope = f"/namespaces/{self.namespace}" if self.namespace else ""
         listing = self._http.get(
-            f"/api/v1/namespaces/{self.namespace}/pods",
+            f"/api/v1{scope}/pods",
             params={"fieldSelector": f"spec.nodeName={NODE_NAME}"},
         )
         listing.raise_for_status()
         seen: set[str] = set()
         for pod in listing.json().get("items", []):
-            name = pod["metadata"]["name"]
+            name = self._key(pod)
             seen.add(name)
             if pod["metadata"].get("deletionTimestamp"):
                 if name not in self._terminating:
@@ -191,7 +198,7 @@ class Kubelet:
             self._patch_status(pod, waiting=(error.reason, str(error)))
             return
         with self._lock:
-            self.pods[pod["metadata"]["name"]] = proc
+            self.pods[self._key(pod)] = proc
         self._report(pod, proc)
 
     def _restart(self, pod: dict[str, Any], old: PodProcess) -> None:
@@ -207,11 +214,11 @@ class Kubelet:
             return
         proc.restarts = old.restarts + 1
         with self._lock:
-            self.pods[pod["metadata"]["name"]] = proc
+            self.pods[self._key(pod)] = proc
 
     def _terminate(self, pod: dict[str, Any]) -> None:
         """SIGTERM, SIGKILL after the grace period, then the final delete of the Pod."""
-        name = pod["metadata"]["name"]
+        name = self._key(pod)
         grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 30)
         with self._lock:
             proc = self.pods.get(name)
@@ -228,7 +235,7 @@ class Kubelet:
         with contextlib.suppress(httpx.HTTPError):
             self._http.request(
                 "DELETE",
-                f"/api/v1/namespaces/{self.namespace}/pods/{name}",
+                f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}",
                 json={
                     "kind": "DeleteOptions",
                     "apiVersion": "v1",
@@ -238,24 +245,29 @@ class Kubelet:
             )
         self._terminating.discard(name)
 
+    def _key(self, pod: dict[str, Any]) -> str:
+        """`name` for a one-namespace kubelet (what tests index by), else `namespace/name`."""
+        meta = pod["metadata"]
+        return str(meta["name"]) if self.namespace else f"{meta['namespace']}/{meta['name']}"
+
     # ------------------------------------------------------------ one process
 
     def _launch(self, pod: dict[str, Any], suffix: str) -> PodProcess:
         meta = pod["metadata"]
-        name, uid = meta["name"], meta["uid"]
-        folder = self.workdir / f"{name}-{uid[:8]}{('-' + suffix) if suffix else ''}"
+        name, uid, namespace = meta["name"], meta["uid"], meta["namespace"]
+        folder = self.workdir / namespace / f"{name}-{uid[:8]}{('-' + suffix) if suffix else ''}"
         container = pod["spec"]["containers"][0]["name"]
         token = self._pod_token(pod)
         launch = build_launch(
             pod,
             container_name=container,
-            secrets=self._secret,
-            config_maps=self._config_map,
+            secrets=lambda secret: self._secret(namespace, secret),
+            config_maps=lambda config_map: self._config_map(namespace, config_map),
             volume_root=folder / "volumes",
             host_ports=free_port,
             entrypoints=ENTRYPOINTS,
             base_env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PATH": f"{IMAGE_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                 "HOME": str(folder / "home"),
                 "PYTHONUNBUFFERED": "1",
                 **self.image_env,
@@ -268,14 +280,12 @@ class Kubelet:
             item.path.parent.mkdir(parents=True, exist_ok=True)
             item.path.write_bytes(item.content)
             item.path.chmod(item.mode)
-        # In a pod the runner finds the API server from KUBERNETES_SERVICE_HOST and reads
-        # the projected token at a fixed path; a process here shares one filesystem, so
-        # it gets a kubeconfig whose tokenFile is the same projected token file.
-        token_folder = launch.mounts.get(SERVICE_ACCOUNT_MOUNT)
-        token_file = token_folder / "token" if token_folder else folder / "token"
-        if token_folder is None:
-            token_file.write_text(token, encoding="utf-8")
-        kubeconfig = self._pod_kubeconfig(folder / "kubeconfig", token_file)
+        # In a pod, clients find the API server from KUBERNETES_SERVICE_HOST and read the
+        # projected token at a fixed path; processes here share one filesystem, so each
+        # gets a kubeconfig holding the same pod-bound token (kopf reads no tokenFile).
+        kubeconfig = self.plane.write_kubeconfig(
+            folder / "kubeconfig", namespace=namespace, token=token
+        )
         log_path = folder / "container.log"
         env = {**launch.env, "KUBECONFIG": str(kubeconfig)}
         with log_path.open("ab") as log:
@@ -288,13 +298,13 @@ class Kubelet:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # signals go to the container's whole process group
             )
-        return PodProcess(name, uid, launch, process, log_path)
+        return PodProcess(self._key(pod), uid, launch, process, log_path)
 
     def _pod_token(self, pod: dict[str, Any]) -> str:
         meta = pod["metadata"]
         account = pod["spec"].get("serviceAccountName") or "default"
         answer = self._http.post(
-            f"/api/v1/namespaces/{self.namespace}/serviceaccounts/{account}/token",
+            f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{account}/token",
             json={
                 "apiVersion": "authentication.k8s.io/v1",
                 "kind": "TokenRequest",
@@ -313,21 +323,12 @@ class Kubelet:
             raise PodConfigError("CreateContainerConfigError", f"TokenRequest: {answer.text}")
         return str(answer.json()["status"]["token"])
 
-    def _pod_kubeconfig(self, path: Path, token_file: Path) -> Path:
-        self.plane.write_kubeconfig(path, namespace=self.namespace, token="placeholder")
-        import yaml
-
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-        config["users"][0]["user"] = {"tokenFile": str(token_file)}
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        return path
-
-    def _secret(self, name: str) -> dict[str, bytes] | None:
-        answer = self._http.get(f"/api/v1/namespaces/{self.namespace}/secrets/{name}")
+    def _secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        answer = self._http.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
         return decode_secret(answer.json()) if answer.status_code == 200 else None
 
-    def _config_map(self, name: str) -> dict[str, bytes] | None:
-        answer = self._http.get(f"/api/v1/namespaces/{self.namespace}/configmaps/{name}")
+    def _config_map(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        answer = self._http.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
         if answer.status_code != 200:
             return None
         return {k: v.encode() for k, v in (answer.json().get("data") or {}).items()}
@@ -395,14 +396,15 @@ class Kubelet:
                 ],
             }
         }
+        meta = pod["metadata"]
         self._http.patch(
-            f"/api/v1/namespaces/{self.namespace}/pods/{pod['metadata']['name']}/status",
+            f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
             json=body,
             headers={"Content-Type": "application/strategic-merge-patch+json"},
         )
 
 
-class TestNode:
+class StandInNode:
     """The Node the stand-in kubelet runs pods on, heartbeating for the whole test session.
 
     A kubelet renews its Lease in ``kube-node-lease`` every 10 s; without that
@@ -416,7 +418,7 @@ class TestNode:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="node-heartbeat", daemon=True)
 
-    def start(self) -> TestNode:
+    def start(self) -> StandInNode:
         self._register_node()
         self._thread.start()
         return self

@@ -150,8 +150,6 @@ def _projected(
     return files
 
 
-#: Where a pod's ServiceAccount token is mounted (the API server's admission adds it).
-SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def build_launch(

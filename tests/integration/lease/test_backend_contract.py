@@ -1,5 +1,6 @@
 """The backend contract (session_runner/lease/backend.py), one suite for every backend:
-Kubernetes (API emulator over HTTP), DynamoDB (moto server over HTTP), in-memory."""
+Kubernetes (a real kube-apiserver's coordination.k8s.io/v1 Leases, over HTTPS), DynamoDB
+(moto server over HTTP), in-memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Two electors on one lease over the real backends (API emulator, moto's DynamoDB), real time.
+"""Two electors on one lease over the real backends (kube-apiserver, moto's DynamoDB), real time.
 
 Short timings (1.5 s / 1.0 s / 0.2 s). Polling loops only guard against hangs;
 assertions are about order, counts and values, never durations. The
@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
+from session_runner.kube.client import KubeClient
 from session_runner.lease.elector import LeaseElector
 from session_runner.lease.record import LeaseTimings
+from tests.faults.proxy import FaultProxy, Window
 from tests.integration.lease.conftest import LeaseKit, open_kit
 from tests.unit.lease.doubles import (
     FaultyNetwork,
@@ -141,24 +142,26 @@ async def test_graceful_release_hands_over_on_the_next_attempt(
 
 
 async def test_an_api_outage_stops_the_leader_and_a_leader_returns(
-    request: pytest.FixtureRequest, kube_api: Any
+    request: pytest.FixtureRequest, fault_proxy: FaultProxy, proxied_kube: KubeClient
 ) -> None:
-    """Every lease request answers 500 for longer than the renew deadline (emulator faults)."""
+    """Every lease request answers 500 for longer than the renew deadline (a FaultProxy in
+    front of the API server; both runners reach the server through it)."""
     events: Events = []
-    async with open_kit("kubernetes", request) as kit:
+    async with open_kit("kubernetes", request, kube=proxied_kube) as kit:
         a, b = Runner(kit, "a", events), Runner(kit, "b", events)
         a.start()
         b.start()
         try:
             await eventually(lambda: a.elector.is_leader or b.elector.is_leader, "a leader")
             leader, _ = leader_of(a, b)
-            outage = kube_api.faults.inject(path=rf"/leases/{NAME}$", status=500, times=None)
+            fault_proxy.add(Window("status500", 0.0, float("inf"), path=rf"/leases/{NAME}$"))
             await eventually(lambda: leader.rec.count("stopped") == 1, "the leader to stop")
             assert not a.elector.is_leader
             assert not b.elector.is_leader
-            kube_api.faults.clear()
+            outage_hits = fault_proxy.hits.get("status500", 0)
+            fault_proxy.heal()
             await eventually(lambda: a.elector.is_leader or b.elector.is_leader, "a leader again")
-            assert outage.hits > 0
+            assert outage_hits > 0
             assert_no_overlap(leadership_intervals(events, time.monotonic()))
         finally:
             await a.stop()

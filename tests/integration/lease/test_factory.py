@@ -11,6 +11,7 @@ from session_runner.lease.factory import open_backend, timings_from_settings
 from session_runner.lease.kubernetes import KubernetesLeaseBackend
 from session_runner.lease.record import LeaseRecord, LeaseTimings
 from session_runner.settings import RunnerSettings
+from tests.harness.kube import KubeApi
 
 
 def settings(**overrides: Any) -> RunnerSettings:
@@ -29,15 +30,21 @@ def test_timings_come_from_the_lease_settings() -> None:
 
 
 async def test_kubernetes_backend_from_a_kubeconfig(
-    kube_api: Any, monkeypatch: pytest.MonkeyPatch
+    kube_api: KubeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """KUBECONFIG (the admin's, client certificate) reaches the real server's Lease."""
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("KUBECONFIG", str(kube_api.kubeconfig))
-    async with open_backend(settings(namespace="default")) as backend:
+    async with open_backend(settings(namespace=kube_api.namespace)) as backend:
         assert isinstance(backend, KubernetesLeaseBackend)
-        assert (backend.namespace, backend.name) == ("default", "waa-alice")
-        await backend.create(LeaseRecord("a", 15.0))
-        assert (await backend.get()) is not None
+        assert (backend.namespace, backend.name) == (kube_api.namespace, "waa-alice")
+        created = await backend.create(LeaseRecord("a", 15.0))
+        assert (await backend.get()) == created
+    with kube_api.http() as http:
+        lease = http.get(
+            f"/apis/coordination.k8s.io/v1/namespaces/{kube_api.namespace}/leases/waa-alice"
+        ).json()
+    assert lease["spec"]["holderIdentity"] == "a"
 
 
 async def test_dynamodb_backend_from_the_aws_environment(
