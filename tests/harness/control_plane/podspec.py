@@ -150,8 +150,6 @@ def _projected(
     return files
 
 
-
-
 def build_launch(
     pod: Obj,
     *,
