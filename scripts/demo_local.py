@@ -222,7 +222,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
     import tempfile
 
     from tests.harness.control_plane import find_assets, start_control_plane
-    from tests.harness.control_plane.kubelet import Kubelet, TestNode
+    from tests.harness.control_plane.kubelet import Kubelet, StandInNode
     from tests.harness.kube import apply_crds, crd_documents
 
     assets = find_assets()
@@ -247,7 +247,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             apply_crds(plane, crd_documents())
             console.print("  CRDs from crds/ accepted by the API server and Established")
             kubeconfig = plane.write_kubeconfig(Path(tmp) / "kubeconfig", namespace="default")
-            node = TestNode(plane).start()
+            node = StandInNode(plane).start()
             kubelet = Kubelet(plane, "default", Path(tmp) / "kubelet").start()
             # The simulated WhatsApp peer of the first pod logs in at once (a person scanning).
             kubelet.image_env["WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S"] = "0"
