@@ -71,6 +71,13 @@ class RunnerSettings(BaseSettings):
     )
     restore_from: str | None = None
 
+    report_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="While leading: how often the runner checks that the account's "
+        "status.runner still says what it reported, and writes it again if not.",
+    )
     status_file: Path | None = Field(
         default=None,
         description="Outside Kubernetes: write the runner's report here instead of the account status.",

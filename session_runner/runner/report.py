@@ -4,6 +4,13 @@ The runner owns `status.runner` only; the operator turns it into the phase
 and conditions. Every report carries the fencing token the runner acquired its
 lease with, so the operator ignores a runner that lost the lease and woke up
 late (see wafleet_operator.status.runner_report_is_current).
+
+One `status.runner` is shared by every runner of the account (a duplicated
+pod, a deposed leader still shutting down), so a report is never written
+blindly: `decide_write` says whether this runner may replace what is there
+now, and the write is conditional on the resourceVersion that decision read
+(409 Conflict → read again, decide again). A runner without the lease never
+replaces the leader's report; a deposed leader replaces only its own.
 """
 
 from __future__ import annotations
@@ -11,17 +18,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from session_runner.kube.client import MERGE_PATCH, KubeClient
+from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
+from session_runner.lease.fencing import token_accepts
 
 log = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "wafleet.io", "v1alpha1", "whatsappaccounts"
 REPORT_TIMEOUT_S = 5.0
+#: Reads and conditional writes per report before giving up until the next one (or the
+#: leader's next re-assert). Each conflict means someone else wrote the account in between.
+REPORT_ATTEMPTS = 4
+#: Fields that change on every write without saying anything new.
+_VOLATILE = frozenset({"reportedAt"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,65 @@ class RunnerFacts:
     snapshot_error: str | None = None
     last_verify: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The token of this runner's latest leadership, kept after it ends (never sent):
+    #: a deposed runner's token-less report may replace its own last report, nothing newer.
+    last_token: int | None = None
+
+
+class WriteDecision(Enum):
+    """What to do with a report, given the report currently in `status.runner`."""
+
+    WRITE = "write"
+    UNCHANGED = "unchanged"  # a refresh that would say nothing new: no write, no event
+    NOT_MINE = "not-mine"  # the current report belongs to a leader this runner must not undo
+
+
+def report_token(report: Mapping[str, Any] | None) -> int | None:
+    """The fencing token a report carries; None when absent or not a non-negative integer."""
+    token = (report or {}).get("fencingToken")
+    if isinstance(token, bool) or not isinstance(token, int) or token < 0:
+        return None
+    return token
+
+
+def decide_write(
+    current: Mapping[str, Any] | None,
+    mine: Mapping[str, Any],
+    last_token: int | None,
+    *,
+    refresh: bool = False,
+) -> WriteDecision:
+    """Pure: may this runner write report `mine` over `current`, what `status.runner` holds now?
+
+    - `current` carries no token (nothing reported, a standby's or a deposed
+      runner's report): anyone may write; it protects nothing.
+    - `mine` carries a token (we lead): write unless `current` has a higher
+      one, i.e. a successor already reported (`fencing.token_accepts`, the rule
+      storage applies). The elector notices the lost lease on its own.
+    - `mine` carries none (a standby; a runner that lost or released the
+      lease): write only over the report of our own latest leadership
+      (`current`'s token equals `last_token`). Tokens are unique per
+      acquisition (every takeover increments leaseTransitions), so that report
+      is ours and no successor has reported yet. A standby never held a token,
+      so it never replaces a leader's report.
+    - `refresh` (the leader's periodic re-assert): skip a write that would
+      change nothing but `reportedAt`; every write wakes the operator.
+    """
+    held, sending = report_token(current), report_token(mine)
+    if held is not None:
+        if sending is None and held != last_token:
+            return WriteDecision.NOT_MINE
+        if sending is not None and not token_accepts(held, sending):
+            return WriteDecision.NOT_MINE
+    if refresh and current is not None and _substance(current) == _substance(mine):
+        return WriteDecision.UNCHANGED
+    return WriteDecision.WRITE
+
+
+def _substance(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A report without its volatile fields; absent and null are the same (a merge patch
+    deletes what it sets to null)."""
+    return {k: v for k, v in report.items() if v is not None and k not in _VOLATILE}
 
 
 def build_report(facts: RunnerFacts, now: datetime) -> dict[str, Any]:
@@ -55,34 +129,99 @@ def build_report(facts: RunnerFacts, now: datetime) -> dict[str, Any]:
 
 
 class Reporter(Protocol):
-    async def report(self, facts: RunnerFacts) -> None: ...
+    async def report(self, facts: RunnerFacts, *, refresh: bool = False) -> WriteDecision: ...
 
 
 class KubernetesReporter:
-    """Merge-patches `status.runner` on the account's status subresource."""
+    """Writes `status.runner` on the account's status subresource, conditionally.
+
+    Read the status, `decide_write`, then a merge patch carrying the
+    `metadata.resourceVersion` that was read: the API server applies it only
+    if nothing wrote the account since (else 409, and we read and decide
+    again). A resourceVersion precondition rather than a JSON-patch `test` of
+    the token: it needs no case for a status or report that does not exist
+    yet, and it is the precondition the Lease's writes already use.
+    """
 
     def __init__(self, client: KubeClient, namespace: str, account: str) -> None:
         self._client = client
         self._path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{account}/status"
 
-    async def report(self, facts: RunnerFacts) -> None:
-        body = {"status": {"runner": build_report(facts, datetime.now(UTC))}}
-        await asyncio.wait_for(
-            self._client.request("PATCH", self._path, body, content_type=MERGE_PATCH),
+    async def report(self, facts: RunnerFacts, *, refresh: bool = False) -> WriteDecision:
+        """One report; raises KubeApiError (or a network error) when it could not be written."""
+        mine = build_report(facts, datetime.now(UTC))
+        for attempt in range(1, REPORT_ATTEMPTS + 1):
+            account = await self._call("GET")
+            current = (account.get("status") or {}).get("runner")
+            decision = decide_write(current, mine, facts.last_token, refresh=refresh)
+            if decision is not WriteDecision.WRITE:
+                _log_decision(decision, facts, current)
+                return decision
+            version = (account.get("metadata") or {}).get("resourceVersion")
+            body = {"metadata": {"resourceVersion": version}, "status": {"runner": mine}}
+            try:
+                await self._call("PATCH", body)
+            except KubeApiError as error:
+                if error.status != 409 or attempt == REPORT_ATTEMPTS:
+                    raise
+                continue
+            _log_decision(decision, facts, current)
+            return decision
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _call(self, method: str, body: Any = None) -> dict[str, Any]:
+        return await asyncio.wait_for(
+            self._client.request(method, self._path, body, content_type=MERGE_PATCH),
             REPORT_TIMEOUT_S,
         )
 
 
 class FileReporter:
-    """Outside Kubernetes (DynamoDB lease, local demo): the report goes to a JSON file."""
+    """Outside Kubernetes (DynamoDB lease, local demo): the report goes to a JSON file.
+
+    The same `decide_write` applies to a file two runners share. The read and
+    the rename are not one atomic step across processes; a file report is for
+    a laptop, where each runner usually has its own file anyway.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
 
-    async def report(self, facts: RunnerFacts) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(build_report(facts, datetime.now(UTC)), indent=2), encoding="utf-8"
+    async def report(self, facts: RunnerFacts, *, refresh: bool = False) -> WriteDecision:
+        try:
+            current = json.loads(self._path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            current = None
+        mine = build_report(facts, datetime.now(UTC))
+        decision = decide_write(
+            current if isinstance(current, dict) else None, mine, facts.last_token, refresh=refresh
         )
-        tmp.replace(self._path)
+        if decision is WriteDecision.WRITE:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8")
+            tmp.replace(self._path)
+        _log_decision(decision, facts, current if isinstance(current, dict) else None)
+        return decision
+
+
+def _log_decision(
+    decision: WriteDecision, facts: RunnerFacts, current: Mapping[str, Any] | None
+) -> None:
+    """One line per report: what was written or withheld, and over whose report.
+
+    The fields are the phase and the tokens (never a QR payload or a message,
+    which may quote what a peer sent).
+    """
+    fields = {
+        "phase": facts.phase,
+        "token": facts.fencing_token,
+        "current_phase": (current or {}).get("phase"),
+        "current_token": report_token(current),
+    }
+    if decision is WriteDecision.WRITE:
+        log.info("status report written", extra=fields)
+    elif decision is WriteDecision.NOT_MINE:
+        log.info("status report withheld: the current report is another leader's", extra=fields)
+    else:
+        log.debug("status report unchanged", extra=fields)

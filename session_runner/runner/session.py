@@ -25,6 +25,13 @@ wafleet.io/verify-request value verifies the latest snapshot in the
 background (`use_verify` installs that hook) and reports the answer as
 `lastVerify`, naming the request it answered so `wafleet verify --wait`
 knows it is its own.
+
+Reports (`status.runner`) are shared with every other runner of the account,
+so each one is written only if `report.decide_write` allows it: a standby
+never replaces the leader's report, a deposed leader never its successor's.
+The leader re-asserts its report every `report_interval_seconds` (writing
+only when the status no longer says what it last reported), so a lost or
+overwritten write heals without waiting for the next engine event.
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ from session_runner.lease.factory import timings_from_settings
 from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
 from session_runner.runner import metrics
-from session_runner.runner.report import Reporter, RunnerFacts
+from session_runner.runner.report import Reporter, RunnerFacts, WriteDecision
 from session_runner.settings import RunnerSettings
 from session_runner.snapshot.verify import VerifyHook, VerifyOutcome, last_verify_status
 
@@ -132,6 +139,8 @@ class SessionRunner:
         self._last_verify: dict[str, object] | None = None
         self._engine: Engine | None = None
         self._token: int | None = None
+        self._last_token: int | None = None  # our latest leadership's token, kept after it ends
+        self._report_lock = asyncio.Lock()  # one report at a time, each with the latest facts
         self._login_qr: str | None = None
         self._restored = False  # did the last restore find a snapshot (set by on_restore)
         self._state_dir = state_dir(settings.engine.value, settings.session_dir)
@@ -140,6 +149,7 @@ class SessionRunner:
         self._fenced = asyncio.Event()
         self._fence_reason = ""
         self._phase, self._message = "Starting", ""
+        self._giving_up = False  # stopping the elector ourselves (SIGTERM, fence): no loss
         self._background = BackgroundTasks("session runner", log)
 
     # ------------------------------------------------------------ snapshots
@@ -239,14 +249,21 @@ class SessionRunner:
                 {elector_task, stopping, fenced}, return_when=asyncio.FIRST_COMPLETED
             )
             await self._shutdown_session(graceful=not self._fenced.is_set())
+            # Cancelling the elector stops renewal, but the lease stays ours until release()
+            # (or until it expires): the final report still carries the token we hold.
+            held = self.elector.fencing_token
+            self._giving_up = True
             for task in (elector_task, stopping, fenced):
                 task.cancel()
             results = await asyncio.gather(elector_task, stopping, fenced, return_exceptions=True)
+            self._giving_up = False
             if stop.is_set():
                 # Report while the lease is still ours, so no successor's report can be
                 # overwritten by this one after it took over.
+                self._token = held
                 await self._report("Stopped", "runner stopped")
                 released = await self.elector.release()
+                self._token = None
                 metrics.holding(None)
                 log.info("lease released" if released else "lease not released (not ours)")
                 break
@@ -258,6 +275,7 @@ class SessionRunner:
                 await self._report("Standby", "lease loop restarted after an error")
                 await asyncio.sleep(self.settings.lease_retry_period_seconds)
                 continue
+            self._token = held
             await self._report("Fenced", self._fence_reason)  # still ours: with the token
             released = await self.elector.release()
             metrics.holding(None)
@@ -274,33 +292,42 @@ class SessionRunner:
 
     async def _lead(self, token: int) -> None:
         """We hold the lease: restore, start the engine, follow its events."""
-        self._token = token
+        self._token = self._last_token = token
         self._login_qr = None
         metrics.holding(token)
-        await self._report("Restoring", f"lease acquired with fencing token {token}")
-        session_dir = self.settings.session_dir
-        await self._restore(self._state_dir, token)
-        engine = self._engine_factory()
-        self._engine = engine
-        await engine.start(session_dir)
-        periodic = asyncio.create_task(self._snapshot_periodically(token), name="snapshots")
+        reassert = asyncio.create_task(self._reassert_periodically(token), name="reassert")
+        periodic: asyncio.Task[None] | None = None
         try:
+            await self._report("Restoring", f"lease acquired with fencing token {token}")
+            session_dir = self.settings.session_dir
+            await self._restore(self._state_dir, token)
+            engine = self._engine_factory()
+            self._engine = engine
+            await engine.start(session_dir)
+            periodic = asyncio.create_task(self._snapshot_periodically(token), name="snapshots")
             async for event in engine.events():
                 await self._on_event(event)
         finally:
-            periodic.cancel()
+            reassert.cancel()
+            if periodic is not None:
+                periodic.cancel()
 
     def _lost(self) -> None:
         """Synchronous on purpose: runs before any await once the renew deadline passes.
 
         The token is dropped before reporting: a report from a runner that lost the
-        lease carries no token, so the operator can never take it over a successor's.
+        lease carries no token, so the operator can never take it over a successor's
+        (and `report.decide_write` lets it replace only this runner's own report).
+        When the runner stops the elector itself (SIGTERM, a fence), nothing was lost:
+        `run()` writes the final report, with the token, before it releases.
         """
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.kill()
         self._token = None
         metrics.holding(None)
+        if self._giving_up:
+            return
         metrics.LEASE_LOST.inc()
         self._background.spawn(self._report("Standby", "lease lost: engine stopped"))
 
@@ -433,19 +460,47 @@ class SessionRunner:
         """Re-send the last phase with fresh snapshot facts."""
         await self._report(self._phase, self._message)
 
-    async def _report(self, phase: str, message: str) -> None:
+    async def _report(self, phase: str, message: str) -> WriteDecision | None:
         self._phase, self._message = phase, message
-        facts = RunnerFacts(
-            phase=phase,
-            holder=self.identity,
-            fencing_token=self._token,
-            login_qr=self._login_qr if phase == "AwaitingLogin" else None,
-            message=message,
-            last_snapshot=self._last_snapshot,
-            snapshot_error=self._snapshot_error,
-            last_verify=self._last_verify,
-        )
-        try:
-            await self._reporter.report(facts)
-        except Exception as error:  # a report is best effort; the lease is what protects
-            log.info("status report failed: %s", type(error).__name__)
+        return await self._send(refresh=False)
+
+    async def _reassert_periodically(self, token: int) -> None:
+        """While leading with `token`: every `report_interval_seconds`, make sure the
+        account's status still says what we last reported, and write it again if not.
+
+        The engine reports only on its events; a connected session may have none
+        for hours. Without this, one lost write (an API server hiccup, a report
+        that lost every conflict retry, a hand edit) would leave the account
+        showing a stale phase until the next event.
+        """
+        while True:
+            await asyncio.sleep(self.settings.report_interval_seconds)
+            if self._token != token:
+                return
+            await self._send(refresh=True)
+
+    async def _send(self, *, refresh: bool) -> WriteDecision | None:
+        """Write the current facts (None: the write failed; the next report or re-assert retries).
+
+        Reports go one at a time and each takes the facts when its turn comes,
+        so an older report can never land after a newer one of this runner.
+        """
+        async with self._report_lock:
+            facts = RunnerFacts(
+                phase=self._phase,
+                holder=self.identity,
+                fencing_token=self._token,
+                login_qr=self._login_qr if self._phase == "AwaitingLogin" else None,
+                message=self._message,
+                last_snapshot=self._last_snapshot,
+                snapshot_error=self._snapshot_error,
+                last_verify=self._last_verify,
+                last_token=self._last_token,
+            )
+            try:
+                if refresh:
+                    return await self._reporter.report(facts, refresh=True)
+                return await self._reporter.report(facts)
+            except Exception as error:  # a report is best effort; the lease is what protects
+                log.info("status report failed: %s", type(error).__name__)
+                return None

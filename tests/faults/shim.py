@@ -109,12 +109,16 @@ def install() -> None:
 def _wrap_report(cls: Any) -> None:
     original = cls.report
 
-    async def wrapped(self: Any, facts: Any) -> None:
+    async def wrapped(self: Any, facts: Any, **kwargs: Any) -> Any:
+        from session_runner.runner.report import WriteDecision
+
         sent = time.monotonic()
         ok = False
         try:
-            await original(self, facts)
-            ok = True
+            decision = await original(self, facts, **kwargs)
+            # Only a report that was written counts; a withheld one changed nothing.
+            ok = decision is WriteDecision.WRITE
+            return decision
         finally:
             journal(
                 {

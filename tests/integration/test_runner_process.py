@@ -2,7 +2,8 @@
 
 The runners use the DynamoDB lease backend on the moto server and the local
 engine, whose activity log (one shared, system-wide monotonic clock) says
-exactly when each runner's session was live.
+exactly when each runner's session was live. The verify test runs its runner
+against the real API server instead, as the account's own ServiceAccount.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from session_runner.devrunner import LocalRunner, start_runner
 from session_runner.devserver import free_port
 from session_runner.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
+from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint, flip_a_byte_of_a_chunk
-from tests.integration.conftest import Cluster, wait_for
+from tests.integration.conftest import Cluster, OperatorProcess, wait_for
 
 
 @pytest.fixture
@@ -166,21 +168,41 @@ def test_a_fresh_login_is_snapshotted_at_once_so_a_killed_pod_loses_no_login(
 
 
 def test_a_verify_request_checks_the_latest_snapshot_and_marks_a_corrupt_chunk(
-    runners: tuple[Any, Path], aws: AwsEndpoint, tmp_path: Path, cluster: Cluster, kube_api: Any
+    runners: tuple[Any, Path],
+    aws: AwsEndpoint,
+    tmp_path: Path,
+    cluster: Cluster,
+    kube_api: KubeApi,
+    wafleet_operator: OperatorProcess,
 ) -> None:
-    """wafleet.io/verify-request → status.runner.lastVerify, with the runner on the emulator.
+    """wafleet.io/verify-request → status.runner.lastVerify, on the real API server.
 
-    The annotation is read from the account, so this runner competes for a
-    Kubernetes Lease and reports to the account's status (not a status file).
+    The annotation is read from the account, so this runner competes for the
+    account's Lease and reports to its status (not a status file). The operator
+    creates the ServiceAccount, Role and Lease; the runner authenticates with a
+    TokenRequest token of `waa-demo`, so it has exactly the pod's RBAC. (The
+    operator's StatefulSet pod never runs here: no kubelet.)
     """
+    ns = kube_api.namespace
     cluster.create_account("demo", {"phoneNumber": "+15550100001", "engine": "local"})
+    wait_for(
+        lambda: (
+            cluster.rbac.read_namespaced_role_binding("waa-demo", ns)
+            and cluster.coordination.read_namespaced_lease("waa-demo", ns)
+        ),
+        "the operator creating the runner's RoleBinding and Lease",
+        timeout=120,
+    )
+    kubeconfig = kube_api.kubeconfig_for_token(
+        kube_api.token_for("waa-demo"), tmp_path / "runner-kubeconfig"
+    )
     start, _ = runners
     metrics_port = free_port()
     start(
         "runner-a",
-        KUBECONFIG=str(kube_api.kubeconfig),
+        KUBECONFIG=str(kubeconfig),
         WAFLEET_LEASE_BACKEND="kubernetes",
-        WAFLEET_NAMESPACE="default",
+        WAFLEET_NAMESPACE=ns,
         WAFLEET_STATUS_FILE="",
         WAFLEET_METRICS_PORT=str(metrics_port),
         WAFLEET_SNAPSHOT_INTERVAL_SECONDS="3600",
@@ -190,7 +212,7 @@ def test_a_verify_request_checks_the_latest_snapshot_and_marks_a_corrupt_chunk(
     def runner() -> dict[str, Any]:
         return dict((cluster.account("demo").get("status") or {}).get("runner") or {})
 
-    def answer(request: str) -> dict[str, Any] | None:
+    def answer(request: str) -> dict[str, Any]:
         cluster.patch_account(
             "demo", {"metadata": {"annotations": {"wafleet.io/verify-request": request}}}
         )
@@ -209,15 +231,15 @@ def test_a_verify_request_checks_the_latest_snapshot_and_marks_a_corrupt_chunk(
     assert clean["snapshotId"] == snap["id"]
 
     s3 = aws.client("s3")
-    bad = flip_a_byte_of_a_chunk(s3, "wafleet-snaps", "default/demo/")
+    bad = flip_a_byte_of_a_chunk(s3, "wafleet-snaps", f"{ns}/demo/")
 
     damaged = answer("r2")
     assert (damaged["ok"], damaged["corruptChunks"], damaged["missingChunks"]) == (False, 1, 0)
     assert damaged["snapshotId"] == snap["id"]
     chunk_id = bad.rsplit("/", 1)[1]
     assert chunk_id in damaged["message"]
-    suspects = s3.list_objects_v2(Bucket="wafleet-snaps", Prefix="default/demo/suspect/")
-    assert [o["Key"] for o in suspects["Contents"]] == [f"default/demo/suspect/{chunk_id}"]
+    suspects = s3.list_objects_v2(Bucket="wafleet-snaps", Prefix=f"{ns}/demo/suspect/")
+    assert [o["Key"] for o in suspects["Contents"]] == [f"{ns}/demo/suspect/{chunk_id}"]
     assert runner()["phase"] == "Connected"  # the engine ran on throughout
 
     scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text

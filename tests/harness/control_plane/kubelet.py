@@ -232,7 +232,8 @@ class Kubelet:
             with self._lock:
                 if self.pods.get(name) is proc:
                     del self.pods[name]
-        with contextlib.suppress(httpx.HTTPError):
+        # RuntimeError: the kubelet was stopped (its client closed) while this pod died.
+        with contextlib.suppress(httpx.HTTPError, RuntimeError):
             self._http.request(
                 "DELETE",
                 f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from session_runner.engines.local import LocalEngine, LocalEngineOptions
 from session_runner.lease.memory import InMemoryLeaseBackend, InMemoryLeaseStore
-from session_runner.runner.report import RunnerFacts
+from session_runner.runner.report import RunnerFacts, WriteDecision
 from session_runner.runner.session import SessionRunner
 from session_runner.settings import RunnerSettings
 
@@ -19,10 +19,13 @@ class Reports:
         self.facts: list[RunnerFacts] = []
         self.connected = asyncio.Event()
 
-    async def report(self, facts: RunnerFacts) -> None:
+    async def report(self, facts: RunnerFacts, *, refresh: bool = False) -> WriteDecision:
+        if refresh:  # the leader's re-assert; the status would not change
+            return WriteDecision.UNCHANGED
         self.facts.append(facts)
         if facts.phase == "Connected":
             self.connected.set()
+        return WriteDecision.WRITE
 
 
 async def _hangs(session_dir: Path, token: int) -> None:
@@ -69,5 +72,11 @@ async def test_a_hung_final_snapshot_is_abandoned_and_the_lease_still_released(
     assert not lease.held  # released: the next pod may start at once
     final = reports.facts[-1]
     assert final.phase == "Stopped"
+    # Written before the release, while the lease was still ours: with our token, so the
+    # operator takes it; and giving the lease up is not reported as losing it.
+    connected = next(f for f in reports.facts if f.phase == "Connected")
+    assert final.fencing_token is not None
+    assert final.fencing_token == connected.fencing_token
+    assert not [f for f in reports.facts if "lease lost" in (f.message or "")]
     assert final.snapshot_error is not None
     assert "did not finish within 0.5 s" in final.snapshot_error
