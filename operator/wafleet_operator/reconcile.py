@@ -115,6 +115,15 @@ async def counted(trigger: str) -> AsyncIterator[None]:
     RECONCILES.labels(trigger=trigger, result="ok").inc()
 
 
+#: How often one reconciliation starts again from a fresh read when its account
+#: changed under it; past that the conflict is the caller's (its retry policy applies).
+STALE_ATTEMPTS = 5
+
+
+class _StaleAccountError(Exception):
+    """The account changed since it was read: its status write was refused (409)."""
+
+
 async def reconcile(
     ctx: Context, body: Mapping[str, Any], *, apply_children: bool, trigger: str
 ) -> Verdict | None:
@@ -124,7 +133,7 @@ async def reconcile(
     Returns the verdict written, or None for an account being deleted.
     """
     async with counted(trigger):
-        return await _converge(ctx, body, apply_children=apply_children)
+        return await _converge_fresh(ctx, body, apply_children=apply_children)
 
 
 async def reconcile_by_name(
@@ -140,7 +149,35 @@ async def reconcile_by_name(
         body = await ctx.kube.get(API_VERSION, KIND, namespace, name)
         if body is None:
             return None
-        return await _converge(ctx, body, apply_children=True)
+        return await _converge_fresh(ctx, body, apply_children=True)
+
+
+async def _converge_fresh(
+    ctx: Context, body: Mapping[str, Any], *, apply_children: bool
+) -> Verdict | None:
+    """Converge from `body`; if the account changed before the status was written, read
+    it again and converge from that.
+
+    Triggers run concurrently (the account's own update, its Secrets, its children —
+    on a real cluster the StatefulSet controller writes the StatefulSet's status every
+    few moments), each from the account as it read it. The status write is conditional
+    on that read's resourceVersion, so only a reconciliation that saw the current
+    status writes the next one and announces the transition; the others start again
+    from the account as it is now and find nothing left to say. Without the condition
+    each of them announced the same transition (three InvalidSpec warnings for one
+    edit) and a stale one could write an older runner report's verdict over a newer one.
+    """
+    for _ in range(STALE_ATTEMPTS):
+        try:
+            return await _converge(ctx, body, apply_children=apply_children)
+        except _StaleAccountError:
+            pass
+        meta = body["metadata"]
+        fresh = await ctx.kube.get(API_VERSION, KIND, meta["namespace"], meta["name"])
+        if fresh is None:
+            return None
+        body = fresh
+    raise KubeError(409, "Conflict", "the account kept changing while it was reconciled")
 
 
 async def _converge(
@@ -190,7 +227,19 @@ async def _converge(
     )
     patch = verdict.as_status_patch()
     if _status_changed(status, patch):
-        await ctx.kube.patch_status(API_VERSION, KIND, namespace, name, patch)
+        try:
+            await ctx.kube.patch_status(
+                API_VERSION,
+                KIND,
+                namespace,
+                name,
+                patch,
+                resource_version=meta.get("resourceVersion"),
+            )
+        except KubeError as error:
+            if error.is_conflict:
+                raise _StaleAccountError() from None
+            raise
         announce(body, status, verdict, problems)
     ctx.phases.set(namespace, name, verdict.phase)
     return verdict

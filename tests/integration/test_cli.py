@@ -1,4 +1,7 @@
-"""`wafleet status`, `qr` and `verify` against the API emulator, as a person runs them."""
+"""`wafleet status`, `qr` and `verify` against the real API server, as a person runs them.
+
+The kubeconfig's context defaults to the test's namespace, as a person's usually names theirs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from tests.integration.conftest import WAFLEET, Cluster, run_wafleet, runner_rep
 
 
 def wafleet(kube_api: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with the test's kubeconfig. Commands naming an account pass `-n`: the CLI's
+    default is the namespace "default", not the kubeconfig context's."""
     return run_wafleet(kube_api.kubeconfig, *args)
 
 
@@ -22,19 +27,19 @@ def test_status_lists_accounts_with_phase_and_holder(cluster: Cluster, kube_api:
     done = wafleet(kube_api, "status")
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if "tina" in line)
-    for cell in ("default", "+15550100001", "local", "Connected", "waa-tina-0", "3"):
+    for cell in (cluster.namespace, "+15550100001", "local", "Connected", "waa-tina-0", "3"):
         assert cell in row
 
 
 def test_qr_draws_the_payload_while_awaiting_login(cluster: Cluster, kube_api: Any) -> None:
     cluster.create_account("uma", {"phoneNumber": "+15550100001", "engine": "local"})
-    not_yet = wafleet(kube_api, "qr", "uma")
+    not_yet = wafleet(kube_api, "qr", "uma", "-n", kube_api.namespace)
     assert not_yet.returncode == 1
     assert "not awaiting login" in not_yet.stderr
     cluster.patch_account_status(
         "uma", {"status": {"phase": "AwaitingLogin", "loginQr": "2@abc,def,ghi"}}
     )
-    done = wafleet(kube_api, "qr", "uma")
+    done = wafleet(kube_api, "qr", "uma", "-n", kube_api.namespace)
     assert done.returncode == 0, done.stderr
     drawing = [line for line in done.stdout.splitlines() if line and set(line) <= set("█▀▄ \xa0")]
     assert len(drawing) >= 10  # a drawn code (two modules per character row), not a line of text
@@ -44,7 +49,7 @@ def test_qr_draws_the_payload_while_awaiting_login(cluster: Cluster, kube_api: A
 def test_missing_account_and_unreachable_server_are_clear(
     cluster: Cluster, kube_api: Any, tmp_path: Path
 ) -> None:
-    missing = wafleet(kube_api, "qr", "nobody")
+    missing = wafleet(kube_api, "qr", "nobody", "-n", kube_api.namespace)
     assert missing.returncode == 1
     assert "404" in missing.stderr
     assert "nobody" in missing.stderr
@@ -72,7 +77,7 @@ def test_verify_waits_for_the_runners_answer_to_its_own_request(
 ) -> None:
     """The test plays the runner: it answers whatever request the annotation carries."""
     cluster.create_account("vic", SNAPSHOTTED)
-    asked = wafleet(kube_api, "verify", "vic")
+    asked = wafleet(kube_api, "verify", "vic", "-n", kube_api.namespace)
     assert asked.returncode == 0, asked.stderr
     first = verify_request(cluster, "vic")
     assert first
@@ -83,7 +88,7 @@ def test_verify_waits_for_the_runners_answer_to_its_own_request(
     for ok, code, word in ((False, 1, "DAMAGED"), (True, 0, "OK")):
         previous = verify_request(cluster, "vic")
         waiting = subprocess.Popen(
-            [str(WAFLEET), "verify", "vic", "--wait", "--timeout", "30"],
+            [str(WAFLEET), "verify", "vic", "-n", kube_api.namespace, "--wait", "--timeout", "30"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -123,17 +128,19 @@ def test_verify_waits_for_the_runners_answer_to_its_own_request(
 
 
 def test_verify_errors_are_clear(cluster: Cluster, kube_api: Any) -> None:
-    missing = wafleet(kube_api, "verify", "nobody", "--wait")
+    missing = wafleet(kube_api, "verify", "nobody", "-n", kube_api.namespace, "--wait")
     assert missing.returncode == 1
-    assert "no WhatsAppAccount default/nobody" in missing.stderr
+    assert f"no WhatsAppAccount {cluster.namespace}/nobody" in missing.stderr
 
     cluster.create_account("nosnap", {"phoneNumber": "+15550100001", "engine": "local"})
-    unconfigured = wafleet(kube_api, "verify", "nosnap")
+    unconfigured = wafleet(kube_api, "verify", "nosnap", "-n", kube_api.namespace)
     assert unconfigured.returncode == 1
     assert "no spec.snapshot" in unconfigured.stderr
     assert verify_request(cluster, "nosnap") is None
 
     cluster.create_account("quiet", SNAPSHOTTED)
-    unanswered = wafleet(kube_api, "verify", "quiet", "--wait", "--timeout", "2")
+    unanswered = wafleet(
+        kube_api, "verify", "quiet", "-n", kube_api.namespace, "--wait", "--timeout", "2"
+    )
     assert unanswered.returncode == 1
     assert "no answer" in unanswered.stderr

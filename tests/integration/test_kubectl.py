@@ -53,10 +53,8 @@ def test_get_shows_the_story_and_wait_for_ready_works(
     )
     assert not_yet.returncode != 0
 
-    # Stand in for the StatefulSet controller and the runner: pod ready, session connected.
-    cluster.apps.patch_namespaced_stateful_set_status(
-        "waa-demo", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
-    )
+    # Stand in for the kubelet and the runner: pod ready, session connected.
+    cluster.mark_pod_ready("demo")
     cluster.patch_account_status("demo", {"status": {"runner": runner_report("demo", "Connected")}})
     done = kubectl(kube_api, "wait", "--for=condition=Ready", "waa/demo", "--timeout=30s")
     assert "condition met" in done.stdout

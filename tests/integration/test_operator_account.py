@@ -1,4 +1,10 @@
-"""The real operator reconciling WhatsAppAccounts against the API emulator over HTTP."""
+"""The real operator reconciling WhatsAppAccounts against a real API server.
+
+Each test has its own namespace. Faults the server cannot be told to produce come
+from the server itself: a validating admission webhook that refuses chosen writes
+with a chosen code (`refusals`), or a verb taken out of the chart's Role while the
+operator runs as the chart's ServiceAccount (`chart_rbac.withdraw`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,14 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, runner_report, wait_for
+from tests.integration.conftest import (
+    AdmissionRefusals,
+    ChartRbac,
+    Cluster,
+    OperatorProcess,
+    runner_report,
+    wait_for,
+)
 
 LOCAL = {"phoneNumber": "+14155550100", "engine": "local"}
 SECRET_KEY_VALUE = "kek-0123456789abcdef0123456789abcd"
@@ -21,10 +34,10 @@ ACCESS_KEY_VALUE = "AKIAKNOWNTESTVALUE01"
 
 
 def make_secret(
-    cluster: Cluster, name: str, data: dict[str, str], namespace: str = "default"
+    cluster: Cluster, name: str, data: dict[str, str], namespace: str | None = None
 ) -> None:
     cluster.core.create_namespaced_secret(
-        namespace,
+        namespace or cluster.namespace,
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -34,17 +47,22 @@ def make_secret(
     )
 
 
+def status_of(cluster: Cluster, name: str) -> dict[str, Any]:
+    """The account's status, or {} before the operator first wrote it (for wait predicates)."""
+    return cluster.account(name).get("status") or {}
+
+
 def phase(cluster: Cluster, name: str) -> str | None:
-    return (cluster.account(name).get("status") or {}).get("phase")
+    return status_of(cluster, name).get("phase")
 
 
 def children_exist(cluster: Cluster, name: str) -> bool:
     child = f"waa-{name}"
-    cluster.core.read_namespaced_service_account(child, "default")
-    cluster.rbac.read_namespaced_role(child, "default")
-    cluster.rbac.read_namespaced_role_binding(child, "default")
-    cluster.coordination.read_namespaced_lease(child, "default")
-    cluster.core.read_namespaced_service(child, "default")
+    cluster.core.read_namespaced_service_account(child, cluster.namespace)
+    cluster.rbac.read_namespaced_role(child, cluster.namespace)
+    cluster.rbac.read_namespaced_role_binding(child, cluster.namespace)
+    cluster.coordination.read_namespaced_lease(child, cluster.namespace)
+    cluster.core.read_namespaced_service(child, cluster.namespace)
     cluster.statefulset(name)
     return True
 
@@ -58,22 +76,43 @@ def no_children(cluster: Cluster, name: str) -> bool:
 
 
 def child_versions(cluster: Cluster, name: str) -> dict[str, str]:
-    """resourceVersion of every child: any write to one changes its version."""
+    """The version of every child: any write to one changes it (the StatefulSet's status,
+    which its controller writes, aside)."""
     child = f"waa-{name}"
     return {
         "ServiceAccount": cluster.core.read_namespaced_service_account(
-            child, "default"
+            child, cluster.namespace
         ).metadata.resource_version,
-        "Role": cluster.rbac.read_namespaced_role(child, "default").metadata.resource_version,
+        "Role": cluster.rbac.read_namespaced_role(
+            child, cluster.namespace
+        ).metadata.resource_version,
         "RoleBinding": cluster.rbac.read_namespaced_role_binding(
-            child, "default"
+            child, cluster.namespace
         ).metadata.resource_version,
         "Lease": cluster.coordination.read_namespaced_lease(
-            child, "default"
+            child, cluster.namespace
         ).metadata.resource_version,
-        "Service": cluster.core.read_namespaced_service(child, "default").metadata.resource_version,
-        "StatefulSet": cluster.statefulset(name).metadata.resource_version,
+        "Service": cluster.core.read_namespaced_service(
+            child, cluster.namespace
+        ).metadata.resource_version,
+        "StatefulSet": statefulset_version(cluster, name),
     }
+
+
+def statefulset_version(cluster: Cluster, name: str) -> str:
+    """The StatefulSet's version as far as anyone but its controller wrote it.
+
+    On a real cluster the StatefulSet controller writes the status subresource when
+    it likes (pods created, revisions settled), which bumps resourceVersion; any write
+    to spec or metadata bumps the generation or the writer's managedFields entry.
+    """
+    sts = cluster.statefulset(name)
+    writes = sorted(
+        (m.manager, m.operation, str(m.time))
+        for m in sts.metadata.managed_fields or []
+        if m.subresource != "status"
+    )
+    return f"{sts.metadata.generation} {writes}"
 
 
 def reconciles(operator: OperatorProcess, trigger: str, result: str) -> float:
@@ -113,10 +152,7 @@ def test_create_builds_every_child_owned_by_the_account(
         True,
     )
     status = wait_for(
-        lambda: (
-            cluster.account("alice").get("status", {}).get("phase")
-            and cluster.account("alice")["status"]
-        ),
+        lambda: (s := status_of(cluster, "alice")).get("phase") and s,
         "status",
     )
     assert status["phase"] == "Pending"
@@ -138,7 +174,7 @@ def test_reconciling_twice_changes_nothing(
         lambda: phase(cluster, "bob") == "Pending" and children_exist(cluster, "bob"),
         "bob reconciled",
     )
-    before = cluster.statefulset("bob").metadata.resource_version
+    before = statefulset_version(cluster, "bob")
     # A label change re-runs the update handler without changing anything the children depend on.
     cluster.patch_account("bob", {"metadata": {"labels": {"team": "support"}}})
     wait_for(lambda: "team" in (cluster.account("bob")["metadata"].get("labels") or {}), "label")
@@ -153,7 +189,7 @@ def test_reconciling_twice_changes_nothing(
         ),
         "update handled",
     )
-    assert cluster.statefulset("bob").metadata.resource_version == before
+    assert statefulset_version(cluster, "bob") == before
 
 
 def test_spec_change_updates_the_statefulset_template(
@@ -171,7 +207,7 @@ def test_spec_change_updates_the_statefulset_template(
         "new image in the template",
     )
     wait_for(
-        lambda: cluster.account("carol")["status"]["observedGeneration"] == 2,
+        lambda: status_of(cluster, "carol").get("observedGeneration") == 2,
         "observedGeneration 2",
     )
 
@@ -210,10 +246,7 @@ def test_runner_report_drives_phase_and_stale_tokens_are_ignored(
 ) -> None:
     cluster.create_account("frank", LOCAL)
     wait_for(lambda: children_exist(cluster, "frank"), "children")
-    # Stand in for the StatefulSet controller: the pod is ready.
-    cluster.apps.patch_namespaced_stateful_set_status(
-        "waa-frank", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
-    )
+    cluster.mark_pod_ready("frank")  # the StatefulSet controller then counts it ready
     report = runner_report("frank", "Connected", token=4)
     cluster.patch_account_status("frank", {"status": {"runner": report}})
     wait_for(lambda: phase(cluster, "frank") == "Connected", "phase Connected")
@@ -427,7 +460,7 @@ def test_invalid_spec_creates_nothing_and_names_the_field(
         cluster.core.list_namespaced_service_account,
         cluster.coordination.list_namespaced_lease,
     ):
-        assert not [o for o in lister("default").items if o.metadata.name == f"waa-{name}"]
+        assert not [o for o in lister(cluster.namespace).items if o.metadata.name == f"waa-{name}"]
 
 
 def test_fixing_the_cluster_recovers_without_restart(
@@ -505,28 +538,75 @@ def test_a_valid_account_made_invalid_keeps_its_children_until_fixed(
     assert any(e.reason == "SpecValid" for e in cluster.events_for("tess"))
 
 
+def test_triggers_racing_one_edit_announce_it_once(
+    cluster: Cluster, wafleet_operator: OperatorProcess
+) -> None:
+    """Several triggers reconcile one account at the same time — its own update, the
+    Secrets it names, its children changing (on a real cluster the StatefulSet
+    controller alone writes the StatefulSet's status every few moments) — each from the
+    account as it read it. The edit that made the account invalid is announced once: a
+    reconcile whose account is stale by the time it writes status starts again from the
+    account as it is, and finds the transition already written."""
+    make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
+    make_secret(
+        cluster,
+        "creds",
+        {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_VALUE},
+    )
+    snapshot = {
+        "bucket": "snaps",
+        "encryptionKeySecret": {"name": "kek"},
+        "credentialsSecret": {"name": "creds"},
+    }
+    cluster.create_account("rae", {**LOCAL, "snapshot": snapshot})
+    wait_for(
+        lambda: phase(cluster, "rae") == "Pending" and children_exist(cluster, "rae"),
+        "rae reconciled",
+    )
+    ns, child = cluster.namespace, "waa-rae"
+    touch = {"metadata": {"annotations": {"test.wafleet.io/touched": "1"}}}
+    cluster.patch_account("rae", {"spec": {"snapshot": {"encryptionKeySecret": {"key": "no"}}}})
+    for _ in range(3):  # every write below wakes its own kopf worker, all at once
+        cluster.core.patch_namespaced_secret("kek", ns, touch)
+        cluster.core.patch_namespaced_secret("creds", ns, touch)
+        cluster.apps.patch_namespaced_stateful_set(child, ns, touch)
+        cluster.core.patch_namespaced_service(child, ns, touch)
+        cluster.core.patch_namespaced_service_account(child, ns, touch)
+        cluster.rbac.patch_namespaced_role(child, ns, touch)
+        cluster.rbac.patch_namespaced_role_binding(child, ns, touch)
+        touch = {"metadata": {"annotations": {"test.wafleet.io/touched": str(_ + 2)}}}
+    wait_for(lambda: phase(cluster, "rae") == "Failed", "phase Failed")
+    # Sync point: one more update handled, and one more drift handled, while still invalid.
+    cluster.patch_account("rae", {"metadata": {"labels": {"still": "invalid"}}})
+    wait_for(lambda: update_handled(cluster, "rae", '"still"'), "the label's update handled")
+    warnings = [e for e in cluster.events_for("rae") if e.reason == "InvalidSpec"]
+    assert len(warnings) == 1, [(e.message, e.metadata.creation_timestamp) for e in warnings]
+
+
 def test_drift_is_repaired(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:
     cluster.create_account("mia", LOCAL)
     wait_for(lambda: children_exist(cluster, "mia"), "children")
-    cluster.apps.patch_namespaced_stateful_set("waa-mia", "default", {"spec": {"replicas": 3}})
-    wait_for(lambda: cluster.statefulset("mia").spec.replicas == 1, "replicas repaired")
-    cluster.core.delete_namespaced_service("waa-mia", "default", _preload_content=False)
-    wait_for(
-        lambda: cluster.core.read_namespaced_service("waa-mia", "default"), "service recreated"
+    cluster.apps.patch_namespaced_stateful_set(
+        "waa-mia", cluster.namespace, {"spec": {"replicas": 3}}
     )
-    cluster.coordination.delete_namespaced_lease("waa-mia", "default")
+    wait_for(lambda: cluster.statefulset("mia").spec.replicas == 1, "replicas repaired")
+    cluster.core.delete_namespaced_service("waa-mia", cluster.namespace, _preload_content=False)
     wait_for(
-        lambda: cluster.coordination.read_namespaced_lease("waa-mia", "default"), "lease recreated"
+        lambda: cluster.core.read_namespaced_service("waa-mia", cluster.namespace),
+        "service recreated",
+    )
+    cluster.coordination.delete_namespaced_lease("waa-mia", cluster.namespace)
+    wait_for(
+        lambda: cluster.coordination.read_namespaced_lease("waa-mia", cluster.namespace),
+        "lease recreated",
     )
 
 
 def test_conflict_in_the_middle_of_a_reconcile_is_retried(
-    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess
+    cluster: Cluster, refusals: AdmissionRefusals, wafleet_operator: OperatorProcess
 ) -> None:
     """The Role is applied, then the StatefulSet's apply meets two 409s: kopf retries, nothing is lost."""
-    rule = kube_api.faults.inject(
-        method="PATCH", path=r"/statefulsets/waa-nina$", status=409, times=2
-    )
+    rule = refusals.refuse("statefulsets", "waa-nina", 409, times=2)
     cluster.create_account("nina", LOCAL)
     wait_for(lambda: children_exist(cluster, "nina"), "children after the conflicts")
     wait_for(lambda: phase(cluster, "nina") == "Pending", "status written")
@@ -534,14 +614,12 @@ def test_conflict_in_the_middle_of_a_reconcile_is_retried(
 
 
 def test_an_edit_made_between_conflicts_is_not_lost(
-    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess
+    cluster: Cluster, refusals: AdmissionRefusals, wafleet_operator: OperatorProcess
 ) -> None:
     """While kopf retries a reconcile whose StatefulSet apply meets 409s, another client edits
     the account (a label and a new image). The retries run on the newer account: once the
     conflicts stop, the StatefulSet has the new image and the label is still there."""
-    rule = kube_api.faults.inject(
-        method="PATCH", path=r"/statefulsets/waa-uma$", status=409, times=None
-    )
+    rule = refusals.refuse("statefulsets", "waa-uma", 409)
     cluster.create_account("uma", LOCAL)
     wait_for(lambda: rule.hits >= 1, "the first conflict")
     new_image = "registry.example/wafleet/runner:9.9"
@@ -550,7 +628,7 @@ def test_an_edit_made_between_conflicts_is_not_lost(
     )
     hits_at_edit = rule.hits
     wait_for(lambda: rule.hits > hits_at_edit, "a retry after the edit, refused again")
-    kube_api.faults.clear()
+    refusals.clear()
 
     wait_for(
         lambda: cluster.statefulset("uma").spec.template.spec.containers[0].image == new_image,
@@ -559,7 +637,7 @@ def test_an_edit_made_between_conflicts_is_not_lost(
     wait_for(
         lambda: (
             phase(cluster, "uma") == "Pending"
-            and cluster.account("uma")["status"]["observedGeneration"] == 2
+            and status_of(cluster, "uma").get("observedGeneration") == 2
         ),
         "status of the edited generation",
     )
@@ -583,12 +661,13 @@ def snapshot_spec(aws: AwsEndpoint, policy: str) -> dict[str, Any]:
     }
 
 
-def seed_snapshots(aws: AwsEndpoint, account: str) -> Any:
+def seed_snapshots(aws: AwsEndpoint, namespace: str, account: str) -> Any:
+    """Snapshot objects of `account` and of another account beside it, under prefix prod."""
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="wafleet-snaps")
     for key in ("manifests/1.json", "chunks/ab/abcd", "latest"):
-        s3.put_object(Bucket="wafleet-snaps", Key=f"prod/default/{account}/{key}", Body=b"x")
-    s3.put_object(Bucket="wafleet-snaps", Key="prod/default/other/latest", Body=b"keep")
+        s3.put_object(Bucket="wafleet-snaps", Key=f"prod/{namespace}/{account}/{key}", Body=b"x")
+    s3.put_object(Bucket="wafleet-snaps", Key=f"prod/{namespace}/other/latest", Body=b"keep")
     return s3
 
 
@@ -606,11 +685,12 @@ def test_delete_honours_deletion_policy_then_children_are_collected(
         "s3-creds",
         {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_VALUE},
     )
-    s3 = seed_snapshots(aws, "olga")
+    ns = cluster.namespace
+    s3 = seed_snapshots(aws, ns, "olga")
     cluster.create_account("olga", snapshot_spec(aws, policy))
     wait_for(lambda: children_exist(cluster, "olga"), "children")
     cluster.custom.delete_namespaced_custom_object(
-        "wafleet.io", "v1alpha1", "default", "whatsappaccounts", "olga"
+        "wafleet.io", "v1alpha1", cluster.namespace, "whatsappaccounts", "olga"
     )
 
     def gone() -> bool:
@@ -621,14 +701,15 @@ def test_delete_honours_deletion_policy_then_children_are_collected(
         return False
 
     wait_for(gone, "account removed after its finalizer")
-    wait_for(lambda: no_children(cluster, "olga"), "children garbage-collected")
+    # GC of a CRD's objects can take ~40 s the first time after the CRD was created.
+    wait_for(lambda: no_children(cluster, "olga"), "children garbage-collected", timeout=120)
     remaining = keys(s3)
-    assert "prod/default/other/latest" in remaining
-    own = {k for k in remaining if k.startswith("prod/default/olga/")}
+    assert f"prod/{ns}/other/latest" in remaining
+    own = {k for k in remaining if k.startswith(f"prod/{ns}/olga/")}
     assert own == (
         set()
         if policy == "Delete"
-        else {f"prod/default/olga/{k}" for k in ("manifests/1.json", "chunks/ab/abcd", "latest")}
+        else {f"prod/{ns}/olga/{k}" for k in ("manifests/1.json", "chunks/ab/abcd", "latest")}
     )
 
     reasons = {e.reason for e in cluster.events_for("olga")}
@@ -636,7 +717,8 @@ def test_delete_honours_deletion_policy_then_children_are_collected(
 
     # Secrets never leak: not in the operator's logs, the events, or any status.
     leaked = wafleet_operator.logs() + json.dumps(
-        [e.to_dict() for e in cluster.core.list_namespaced_event("default").items], default=str
+        [e.to_dict() for e in cluster.core.list_namespaced_event(cluster.namespace).items],
+        default=str,
     )
     for secret in (SECRET_ACCESS_VALUE, ACCESS_KEY_VALUE, SECRET_KEY_VALUE):
         assert secret not in leaked
@@ -662,7 +744,10 @@ def test_metrics_count_reconciles_and_accounts_by_phase(
 
 @pytest.mark.parametrize("operator_env", [{"WAFLEET_RESYNC_INTERVAL_S": "2"}], indirect=False)
 def test_a_refused_child_write_outside_kopfs_handler_is_counted_and_recovered(
-    cluster: Cluster, kube_api: Any, operator_env: dict[str, str], wafleet_operator: OperatorProcess
+    cluster: Cluster,
+    refusals: AdmissionRefusals,
+    operator_env: dict[str, str],
+    wafleet_operator: OperatorProcess,
 ) -> None:
     """Drift repair (a child event, not kopf's spec handler) meets a 500 on a child write:
     wafleet_reconciles_total{result="error"} rises for its trigger. Once the API accepts
@@ -675,10 +760,14 @@ def test_a_refused_child_write_outside_kopfs_handler_is_counted_and_recovered(
     trigger = "statefulsets-modified"
     errors_before = reconciles(wafleet_operator, trigger, "error")
     # The first write of every reconcile; the test's own edit below is of the StatefulSet.
-    rule = kube_api.faults.inject(
-        method="PATCH", path=r"/serviceaccounts/waa-sara$", status=500, times=None
+    rule = refusals.refuse("serviceaccounts", "waa-sara", 500)
+    # Sync point: a reconcile already past its ServiceAccount when the refusal began (the
+    # resync runs every 2 s) could still apply the StatefulSet; once a later one has been
+    # refused, none is.
+    wait_for(lambda: rule.hits >= 1, "the first refused write")
+    cluster.apps.patch_namespaced_stateful_set(
+        "waa-sara", cluster.namespace, {"spec": {"replicas": 3}}
     )
-    cluster.apps.patch_namespaced_stateful_set("waa-sara", "default", {"spec": {"replicas": 3}})
     wait_for(
         lambda: reconciles(wafleet_operator, trigger, "error") >= errors_before + 3,
         "the drift handler's three failed attempts counted",
@@ -686,38 +775,57 @@ def test_a_refused_child_write_outside_kopfs_handler_is_counted_and_recovered(
     assert rule.hits >= 3
     assert cluster.statefulset("sara").spec.replicas == 3  # not repaired while refused
 
-    kube_api.faults.clear()
+    refusals.clear()
     resync_ok = reconciles(wafleet_operator, "resync", "ok")
     wait_for(lambda: cluster.statefulset("sara").spec.replicas == 1, "drift repaired")
     wait_for(
         lambda: reconciles(wafleet_operator, "resync", "ok") > resync_ok,
         "a successful resync counted",
     )
-    assert "gave up reconciling default/sara (statefulsets-modified)" in wafleet_operator.logs()
+    assert (
+        f"gave up reconciling {cluster.namespace}/sara (statefulsets-modified)"
+        in wafleet_operator.logs()
+    )
 
 
+@pytest.mark.parametrize("operator_identity", ["chart-namespace"])
 def test_a_refused_runner_report_is_counted(
-    cluster: Cluster, kube_api: Any, wafleet_operator: OperatorProcess
+    cluster: Cluster, chart_rbac: ChartRbac, wafleet_operator: OperatorProcess
 ) -> None:
-    """The runner-report path reads children rather than applying them; a 500 there counts
-    as an error of trigger "runner", and the next report goes through."""
+    """The runner-report path reads children rather than applying them; the API server
+    refusing that read counts as an error of trigger "runner", and once reads are allowed
+    again the next report goes through.
+
+    The operator runs as the chart's ServiceAccount; the refusal is real: `get` on
+    StatefulSets is taken out of its Role (the runner-report path is the only one that
+    reads a StatefulSet by name; applying one needs `patch`), so the API server answers 403.
+    """
     cluster.create_account("tim", LOCAL)
     wait_for(lambda: phase(cluster, "tim") == "Pending", "reconciled")
     errors_before = reconciles(wafleet_operator, "runner", "error")
-    kube_api.faults.inject(method="GET", path=r"/statefulsets/waa-tim$", status=500, times=None)
+    ok_before = reconciles(wafleet_operator, "runner", "ok")
+    chart_rbac.withdraw("apps", "statefulsets", "get")
     report = runner_report("tim", "AwaitingLogin")
     cluster.patch_account_status("tim", {"status": {"runner": report}})
     wait_for(
         lambda: reconciles(wafleet_operator, "runner", "error") > errors_before,
         "the runner report's error counted",
     )
-    assert phase(cluster, "tim") == "Pending"
+    # The runner-report path did not get through. (The phase may still move: on a real
+    # cluster the StatefulSet controller's status writes wake the drift path, which
+    # applies children rather than reading them and reads the same report.)
+    assert reconciles(wafleet_operator, "runner", "ok") == ok_before
+    assert any(e.reason == "StatusFailed" for e in cluster.events_for("tim"))
 
-    kube_api.faults.clear()
+    chart_rbac.restore()
+    wait_for(lambda: chart_rbac.allows("apps", "statefulsets", "get"), "get allowed again")
     newer = {**report, "reportedAt": "2026-11-23T12:00:05Z"}
     cluster.patch_account_status("tim", {"status": {"runner": newer}})
-    wait_for(lambda: phase(cluster, "tim") == "AwaitingLogin", "the next report handled")
-    assert reconciles(wafleet_operator, "runner", "ok") >= 1
+    wait_for(
+        lambda: reconciles(wafleet_operator, "runner", "ok") > ok_before,
+        "the next report handled by the runner-report path",
+    )
+    wait_for(lambda: phase(cluster, "tim") == "AwaitingLogin", "the report's phase")
 
 
 def test_operator_logs_are_json(cluster: Cluster, wafleet_operator: OperatorProcess) -> None:
@@ -729,19 +837,31 @@ def test_operator_logs_are_json(cluster: Cluster, wafleet_operator: OperatorProc
     assert all("level" in record and "timestamp" in record for record in parsed)
 
 
+@pytest.mark.parametrize("operator_identity", ["chart-namespace"])
 @pytest.mark.parametrize("operator_env", [{"WAFLEET_RESYNC_INTERVAL_S": "2"}], indirect=False)
 def test_periodic_resync_repairs_what_events_could_not(
-    cluster: Cluster, kube_api: Any, operator_env: dict[str, str], wafleet_operator: OperatorProcess
+    cluster: Cluster,
+    chart_rbac: ChartRbac,
+    operator_env: dict[str, str],
+    wafleet_operator: OperatorProcess,
 ) -> None:
-    """Drift whose event-driven repair failed (the API refused every retry) is fixed by the resync."""
+    """Drift whose event-driven repair failed (the API refused every retry) is fixed by the resync.
+
+    The drift handler reads the account by name before repairing; the resync lists
+    accounts. With `get` on WhatsAppAccounts taken out of the operator's Role, the API
+    server refuses every attempt of the drift handler (403) while the resync still
+    works: the repair is the resync's.
+    """
     cluster.create_account("rosa", LOCAL)
     wait_for(lambda: children_exist(cluster, "rosa"), "children")
     wait_for(lambda: phase(cluster, "rosa") == "Pending", "reconciled")
-    rule = kube_api.faults.inject(
-        method="GET", path=r"/whatsappaccounts/rosa$", status=500, times=3
+    chart_rbac.withdraw("wafleet.io", "whatsappaccounts", "get")
+    cluster.apps.patch_namespaced_stateful_set(
+        "waa-rosa", cluster.namespace, {"spec": {"replicas": 5}}
     )
-    cluster.apps.patch_namespaced_stateful_set("waa-rosa", "default", {"spec": {"replicas": 5}})
-    wait_for(lambda: rule.exhausted, "the drift handler's three attempts")
+    gave_up = f"gave up reconciling {cluster.namespace}/rosa (statefulsets-modified)"
+    wait_for(lambda: gave_up in wafleet_operator.logs(), "the drift handler's three attempts")
     wait_for(
         lambda: cluster.statefulset("rosa").spec.replicas == 1, "replicas repaired by the resync"
     )
+    chart_rbac.restore()

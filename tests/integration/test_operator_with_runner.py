@@ -1,5 +1,10 @@
-"""The operator and a real runner process together, over the API emulator: the runner holds
-the account's Lease, reports under status.runner, and the operator turns that into the phase."""
+"""The operator and a real runner process together, on the real API server: the runner holds
+the account's Lease, reports under status.runner, and the operator turns that into the phase.
+
+The runner plays the pod: it authenticates as the account's ServiceAccount
+(`waa-<name>`, a TokenRequest token), so it has exactly the Role the operator
+gave it, as in a cluster.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +30,15 @@ def runner_process(cluster: Cluster, kube_api: Any, tmp_path: Path) -> Iterator[
     started: list[subprocess.Popen[bytes]] = []
 
     def start(account: str, **extra: str) -> subprocess.Popen[bytes]:
+        """The runner as the pod starts it: as the account's ServiceAccount, not the admin."""
+        # The operator made the ServiceAccount before the StatefulSet callers wait for.
+        token = kube_api.token_for(f"waa-{account}")
+        kubeconfig = kube_api.kubeconfig_for_token(token, tmp_path / account / "kubeconfig")
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("WAFLEET_")},
-            "KUBECONFIG": str(kube_api.kubeconfig),
+            "KUBECONFIG": str(kubeconfig),
             "WAFLEET_ACCOUNT_NAME": account,
-            "WAFLEET_NAMESPACE": "default",
+            "WAFLEET_NAMESPACE": kube_api.namespace,
             "WAFLEET_PHONE_NUMBER": "+15550100001",
             "WAFLEET_ENGINE": "local",
             "WAFLEET_POD_NAME": f"waa-{account}-0",
@@ -62,6 +71,15 @@ def phase(cluster: Cluster, name: str) -> str | None:
     return (cluster.account(name).get("status") or {}).get("phase")
 
 
+def runner_status(cluster: Cluster, name: str) -> dict[str, Any]:
+    """status.runner, or {} while nobody has written status yet (predicates run before that)."""
+    return ((cluster.account(name).get("status") or {}).get("runner")) or {}
+
+
+def runner_phase(cluster: Cluster, name: str) -> str | None:
+    return runner_status(cluster, name).get("phase")
+
+
 def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
     cluster: Cluster, wafleet_operator: OperatorProcess, runner_process: Any
 ) -> None:
@@ -69,10 +87,7 @@ def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
     wait_for(
         lambda: cluster.statefulset("sam"), "the operator's children (the StatefulSet comes last)"
     )
-    # Stand in for the StatefulSet controller: the pod is ready.
-    cluster.apps.patch_namespaced_stateful_set_status(
-        "waa-sam", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
-    )
+    cluster.mark_pod_ready("sam")  # stand in for the kubelet: the runner below plays the pod
     runner = runner_process("sam")
 
     wait_for(
@@ -80,20 +95,20 @@ def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
     )
     status = cluster.account("sam")["status"]
     assert status["leaseHolder"] == "waa-sam-0"
-    lease = cluster.coordination.read_namespaced_lease("waa-sam", "default")
+    lease = cluster.coordination.read_namespaced_lease("waa-sam", cluster.namespace)
     assert lease.spec.holder_identity.startswith("waa-sam-0_")
     assert status["fencingToken"] == lease.spec.lease_transitions
     assert cluster.condition("sam", "Ready")["status"] == "True"  # type: ignore[index]
 
     cluster.patch_account("sam", {"metadata": {"annotations": {"wafleet.io/fenced": "incident-7"}}})
     wait_for(
-        lambda: cluster.account("sam")["status"]["runner"]["phase"] == "Fenced",
+        lambda: runner_phase(cluster, "sam") == "Fenced",
         "runner fenced itself",
     )
     wait_for(
         lambda: (
             not cluster.coordination.read_namespaced_lease(
-                "waa-sam", "default"
+                "waa-sam", cluster.namespace
             ).spec.holder_identity
         ),
         "lease released",
@@ -107,10 +122,12 @@ def test_runner_reports_reach_the_phase_and_the_fence_stops_the_session(
     runner.send_signal(signal.SIGTERM)
     assert runner.wait(timeout=20) == 0
     wait_for(
-        lambda: cluster.account("sam")["status"]["runner"]["phase"] == "Stopped",
+        lambda: runner_phase(cluster, "sam") == "Stopped",
         "runner reports Stopped",
     )
-    assert not cluster.coordination.read_namespaced_lease("waa-sam", "default").spec.holder_identity
+    assert not cluster.coordination.read_namespaced_lease(
+        "waa-sam", cluster.namespace
+    ).spec.holder_identity
 
 
 def start_snapshotting_account(
@@ -150,18 +167,16 @@ def test_on_demand_snapshot_from_the_cli(
 ) -> None:
     start_snapshotting_account(cluster, aws, runner_process, tmp_path, "vera")
     wait_for(
-        lambda: (cluster.account("vera")["status"].get("runner") or {}).get("phase") == "Connected",
+        lambda: runner_phase(cluster, "vera") == "Connected",
         "connected",
     )
     # The new login is snapshotted at once; the on-demand one must come after it.
-    login = wait_for(
-        lambda: cluster.account("vera")["status"]["runner"].get("lastSnapshot"), "login snapshot"
-    )
-    done = run_wafleet(kube_api.kubeconfig, "snapshot", "vera")
+    login = wait_for(lambda: runner_status(cluster, "vera").get("lastSnapshot"), "login snapshot")
+    done = run_wafleet(kube_api.kubeconfig, "snapshot", "vera", "-n", kube_api.namespace)
     assert done.returncode == 0, done.stderr
     snap = wait_for(
         lambda: (
-            (last := cluster.account("vera")["status"]["runner"].get("lastSnapshot"))
+            (last := runner_status(cluster, "vera").get("lastSnapshot"))
             and last["id"] != login["id"]
             and last
         ),
@@ -171,7 +186,7 @@ def test_on_demand_snapshot_from_the_cli(
     assert login["bytes"] > 0
     assert snap["bytes"] <= login["bytes"]
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="snaps").get("Contents", [])]
-    assert f"default/vera/manifests/{snap['id']}.json" in keys
+    assert f"{cluster.namespace}/vera/manifests/{snap['id']}.json" in keys
     healthy = wait_for(
         lambda: (c := cluster.condition("vera", "SnapshotHealthy")) and c["status"] == "True" and c,
         "SnapshotHealthy=True",
@@ -186,9 +201,7 @@ def test_login_qr_reaches_status_and_the_cli_draws_it(
     """A fresh session with no login: the engine's QR goes runner → status.runner → status.loginQr."""
     cluster.create_account("wes", {"phoneNumber": "+15550100001", "engine": "local"})
     wait_for(lambda: cluster.statefulset("wes"), "children")
-    cluster.apps.patch_namespaced_stateful_set_status(
-        "waa-wes", "default", {"status": {"replicas": 1, "readyReplicas": 1}}
-    )
+    cluster.mark_pod_ready("wes")
     runner_process("wes", WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S="none")
     status = wait_for(
         lambda: (
@@ -198,7 +211,7 @@ def test_login_qr_reaches_status_and_the_cli_draws_it(
     )
     assert status["loginQr"]
     assert cluster.condition("wes", "LoggedIn")["reason"] == "AwaitingLogin"  # type: ignore[index]
-    drawn = run_wafleet(kube_api.kubeconfig, "qr", "wes")
+    drawn = run_wafleet(kube_api.kubeconfig, "qr", "wes", "-n", kube_api.namespace)
     assert drawn.returncode == 0, drawn.stderr
     assert "█" in drawn.stdout
 
@@ -216,24 +229,24 @@ def test_verify_from_the_cli_finds_a_damaged_snapshot_and_the_next_snapshot_repa
     start_snapshotting_account(cluster, aws, runner_process, tmp_path, "vale")
 
     def wafleet(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_wafleet(kube_api.kubeconfig, *args, timeout=90)
+        return run_wafleet(kube_api.kubeconfig, *args, "-n", kube_api.namespace, timeout=90)
 
     def healthy() -> dict[str, Any]:
         return cluster.condition("vale", "SnapshotHealthy") or {}
 
     wait_for(
-        lambda: (cluster.account("vale")["status"].get("runner") or {}).get("phase") == "Connected",
+        lambda: runner_phase(cluster, "vale") == "Connected",
         "connected",
     )
     first = wait_for(  # a fresh login is snapshotted at once
-        lambda: cluster.account("vale")["status"]["runner"].get("lastSnapshot"), "login snapshot"
+        lambda: runner_status(cluster, "vale").get("lastSnapshot"), "login snapshot"
     )
     whole = wafleet("verify", "vale", "--wait", "--timeout", "60")
     assert whole.returncode == 0, (whole.stdout, whole.stderr)
     assert "vale: OK" in whole.stdout
     assert first["id"] in whole.stdout
 
-    flip_a_byte_of_a_chunk(s3, "snaps", "default/vale/")
+    flip_a_byte_of_a_chunk(s3, "snaps", f"{cluster.namespace}/vale/")
     damaged = wafleet("verify", "vale", "--wait", "--timeout", "60")
     assert damaged.returncode == 1, (damaged.stdout, damaged.stderr)
     assert f"snapshot {first['id']} has 1 corrupt and 0 missing chunk(s)" in damaged.stdout
