@@ -249,8 +249,6 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             kubeconfig = plane.write_kubeconfig(Path(tmp) / "kubeconfig", namespace="default")
             node = StandInNode(plane).start()
             kubelet = Kubelet(plane, "default", Path(tmp) / "kubelet").start()
-            # The simulated WhatsApp peer of the first pod logs in at once (a person scanning).
-            kubelet.image_env["WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S"] = "0"
             console.print(
                 "  no kubelet here: a stand-in runs each pod's runner as a local process with the"
                 " pod's env, Secrets and ServiceAccount token"
@@ -337,12 +335,24 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             show_verify(kc, moto, bucket, env)
 
             # A lost pod: the StatefulSet makes a new one, which restores the session.
-            kubelet.image_env.pop("WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S")
-            token = kc("get", "waa", "demo", "-o", "jsonpath={.status.fencingToken}")
             console.print(
-                "  from now on the simulated peer never logs in by itself: only a restored"
-                " session can connect"
+                "  from now on nobody scans a QR for the simulated peer: only a restored session"
+                " can connect"
             )
+            never = '{"spec":{"local":{"login":"Never"}}}'
+            console.print(f"  $ kubectl patch waa demo --type=merge -p '{never}'")
+            kc("patch", "waa", "demo", "--type=merge", "-p", never)
+            # The pod template changed: the StatefulSet controller rolls the pod.
+            rolled = wait_until(
+                lambda: (
+                    kc("get", "waa", "demo", "-o", "jsonpath={.status.fencingToken}") == "2"
+                    and "Connected" in kc("get", "waa", "demo", "-o", "jsonpath={.status.phase}")
+                ),
+                120,
+            )
+            if not rolled:
+                console.print("  [red]the rolled pod did not connect[/]")
+            token = kc("get", "waa", "demo", "-o", "jsonpath={.status.fencingToken}")
             show("delete", "pod", "waa-demo-0", "--wait=false")
 
             def replaced() -> bool:

@@ -27,7 +27,7 @@ from session_runner.cli.accounts import (
     verify_answer,
 )
 from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
-from session_runner.kube.connection import KubeConfigError
+from session_runner.kube.connection import KubeConfigError, load_connection
 from session_runner.not_built import not_built
 
 T = TypeVar("T")
@@ -49,6 +49,17 @@ def version() -> None:
 def _connect() -> KubeClient:
     try:
         return KubeClient.connect()
+    except KubeConfigError as error:
+        typer.echo(f"wafleet: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _namespace(option: str | None) -> str:
+    """`-n` when given, else the namespace of the kubeconfig's current context (as kubectl)."""
+    if option:
+        return option
+    try:
+        return load_connection().namespace
     except KubeConfigError as error:
         typer.echo(f"wafleet: {error}", err=True)
         raise typer.Exit(code=2) from None
@@ -95,9 +106,12 @@ def status(
 @app.command()
 def qr(
     account: str = typer.Argument(..., help="WhatsAppAccount name."),
-    namespace: str = typer.Option("default", "--namespace", "-n"),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Default: the kubeconfig context's namespace."
+    ),
 ) -> None:
     """Draw the account's login QR code in the terminal (scan it with WhatsApp > Linked devices)."""
+    namespace = _namespace(namespace)
     body = asyncio.run(_fetch(lambda client: get_account(client, namespace, account)))
     status_ = body.get("status") or {}
     payload = status_.get("loginQr")
@@ -128,9 +142,12 @@ def bulk() -> None:
 @app.command()
 def snapshot(
     account: str = typer.Argument(..., help="WhatsAppAccount name."),
-    namespace: str = typer.Option("default", "--namespace", "-n"),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Default: the kubeconfig context's namespace."
+    ),
 ) -> None:
     """Ask the account's runner for a snapshot now (it watches the wafleet.io/snapshot-request annotation)."""
+    namespace = _namespace(namespace)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     patch = {"metadata": {"annotations": {SNAPSHOT_REQUEST_ANNOTATION: stamp}}}
     asyncio.run(
@@ -194,7 +211,9 @@ async def _request_verify(
 @app.command()
 def verify(
     account: str = typer.Argument(..., help="WhatsAppAccount name."),
-    namespace: str = typer.Option("default", "--namespace", "-n"),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Default: the kubeconfig context's namespace."
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for the runner's answer and print it."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait with --wait."),
 ) -> None:
@@ -205,6 +224,7 @@ def verify(
     snapshot is whole, 1 when it is damaged (the damaged chunks are uploaded
     again by the next snapshot) or could not be checked.
     """
+    namespace = _namespace(namespace)
     code, line, error = asyncio.run(
         _fetch(lambda client: _request_verify(client, namespace, account, wait, timeout))
     )

@@ -32,6 +32,8 @@ class Connection:
     ssl_context: ssl.SSLContext | bool
     token: str | None = None
     token_file: Path | None = None
+    #: The namespace a request without one means: the kubeconfig context's, or the pod's own.
+    namespace: str = "default"
 
     def authorization(self) -> dict[str, str]:
         token = self.token
@@ -50,7 +52,14 @@ def in_cluster() -> Connection | None:
         return None
     context = ssl.create_default_context(cafile=str(SERVICE_ACCOUNT / "ca.crt"))
     server_host = f"[{host}]" if ":" in host else host
-    return Connection(server=f"https://{server_host}:{port}", ssl_context=context, token_file=token)
+    namespace_file = SERVICE_ACCOUNT / "namespace"
+    namespace = namespace_file.read_text().strip() if namespace_file.exists() else "default"
+    return Connection(
+        server=f"https://{server_host}:{port}",
+        ssl_context=context,
+        token_file=token,
+        namespace=namespace or "default",
+    )
 
 
 def _materialize(data: str | None, path: str | None, base: Path) -> str | None:
@@ -116,6 +125,7 @@ def from_kubeconfig(path: Path, context_name: str | None = None) -> Connection:
         ssl_context=ssl_context,
         token=user.get("token"),
         token_file=token_file,
+        namespace=str(context.get("namespace") or "default"),
     )
 
 

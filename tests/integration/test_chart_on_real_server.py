@@ -320,12 +320,13 @@ def test_install_md_commands_work_on_a_real_cluster(cluster: Cluster, pod_player
     assert stored["kind"] == "WhatsAppAccount"
     assert {k: stored["spec"][k] for k in sample["spec"]} == sample["spec"]
     # The operator ran as the chart's ServiceAccount, built the account's children, and the
-    # runner (as its own ServiceAccount) holds the Lease: what `kubectl wait` above waited for.
+    # runner (as its own ServiceAccount) holds the Lease and connected: `kubectl wait` said Ready.
     assert cluster.get("/apis/apps/v1/namespaces/default/statefulsets/waa-demo").status_code == 200
     status = cluster.get(f"{WAA}/namespaces/default/whatsappaccounts/demo").json()["status"]
     lease = next(c for c in status["conditions"] if c["type"] == "LeaseHeld")
     assert lease["status"] == "True", status
     assert "waa-demo-0" in lease["message"], lease
+    assert status["phase"] == "Connected", status
 
 
 # ---------------------------------------------------------------- install, upgrade, uninstall

@@ -46,6 +46,19 @@ def test_qr_draws_the_payload_while_awaiting_login(cluster: Cluster, kube_api: A
     assert len({len(line) for line in drawing}) == 1  # square: every row as wide as the others
 
 
+def test_without_n_the_command_works_in_the_contexts_namespace(
+    cluster: Cluster, kube_api: Any
+) -> None:
+    """kube_api's kubeconfig context names the test's namespace; no -n is needed, as with kubectl."""
+    cluster.create_account("ctx", {"phoneNumber": "+15550100001", "engine": "local"})
+    cluster.patch_account_status(
+        "ctx", {"status": {"phase": "AwaitingLogin", "loginQr": "2@x,y,z"}}
+    )
+    done = wafleet(kube_api, "qr", "ctx")
+    assert done.returncode == 0, done.stderr
+    assert f"{kube_api.namespace}/ctx" in done.stdout
+
+
 def test_missing_account_and_unreachable_server_are_clear(
     cluster: Cluster, kube_api: Any, tmp_path: Path
 ) -> None:

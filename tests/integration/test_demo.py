@@ -38,6 +38,6 @@ def test_the_demo_fails_over_and_runs_the_account_on_the_real_control_plane() ->
     assert verdicts == [("OK", "0"), ("DAMAGED", "1"), ("OK", "0")]
     assert "SnapshotHealthy reason: SnapshotCorrupt" in out
     # A deleted pod is replaced by the StatefulSet controller and restores the session.
-    assert "restored the session from the snapshot: fencing token 1 -> 2, no new QR scan" in out
+    assert "restored the session from the snapshot: fencing token 2 -> 3, no new QR scan" in out
     assert "phase: Suspended, StatefulSet replicas: 0" in out
     assert "demo finished" in out

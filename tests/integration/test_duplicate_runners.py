@@ -120,7 +120,6 @@ def describe(cluster: Cluster, kubelet: Kubelet) -> str:
 def test_a_duplicate_never_overwrites_the_leaders_report_and_takes_over_when_it_dies(
     kube_api: KubeApi, cluster: Cluster, wafleet_operator: OperatorProcess, kubelet: Kubelet
 ) -> None:
-    kubelet.image_env["WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S"] = "0"  # the peer logs in at once
     cluster.create_account(ACCOUNT, SPEC)
 
     # The pod's runner leads; the account is Connected and Ready.

@@ -82,9 +82,7 @@ def test_apply_pod_lease_ready_snapshot_delete_pod_and_the_replacement_restores(
     cluster.core.create_namespaced_secret(
         ns, secret("s3", {"AWS_ACCESS_KEY_ID": b"testing", "AWS_SECRET_ACCESS_KEY": b"testing"})
     )
-    # The first pod's simulated peer logs in at once (a person scanning the QR).
-    kubelet.image_env["WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S"] = "0"
-
+    # The simulated peer of a local account logs in at once (spec.local.login: Automatic).
     kubectl(kube_api, "apply", "-f", "-", input_text=account_manifest(aws.endpoint_url))
     kubectl(kube_api, "wait", "--for=condition=Ready", "waa/e2e", "--timeout=180s")
 
@@ -108,25 +106,40 @@ def test_apply_pod_lease_ready_snapshot_delete_pod_and_the_replacement_restores(
     assert f"{ns}/e2e/latest.json" in keys
     assert any(k.startswith(f"{ns}/e2e/chunks/") for k in keys)
 
-    # From now on no peer logs in by itself: only a restored session can connect.
-    kubelet.image_env.pop("WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S")
-    old_uid = pod.metadata.uid
-    kubectl(kube_api, "delete", "pod", "waa-e2e-0", "--wait=false")
-
-    def replacement_connected() -> bool:
+    # From now on nobody scans a QR: only a session restored from the snapshot can connect.
+    # The pod template changes, so the StatefulSet controller replaces the pod itself.
+    def replaced_and_connected(old_uid: str, after_token: int) -> int | None:
         current = cluster.core.read_namespaced_pod("waa-e2e-0", ns)
-        lease = cluster.coordination.read_namespaced_lease("waa-e2e", ns)
-        return (
-            current.metadata.uid != old_uid
-            and (lease.spec.lease_transitions or 0) > first_token
-            and runner_status(cluster).get("phase") == "Connected"
-        )
+        token = cluster.coordination.read_namespaced_lease("waa-e2e", ns).spec.lease_transitions
+        connected = runner_status(cluster).get("phase") == "Connected"
+        fresh = current.metadata.uid != old_uid and (token or 0) > after_token
+        return int(token) if fresh and connected else None
 
-    wait_for(replacement_connected, "the replacement pod connected from the snapshot", 180)
+    kubectl(
+        kube_api,
+        "patch",
+        "waa",
+        "e2e",
+        "--type=merge",
+        "-p",
+        '{"spec":{"local":{"login":"Never"}}}',
+    )
+    rolled_token = wait_for(
+        lambda: replaced_and_connected(pod.metadata.uid, first_token),
+        "the rolled pod connected from the snapshot",
+        180,
+    )
+
+    # A lost pod: the controller makes a new one, which restores the session again.
+    rolled_uid = cluster.core.read_namespaced_pod("waa-e2e-0", ns).metadata.uid
+    kubectl(kube_api, "delete", "pod", "waa-e2e-0", "--wait=false")
+    wait_for(
+        lambda: replaced_and_connected(rolled_uid, rolled_token),
+        "the replacement pod connected from the snapshot",
+        180,
+    )
     kubectl(kube_api, "wait", "--for=condition=Ready", "waa/e2e", "--timeout=120s")
     status = cluster.account("e2e")["status"]
     assert status["phase"] == "Connected"
-    assert status["fencingToken"] > first_token
+    assert status["fencingToken"] > rolled_token > first_token
     assert status.get("loginQr") is None  # nobody had to scan again
-    replacement = kubelet.pods["waa-e2e-0"]
-    assert "restore" in replacement.logs().lower()

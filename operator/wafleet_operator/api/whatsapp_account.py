@@ -42,6 +42,11 @@ class DeletionPolicy(StrEnum):
     DELETE = "Delete"
 
 
+class LocalLogin(StrEnum):
+    AUTOMATIC = "Automatic"
+    NEVER = "Never"
+
+
 class AccountPhase(StrEnum):
     PENDING = "Pending"
     RESTORING = "Restoring"
@@ -171,6 +176,17 @@ class LeaseSpec(KubeModel):
     )
 
 
+class LocalEngineSpec(KubeModel):
+    """The simulated peer of `engine: local`, which stands in for WhatsApp in demos and tests."""
+
+    login: LocalLogin = Field(
+        LocalLogin.AUTOMATIC,
+        description="Automatic: the simulated person scans the QR at once, so a new account "
+        "connects by itself. Never: nobody scans, so only a session restored from a snapshot "
+        "connects (shows that restores work).",
+    )
+
+
 class WhatsAppAccountSpec(KubeModel):
     phone_number: PhoneNumber = Field(
         description="The account's number in E.164, e.g. +14155550100."
@@ -196,6 +212,9 @@ class WhatsAppAccountSpec(KubeModel):
         None, description="Runner container resources; per-engine defaults if unset."
     )
     image: ImageRef | None = Field(None, description="Runner image override.")
+    local: LocalEngineSpec | None = Field(
+        None, description="The simulated peer of engine local (ignored by the other engines)."
+    )
 
 
 # ---------------------------------------------------------------- status

@@ -15,9 +15,10 @@ from typing import Any, Final
 
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from session_runner.engines.registry import LOCAL_ENV_PREFIX
 from session_runner.settings import ENV_PREFIX, RunnerSettings
 from session_runner.settings import Engine as RunnerEngine
-from wafleet_operator.api import Engine, WhatsAppAccountSpec
+from wafleet_operator.api import Engine, LocalLogin, WhatsAppAccountSpec
 
 from .account import AccountRef
 from .naming import child_name, pod_name
@@ -63,6 +64,9 @@ FIELD_REF_ENV: dict[str, str] = {
     POD_NAME_ENV: "metadata.name",
     NAMESPACE_ENV: "metadata.namespace",
 }
+
+#: The local engine's peer logs in this long after its QR appears (0: at once).
+LOCAL_AUTO_LOGIN_ENV = f"{LOCAL_ENV_PREFIX}AUTO_LOGIN_AFTER_S"
 
 AWS_ACCESS_KEY_ID_ENV = "AWS_ACCESS_KEY_ID"
 AWS_SECRET_ACCESS_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
@@ -176,6 +180,12 @@ def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dic
             )
         else:
             env.append({"name": name, "value": value})
+    if spec.engine is Engine.LOCAL and (
+        spec.local is None or spec.local.login is LocalLogin.AUTOMATIC
+    ):
+        # The simulated person scans at once. Outside RunnerSettings on purpose: the local
+        # engine's options are the simulation's, not part of the operator<->runner contract.
+        env.append({"name": LOCAL_AUTO_LOGIN_ENV, "value": "0"})
     credentials = spec.snapshot.credentials_secret if spec.snapshot else None
     if credentials is not None:
         env.append(

@@ -11,12 +11,18 @@ import yaml
 from session_runner.kube.connection import KubeConfigError, from_kubeconfig
 
 
-def write(tmp_path: Path, user: dict[str, Any], cluster: dict[str, Any] | None = None) -> Path:
+def write(
+    tmp_path: Path,
+    user: dict[str, Any],
+    cluster: dict[str, Any] | None = None,
+    namespace: str | None = None,
+) -> Path:
+    context = {"cluster": "c", "user": "u", **({"namespace": namespace} if namespace else {})}
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "current-context": "dev",
-        "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}],
+        "contexts": [{"name": "dev", "context": context}],
         "clusters": [{"name": "c", "cluster": cluster or {"server": "http://127.0.0.1:8080"}}],
         "users": [{"name": "u", "user": user}],
     }
@@ -29,6 +35,16 @@ def test_token_user(tmp_path: Path) -> None:
     connection = from_kubeconfig(write(tmp_path, {"token": "t0k"}))
     assert connection.server == "http://127.0.0.1:8080"
     assert connection.authorization() == {"Authorization": "Bearer t0k"}
+
+
+@pytest.mark.parametrize(("namespace", "expected"), [(None, "default"), ("whatsapp", "whatsapp")])
+def test_the_contexts_namespace_is_the_default_one(
+    tmp_path: Path, namespace: str | None, expected: str
+) -> None:
+    """As kubectl: a command without -n works in the current context's namespace."""
+    assert (
+        from_kubeconfig(write(tmp_path, {"token": "t"}, namespace=namespace)).namespace == expected
+    )
 
 
 def test_token_file_is_read_on_every_request(tmp_path: Path) -> None:
