@@ -306,7 +306,8 @@ class ChartRbac:
             else rule
             for rule in role["rules"]
         ]
-        self._put_role(role, rules)
+        # A rule left with no verb is invalid (422): drop it.
+        self._put_role(role, [rule for rule in rules if rule["verbs"]])
         wait_for(lambda: not self.allows(group, resource, verb), f"{verb} {resource} withdrawn")
 
     def restore(self) -> None:

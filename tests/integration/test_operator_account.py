@@ -788,6 +788,33 @@ def test_a_refused_child_write_outside_kopfs_handler_is_counted_and_recovered(
     )
 
 
+@pytest.mark.parametrize("operator_env", [{"WAFLEET_RESYNC_INTERVAL_S": "2"}], indirect=False)
+@pytest.mark.parametrize("operator_identity", ["chart-namespace"])
+def test_without_the_finalizers_grant_no_child_is_created(
+    cluster: Cluster, chart_rbac: ChartRbac, wafleet_operator: OperatorProcess
+) -> None:
+    """The chart's `update` on whatsappaccounts/finalizers is needed, not decoration: every
+    child blocks its owner's deletion, and the API server's OwnerReferencesPermissionEnforcement
+    admission refuses that to whoever may not update the owner's finalizers (kopf gives the
+    creation up on a 403). Given back, the resync creates the children."""
+    chart_rbac.withdraw("wafleet.io", "whatsappaccounts/finalizers", "update")
+    wait_for(
+        lambda: not chart_rbac.allows("wafleet.io", "whatsappaccounts/finalizers", "update"),
+        "the grant withdrawn",
+    )
+    cluster.create_account("fin", LOCAL)
+    wait_for(
+        lambda: "cannot set blockOwnerDeletion" in wafleet_operator.logs(),
+        "the API server refusing blockOwnerDeletion",
+        60,
+    )
+    with pytest.raises(ApiException) as missing:
+        cluster.statefulset("fin")
+    assert missing.value.status == 404
+    chart_rbac.restore()
+    wait_for(lambda: cluster.statefulset("fin"), "the children once the grant is back", 120)
+
+
 @pytest.mark.parametrize("operator_identity", ["chart-namespace"])
 def test_a_refused_runner_report_is_counted(
     cluster: Cluster, chart_rbac: ChartRbac, wafleet_operator: OperatorProcess

@@ -83,8 +83,9 @@ RUNNER_GRANT = (
 OWNER_FINALIZERS = (
     "children's ownerReferences set blockOwnerDeletion, which the "
     "OwnerReferencesPermissionEnforcement admission plugin (on by default in many "
-    "distributions, not in the test control plane's default plugin set) allows only to "
-    "whoever may update the owner's finalizers; no request of the operator shows it"
+    "distributions, and in the test control plane) allows only to whoever may update the "
+    "owner's finalizers; no request of the operator shows it, the refusal without it does "
+    "(test_without_the_finalizers_grant_no_child_is_created)"
 )
 PEERING = (
     "kopf peering, used only with more than one operator replica (WAFLEET_PEERING); "

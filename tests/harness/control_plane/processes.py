@@ -111,6 +111,9 @@ class ControlPlane:
                 "--endpoint-reconciler-type=none",
                 "--enable-aggregator-routing=true",
                 "--allow-privileged=true",
+                # On in many distributions (OpenShift among them): setting blockOwnerDeletion
+                # on a child needs `update` on the owner's finalizers; the chart must grant it.
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                 "--v=0",
             ],
         )
