@@ -282,6 +282,16 @@ def test_doc_commands_are_found() -> None:
     assert any(c.startswith("kubectl apply -f samples/") for c in commands), commands
 
 
+def test_the_readmes_install_block_is_the_tested_one() -> None:
+    """README.md's "Install on a cluster" shows docs/install.md's commands, which run below."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Install on a cluster", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None, "README's install section has no sh block"
+    shown = [line.strip() for line in block.group(1).splitlines() if line.strip()]
+    assert shown == doc_commands()
+
+
 # ---------------------------------------------------------------- playing the pods
 
 
