@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 
+from wafleet_operator.drift import fingerprint, is_drift
 from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import Context, reconcile_by_name
 
@@ -105,10 +106,26 @@ def register(registry: kopf.OperatorRegistry) -> None:
 def _register_child(
     registry: kopf.OperatorRegistry, group: str, version: str, plural: str, *, drift_on_modify: bool
 ) -> None:
+    #: The fingerprint (drift.fingerprint) last seen per object of this kind.
+    seen: dict[tuple[str, str], str] = {}
+
     async def child_changed(
-        type: str, labels: kopf.Labels, namespace: str | None, memo: kopf.Memo, **_: Any
+        type: str,
+        body: kopf.Body,
+        labels: kopf.Labels,
+        name: str,
+        namespace: str | None,
+        memo: kopf.Memo,
+        **_: Any,
     ) -> None:
-        if type == "DELETED" or (type == "MODIFIED" and drift_on_modify):
+        key = (namespace or "", name)
+        current = fingerprint(body)
+        previous = seen.pop(key, None) if type == "DELETED" else seen.get(key)
+        if type != "DELETED":
+            seen[key] = current
+        if type == "MODIFIED" and not drift_on_modify:
+            return
+        if is_drift(type or "", previous, current):
             account = labels.get(ACCOUNT_LABEL)
             if account and namespace:
                 await reconcile_owner(
