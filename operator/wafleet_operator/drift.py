@@ -12,9 +12,12 @@ What the operator owns in a child is what it applies: the spec (a change
 bumps ``metadata.generation`` on kinds that have one), labels, annotations
 and owner references, and for kinds without a generation the rest of the
 object (RBAC rules, a ServiceAccount's fields). The fingerprint keeps exactly
-that; a MODIFIED event whose fingerprint equals the last one seen for the
-object is not drift. An object seen for the first time is drift (after a
-restart the operator cannot know what changed), as is every deletion.
+that, plus the few status fields the account's own status is computed from
+(a StatefulSet's ``readyReplicas``: the account is Ready only once its pod
+is); a MODIFIED event whose fingerprint equals the last one seen for the
+object changes nothing the account depends on. An object seen for the first
+time counts (after a restart the operator cannot know what changed), as does
+every deletion.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
+
+#: Status fields the operator reads (reconcile.py): a change must reach the account's status.
+OBSERVED_STATUS = ("readyReplicas",)
 
 #: Fields of an object that only its own controllers write, never the operator.
 SERVER_OWNED_METADATA = frozenset(
@@ -38,12 +44,16 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     if "generation" in meta:
         # The spec is summarised by its generation: the server bumps it on every change.
         rest = {"generation": meta["generation"]}
-    canonical = json.dumps({"metadata": owned_meta, "rest": rest}, sort_keys=True, default=str)
+    status = body.get("status") or {}
+    observed = {k: status.get(k) for k in OBSERVED_STATUS if k in status}
+    canonical = json.dumps(
+        {"metadata": owned_meta, "rest": rest, "observed": observed}, sort_keys=True, default=str
+    )
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
 def is_drift(event_type: str, previous: str | None, current: str) -> bool:
-    """Whether an event of a child should reconcile its account.
+    """Whether an event of a child should reconcile its account (drift, or a fact its status uses).
 
     `previous` is the fingerprint last seen for the object (None: never seen),
     `current` the one of the object in the event.

@@ -42,6 +42,12 @@ def changed(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str
 
 ROWS = [
     (
+        "the pod became ready (the account's Ready uses it)",
+        STATEFULSET,
+        changed(STATEFULSET, ("status", "readyReplicas"), 1),
+        True,
+    ),
+    (
         "controller writes status",
         STATEFULSET,
         changed(STATEFULSET, ("status", "replicas"), 1),
