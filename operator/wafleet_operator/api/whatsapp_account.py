@@ -181,9 +181,8 @@ class LocalEngineSpec(KubeModel):
 
     login: LocalLogin = Field(
         LocalLogin.AUTOMATIC,
-        description="Automatic: the simulated person scans the QR at once, so a new account "
-        "connects by itself. Never: nobody scans, so only a session restored from a snapshot "
-        "connects (shows that restores work).",
+        description="Automatic: the simulated person scans the QR at once. Never: only a "
+        "restored session connects.",
     )
 
 
