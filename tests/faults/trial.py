@@ -310,12 +310,7 @@ class Stores:
             for extra in extra_leases:
                 _ok(http.post(leases, json={**lease, "metadata": object_meta(account, extra)}))
             own = child_name(name)
-            token = _ok(
-                http.post(
-                    f"/api/v1/namespaces/{ns}/serviceaccounts/{own}/token",
-                    json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"},
-                )
-            )["status"]["token"]
+            token = self.plane.token_for(ns, own)
         with httpx.Client(
             base_url=self.plane.url,
             verify=ssl.create_default_context(cafile=str(self.plane.pki.ca_cert)),

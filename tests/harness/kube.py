@@ -115,18 +115,7 @@ class KubeApi:
         self, service_account: str, namespace: str | None = None, seconds: int = 3600
     ) -> str:
         """A TokenRequest token: exactly `service_account`'s RBAC, as its pod would have."""
-        ns = namespace or self.namespace
-        with self.http() as http:
-            answer = http.post(
-                f"/api/v1/namespaces/{ns}/serviceaccounts/{service_account}/token",
-                json={
-                    "apiVersion": "authentication.k8s.io/v1",
-                    "kind": "TokenRequest",
-                    "spec": {"expirationSeconds": seconds},
-                },
-            )
-        answer.raise_for_status()
-        return str(answer.json()["status"]["token"])
+        return self.plane.token_for(namespace or self.namespace, service_account, seconds=seconds)
 
     def kubeconfig_for_token(self, token: str, path: Path) -> Path:
         """A kubeconfig that authenticates with `token` (no client certificate)."""

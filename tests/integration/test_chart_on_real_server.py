@@ -100,10 +100,9 @@ class Cluster:
             "HELM_DATA_HOME": str(self.folder / "helm-data"),
         }
 
-    def sh(self, command: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
-        """Run one shell command line from the repository root, as the docs' reader would."""
+    def _exec(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["bash", "-c", command],
+            argv,
             cwd=REPO,
             env=self.env(),
             capture_output=True,
@@ -112,17 +111,13 @@ class Cluster:
             check=False,
         )
 
+    def sh(self, command: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run one shell command line from the repository root, as the docs' reader would."""
+        return self._exec(["bash", "-c", command], timeout)
+
     def run(self, *argv: str, timeout: float = 300.0) -> str:
         """helm or kubectl with these arguments; fails the test with the tool's own words."""
-        done = subprocess.run(
-            list(argv),
-            cwd=REPO,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        done = self._exec(list(argv), timeout)
         assert done.returncode == 0, f"{shlex.join(argv)} -> {done.returncode}\n{done.stderr}"
         # The server's warnings (deprecated APIs, unknown or duplicate fields) reach stderr.
         warnings = [line for line in done.stderr.splitlines() if "warning" in line.lower()]
@@ -148,13 +143,7 @@ class Cluster:
 
     def token_for(self, namespace: str, service_account: str) -> str:
         """A TokenRequest token: exactly that ServiceAccount's RBAC, as its pod has."""
-        with self.http() as http:
-            answer = http.post(
-                f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
-                json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-            )
-        answer.raise_for_status()
-        return str(answer.json()["status"]["token"])
+        return self.plane.token_for(namespace, service_account)
 
     def create_namespace(self, name: str) -> None:
         with self.http() as http:

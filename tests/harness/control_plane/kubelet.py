@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 from .podspec import Launch, PodConfigError, build_launch, decode_secret
-from .processes import ControlPlane, free_port
+from .processes import ControlPlane, ControlPlaneError, free_port
 
 NODE_NAME = "wafleet-test-node"
 POLL_INTERVAL_S = 0.25
@@ -302,27 +302,16 @@ class Kubelet:
         return PodProcess(self._key(pod), uid, launch, process, log_path)
 
     def _pod_token(self, pod: dict[str, Any]) -> str:
+        """The pod's ServiceAccount token, bound to the pod as a kubelet's projected one is."""
         meta = pod["metadata"]
-        account = pod["spec"].get("serviceAccountName") or "default"
-        answer = self._http.post(
-            f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{account}/token",
-            json={
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenRequest",
-                "spec": {
-                    "expirationSeconds": 3600,
-                    "boundObjectRef": {
-                        "apiVersion": "v1",
-                        "kind": "Pod",
-                        "name": meta["name"],
-                        "uid": meta["uid"],
-                    },
-                },
-            },
-        )
-        if answer.status_code >= 300:
-            raise PodConfigError("CreateContainerConfigError", f"TokenRequest: {answer.text}")
-        return str(answer.json()["status"]["token"])
+        try:
+            return self.plane.token_for(
+                meta["namespace"],
+                pod["spec"].get("serviceAccountName") or "default",
+                bound_pod=(meta["name"], meta["uid"]),
+            )
+        except ControlPlaneError as error:
+            raise PodConfigError("CreateContainerConfigError", str(error)) from None
 
     def _secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         answer = self._http.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")

@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import yaml
 
 from .assets import Assets
@@ -217,6 +218,42 @@ class ControlPlane:
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         path.chmod(0o600)
         return path
+
+    def token_for(
+        self,
+        namespace: str,
+        service_account: str,
+        *,
+        seconds: int = 3600,
+        bound_pod: tuple[str, str] | None = None,
+    ) -> str:
+        """A TokenRequest token of `service_account`: exactly its RBAC, as its pod has.
+
+        `bound_pod` (name, uid) binds the token to a Pod, as a kubelet's projected
+        token is: it stops working once that Pod is gone.
+        """
+        spec: dict[str, object] = {"expirationSeconds": seconds}
+        if bound_pod is not None:
+            spec["boundObjectRef"] = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": bound_pod[0],
+                "uid": bound_pod[1],
+            }
+        with httpx.Client(base_url=self.url, verify=self.ssl_context(), timeout=10) as http:
+            answer = http.post(
+                f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
+                json={
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "spec": spec,
+                },
+            )
+        if answer.status_code >= 300:
+            raise ControlPlaneError(
+                f"TokenRequest for {namespace}/{service_account}: {answer.text}"
+            )
+        return str(answer.json()["status"]["token"])
 
     def ssl_context(self) -> ssl.SSLContext:
         """Trusts the cluster CA and presents the admin certificate."""
