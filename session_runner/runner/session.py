@@ -498,9 +498,7 @@ class SessionRunner:
                 last_token=self._last_token,
             )
             try:
-                if refresh:
-                    return await self._reporter.report(facts, refresh=True)
-                return await self._reporter.report(facts)
+                return await self._reporter.report(facts, refresh=refresh)
             except Exception as error:  # a report is best effort; the lease is what protects
                 log.info("status report failed: %s", type(error).__name__)
                 return None
