@@ -62,10 +62,14 @@ def in_cluster() -> Connection | None:
     )
 
 
-def _materialize(data: str | None, path: str | None, base: Path) -> str | None:
-    """A file path for *-data fields (ssl wants files), or the configured path made absolute."""
+def _materialize(data: str | None, path: str | None, base: Path, scratch: Path) -> str | None:
+    """A file path for *-data fields (ssl reads only files), or the configured path made absolute.
+
+    Data goes to `scratch`, a private folder deleted as soon as the SSL context
+    has read it: a client key must not outlive its use on disk.
+    """
     if data:
-        handle = tempfile.NamedTemporaryFile(prefix="wafleet-kube-", delete=False)  # noqa: SIM115
+        handle = tempfile.NamedTemporaryFile(prefix="kube-", dir=scratch, delete=False)  # noqa: SIM115
         with handle:
             handle.write(base64.b64decode(data))
         return handle.name
@@ -91,29 +95,10 @@ def from_kubeconfig(path: Path, context_name: str | None = None) -> Connection:
     server = str(cluster.get("server") or "")
     if not server:
         raise KubeConfigError(f"kubeconfig {path}: context {name!r} has no cluster server")
-    base = path.parent
     ssl_context: ssl.SSLContext | bool = True
     if server.startswith("https://"):
-        if cluster.get("insecure-skip-tls-verify"):
-            ssl_context = False
-        else:
-            ca = _materialize(
-                cluster.get("certificate-authority-data"),
-                cluster.get("certificate-authority"),
-                base,
-            )
-            ssl_context = ssl.create_default_context(cafile=ca)
-        cert = _materialize(
-            user.get("client-certificate-data"), user.get("client-certificate"), base
-        )
-        key = _materialize(user.get("client-key-data"), user.get("client-key"), base)
-        if cert and key:
-            if ssl_context is False:
-                ssl_context = ssl.create_default_context()
-                ssl_context.check_hostname = False
-                ssl_context.verify_mode = ssl.CERT_NONE
-            assert isinstance(ssl_context, ssl.SSLContext)
-            ssl_context.load_cert_chain(cert, key)
+        with tempfile.TemporaryDirectory(prefix="wafleet-kube-") as scratch:
+            ssl_context = _https_context(cluster, user, path.parent, Path(scratch))
     if user.get("exec") or user.get("auth-provider"):
         raise KubeConfigError(
             f"kubeconfig {path}: user of context {name!r} uses an exec plugin or auth provider; "
@@ -137,3 +122,32 @@ def load_connection() -> Connection:
     configured = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
     path = Path(configured) if configured else Path.home() / ".kube" / "config"
     return from_kubeconfig(path)
+
+
+def _https_context(
+    cluster: dict[str, Any], user: dict[str, Any], base: Path, scratch: Path
+) -> ssl.SSLContext | bool:
+    """The SSL context of an https server: its CA (or none checked), and a client cert if any."""
+    ssl_context: ssl.SSLContext | bool = True
+    if cluster.get("insecure-skip-tls-verify"):
+        ssl_context = False
+    else:
+        ca = _materialize(
+            cluster.get("certificate-authority-data"),
+            cluster.get("certificate-authority"),
+            base,
+            scratch,
+        )
+        ssl_context = ssl.create_default_context(cafile=ca)
+    cert = _materialize(
+        user.get("client-certificate-data"), user.get("client-certificate"), base, scratch
+    )
+    key = _materialize(user.get("client-key-data"), user.get("client-key"), base, scratch)
+    if cert and key:
+        if ssl_context is False:
+            ssl_context = ssl.create_default_context()
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
+        assert isinstance(ssl_context, ssl.SSLContext)
+        ssl_context.load_cert_chain(cert, key)
+    return ssl_context

@@ -79,3 +79,33 @@ def test_missing_context_and_file_are_named(tmp_path: Path) -> None:
         from_kubeconfig(write(tmp_path, {"token": "t"}), context_name="other")
     with pytest.raises(KubeConfigError, match="kubeconfig"):
         from_kubeconfig(tmp_path / "absent")
+
+
+def test_inline_client_key_is_loaded_and_leaves_no_file_behind(tmp_path: Path) -> None:
+    """`client-key-data` must be written to a file for ssl to read it; the file goes at once."""
+    import base64
+    import tempfile
+
+    from tests.harness.control_plane.pki import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+
+    def inline(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    scratch_before = set(Path(tempfile.gettempdir()).glob("wafleet-kube-*"))
+    connection = from_kubeconfig(
+        write(
+            tmp_path,
+            {
+                "client-certificate-data": inline(pki.admin_cert),
+                "client-key-data": inline(pki.admin_key),
+            },
+            cluster={
+                "server": "https://127.0.0.1:6443",
+                "certificate-authority-data": inline(pki.ca_cert),
+            },
+        )
+    )
+    assert connection.ssl_context not in (True, False)  # a context with the chain loaded
+    assert set(Path(tempfile.gettempdir()).glob("wafleet-kube-*")) == scratch_before
