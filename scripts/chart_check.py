@@ -57,27 +57,18 @@ PROJECT_GROUP = "wafleet.io"
 MONITORING_GROUP = "monitoring.coreos.com"
 KEEP_ANNOTATION = "helm.sh/resource-policy"
 
+
 # What the operator puts into each runner's Role. Kubernetes lets a subject
 # create a Role only with permissions it holds itself (no escalate verb), so the
 # operator's own rules must cover these in every namespace it serves. Read from
-# the operator's builder (wafleet_operator.specs.rbac.role_rules) when the
-# project is installed; this copy is the fallback.
-FALLBACK_RUNNER_GRANTS: Mapping[tuple[str, str], frozenset[str]] = {
-    ("coordination.k8s.io", "leases"): frozenset({"get", "update", "patch"}),
-    (PROJECT_GROUP, "whatsappaccounts"): frozenset({"get", "watch"}),
-    (PROJECT_GROUP, "whatsappaccounts/status"): frozenset({"get", "patch"}),
-    ("", "events"): frozenset({"create"}),
-}
-
-
+# the operator's own builder, the one source of those rules (`make chart-check`
+# runs in the project's venv, where the operator is installed).
 @functools.cache
 def load_runner_grants() -> tuple[dict[tuple[str, str], frozenset[str]], str]:
     """The runner Role's grants, and where they came from."""
-    try:
-        from wafleet_operator.specs.account import AccountRef
-        from wafleet_operator.specs.rbac import role_rules
-    except ImportError as exc:
-        return dict(FALLBACK_RUNNER_GRANTS), f"fallback copy ({exc})"
+    from wafleet_operator.specs.account import AccountRef
+    from wafleet_operator.specs.rbac import role_rules
+
     rules = role_rules(AccountRef(name="a", namespace="ns", uid="u", generation=1))
     grants = {key: frozenset(verbs) for key, verbs in rule_grants(rules).items()}
     return grants, "wafleet_operator.specs.rbac.role_rules"
