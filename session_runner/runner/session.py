@@ -85,7 +85,7 @@ SnapshotHook = Callable[[Path, int], Awaitable[None]]
 
 
 async def _no_snapshot(session_dir: Path, token: int) -> None:
-    """Placeholder until the snapshot layer lands: nothing to restore or save."""
+    """Without `spec.snapshot` there is nothing to restore or save: the session starts empty."""
 
 
 async def _no_verify() -> VerifyOutcome:
