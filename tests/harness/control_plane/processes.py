@@ -124,12 +124,7 @@ class ControlPlane:
             "kube-controller-manager",
             [
                 str(self.assets.controller_manager),
-                f"--kubeconfig={self.admin_kubeconfig}",
-                f"--authentication-kubeconfig={self.admin_kubeconfig}",
-                f"--authorization-kubeconfig={self.admin_kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
+                *self._component_flags(),
                 "--controllers=*,-service-ca-certificate-publisher-controller",
                 f"--flex-volume-plugin-dir={self.folder / 'flexvolume'}",
                 f"--service-account-private-key-file={pki.sa_private}",
@@ -142,20 +137,24 @@ class ControlPlane:
         )
         self._spawn(
             "kube-scheduler",
-            [
-                str(self.assets.scheduler),
-                f"--kubeconfig={self.admin_kubeconfig}",
-                f"--authentication-kubeconfig={self.admin_kubeconfig}",
-                f"--authorization-kubeconfig={self.admin_kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
-                "--v=0",
-            ],
+            [str(self.assets.scheduler), *self._component_flags(), "--v=0"],
         )
         self._wait_default_service_account()
         self.started_in_s = time.monotonic() - began
         return self
+
+    def _component_flags(self) -> list[str]:
+        """What the controller manager and the scheduler share: the admin identity (it is in
+        system:masters, as the README advises with --use-service-account-credentials=false),
+        a loopback-only secure port of their own, and no leader election (one of each)."""
+        return [
+            f"--kubeconfig={self.admin_kubeconfig}",
+            f"--authentication-kubeconfig={self.admin_kubeconfig}",
+            f"--authorization-kubeconfig={self.admin_kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            "--leader-elect=false",
+        ]
 
     def stop(self) -> None:
         for process in reversed(self.processes):
