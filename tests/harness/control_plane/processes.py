@@ -118,7 +118,7 @@ class ControlPlane:
                 "--v=0",
             ],
         )
-        self._write_kubeconfig(self.admin_kubeconfig, namespace=None)
+        self.write_kubeconfig(self.admin_kubeconfig)
         self._wait_ready("kube-apiserver", f"{self.url}/readyz")
         self._spawn(
             "kube-controller-manager",
@@ -177,15 +177,19 @@ class ControlPlane:
                 )
 
     def write_kubeconfig(
-        self, path: Path, *, namespace: str | None = None, token: str | None = None
+        self,
+        path: Path,
+        *,
+        namespace: str | None = None,
+        token: str | None = None,
+        server: str | None = None,
     ) -> Path:
-        """A kubeconfig for this cluster: admin by client certificate, or a bearer token."""
-        return self._write_kubeconfig(path, namespace=namespace, token=token)
-
-    def _write_kubeconfig(
-        self, path: Path, *, namespace: str | None, token: str | None = None
-    ) -> Path:
+        """A kubeconfig for this cluster: admin by client certificate, or a bearer token;
+        `server` points it elsewhere (a fault proxy in front of the API server)."""
         assert self.pki is not None
+        cluster: dict[str, str] = {"server": server or self.url}
+        if cluster["server"].startswith("https://"):
+            cluster["certificate-authority"] = str(self.pki.ca_cert)
         user: dict[str, str] = (
             {"token": token}
             if token
@@ -200,15 +204,7 @@ class ControlPlane:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [
-                {
-                    "name": ADMIN_CONTEXT,
-                    "cluster": {
-                        "server": self.url,
-                        "certificate-authority": str(self.pki.ca_cert),
-                    },
-                }
-            ],
+            "clusters": [{"name": ADMIN_CONTEXT, "cluster": cluster}],
             "users": [{"name": ADMIN_CONTEXT, "user": user}],
             "contexts": [{"name": ADMIN_CONTEXT, "context": context}],
             "current-context": ADMIN_CONTEXT,
