@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from typing import Any
 
 from tests.harness.control_plane.kubelet import NODE_NAME, Kubelet
 from tests.harness.kube import KubeApi
+from tests.harness.waiting import wait_for
 
 SERVER = """
 import http.server, os, signal, sys
@@ -55,16 +55,6 @@ def pod_manifest(name: str, *, ignore_term: bool = False, grace: int = 30) -> di
     }
 
 
-def wait(predicate: Any, what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def read_pod(kube_api: KubeApi, name: str) -> dict[str, Any] | None:
     with kube_api.http() as http:
         answer = http.get(f"/api/v1/namespaces/{kube_api.namespace}/pods/{name}")
@@ -85,7 +75,7 @@ def test_a_pod_is_scheduled_run_and_ready_from_its_real_probe(
     kube_api: KubeApi, kubelet: Kubelet
 ) -> None:
     create(kube_api, pod_manifest("web"))
-    pod = wait(lambda: (p := read_pod(kube_api, "web")) and ready(p) and p, "Ready")
+    pod = wait_for(lambda: (p := read_pod(kube_api, "web")) and ready(p) and p, "Ready", timeout=60)
     assert pod["spec"]["nodeName"] == NODE_NAME  # bound by the real scheduler
     assert pod["status"]["phase"] == "Running"
     running = kubelet.pods["web"]
@@ -100,7 +90,7 @@ def test_a_container_that_exits_is_restarted_and_counted(
     kube_api: KubeApi, kubelet: Kubelet
 ) -> None:
     create(kube_api, pod_manifest("crashy"))
-    wait(lambda: ready(read_pod(kube_api, "crashy")), "Ready")
+    wait_for(lambda: ready(read_pod(kube_api, "crashy")), "Ready", timeout=60)
     first = kubelet.pods["crashy"].process
     first.kill()
 
@@ -109,7 +99,7 @@ def test_a_container_that_exits_is_restarted_and_counted(
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         return bool(statuses) and statuses[0]["restartCount"] == 1 and ready(pod)
 
-    wait(restarted, "restartCount 1 and Ready again")
+    wait_for(restarted, "restartCount 1 and Ready again", timeout=60)
     assert kubelet.pods["crashy"].process is not first
 
 
@@ -118,13 +108,13 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period_then_removes
 ) -> None:
     create(kube_api, pod_manifest("stubborn", ignore_term=True, grace=2))
     create(kube_api, pod_manifest("polite", grace=30))
-    wait(lambda: ready(read_pod(kube_api, "stubborn")), "stubborn Ready")
-    wait(lambda: ready(read_pod(kube_api, "polite")), "polite Ready")
+    wait_for(lambda: ready(read_pod(kube_api, "stubborn")), "stubborn Ready", timeout=60)
+    wait_for(lambda: ready(read_pod(kube_api, "polite")), "polite Ready", timeout=60)
     stubborn, polite = kubelet.pods["stubborn"].process, kubelet.pods["polite"].process
     with kube_api.http() as http:
         http.delete(f"/api/v1/namespaces/{kube_api.namespace}/pods/stubborn").raise_for_status()
         http.delete(f"/api/v1/namespaces/{kube_api.namespace}/pods/polite").raise_for_status()
-    wait(lambda: read_pod(kube_api, "polite") is None, "polite removed")
+    wait_for(lambda: read_pod(kube_api, "polite") is None, "polite removed", timeout=60)
     assert polite.returncode == -signal.SIGTERM  # it stopped on SIGTERM, well inside 30 s
-    wait(lambda: read_pod(kube_api, "stubborn") is None, "stubborn removed")
+    wait_for(lambda: read_pod(kube_api, "stubborn") is None, "stubborn removed", timeout=60)
     assert stubborn.returncode == -signal.SIGKILL  # it ignored SIGTERM; the grace period ended it

@@ -28,8 +28,7 @@ import re
 import shlex
 import ssl
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -41,6 +40,7 @@ import yaml
 
 from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
 from tests.harness.control_plane.kubelet import Kubelet, StandInNode
+from tests.harness.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / ".tools" / "bin"
@@ -61,18 +61,6 @@ WAA = "/apis/wafleet.io/v1alpha1"
 pytestmark = pytest.mark.skipif(
     not (HELM.exists() and KUBECTL.exists()), reason="helm and kubectl come from `make tools`"
 )
-
-
-def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll until `predicate` is truthy; fail naming `what` (a bound on a hang, not a timing)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last seen: {last!r})")
 
 
 # ---------------------------------------------------------------- the cluster
@@ -363,10 +351,10 @@ def test_install_upgrade_and_uninstall_on_a_real_server(cluster: Cluster) -> Non
     }, kinds
     assert_all_exist(cluster, installed)
     for crd in WAFLEET_CRDS:
-        wait_until(partial(established, cluster, crd), f"CRD {crd} Established")
+        wait_for(partial(established, cluster, crd), f"CRD {crd} Established", timeout=60)
     # kopf's peering CRDs come from the chart's crds/ folder, which Helm applies first.
     for crd in ("kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
-        wait_until(partial(established, cluster, crd), f"CRD {crd} Established")
+        wait_for(partial(established, cluster, crd), f"CRD {crd} Established", timeout=60)
     survivor = create_account(cluster, "default", "survivor")
 
     # A changed value reaches the stored object.
@@ -398,12 +386,12 @@ def test_install_upgrade_and_uninstall_on_a_real_server(cluster: Cluster) -> Non
     dropped = [o for o in dropped if o["metadata"]["name"] == RELEASE]
     assert len(dropped) == 2, dropped
     for obj in dropped:
-        wait_until(partial(gone, cluster, obj), f"{obj['kind']} deleted by the upgrade")
+        wait_for(partial(gone, cluster, obj), f"{obj['kind']} deleted by the upgrade", timeout=60)
 
     cluster.run(helm, "uninstall", RELEASE, "--namespace", RELEASE_NS)
     for obj in upgraded:
         if obj["kind"] != "CustomResourceDefinition":
-            wait_until(partial(gone, cluster, obj), f"{obj['kind']} deleted by uninstall")
+            wait_for(partial(gone, cluster, obj), f"{obj['kind']} deleted by uninstall", timeout=60)
     # helm.sh/resource-policy: keep. Deleting the CRDs would delete every account.
     for crd in WAFLEET_CRDS:
         assert established(cluster, crd), crd
@@ -499,7 +487,7 @@ def test_the_operator_service_account_has_the_operators_verbs_and_no_more(
         str(HELM), "install", RELEASE, str(CHART), "--namespace", RELEASE_NS, "--create-namespace"
     )
     for crd in WAFLEET_CRDS:
-        wait_until(partial(established, cluster, crd), f"CRD {crd} Established")
+        wait_for(partial(established, cluster, crd), f"CRD {crd} Established", timeout=60)
     denied = [" ".join(check) for check in ALLOWED if not can_i(cluster, *check)]
     granted = [" ".join(check) for check in FORBIDDEN if can_i(cluster, *check)]
     assert not denied, f"the chart's operator may not: {denied}"
@@ -576,7 +564,7 @@ def test_the_operator_service_account_has_the_operators_verbs_and_no_more(
         (False, ("list", "whatsappaccounts.wafleet.io", "-A")),
         (False, ("watch", "secrets", "-n", "default")),
     ]:
-        wait_until(
+        wait_for(
             partial(can_i_is, cluster, expected, check),
             f"can-i {' '.join(check)} == {expected}",
             timeout=30,
