@@ -40,6 +40,11 @@ class RunnerSettings(BaseSettings):
 
     account_name: str = Field(description="The WhatsAppAccount this runner serves.")
     namespace: str = Field(default="default", description="Namespace of the account.")
+    account_uid: str = Field(
+        default="",
+        description="The WhatsAppAccount's metadata.uid: the snapshot store is bound to it, so "
+        "an account recreated under the same name never restores its predecessor's session.",
+    )
     pod_name: str = Field(
         default="local-runner",
         description="Lease holder identity: the pod name, unique among the account's runners.",
@@ -70,6 +75,11 @@ class RunnerSettings(BaseSettings):
         description="Mounted from the encryption-key Secret; the key never enters env.",
     )
     restore_from: str | None = None
+    snapshot_adopt_uid: str | None = Field(
+        default=None,
+        description="spec.snapshot.adoptFromUid: the uid of a deleted account whose retained "
+        "snapshots this account may take over (restore, then rebind the store to itself).",
+    )
 
     report_interval_seconds: float = Field(
         default=10.0,

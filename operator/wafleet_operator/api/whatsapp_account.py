@@ -35,6 +35,9 @@ SNAPSHOT_ID_PATTERN = r"^[0-9A-Za-z._-]{1,128}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
 
 SnapshotId = Annotated[str, StringConstraints(pattern=SNAPSHOT_ID_PATTERN)]
+#: A Kubernetes object uid (an RFC 4122 UUID, as the API server assigns them).
+ACCOUNT_UID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+AccountUid = Annotated[str, StringConstraints(pattern=ACCOUNT_UID_PATTERN, max_length=36)]
 
 
 class DeletionPolicy(StrEnum):
@@ -134,6 +137,10 @@ class SnapshotSpec(KubeModel):
     )
     retention: SnapshotRetention = defaulted(
         SnapshotRetention, "Which snapshots survive garbage collection."
+    )
+    adopt_from_uid: AccountUid | None = Field(
+        None,
+        description="uid of a deleted account (Retain) whose snapshots this one may take over.",
     )
 
 

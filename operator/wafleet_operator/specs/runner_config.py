@@ -99,10 +99,12 @@ def build_runner_settings(account: AccountRef, spec: WhatsAppAccountSpec) -> Run
             "snapshot_keep_last": snapshot.retention.keep_last,
             "snapshot_keep_within_hours": snapshot.retention.keep_within_hours,
             "snapshot_encryption_key_file": key_file,
+            "snapshot_adopt_uid": snapshot.adopt_from_uid,
         }
     values: dict[str, Any] = {
         "account_name": account.name,
         "namespace": account.namespace,
+        "account_uid": account.uid,
         "pod_name": pod_name(account.name),
         "engine": RunnerEngine(spec.engine.value),
         "phone_number": spec.phone_number,
