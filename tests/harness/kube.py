@@ -23,7 +23,7 @@ import re
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from tests.harness.control_plane import (
     start_control_plane,
 )
 from tests.harness.control_plane.kubelet import Kubelet, StandInNode
+from tests.harness.secret_scan import describe, find_leaks, secret_forms
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_GROUP = "wafleet.io"
@@ -65,11 +66,18 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 
 @dataclass(frozen=True)
 class KubeApi:
-    """The control plane as one test sees it: its namespace and an admin kubeconfig into it."""
+    """The control plane as one test sees it: its namespace and an admin kubeconfig into it.
+
+    `known_secrets` and `log_files` feed the secret scan run when the namespace is
+    released (see `scan_for_secrets`): fixtures that start processes register their
+    logs, and a test that deletes a Secret registers its values first.
+    """
 
     plane: ControlPlane
     namespace: str
     kubeconfig: Path
+    known_secrets: dict[str, bytes] = field(default_factory=dict)
+    log_files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -147,8 +155,54 @@ def kube_api(
         http.post("/api/v1/namespaces", json={"metadata": {"name": namespace}}).raise_for_status()
     try:
         yield api
+        scan_for_secrets(api)
     finally:
         _release_namespace(api)
+
+
+#: Namespaced objects whose every field is searched for secret values (never Secrets).
+SCANNED_PATHS = (
+    "/api/v1/namespaces/{ns}/events",
+    "/api/v1/namespaces/{ns}/pods",
+    "/api/v1/namespaces/{ns}/configmaps",
+    "/apis/apps/v1/namespaces/{ns}/statefulsets",
+    "/apis/apps/v1/namespaces/{ns}/deployments",
+    "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+    *(
+        f"/apis/{CRD_GROUP}/v1alpha1/namespaces/{{ns}}/{plural}"
+        for plural in ("whatsappaccounts", "senderpools", "webhooksubscriptions")
+    ),
+)
+
+
+def scan_for_secrets(api: KubeApi) -> None:
+    """Fail the test if any Secret value of its namespace appears where it must not.
+
+    Looked for: the values of every Secret still in the namespace plus
+    `api.known_secrets`. Looked in: Events, pods, StatefulSets, the wafleet objects
+    (status included), Leases, ConfigMaps, and every registered log file (the
+    operator's, the runners' containers'). See `secret_scan` for the forms searched.
+    """
+    import base64
+
+    secrets = dict(api.known_secrets)
+    texts: dict[str, str] = {}
+    with api.http() as http:
+        listing = http.get(f"/api/v1/namespaces/{api.namespace}/secrets")
+        for item in listing.json().get("items", []) if listing.status_code == 200 else []:
+            for key, value in (item.get("data") or {}).items():
+                secrets[f"{item['metadata']['name']}/{key}"] = base64.b64decode(value)
+        if not any(secret_forms(value) for value in secrets.values()):
+            return
+        for path in SCANNED_PATHS:
+            answer = http.get(path.format(ns=api.namespace))
+            if answer.status_code == 200:
+                texts[path.format(ns=api.namespace)] = answer.text
+    for where, log_file in api.log_files.items():
+        if log_file.exists():
+            texts[where] = log_file.read_text(encoding="utf-8", errors="replace")
+    leaks = find_leaks(secrets, texts)
+    assert not leaks, "secret values leaked:\n" + describe(leaks)
 
 
 def _release_namespace(api: KubeApi) -> None:
@@ -234,6 +288,10 @@ def kubelet(kube_api: KubeApi, stand_in_node: StandInNode, tmp_path: Path) -> It
         yield stand_in
     finally:
         stand_in.stop()
+        for proc in [*stand_in.pods.values(), *stand_in.duplicates]:
+            kube_api.log_files[f"{proc.pod} container log ({proc.log_path.parent.name})"] = (
+                proc.log_path
+            )
         for error in stand_in.errors[-5:]:
             print(f"--- kubelet stand-in error: {error}")
         for proc in [*stand_in.pods.values(), *stand_in.duplicates]:

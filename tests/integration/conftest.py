@@ -381,6 +381,7 @@ def wafleet_operator(
             [str(exe)], stdout=log, stderr=subprocess.STDOUT, env=env, text=True
         )
     handle = OperatorProcess(process, log_path, metrics_port)
+    kube_api.log_files["operator log"] = log_path  # searched for secret values at teardown
     try:
         yield handle
     finally:

@@ -80,7 +80,15 @@ def test_apply_pod_lease_ready_snapshot_delete_pod_and_the_replacement_restores(
     aws.client("s3").create_bucket(Bucket="e2e-snaps")
     cluster.core.create_namespaced_secret(ns, secret("kek", {"key": os.urandom(32)}))
     cluster.core.create_namespaced_secret(
-        ns, secret("s3", {"AWS_ACCESS_KEY_ID": b"testing", "AWS_SECRET_ACCESS_KEY": b"testing"})
+        ns,
+        secret(
+            "s3",
+            # moto takes any keys; long ones, so the teardown's secret scan looks for them.
+            {
+                "AWS_ACCESS_KEY_ID": b"AKIAWAFLEETE2ETEST001",
+                "AWS_SECRET_ACCESS_KEY": b"e2e/secret/" + os.urandom(12).hex().encode(),
+            },
+        ),
     )
     # The simulated peer of a local account logs in at once (spec.local.login: Automatic).
     kubectl(kube_api, "apply", "-f", "-", input_text=account_manifest(aws.endpoint_url))
