@@ -222,7 +222,9 @@ def verify(
     Sets the wafleet.io/verify-request annotation; the runner holding the lease
     answers under status.runner.lastVerify. With --wait: exit 0 when the
     snapshot is whole, 1 when it is damaged (the damaged chunks are uploaded
-    again by the next snapshot) or could not be checked.
+    again by the next snapshot) or could not be checked. The answer also names
+    the encryption key ids the kept snapshots still need, and the retired
+    ones that may leave the key Secret (key rotation: docs/snapshots.md).
     """
     namespace = _namespace(namespace)
     code, line, error = asyncio.run(

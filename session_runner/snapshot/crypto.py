@@ -15,8 +15,15 @@ The scheme, and why:
 * Rotating the KEK starts a new DEK (the new key id has no `keys/` document
   yet): the first snapshot after a rotation uploads everything once, and no
   data written after the rotation depends on the retired KEK.
-* From the DEK, HKDF-SHA256 derives three keys: the chunk-id key, the chunk
-  encryption key and the manifest MAC key.
+* The DEK is bound to the account's uid (manifest format 4): the wrap's
+  associated data holds the uid, and the key doc is
+  `keys/<key id>.<uid>.json`, so an account recreated under the same name, or
+  one that adopts a retained store, starts a DEK of its own (fresh chunk
+  ids: no chunk sealed for the old uid is reused for the new one). An empty
+  uid (a runner started by hand, and every store before format 4) keeps the
+  original wrap and `keys/<key id>.json`.
+* From the DEK, HKDF-SHA256 derives four keys: the chunk-id key, the chunk
+  encryption key, the manifest MAC key and the latest-pointer MAC key.
 * Chunk id = keyed BLAKE3(chunk-id key, plaintext) (`IdScheme.BLAKE3`,
   manifest format 3). Content-addressed (same plaintext, same id, so dedupe
   works) without the bucket revealing plaintext hashes (anyone could
@@ -29,8 +36,9 @@ The scheme, and why:
   sha256(plaintext)) (`IdScheme.HMAC_SHA256`); they stay restorable, and
   the first format-3 snapshot after an upgrade uploads every chunk once.
 * A chunk object is `WFC1 || nonce(12) || AES-256-GCM(zstd(plaintext))`,
-  with a random 96-bit nonce and the chunk id as associated data (an object
-  moved under another id fails to decrypt). Random nonces under one key are
+  with a random 96-bit nonce and the chunk id (and, under a uid-bound key,
+  the uid) as associated data (`chunk_aad`: an object moved under another id,
+  or into another account, fails to decrypt). Random nonces under one key are
   safe far beyond any account's chunk count (the 2^32-message bound).
 * zstd level 1 (`ZSTD_LEVEL`): on IndexedDB-like records it is both faster
   and smaller than level 3 (0.562 vs 0.572 of the plaintext on the
@@ -149,23 +157,42 @@ class KeyRing:
             ) from None
 
 
-def _wrap_aad(kid: str) -> bytes:
-    return b"wafleet-dek-v1:" + kid.encode()
+def _wrap_aad(kid: str, uid: str) -> bytes:
+    """The wrap's associated data: the KEK's id, and the account uid when there is one."""
+    if not uid:
+        return b"wafleet-dek-v1:" + kid.encode()
+    return b"wafleet-dek-v2:" + kid.encode() + b":" + uid.encode()
 
 
-def wrap_data_key(kek: bytes, dek: bytes) -> str:
-    """base64(nonce || AES-256-GCM(KEK, DEK)), bound to the KEK's id."""
+def chunk_aad(chunk_id: str, uid: str) -> bytes:
+    """A chunk's associated data: its id, and the account uid its key is bound to.
+
+    Without a uid it is the id alone, as before format 4: a key without a uid
+    is the pre-format-4 key, and its chunks must keep opening.
+    """
+    if not uid:
+        return chunk_id.encode()
+    return chunk_id.encode() + b"\0account:" + uid.encode()
+
+
+def wrap_data_key(kek: bytes, dek: bytes, uid: str = "") -> str:
+    """base64(nonce || AES-256-GCM(KEK, DEK)), bound to the KEK's id and the account uid."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(kek).encrypt(nonce, dek, _wrap_aad(key_id(kek)))
+    sealed = AESGCM(kek).encrypt(nonce, dek, _wrap_aad(key_id(kek), uid))
     return base64.b64encode(nonce + sealed).decode()
 
 
-def unwrap_data_key(kek: bytes, wrapped: str) -> bytes:
+def unwrap_data_key(kek: bytes, wrapped: str, uid: str = "") -> bytes:
     try:
         blob = base64.b64decode(wrapped, validate=True)
-        dek = AESGCM(kek).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _wrap_aad(key_id(kek)))
+        dek = AESGCM(kek).decrypt(
+            blob[:NONCE_BYTES], blob[NONCE_BYTES:], _wrap_aad(key_id(kek), uid)
+        )
     except (binascii.Error, ValueError, InvalidTag) as error:
-        raise KeyRingError(f"the wrapped data key does not open with key {key_id(kek)}") from error
+        bound = f" for account uid {uid}" if uid else ""
+        raise KeyRingError(
+            f"the wrapped data key does not open with key {key_id(kek)}{bound}"
+        ) from error
     if len(dek) != KEY_BYTES:
         raise KeyRingError("the wrapped data key has the wrong length")
     return dek
@@ -177,28 +204,31 @@ def _derive(dek: bytes, label: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class DataKey:
-    """An account's data key under one KEK, with the keys derived from it."""
+    """An account's data key under one KEK, bound to the account `uid`, with its derived keys."""
 
     key_id: str
     wrapped: str
     dek: bytes = field(repr=False)
+    uid: str = ""
     _id_key: bytes = field(init=False, repr=False)
     _enc_key: bytes = field(init=False, repr=False)
     _mac_key: bytes = field(init=False, repr=False)
+    _pointer_key: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_id_key", _derive(self.dek, b"chunk-id"))
         object.__setattr__(self, "_enc_key", _derive(self.dek, b"chunk-enc"))
         object.__setattr__(self, "_mac_key", _derive(self.dek, b"manifest-mac"))
+        object.__setattr__(self, "_pointer_key", _derive(self.dek, b"latest-pointer-mac"))
 
     @classmethod
-    def generate(cls, kek: bytes) -> DataKey:
+    def generate(cls, kek: bytes, uid: str = "") -> DataKey:
         dek = os.urandom(KEY_BYTES)
-        return cls(key_id(kek), wrap_data_key(kek, dek), dek)
+        return cls(key_id(kek), wrap_data_key(kek, dek, uid), dek, uid)
 
     @classmethod
-    def unwrap(cls, kek: bytes, wrapped: str) -> DataKey:
-        return cls(key_id(kek), wrapped, unwrap_data_key(kek, wrapped))
+    def unwrap(cls, kek: bytes, wrapped: str, uid: str = "") -> DataKey:
+        return cls(key_id(kek), wrapped, unwrap_data_key(kek, wrapped, uid), uid)
 
     def chunk_id(self, plain: bytes | memoryview, scheme: IdScheme = IdScheme.BLAKE3) -> str:
         """The content address of `plain`: 64 hex digits, keyed so the bucket learns nothing."""
@@ -214,7 +244,7 @@ class DataKey:
         blob = bytearray(head + len(compressed) + TAG_BYTES)
         blob[:head] = CHUNK_MAGIC + nonce
         AESGCM(self._enc_key).encrypt_into(
-            nonce, compressed, chunk_id.encode(), memoryview(blob)[head:]
+            nonce, compressed, chunk_aad(chunk_id, self.uid), memoryview(blob)[head:]
         )
         return blob
 
@@ -267,7 +297,7 @@ class DataKey:
         compressed = memoryview(scratch)[:compressed_size]
         try:
             AESGCM(self._enc_key).decrypt_into(
-                blob[head : head + NONCE_BYTES], sealed, chunk_id.encode(), compressed
+                blob[head : head + NONCE_BYTES], sealed, chunk_aad(chunk_id, self.uid), compressed
             )
             filled = _decompress_into(compressed, plain)
         except (InvalidTag, zstandard.ZstdError, ValueError) as error:
@@ -280,6 +310,10 @@ class DataKey:
     def mac(self, body: bytes) -> str:
         """Authenticates a manifest: the bucket holds it, so a bucket writer could edit it."""
         return hmac.new(self._mac_key, body, hashlib.sha256).hexdigest()
+
+    def pointer_mac(self, body: bytes) -> str:
+        """Authenticates the latest-pointer (a key of its own: a manifest MAC is never one)."""
+        return hmac.new(self._pointer_key, body, hashlib.sha256).hexdigest()
 
 
 def max_compressed_size(plain_size: int) -> int:

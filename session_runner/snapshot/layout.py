@@ -19,8 +19,11 @@ def account_prefix(prefix: str, namespace: str, account: str) -> str:
 # Keys inside one account's prefix (`account_prefix(...)`). Everything an account owns
 # lives under that prefix, so `deletionPolicy: Delete` removes exactly these:
 #
-#   owner.json                    who owns the prefix (refuses another account's first upload)
-#   keys/<key id>.json            the account data key, wrapped by the KEK with that id
+#   owner.json                    who owns the prefix: namespace/name and the account's uid
+#                                 (`ownership.decide_owner`: another account is refused)
+#   keys/<key id>.<uid>.json      the account data key, wrapped by the KEK with that id and
+#                                 bound to the account uid (`keys/<key id>.json`: no uid, a
+#                                 runner started by hand or a store written before format 4)
 #   chunks/<chunk id>             one encrypted, compressed chunk (id = keyed hash, see crypto)
 #   manifests/<snapshot id>.json  one snapshot: files, modes, sizes, chunk ids, token, key id
 #                                 (format 2: the JSON is stored zstd-compressed, see manifest.py)
@@ -54,8 +57,9 @@ def manifest_key(account: str, snapshot_id: str) -> str:
     return f"{account}{MANIFESTS}{snapshot_id}.json"
 
 
-def data_key_key(account: str, key_id: str) -> str:
-    return f"{account}{KEYS}{key_id}.json"
+def data_key_key(account: str, key_id: str, uid: str = "") -> str:
+    """The key doc of the data key under KEK `key_id` for account `uid` (one DEK per uid)."""
+    return f"{account}{KEYS}{key_id}.{uid}.json" if uid else f"{account}{KEYS}{key_id}.json"
 
 
 def suspect_key(account: str, chunk_id: str) -> str:

@@ -7,8 +7,15 @@ authenticates it with a key derived from the data key, so a bucket writer
 cannot rearrange files or chunks unnoticed. Snapshot ids sort by time: a
 UTC timestamp plus random digits, so two runners never collide.
 
-Manifest format 3 (this version) names chunks by keyed BLAKE3 of their
-plaintext; formats 1 and 2 named them by HMAC-SHA256 of the plaintext's
+Manifest format 4 (this version) records the account's uid (`account_uid`):
+the MAC covers it, the data key is wrapped bound to it and every chunk is
+sealed with it as associated data (`crypto`), so a snapshot copied from
+another account's prefix, or restored by a recreated account with a new uid,
+is refused (`restore.check_account`). Formats 1-3 have no uid; their MAC body
+is what it always was (`body_for_mac` leaves the field out), so they stay
+restorable.
+
+Manifest format 3 names chunks by keyed BLAKE3 of their plaintext; formats 1 and 2 named them by HMAC-SHA256 of the plaintext's
 SHA-256 (`crypto.IdScheme`, `id_scheme`); a restore verifies each chunk
 under its manifest's scheme, so older snapshots stay restorable.
 
@@ -65,7 +72,7 @@ class Totals(_Doc):
 
 
 class Manifest(_Doc):
-    format: Literal[1, 2, 3] = 3
+    format: Literal[1, 2, 3, 4] = 4
     snapshot_id: str
     engine: str
     engine_version: str = ""
@@ -80,15 +87,32 @@ class Manifest(_Doc):
     files: list[FileRecord]
     totals: Totals
     mac: str = ""
+    account_uid: str = Field(
+        default="",
+        description="Format 4: the uid of the account that wrote it ('' from a runner started "
+        "by hand); the data key and every chunk are bound to it.",
+    )
 
     @property
     def id_scheme(self) -> IdScheme:
         """How this manifest's chunk ids were computed (what a restore verifies them with)."""
         return IdScheme.BLAKE3 if self.format >= 3 else IdScheme.HMAC_SHA256
 
+    @property
+    def bound_uid(self) -> str:
+        """The uid the data key and chunks are bound to: '' before format 4 (no binding)."""
+        return self.account_uid if self.format >= 4 else ""
+
     def body_for_mac(self) -> bytes:
-        """The canonical bytes the MAC covers: everything but the MAC."""
-        return self.model_copy(update={"mac": ""}).to_json()
+        """The canonical bytes the MAC covers: everything but the MAC.
+
+        Before format 4 there was no `account_uid`: leaving it out keeps those
+        manifests' MAC body byte for byte what their writer authenticated.
+        """
+        blank = self.model_copy(update={"mac": ""})
+        if self.format < 4:
+            return blank.model_dump_json(exclude={"account_uid"}).encode()
+        return blank.to_json()
 
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -111,26 +135,48 @@ def decode_manifest(raw: bytes) -> Manifest:
 
 
 class LatestPointer(_Doc):
-    """Which snapshot restores by default, and the highest fencing token that moved it."""
+    """Which snapshot restores by default, and the highest fencing token that moved it.
+
+    `mac` (since manifest format 4) authenticates the other fields with a key
+    derived from the data key `key_id` names for `account_uid`
+    (`crypto.DataKey.pointer_mac`): a restore trusts the pointer's choice of
+    snapshot only when it verifies (`restore.pointer_distrust`). The token is
+    read without a key where only fencing needs it: a forged higher token only
+    stops writers, it never makes an older one win.
+    """
 
     snapshot_id: str
     fencing_token: int = Field(ge=0)
     written_at: datetime
+    key_id: str = ""
+    account_uid: str = ""
+    mac: str = ""
+
+    def body_for_mac(self) -> bytes:
+        """Snapshot id, token, time, key id and uid: everything but the MAC."""
+        return self.model_copy(update={"mac": ""}).to_json()
 
 
 class KeyDoc(_Doc):
-    """The account data key wrapped by one KEK (`keys/<key id>.json`), written once."""
+    """The account data key wrapped by one KEK (`layout.data_key_key`), written once."""
 
     key_id: str
     wrapped_data_key: str
     created_at: datetime
+    uid: str = Field(default="", description="The account uid the wrap is bound to.")
 
 
 class OwnerDoc(_Doc):
-    """Who owns an account prefix (`owner.json`)."""
+    """Who owns an account prefix (`owner.json`).
+
+    `owner` is the account's `namespace/name`; `uid` its metadata.uid, so a
+    recreated account under the same name is told apart from its predecessor
+    ("" in a legacy doc, or when a runner started by hand claimed the prefix).
+    """
 
     owner: str
     created_at: datetime
+    uid: str = ""
 
 
 def new_snapshot_id(now: datetime | None = None) -> str:

@@ -15,8 +15,15 @@ either the old session dir, or no session dir and a complete staging dir the
 next restore ignores and rebuilds.
 
 A snapshot that fails verification (a corrupt or missing chunk, a manifest
-whose MAC does not match) is skipped for the next older one; the result says
+whose MAC does not match, a format-4 manifest written by another account's
+uid: `check_account`) is skipped for the next older one; the result says
 which snapshot was used and carries a warning for the runner to report.
+
+The latest-pointer picks the snapshot only when its MAC verifies under the
+data key of the manifest it names (`pointer_distrust`; a pointer without a
+MAC is trusted only for a manifest older than format 4, which predates
+pointer MACs). An untrusted pointer is ignored as if there were none: every
+manifest is a candidate, newest first, and the warning says why.
 
 A chunk whose object fails to open is downloaded once more (a bad read is
 not a bad object); if it fails again it is marked suspect in the store
@@ -36,6 +43,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hmac
 import logging
 import os
 import shutil
@@ -48,7 +56,7 @@ from pathlib import Path
 
 from session_runner.snapshot import metrics
 from session_runner.snapshot.crypto import ChunkCorrupt, DataKey, IdScheme, KeyRing, KeyRingError
-from session_runner.snapshot.manifest import ChunkRef, Manifest
+from session_runner.snapshot.manifest import ChunkRef, LatestPointer, Manifest
 from session_runner.snapshot.restore_io import (
     ChunkScratch,
     RestoreWriter,
@@ -77,6 +85,10 @@ class ChunkMissing(VerificationError):  # noqa: N818 - reads as what happened
     """A chunk the manifest references is not in the store."""
 
 
+class PointerUntrusted(VerificationError):  # noqa: N818 - reads as what happened
+    """The latest-pointer's MAC does not verify: its choice of snapshot is not trusted."""
+
+
 @dataclass(frozen=True)
 class RestoreResult:
     snapshot_id: str
@@ -90,11 +102,50 @@ class RestoreResult:
 
 
 def data_key_for(manifest: Manifest, keyring: KeyRing) -> DataKey:
-    """The manifest's data key, unwrapped by the KEK it names, with the manifest's MAC checked."""
-    key = DataKey.unwrap(keyring.kek(manifest.key_id), manifest.wrapped_data_key)
-    if manifest.mac != key.mac(manifest.body_for_mac()):
+    """The manifest's data key, unwrapped by the KEK it names, with the manifest's MAC checked.
+
+    From format 4 the key is bound to the manifest's account uid: a manifest
+    whose uid was edited does not even unwrap its key.
+    """
+    key = DataKey.unwrap(
+        keyring.kek(manifest.key_id), manifest.wrapped_data_key, manifest.bound_uid
+    )
+    if not hmac.compare_digest(manifest.mac, key.mac(manifest.body_for_mac())):
         raise VerificationError(f"manifest {manifest.snapshot_id}: MAC mismatch (edited?)")
     return key
+
+
+def check_account(manifest: Manifest, accept_uids: frozenset[str] | None) -> None:
+    """Refuse a format-4 snapshot another account (uid) wrote; None accepts any (tools).
+
+    Formats 1-3 carry no uid: they predate the binding and pass (the owner
+    check before the restore is what guards them).
+    """
+    if accept_uids is None or manifest.format < 4 or manifest.account_uid in accept_uids:
+        return
+    ours = ", ".join(sorted(u for u in accept_uids if u)) or "none"
+    raise VerificationError(
+        f"snapshot {manifest.snapshot_id} was written by account uid {manifest.account_uid}, "
+        f"not this account (uid {ours})"
+    )
+
+
+def pointer_distrust(pointer: LatestPointer, manifest: Manifest, key: DataKey) -> str | None:
+    """Why the pointer naming `manifest` (whose verified data key is `key`) is not trusted.
+
+    None when it is: its MAC verifies under the manifest's data key, or it
+    carries no MAC and names a pre-format-4 manifest (written before pointers
+    were authenticated: the upgrade path).
+    """
+    if not pointer.mac:
+        if manifest.format < 4:
+            return None
+        return "it carries no MAC"
+    if (pointer.key_id, pointer.account_uid) != (key.key_id, key.uid):
+        return "its key id or account uid is not the snapshot's"
+    if not hmac.compare_digest(pointer.mac, key.pointer_mac(pointer.body_for_mac())):
+        return "its MAC does not verify"
+    return None
 
 
 def _safe_path(root: Path, relative: str) -> Path:
@@ -306,6 +357,22 @@ def clean_leftovers(session_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def open_manifest(
+    store: SnapshotStore,
+    keyring: KeyRing,
+    snapshot_id: str,
+    accept_uids: frozenset[str] | None = None,
+) -> tuple[Manifest, DataKey]:
+    """The manifest and its data key, MAC and account checked; VerificationError otherwise."""
+    try:
+        manifest = store.get_manifest(snapshot_id)
+        key = data_key_for(manifest, keyring)
+    except (SnapshotNotFound, KeyRingError, ValueError) as error:
+        raise VerificationError(f"snapshot {snapshot_id}: {error}") from error
+    check_account(manifest, accept_uids)
+    return manifest, key
+
+
 def restore_snapshot(
     store: SnapshotStore,
     keyring: KeyRing,
@@ -313,13 +380,22 @@ def restore_snapshot(
     session_dir: Path,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    accept_uids: frozenset[str] | None = None,
+    pointer: LatestPointer | None = None,
 ) -> Manifest:
-    """Restore exactly `snapshot_id`, or raise VerificationError leaving `session_dir` untouched."""
-    try:
-        manifest = store.get_manifest(snapshot_id)
-        key = data_key_for(manifest, keyring)
-    except (SnapshotNotFound, KeyRingError, ValueError) as error:
-        raise VerificationError(f"snapshot {snapshot_id}: {error}") from error
+    """Restore exactly `snapshot_id`, or raise VerificationError leaving `session_dir` untouched.
+
+    `accept_uids`: the account uids whose format-4 snapshots may be restored
+    (None: any). `pointer`: the latest-pointer that chose this snapshot; it
+    is checked before anything is downloaded (PointerUntrusted).
+    """
+    manifest, key = open_manifest(store, keyring, snapshot_id, accept_uids)
+    if pointer is not None:
+        reason = pointer_distrust(pointer, manifest, key)
+        if reason is not None:
+            raise PointerUntrusted(
+                f"the latest-pointer naming {snapshot_id} is not trusted: {reason}"
+            )
     session_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = session_dir.parent / f"{RESTORE_PREFIX}{session_dir.name}-{uuid.uuid4().hex[:12]}"
     staging.mkdir(mode=0o700)
@@ -332,28 +408,6 @@ def restore_snapshot(
     return manifest
 
 
-def candidates(store: SnapshotStore, restore_from: str | None) -> Iterator[str]:
-    """Snapshots to try, best first: the chosen one (restore_from, else the pointer's), then older.
-
-    Manifests newer than the pointer are runs that crashed before moving it
-    (or fenced writers): they are never restored by default. The manifests
-    are listed only when the first choice fails (or there is none): a
-    restore that succeeds reads the pointer and one manifest, no LIST.
-    """
-    if restore_from is not None:
-        start: str | None = restore_from
-    else:
-        pointer, _ = store.read_pointer()
-        start = pointer.snapshot_id if pointer else None
-    if start is not None:
-        yield start
-    ids = store.list_snapshot_ids()
-    if start is None:
-        yield from sorted(ids, reverse=True)
-    else:
-        yield from sorted((i for i in ids if i < start), reverse=True)
-
-
 def restore_with_fallback(
     store: SnapshotStore,
     keyring: KeyRing,
@@ -361,34 +415,80 @@ def restore_with_fallback(
     *,
     restore_from: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    accept_uids: frozenset[str] | None = None,
 ) -> RestoreResult | None:
-    """Restore the best verifiable snapshot; None when the store holds none (a fresh account)."""
+    """Restore the best verifiable snapshot; None when the store holds none (a fresh account).
+
+    Candidates, best first: the chosen one (`restore_from`, else the
+    pointer's), then older ones. Manifests newer than a trusted pointer are
+    runs that crashed before moving it (or fenced writers): never restored by
+    default. The manifests are listed only when the first choice fails (or
+    there is none): a restore that succeeds reads the pointer and one
+    manifest, no LIST. An untrusted pointer counts as none: every manifest is
+    a candidate, newest first.
+    """
     clean_leftovers(session_dir)
-    first: str | None = None
+    pointer: LatestPointer | None = None
+    if restore_from is None:
+        pointer, _ = store.read_pointer()
+    first = restore_from if restore_from is not None else (pointer.snapshot_id if pointer else None)
     failures: list[str] = []
-    for snapshot_id in candidates(store, restore_from):
-        first = first or snapshot_id
+    distrust: str | None = None
+
+    def attempt(snapshot_id: str, chooser: LatestPointer | None) -> RestoreResult:
+        manifest = restore_snapshot(
+            store,
+            keyring,
+            snapshot_id,
+            session_dir,
+            concurrency=concurrency,
+            accept_uids=accept_uids,
+            pointer=chooser,
+        )
+        return RestoreResult(
+            snapshot_id,
+            manifest.totals.files,
+            manifest.totals.bytes,
+            warning=_warning(snapshot_id, first, distrust, failures),
+        )
+
+    if first is not None:
         try:
-            manifest = restore_snapshot(
-                store, keyring, snapshot_id, session_dir, concurrency=concurrency
-            )
+            return attempt(first, pointer)
+        except PointerUntrusted as error:
+            log.warning("%s", error)
+            distrust = str(error)
+        except VerificationError as error:
+            log.warning("snapshot %s failed verification: %s", first, error)
+            failures.append(f"{first} ({error})")
+    ids = sorted(store.list_snapshot_ids(), reverse=True)
+    if first is not None and distrust is None:
+        ids = [i for i in ids if i < first]
+    for snapshot_id in ids:
+        try:
+            return attempt(snapshot_id, None)
         except VerificationError as error:
             log.warning("snapshot %s failed verification: %s", snapshot_id, error)
             failures.append(f"{snapshot_id} ({error})")
-            continue
-        warning = None
-        if failures:
-            warning = (
-                f"restored snapshot {snapshot_id} instead of {first}: "
-                + "; ".join(failures)
-                + " failed verification"
-            )
-        return RestoreResult(
-            snapshot_id, manifest.totals.files, manifest.totals.bytes, warning=warning
-        )
-    if first is None:
+    if first is None and not failures:
         return None
-    raise RestoreError("no snapshot could be restored: " + "; ".join(failures))
+    reasons = ([distrust] if distrust else []) + failures
+    raise RestoreError("no snapshot could be restored: " + "; ".join(reasons))
+
+
+def _warning(
+    restored: str, first: str | None, distrust: str | None, failures: list[str]
+) -> str | None:
+    """What the runner reports when the restore did not simply take the first choice."""
+    parts: list[str] = []
+    if distrust is not None:
+        parts.append(
+            f"{distrust}; restored the newest verifiable snapshot in the store, {restored}"
+        )
+    if failures:
+        head = "" if distrust is not None else f"restored snapshot {restored} instead of {first}: "
+        parts.append(head + "; ".join(failures) + " failed verification")
+    return "; ".join(parts) or None
 
 
 @dataclass(frozen=True)
@@ -411,18 +511,16 @@ def verify_snapshot(
     snapshot_id: str,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    accept_uids: frozenset[str] | None = None,
 ) -> VerifyReport:
     """Download and verify every chunk of a snapshot, writing nothing; mark corrupt ones suspect.
 
     Unlike a restore it does not stop at the first bad chunk, so one pass
     finds (and gets the next snapshot to repair) all of them. Raises
-    VerificationError when the manifest itself cannot be read or fails its MAC.
+    VerificationError when the manifest itself cannot be read, fails its MAC,
+    or was written by an account uid not in `accept_uids` (None: any).
     """
-    try:
-        manifest = store.get_manifest(snapshot_id)
-        key = data_key_for(manifest, keyring)
-    except (SnapshotNotFound, KeyRingError, ValueError) as error:
-        raise VerificationError(f"snapshot {snapshot_id}: {error}") from error
+    manifest, key = open_manifest(store, keyring, snapshot_id, accept_uids)
     refs = {c.id: c for f in manifest.files for c in f.chunks}
     corrupt: list[str] = []
     missing: list[str] = []

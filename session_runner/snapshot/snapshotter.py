@@ -1,6 +1,7 @@
 """Take and restore snapshots; the runner's `restore` and `snapshot` hooks.
 
-A snapshot is: claim the prefix (owner.json), freeze the captured files in a
+A snapshot is: check the prefix is this account's (owner.json, bound to the
+account's uid: `ownership.decide_owner`; a restore checks it first too), freeze the captured files in a
 staging dir while the engine is quiesced (hard links and small copies: the
 only downtime), then, with the engine running again, chunk, compress,
 encrypt and upload the chunks the store does not hold yet, write the
@@ -24,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from session_runner.snapshot.chunks import (
 )
 from session_runner.snapshot.crypto import DataKey, KeyRing, KeyRingError, load_kek
 from session_runner.snapshot.gc import collect_garbage
+from session_runner.snapshot.keys import KeyUsage, key_usage
 from session_runner.snapshot.manifest import (
     ChunkRef,
     FileRecord,
@@ -49,10 +52,13 @@ from session_runner.snapshot.manifest import (
     new_snapshot_id,
     utcnow,
 )
+from session_runner.snapshot.ownership import Action, restorable_uids
 from session_runner.snapshot.restore import (
     DEFAULT_CONCURRENCY,
     RestoreResult,
     VerificationError,
+    open_manifest,
+    pointer_distrust,
     verify_snapshot,
 )
 from session_runner.snapshot.restore import restore_with_fallback as _restore_sync
@@ -87,16 +93,22 @@ class SnapshotResult:
     total_bytes: int
 
 
-def account_data_key(store: SnapshotStore, keyring: KeyRing) -> DataKey:
-    """The account's long-lived data key under the current KEK, created on first use."""
+def account_data_key(store: SnapshotStore, keyring: KeyRing, uid: str = "") -> DataKey:
+    """The account's long-lived data key under the current KEK for `uid`, created on first use.
+
+    One per (KEK, uid): a rotation, an adoption and the first snapshot after
+    a store is bound to a uid each start a fresh one (and upload everything once).
+    """
     kek = keyring.current
-    doc = store.get_key_doc(keyring.current_id)
+    doc = store.get_key_doc(keyring.current_id, uid)
     if doc is None:
-        fresh = DataKey.generate(kek)
+        fresh = DataKey.generate(kek, uid)
         doc = store.create_key_doc(
-            KeyDoc(key_id=fresh.key_id, wrapped_data_key=fresh.wrapped, created_at=utcnow())
+            KeyDoc(
+                key_id=fresh.key_id, wrapped_data_key=fresh.wrapped, created_at=utcnow(), uid=uid
+            )
         )
-    return DataKey.unwrap(kek, doc.wrapped_data_key)
+    return DataKey.unwrap(kek, doc.wrapped_data_key, uid)
 
 
 def _upload_files(
@@ -208,12 +220,13 @@ def _commit(
     engine: str,
     engine_version: str,
     token: int,
+    uid: str,
     chunk_size: int,
     immutable_chunk_size: int,
     concurrency: int,
 ) -> Manifest:
     _check_fence(store, token)
-    key = account_data_key(store, keyring)
+    key = account_data_key(store, keyring, uid)
     records, totals = _upload_files(
         store,
         key,
@@ -235,13 +248,14 @@ def _commit(
         immutable_chunk_size=chunk_size_for(Method.LINK, chunk_size, immutable_chunk_size),
         files=records,
         totals=totals,
+        account_uid=uid,
     )
     manifest = manifest.model_copy(update={"mac": key.mac(manifest.body_for_mac())})
     # Again just before the manifest: a runner fenced during the upload writes no manifest,
     # so the new holder's GC cannot leave one behind that references chunks it collected.
     _check_fence(store, token)
     store.put_manifest(manifest)
-    store.move_pointer(manifest.snapshot_id, token)
+    store.move_pointer(manifest.snapshot_id, token, key)
     return manifest
 
 
@@ -257,16 +271,24 @@ async def take_snapshot(
     keyring: KeyRing,
     *,
     owner: str | None = None,
+    uid: str = "",
+    adopt_uid: str | None = None,
     quiesce: Quiesce | None = None,
     engine_version: str = "",
     chunk_size: int = CHUNK_SIZE,
     immutable_chunk_size: int = IMMUTABLE_CHUNK_SIZE,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> SnapshotResult:
-    """Snapshot `session_dir` under fencing `token`; FencedOutError when a newer holder wrote."""
+    """Snapshot `session_dir` under fencing `token`; FencedOutError when a newer holder wrote.
+
+    With `owner` (`namespace/name`) the prefix must be the account's first
+    (`SnapshotStore.ensure_owner` with `uid` and `adopt_uid`: OwnershipRefused
+    otherwise), and the snapshot is written as the uid the store is bound to.
+    """
     started = time.monotonic()
     if owner is not None:
-        await asyncio.to_thread(store.claim, owner)
+        decision = await asyncio.to_thread(store.ensure_owner, owner, uid, adopt_uid)
+        uid = decision.uid
     for leftover in stale_staging_dirs(session_dir):
         await asyncio.to_thread(shutil.rmtree, leftover, True)
     staging = await asyncio.to_thread(new_staging_dir, session_dir)
@@ -285,6 +307,7 @@ async def take_snapshot(
             engine=str(engine_kind),
             engine_version=engine_version,
             token=token,
+            uid=uid,
             chunk_size=chunk_size,
             immutable_chunk_size=immutable_chunk_size,
             concurrency=concurrency,
@@ -310,8 +333,24 @@ async def restore_latest(
     *,
     restore_from: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    owner: str | None = None,
+    uid: str = "",
+    adopt_uid: str | None = None,
 ) -> RestoreResult | None:
-    """Restore the latest (or `restore_from`) verifiable snapshot; None when there is none."""
+    """Restore the latest (or `restore_from`) verifiable snapshot; None when there is none.
+
+    With `owner` the prefix's ownership is checked first, exactly as before a
+    snapshot (claimed, bound or adopted as `ownership.decide_owner` says, or
+    OwnershipRefused before anything is read). Only snapshots of the uids
+    the decision allows restore (`restorable`); without `owner`, those of
+    `uid` and `adopt_uid`.
+    """
+    accept = restorable_uids(uid, adopt_uid)
+    if owner is not None:
+        decision = await asyncio.to_thread(store.ensure_owner, owner, uid, adopt_uid)
+        if decision.action is not Action.ACCEPT:
+            log.info("%s", decision.reason)
+        accept = decision.restorable
     return await asyncio.to_thread(
         _restore_sync,
         store,
@@ -319,6 +358,7 @@ async def restore_latest(
         session_dir,
         restore_from=restore_from,
         concurrency=concurrency,
+        accept_uids=accept,
     )
 
 
@@ -373,14 +413,37 @@ def _wafleet_version() -> str:
         return "wafleet (unpackaged)"
 
 
+def keys_in_use(store: SnapshotStore, keyring: KeyRing) -> KeyUsage:
+    """Which KEKs the store's snapshots were written under, against the key ring.
+
+    Every manifest in the store counts: GC applies retention after each
+    snapshot, so what is there is what is kept (and what a restore may use).
+    A manifest that does not decode names no key (verification reports it).
+    """
+    ids: list[str] = []
+    for snapshot_id in store.list_snapshot_ids():
+        try:
+            ids.append(store.get_manifest(snapshot_id).key_id)
+        except ValueError:
+            continue
+    return key_usage(ids, keyring.ids, keyring.current_id)
+
+
 def verify_latest(
-    store: SnapshotStore, keyring: KeyRing, *, concurrency: int = DEFAULT_CONCURRENCY
+    store: SnapshotStore,
+    keyring: KeyRing,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    accept_uids: frozenset[str] | None = None,
 ) -> VerifyOutcome:
     """Verify the snapshot the latest-pointer names (blocking: run it in a worker thread).
 
     Never raises: whatever happens becomes the outcome the runner reports. A
-    manifest that cannot be read or fails its MAC is damage to that snapshot;
-    a store that cannot be read (or holds no snapshot) checked nothing.
+    manifest that cannot be read, fails its MAC or belongs to another account
+    uid (not in `accept_uids`; None: any), and a pointer whose MAC does not
+    verify, are damage to that snapshot; a store that cannot be read (or holds
+    no snapshot) checked nothing. The outcome also says which keys the
+    store's snapshots need (`keys_in_use`), when the store can be listed.
     """
     try:
         pointer, _ = store.read_pointer()
@@ -389,16 +452,28 @@ def verify_latest(
     if pointer is None:
         return VerifyOutcome(None, error="the store holds no snapshot yet")
     try:
-        report = verify_snapshot(store, keyring, pointer.snapshot_id, concurrency=concurrency)
+        keys: KeyUsage | None = keys_in_use(store, keyring)
+    except Exception as error:
+        log.warning("cannot tell which keys the snapshots need: %s", _brief(error))
+        keys = None
+    try:
+        manifest, key = open_manifest(store, keyring, pointer.snapshot_id, accept_uids)
+        distrust = pointer_distrust(pointer, manifest, key)
+        if distrust is not None:
+            raise VerificationError(f"the latest-pointer is not trusted: {distrust}")
+        report = verify_snapshot(
+            store, keyring, pointer.snapshot_id, concurrency=concurrency, accept_uids=accept_uids
+        )
     except VerificationError as error:
-        return VerifyOutcome(pointer.snapshot_id, error=str(error)[:300])
+        return VerifyOutcome(pointer.snapshot_id, error=str(error)[:300], keys=keys)
     except Exception as error:  # the store, not the snapshot: nothing was checked
-        return VerifyOutcome(None, error=f"verification did not finish: {_brief(error)}")
+        return VerifyOutcome(None, error=f"verification did not finish: {_brief(error)}", keys=keys)
     return VerifyOutcome(
         report.snapshot_id,
         chunks=report.chunks,
         corrupt=tuple(report.corrupt),
         missing=tuple(report.missing),
+        keys=keys,
     )
 
 
@@ -431,9 +506,15 @@ def build_verify_hook(settings: Any, *, client: Any = None) -> VerifyHook:
     configured; without one the runner's own placeholder answers the request.
     """
     store, keyring = _store_and_keyring(settings, client)
+    uid = settings.account_uid
+    # A runner started by hand (no uid) verifies whatever the pointer names, as a restore
+    # by name only would restore it.
+    accept = restorable_uids(uid, settings.snapshot_adopt_uid) if uid else None
 
     async def verify() -> VerifyOutcome:
-        outcome = await asyncio.to_thread(verify_latest, store, keyring)
+        outcome = await asyncio.to_thread(
+            partial(verify_latest, store, keyring, accept_uids=accept)
+        )
         metrics.VERIFICATIONS.labels(metrics_result(outcome)).inc()
         if outcome.ok:
             log.info("snapshot %s verified: %d chunks", outcome.snapshot_id, outcome.chunks)
@@ -479,6 +560,8 @@ def build_hooks(
         return _nothing, _nothing
     store, keyring = _store_and_keyring(settings, client)
     who = owner or f"{settings.namespace}/{settings.account_name}"
+    uid: str = settings.account_uid
+    adopt_uid: str | None = settings.snapshot_adopt_uid
     version = engine_version if engine_version is not None else _wafleet_version()
     lock = asyncio.Lock()
     keep_within = (
@@ -491,7 +574,13 @@ def build_hooks(
         async with lock:
             try:
                 result = await restore_latest(
-                    session_dir, store, keyring, restore_from=settings.restore_from
+                    session_dir,
+                    store,
+                    keyring,
+                    restore_from=settings.restore_from,
+                    owner=who,
+                    uid=uid,
+                    adopt_uid=adopt_uid,
                 )
             except Exception:
                 metrics.RESTORES.labels("failed").inc()
@@ -518,6 +607,8 @@ def build_hooks(
                     store,
                     keyring,
                     owner=who,
+                    uid=uid,
+                    adopt_uid=adopt_uid,
                     quiesce=quiesce,
                     engine_version=version,
                 )

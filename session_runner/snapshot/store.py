@@ -7,8 +7,10 @@ layout is in `layout.py`.
 
 Conditional writes carry the guarantees:
 
-* `owner.json`, manifests and key docs are created with If-None-Match: '*'
-  (never overwritten; a second writer gets 412);
+* manifests and key docs are created with If-None-Match: '*' (never
+  overwritten; a second writer gets 412); so is `owner.json`, which is
+  changed only to bind it to an account uid or to adopt it
+  (`ownership.decide_owner`), with If-Match on the ETag that decision read;
 * the latest-pointer is compare-and-swap: read it and its ETag, refuse when
   it holds a higher fencing token than ours (`token_accepts`), then write
   with If-Match on that ETag (If-None-Match when absent). A 412 means
@@ -32,6 +34,7 @@ from typing import Any
 
 from session_runner.lease.fencing import FencedOutError, token_accepts
 from session_runner.snapshot import layout
+from session_runner.snapshot.crypto import DataKey
 from session_runner.snapshot.manifest import (
     KeyDoc,
     LatestPointer,
@@ -41,10 +44,15 @@ from session_runner.snapshot.manifest import (
     encode_manifest,
     utcnow,
 )
+from session_runner.snapshot.ownership import Action, OwnerDecision, decide_owner
 
 
 class ForeignPrefixError(Exception):
     """The account prefix already holds another account's snapshots."""
+
+
+class OwnershipRefused(ForeignPrefixError):  # noqa: N818 - reads as what happened
+    """The store belongs to another account (uid): its message is what the user reads."""
 
 
 class SnapshotNotFound(Exception):  # noqa: N818 - reads as what happened
@@ -126,30 +134,54 @@ class SnapshotStore:
     # ------------------------------------------------------------ owner
 
     def claim(self, owner: str) -> None:
-        """Make sure this prefix is `owner`'s: claim it when free, refuse another owner's.
+        """Make sure this prefix is `owner`'s by name alone (`ensure_owner` without a uid)."""
+        self.ensure_owner(owner)
 
-        A prefix that holds objects but no owner marker was written by
-        something else (or an older tool): refused too, never adopted silently.
+    def ensure_owner(
+        self, owner: str, uid: str = "", adopt_uid: str | None = None
+    ) -> OwnerDecision:
+        """Claim, accept, bind or adopt this prefix for `owner` (uid `uid`), or refuse it.
+
+        The decision is `ownership.decide_owner`'s; this writes what it says:
+        a claim with If-None-Match, a bind or an adoption with If-Match on the
+        ETag the decision was made on. A 412 means another runner wrote
+        owner.json in between: decide again on what it wrote. Raises
+        OwnershipRefused (a ForeignPrefixError) with the reason.
         """
+        from botocore.exceptions import ClientError
+
         key = layout.owner_key(self.prefix)
-        found = self._get(key)
-        if found is None:
-            if any(True for _ in self._list("")):
-                raise ForeignPrefixError(
-                    f"s3://{self.bucket}/{self.prefix} holds objects but no {layout.OWNER}: "
-                    "refusing to mix this account's snapshots into it"
-                )
-            doc = OwnerDoc(owner=owner, created_at=utcnow())
-            if self._create(key, doc.to_json()):
-                return
+        where = f"s3://{self.bucket}/{self.prefix}"
+        for _attempt in range(3):
             found = self._get(key)
-            if found is None:
-                raise ForeignPrefixError(f"{key} appeared and vanished while claiming it")
-        stored = OwnerDoc.model_validate_json(found[0])
-        if stored.owner != owner:
-            raise ForeignPrefixError(
-                f"s3://{self.bucket}/{self.prefix} belongs to {stored.owner!r}, not {owner!r}"
+            stored = None if found is None else OwnerDoc.model_validate_json(found[0])
+            decision = decide_owner(
+                stored,
+                has_objects=found is None and any(True for _ in self._list("")),
+                owner=owner,
+                uid=uid,
+                adopt_uid=adopt_uid,
+                where=where,
+                now=utcnow(),
             )
+            if decision.action is Action.REFUSE:
+                raise OwnershipRefused(decision.reason)
+            if decision.write is None:
+                return decision
+            if found is None:
+                if self._create(key, decision.write.to_json()):
+                    return decision
+                continue
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=decision.write.to_json(), IfMatch=found[1]
+                )
+            except ClientError as error:
+                if _precondition_failed(error) or _not_found(error):
+                    continue
+                raise
+            return decision
+        raise OwnershipRefused(f"{where}{layout.OWNER} kept changing while it was claimed")
 
     # ------------------------------------------------------------ chunks
 
@@ -197,15 +229,15 @@ class SnapshotStore:
 
     # ------------------------------------------------------------ keys
 
-    def get_key_doc(self, key_id: str) -> KeyDoc | None:
-        found = self._get(layout.data_key_key(self.prefix, key_id))
+    def get_key_doc(self, key_id: str, uid: str = "") -> KeyDoc | None:
+        found = self._get(layout.data_key_key(self.prefix, key_id, uid))
         return None if found is None else KeyDoc.model_validate_json(found[0])
 
     def create_key_doc(self, doc: KeyDoc) -> KeyDoc:
-        """Store `doc` unless one exists for its key id; return whichever is stored."""
-        if self._create(layout.data_key_key(self.prefix, doc.key_id), doc.to_json()):
+        """Store `doc` unless one exists for its key id and uid; return whichever is stored."""
+        if self._create(layout.data_key_key(self.prefix, doc.key_id, doc.uid), doc.to_json()):
             return doc
-        stored = self.get_key_doc(doc.key_id)
+        stored = self.get_key_doc(doc.key_id, doc.uid)
         if stored is None:
             raise SnapshotNotFound(f"key doc {doc.key_id} appeared and vanished")
         return stored
@@ -250,12 +282,21 @@ class SnapshotStore:
             return None, None
         return LatestPointer.model_validate_json(found[0]), found[1]
 
-    def move_pointer(self, snapshot_id: str, token: int) -> LatestPointer:
-        """Compare-and-swap the latest-pointer to `snapshot_id` under fencing `token`."""
+    def move_pointer(
+        self, snapshot_id: str, token: int, key: DataKey | None = None
+    ) -> LatestPointer:
+        """Compare-and-swap the latest-pointer to `snapshot_id` under fencing `token`.
+
+        With `key` (the data key the snapshot was written under) the pointer
+        carries its MAC; a restore trusts no other pointer to a format-4 snapshot.
+        """
         from botocore.exceptions import ClientError
 
-        key = layout.latest_key(self.prefix)
+        key_name = layout.latest_key(self.prefix)
         pointer = LatestPointer(snapshot_id=snapshot_id, fencing_token=token, written_at=utcnow())
+        if key is not None:
+            pointer = pointer.model_copy(update={"key_id": key.key_id, "account_uid": key.uid})
+            pointer = pointer.model_copy(update={"mac": key.pointer_mac(pointer.body_for_mac())})
         for attempt in range(2):
             stored, etag = self.read_pointer()
             if stored is not None:
@@ -268,7 +309,7 @@ class SnapshotStore:
             condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
             try:
                 self.client.put_object(
-                    Bucket=self.bucket, Key=key, Body=pointer.to_json(), **condition
+                    Bucket=self.bucket, Key=key_name, Body=pointer.to_json(), **condition
                 )
                 return pointer
             except ClientError as error:

@@ -10,6 +10,10 @@ loading the snapshot layer (zstd, cryptography, boto3).
 `snapshot_id` is set only when a snapshot was actually checked: "there is no
 snapshot" or "the store could not be read" is not damage, and the operator
 must not report a backup as corrupt for an S3 outage.
+
+`keys` says which key-encryption keys the store's snapshots still need
+(`keys.key_usage`): the message ends with it, so `wafleet verify` tells a
+user in the middle of a key rotation when a retired key may leave the Secret.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from session_runner.snapshot.keys import KeyUsage, key_usage_line
 
 #: Chunk ids named in a message at most; the counts say the rest. Ids are keyed
 #: hashes (they reveal nothing of the content), but status is no place for lists.
@@ -34,6 +40,7 @@ class VerifyOutcome:
     corrupt: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     error: str | None = None
+    keys: KeyUsage | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,7 +65,12 @@ def _ids(ids: tuple[str, ...]) -> str:
 
 
 def verify_message(outcome: VerifyOutcome) -> str:
-    """One short line for status and the CLI: what was checked and what is wrong with it."""
+    """One short line for status and the CLI: what was checked, what is wrong, keys needed."""
+    keys = f"; {key_usage_line(outcome.keys)}" if outcome.keys is not None else ""
+    return _finding(outcome)[: max(MESSAGE_LIMIT - len(keys), MESSAGE_LIMIT // 2)] + keys
+
+
+def _finding(outcome: VerifyOutcome) -> str:
     if outcome.snapshot_id is None:
         return f"nothing verified: {outcome.error or 'no snapshot'}"[:MESSAGE_LIMIT]
     head = f"snapshot {outcome.snapshot_id}"

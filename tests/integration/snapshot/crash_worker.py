@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 
 from session_runner.devserver import DEV_ACCESS_KEY_ID, DEV_REGION, DEV_SECRET_ACCESS_KEY
-from session_runner.snapshot.crypto import KeyRing
+from session_runner.snapshot.crypto import DataKey, KeyRing
 from session_runner.snapshot.gc import collect_garbage
 from session_runner.snapshot.manifest import LatestPointer, Manifest
 from session_runner.snapshot.snapshotter import NothingToCapture, restore_latest, take_snapshot
@@ -62,9 +62,11 @@ class Narrating(SnapshotStore):
         self._say("manifest")
         super().put_manifest(manifest)
 
-    def move_pointer(self, snapshot_id: str, token: int) -> LatestPointer:
+    def move_pointer(
+        self, snapshot_id: str, token: int, key: DataKey | None = None
+    ) -> LatestPointer:
         self._say("pointer")
-        return super().move_pointer(snapshot_id, token)
+        return super().move_pointer(snapshot_id, token, key)
 
     def delete_manifests(self, snapshot_ids: Iterable[str]) -> None:
         self._say("gc-manifests")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from session_runner.snapshot.crypto import IdScheme, KeyRing
+from session_runner.snapshot.layout import owner_key
+from session_runner.snapshot.manifest import OwnerDoc
 from session_runner.snapshot.restore import verify_snapshot
 from session_runner.snapshot.snapshotter import restore_latest, take_snapshot
 from session_runner.snapshot.store import SnapshotStore
@@ -20,6 +22,7 @@ from tests.integration.snapshot.conftest import IDB, KEK1, Bucket, tree
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "snapshot_format2" / "objects"
 SNAPSHOT_ID = "20261203T090531.345692Z-dada14ee"
+UID = "0f4c2b9e-6a1d-4e4b-9a53-2c1f8e7d6b5a"
 FILES = {  # what the fixture's snapshot holds (tests/fixtures/snapshot_format2)
     f"{IDB}/000005.ldb": bytes(i * 7 % 251 for i in range(10_000)),
     f"{IDB}/000009.log": b"log record\n" * 300,
@@ -58,21 +61,36 @@ async def test_a_damaged_format_2_chunk_is_caught(bucket: Bucket) -> None:
     assert report.corrupt == [flipped.rsplit("/", 1)[1]]
 
 
-async def test_the_first_format_3_snapshot_over_format_2_data_restores(
+async def test_the_first_format_4_snapshot_over_format_2_data_binds_the_store(
     tmp_path: Path, bucket: Bucket
 ) -> None:
-    """After an upgrade: the new ids share nothing with the old, so every chunk goes up once."""
+    """The upgrade path: a legacy owner.json (no uid) is bound to the account's uid on first
+    claim; the old snapshot restores; the new ids share nothing with the old (a fresh, uid-bound
+    data key), so every chunk goes up once."""
     store = bucket.store()
     upload_fixture(bucket, store)
     session = tmp_path / "session"
-    assert await restore_latest(session, store, KeyRing(KEK1)) is not None
+    restored = await restore_latest(session, store, KeyRing(KEK1), owner="default/alice", uid=UID)
+    assert restored is not None
+    assert restored.snapshot_id == SNAPSHOT_ID
+    assert restored.warning is None  # a pointer without a MAC is trusted for a format-2 snapshot
+    owner = OwnerDoc.model_validate_json(
+        bucket.client.get_object(Bucket=bucket.name, Key=owner_key(store.prefix))["Body"].read()
+    )
+    assert (owner.owner, owner.uid) == ("default/alice", UID)
     (session / IDB / "000009.log").write_bytes(FILES[f"{IDB}/000009.log"] + b"one more\n")
 
-    result = await take_snapshot(session, "browser", 4, store, KeyRing(KEK1), owner="default/alice")
+    result = await take_snapshot(
+        session, "browser", 4, store, KeyRing(KEK1), owner="default/alice", uid=UID
+    )
     assert result.chunks_reused == 0
-    assert store.get_manifest(result.id).format == 3
+    manifest = store.get_manifest(result.id)
+    assert (manifest.format, manifest.account_uid) == (4, UID)
 
-    again = await restore_latest(tmp_path / "again", store, KeyRing(KEK1))
+    again = await restore_latest(
+        tmp_path / "again", store, KeyRing(KEK1), owner="default/alice", uid=UID
+    )
     assert again is not None
     assert again.snapshot_id == result.id
+    assert again.warning is None
     assert tree(tmp_path / "again")[f"{IDB}/000009.log"][0].endswith(b"one more\n")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from session_runner.cli.accounts import verify_answer
+from session_runner.snapshot.keys import key_usage
+from session_runner.snapshot.verify import VerifyOutcome, last_verify_status
 
 REQUEST = "2026-11-23T12:00:00.000001Z"
 
@@ -54,3 +57,17 @@ def test_verify_answer(
     if code == 1 and last_verify.get("snapshotId"):
         corrupt, missing = last_verify["corruptChunks"], last_verify["missingChunks"]
         assert f"{corrupt} corrupt and {missing} missing" in line
+
+
+def test_the_answer_names_the_keys_the_kept_snapshots_need() -> None:
+    """What the runner reports (`last_verify_status`) reaches the person running `wafleet verify`."""
+    old, new = "a" * 16, "b" * 16
+    outcome = VerifyOutcome(
+        "20261123T115900.000000Z-0a1b2c3d", chunks=3, keys=key_usage([new], [old, new], new)
+    )
+    got = verify_answer(last_verify_status(REQUEST, outcome, datetime.now(UTC)), REQUEST)
+    assert got is not None
+    code, line = got
+    assert code == 0
+    assert f"snapshots need key(s) {new} (current)" in line
+    assert f"no longer needed: {old} (may be removed from the Secret)" in line

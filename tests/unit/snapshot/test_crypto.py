@@ -188,3 +188,45 @@ def test_key_ring_finds_keks_by_id_and_wrapping_is_bound_to_the_kek() -> None:
 def test_parse_kek_names_its_source() -> None:
     with pytest.raises(KeyRingError, match="the Secret"):
         parse_kek(b"nope", source="the Secret")
+
+
+def test_a_chunk_opens_only_for_the_account_uid_it_was_sealed_for() -> None:
+    """Same DEK, another uid (a copied object, or a key adopted without rebinding): refused."""
+    mine = DataKey.generate(KEK1, "uid-a")
+    theirs = DataKey(mine.key_id, mine.wrapped, mine.dek, "uid-b")
+    unbound = DataKey(mine.key_id, mine.wrapped, mine.dek)
+    cid = mine.chunk_id(b"session")
+    blob = mine.seal_chunk(b"session", cid)
+    assert mine.open_chunk(blob, cid, 7) == b"session"
+    for other in (theirs, unbound):
+        with pytest.raises(ChunkCorrupt):
+            other.open_chunk(blob, cid, 7)
+    # without a uid the associated data is the chunk id alone, as before format 4
+    legacy = unbound.seal_chunk(b"session", cid)
+    assert zstandard.ZstdDecompressor().decompress(_open_with_aad(unbound, legacy, cid.encode()))
+
+
+def _open_with_aad(key: DataKey, blob: bytearray, aad: bytes) -> bytes:
+    """Decrypt a chunk object by hand, with exactly `aad` as its associated data."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    enc = HKDF(hashes.SHA256(), 32, salt=None, info=b"wafleet/chunk-enc").derive(key.dek)
+    return AESGCM(enc).decrypt(bytes(blob[4:16]), bytes(blob[16:]), aad)
+
+
+def test_the_data_key_wrap_is_bound_to_the_account_uid() -> None:
+    key = DataKey.generate(KEK1, "uid-a")
+    assert DataKey.unwrap(KEK1, key.wrapped, "uid-a").dek == key.dek
+    for uid in ("uid-b", ""):
+        with pytest.raises(KeyRingError, match="does not open"):
+            DataKey.unwrap(KEK1, key.wrapped, uid)
+    legacy = DataKey.generate(KEK1)  # no uid: the wrap of every store before format 4
+    assert unwrap_data_key(KEK1, legacy.wrapped) == legacy.dek
+
+
+def test_the_pointer_mac_is_keyed_apart_from_the_manifest_mac() -> None:
+    key = DataKey.generate(KEK1, "uid-a")
+    assert key.pointer_mac(b"body") != key.mac(b"body")
+    assert key.pointer_mac(b"body") == DataKey.unwrap(KEK1, key.wrapped, "uid-a").pointer_mac(
+        b"body"
+    )

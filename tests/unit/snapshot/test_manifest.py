@@ -62,7 +62,7 @@ def test_manifests_are_stored_compressed_and_read_back() -> None:
     stored = encode_manifest(manifest)
     assert len(stored) < len(manifest.to_json()) / 4
     assert decode_manifest(stored) == manifest
-    assert manifest.format == 3
+    assert manifest.format == 4
 
 
 def test_a_format_1_manifest_still_reads() -> None:
@@ -84,3 +84,12 @@ def test_a_damaged_manifest_is_a_value_error() -> None:
         decode_manifest(stored[:-7])
     with pytest.raises(ValueError, match="validation error"):
         decode_manifest(b"not a manifest")
+
+
+def test_before_format_4_the_mac_body_is_what_its_writer_authenticated() -> None:
+    """Formats 1-3 had no account_uid: their MAC body must not gain one (or they stop verifying)."""
+    old = _manifest(2).model_copy(update={"format": 3})
+    assert b"account_uid" not in old.body_for_mac()
+    new = _manifest(2).model_copy(update={"account_uid": "uid-a"})
+    assert b'"account_uid":"uid-a"' in new.body_for_mac()
+    assert new.model_copy(update={"account_uid": "uid-b"}).body_for_mac() != new.body_for_mac()

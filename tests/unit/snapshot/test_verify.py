@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from session_runner.annotations import is_new_request
+from session_runner.snapshot.keys import key_usage, key_usage_line
 from session_runner.snapshot.verify import (
     MESSAGE_LIMIT,
     VerifyOutcome,
@@ -107,3 +108,15 @@ def test_status_fits_the_crd() -> None:
 )
 def test_is_new_request(value: str | None, served: str | None, new: bool) -> None:
     assert is_new_request(value, served) is new
+
+
+def test_the_message_says_which_keys_are_still_needed() -> None:
+    usage = key_usage(["a" * 16, "b" * 16], ["a" * 16, "b" * 16, "c" * 16], "b" * 16)
+    long_error = "x" * 2000
+    for outcome in (
+        VerifyOutcome(SNAP, chunks=3, keys=usage),
+        VerifyOutcome(SNAP, chunks=3, error=long_error, keys=usage),
+    ):
+        message = verify_message(outcome)
+        assert message.endswith(key_usage_line(usage))  # never cut off by a long finding
+        assert f"no longer needed: {'c' * 16}" in message
