@@ -155,7 +155,11 @@ def classify(me: str, state: ElectorState, now: float, timings: LeaseTimings) ->
 
 
 def next_record_for_acquire(
-    me: str, current: LeaseRecord | None, now_wall: datetime, timings: LeaseTimings
+    me: str,
+    current: LeaseRecord | None,
+    now_wall: datetime,
+    timings: LeaseTimings,
+    floor: int = 0,
 ) -> LeaseRecord:
     """The claim to write over `current` (None: create the lease).
 
@@ -164,6 +168,16 @@ def next_record_for_acquire(
     own record (e.g. after stopping on a missed deadline while nobody else
     took over). A new lease starts at 0. The result carries `current.version`,
     the version the conditional write expects.
+
+    `floor` is the lowest fencing token storage would still accept from a new
+    holder (`token_floor`: the snapshot store's latest token + 1, the
+    operator's recorded token + 1). Every claim writes at least it, so a Lease
+    that was deleted and re-created (transitions back at 0) never hands out a
+    token below one already used: such a token would be refused by storage
+    forever while its holder kept the lease. Re-taking our own record takes
+    it too: our old token may be exactly what storage holds, and a runner that
+    could not release after being fenced out must not re-take the token that
+    was refused. With the default 0 every rule above is unchanged.
     """
     if current is None:
         return LeaseRecord(
@@ -171,7 +185,7 @@ def next_record_for_acquire(
             lease_duration_s=timings.duration,
             acquire_time=now_wall,
             renew_time=now_wall,
-            transitions=0,
+            transitions=max(0, floor),
             version="",
         )
     if current.holder == me:
@@ -180,13 +194,14 @@ def next_record_for_acquire(
             lease_duration_s=timings.duration,
             acquire_time=current.acquire_time or now_wall,
             renew_time=now_wall,
+            transitions=max(current.transitions, floor),
         )
     return LeaseRecord(
         holder=me,
         lease_duration_s=timings.duration,
         acquire_time=now_wall,
         renew_time=now_wall,
-        transitions=current.transitions + 1,
+        transitions=max(current.transitions + 1, floor),
         version=current.version,
     )
 
@@ -216,6 +231,8 @@ def fencing_token(record: LeaseRecord) -> int:
     Every takeover increments transitions with a write conditional on the
     previous version, so no two holders ever share a token and a later holder
     always has a higher one; storage refuses writes below the highest token
-    it has accepted (`fencing.token_accepts`).
+    it has accepted (`fencing.token_accepts`). A claim also lifts transitions
+    to the token floor (`next_record_for_acquire`), so this holds across a
+    deleted and re-created Lease too.
     """
     return record.transitions

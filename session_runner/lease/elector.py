@@ -26,6 +26,14 @@ Callbacks may be plain functions or coroutine functions:
   afterwards. It is also called when `run()` is cancelled while leading: no
   engine may outlive the renew loop.
 
+The optional `token_floor` (an async callable returning an int) is asked,
+right before each claim is written (never while someone else holds a live
+lease), for the lowest fencing token storage would still accept; the claim
+writes at least it (`decision.next_record_for_acquire`), so the token stays
+monotonic when the Lease is deleted and re-created. If it fails, nothing is
+claimed this round: a claim with an unproven token could be refused by
+storage while its holder keeps the lease. The next retry asks again.
+
 Clock, wall clock, sleep and jitter are injectable so tests run on virtual time.
 """
 
@@ -68,6 +76,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 StartedCallback = Callable[[int], Awaitable[None] | None]
 StoppedCallback = Callable[[], Awaitable[None] | None]
+TokenFloor = Callable[[], Awaitable[int]]
 
 
 def utc_now() -> datetime:
@@ -87,6 +96,7 @@ class LeaseElector:
         wall: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        token_floor: TokenFloor | None = None,
     ) -> None:
         if not identity:
             raise ValueError("a lease holder identity must not be empty")
@@ -97,6 +107,8 @@ class LeaseElector:
         self._wall = wall
         self._sleep = sleep
         self._jitter = jitter
+        #: Asked right before each claim; see the module docstring. Settable after construction.
+        self.token_floor = token_floor
         self._leading = False
         self._token: int | None = None
         self._last_renew: float | None = None
@@ -209,7 +221,16 @@ class LeaseElector:
         self._observation = observe(self._observation, record, self._clock())
         if self.verdict() is not Verdict.MAY_ACQUIRE:
             return False
-        claim = next_record_for_acquire(self.identity, record, self._wall(), self.timings)
+        floor = 0
+        if self.token_floor is not None:
+            try:
+                floor = await self._bounded(self.token_floor(), bound)
+            except Exception as exc:  # any failure: the token is unproven, so do not claim
+                log.warning("fencing token floor unavailable, not claiming this round: %s", exc)
+                return False
+        claim = next_record_for_acquire(
+            self.identity, record, self._wall(), self.timings, floor=floor
+        )
         sent = self._clock()
         try:
             if record is None:

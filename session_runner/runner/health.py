@@ -2,7 +2,10 @@
 
 - /healthz (liveness): fails when the lease loop is stuck, like client-go's
   HealthzAdaptor — a runner that believes it leads but has not renewed for
-  longer than the lease duration plus a tolerance must be restarted.
+  longer than the lease duration plus a tolerance must be restarted — and
+  when the session failed to start too many times in a row, or the fencing
+  token floor stayed unreadable as long (`startup.start_healthy`): a fresh
+  process may recover, and the restart count shows in kubectl.
 - /readyz (readiness): the lease is held and the engine is logged in and connected.
 
 Metrics are served by a second app on the metrics port (`build_metrics_app`),
@@ -19,7 +22,10 @@ from aiohttp import web
 def build_app(alive: Callable[[], bool], ready: Callable[[], bool]) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         ok = alive()
-        return web.Response(status=200 if ok else 500, text="ok\n" if ok else "lease loop stuck\n")
+        return web.Response(
+            status=200 if ok else 500,
+            text="ok\n" if ok else "lease loop stuck or the session keeps failing to start\n",
+        )
 
     async def readyz(_: web.Request) -> web.Response:
         ok = ready()

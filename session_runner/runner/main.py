@@ -3,6 +3,12 @@
 In a pod everything comes from the environment the operator rendered
 (RunnerSettings). On a laptop the same variables (or the command's flags)
 point it at a kubeconfig, or at DynamoDB (the moto server) with the local engine.
+
+Every claim of the lease takes a fencing token above any already used
+(`runner.floor`): the snapshot store's latest-pointer and the account's
+status both count. A settings error found here (a key Secret that is not 32
+bytes) is reported to the account's status as phase Failed, naming the
+field, before the process exits non-zero.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import UTC, datetime
 from typing import Any
 
 from session_runner import logs
@@ -18,8 +25,10 @@ from session_runner.engines.registry import create_engine
 from session_runner.kube.client import KubeClient
 from session_runner.lease.factory import open_backend
 from session_runner.runner import health
+from session_runner.runner.floor import TokenFloor, combined_floor, status_token_floor
 from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
 from session_runner.runner.session import SessionRunner
+from session_runner.runner.startup import describe_error, report_startup_failure
 from session_runner.settings import LeaseBackend, RunnerSettings
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,7 @@ async def run_session(settings: RunnerSettings) -> int:
         backend = await stack.enter_async_context(open_backend(settings))
         reporter: Reporter
         probe = None
+        floors: list[TokenFloor] = []
         if settings.status_file is not None or settings.lease_backend is LeaseBackend.DYNAMODB:
             reporter = FileReporter(
                 settings.status_file or settings.session_dir.parent / "runner-status.json"
@@ -56,6 +66,7 @@ async def run_session(settings: RunnerSettings) -> int:
             client = await stack.enter_async_context(KubeClient.connect())
             reporter = KubernetesReporter(client, settings.namespace, settings.account_name)
             probe = _annotations_probe(client, settings)
+            floors.append(status_token_floor(client, settings.namespace, settings.account_name))
         runner = SessionRunner(
             settings,
             backend,
@@ -72,9 +83,11 @@ async def run_session(settings: RunnerSettings) -> int:
                 build_verify_hook,
                 s3_client,
             )
+            from session_runner.snapshot.token_floor import account_store, store_token_floor
 
-            s3 = s3_client(settings)  # one client (and connection pool) for both
             try:
+                s3 = s3_client(settings)  # one client (and connection pool) for all three
+                floors.append(store_token_floor(account_store(settings, s3)))
                 restore, snapshot = build_hooks(
                     settings,
                     client=s3,
@@ -84,10 +97,16 @@ async def run_session(settings: RunnerSettings) -> int:
                 )
                 verify = build_verify_hook(settings, client=s3)
             except KeyRingError as error:
-                log.error("snapshot settings: %s", error)
-                return 2
+                field = "spec.snapshot.encryptionKeySecret"
+                return await _startup_failure(settings, backend, reporter, f"{field}: {error}")
+            except ValueError as error:  # e.g. an endpoint URL botocore refuses
+                field = "spec.snapshot"
+                reason = describe_error(error)
+                return await _startup_failure(settings, backend, reporter, f"{field}: {reason}")
             runner.use_snapshots(restore, snapshot)
             runner.use_verify(verify)
+        if floors:
+            runner.use_token_floor(combined_floor(floors))
         if settings.health_port:
             site = await health.serve(
                 health.build_app(runner.alive, runner.ready), settings.health_port
@@ -97,6 +116,21 @@ async def run_session(settings: RunnerSettings) -> int:
             site = await health.serve(health.build_metrics_app(), settings.metrics_port)
             stack.push_async_callback(site.cleanup)
         return await runner.run(stop)
+
+
+async def _startup_failure(
+    settings: RunnerSettings, backend: Any, reporter: Reporter, message: str
+) -> int:
+    """Report a settings error as phase Failed (unless a live leader's report is there), exit 2.
+
+    The message names the field and says what is wrong with it, never a value:
+    KeyRingError reports sizes and file names only.
+    """
+    log.error("runner settings: %s", message)
+    await report_startup_failure(
+        reporter, backend, settings.pod_name, message, now_wall=datetime.now(UTC)
+    )
+    return 2
 
 
 def main(settings: RunnerSettings) -> int:

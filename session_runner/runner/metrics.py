@@ -14,7 +14,12 @@ FENCING_TOKEN = Gauge(
 )
 LEASE_LOST = Counter(
     "wafleet_runner_lease_lost_total",
-    "Engine stops because renewal failed for the renew deadline or storage refused the token.",
+    "Engine stops because renewal failed for the renew deadline or storage refused the token"
+    " (the latter also releases the lease).",
+)
+START_FAILED = Counter(
+    "wafleet_runner_start_failures_total",
+    "Session starts (restore or engine start) that raised; each releases the lease.",
 )
 FENCED = Counter(
     "wafleet_runner_fenced_total",

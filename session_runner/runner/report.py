@@ -55,6 +55,10 @@ class RunnerFacts:
     #: The token of this runner's latest leadership, kept after it ends (never sent):
     #: a deposed runner's token-less report may replace its own last report, nothing newer.
     last_token: int | None = None
+    #: Set only by a runner reporting without the lease that has just read the Lease and
+    #: found no live holder (a start-up failure, `startup.report_startup_failure`): the
+    #: report in the status then belongs to nobody who runs, so it may be replaced.
+    lease_free: bool = False
 
 
 class WriteDecision(Enum):
@@ -79,6 +83,7 @@ def decide_write(
     last_token: int | None,
     *,
     refresh: bool = False,
+    lease_free: bool = False,
 ) -> WriteDecision:
     """Pure: may this runner write report `mine` over `current`, what `status.runner` holds now?
 
@@ -93,11 +98,14 @@ def decide_write(
       acquisition (every takeover increments leaseTransitions), so that report
       is ours and no successor has reported yet. A standby never held a token,
       so it never replaces a leader's report.
+    - `lease_free` (a token-less start-up failure report whose runner just
+      read that nobody holds the Lease live): write over any report; no live
+      leader's would be undone.
     - `refresh` (the leader's periodic re-assert): skip a write that would
       change nothing but `reportedAt`; every write wakes the operator.
     """
     held, sending = report_token(current), report_token(mine)
-    if held is not None:
+    if held is not None and not (lease_free and sending is None):
         if sending is None and held != last_token:
             return WriteDecision.NOT_MINE
         if sending is not None and not token_accepts(held, sending):
@@ -153,7 +161,9 @@ class KubernetesReporter:
         for attempt in range(1, REPORT_ATTEMPTS + 1):
             account = await self._call("GET")
             current = (account.get("status") or {}).get("runner")
-            decision = decide_write(current, mine, facts.last_token, refresh=refresh)
+            decision = decide_write(
+                current, mine, facts.last_token, refresh=refresh, lease_free=facts.lease_free
+            )
             if decision is not WriteDecision.WRITE:
                 _log_decision(decision, facts, current)
                 return decision
@@ -194,7 +204,11 @@ class FileReporter:
             current = None
         mine = build_report(facts, datetime.now(UTC))
         decision = decide_write(
-            current if isinstance(current, dict) else None, mine, facts.last_token, refresh=refresh
+            current if isinstance(current, dict) else None,
+            mine,
+            facts.last_token,
+            refresh=refresh,
+            lease_free=facts.lease_free,
         )
         if decision is WriteDecision.WRITE:
             self._path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,15 @@ login (the QR scan a person just made is the most valuable state the account
 has, and waiting for the interval would risk it), every
 `snapshot_interval_seconds` while leading and once more on graceful stop
 (`use_snapshots` installs the snapshot layer's hooks). Storage refusing a
-write for a stale fencing token means this runner lost the lease: the engine
-is killed at once, as when a renewal fails.
+write for a stale fencing token means our token is below one already used:
+the engine is killed at once, the runner reports why, releases the lease and
+competes again; the next claim takes a token above storage's (the token
+floor, `use_token_floor`). It never keeps the lease without an engine.
+
+A start that fails (restore or engine start raising, e.g. one S3 error) is
+the same: report Failed with the reason, release the lease, wait a bounded
+backoff and compete again; after `startup.MAX_FAILED_STARTS` failures in a
+row `alive()` turns false so the kubelet restarts the pod (`startup.py`).
 
 On-demand requests come as annotations (the CLI writes a timestamp): a new
 wafleet.io/snapshot-request value takes a snapshot, a new
@@ -39,7 +46,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,12 +72,19 @@ from session_runner.engines.events import (
 from session_runner.engines.registry import state_dir
 from session_runner.engines.tasks import BackgroundTasks
 from session_runner.lease.backend import LeaseBackend
+from session_runner.lease.decision import Verdict
 from session_runner.lease.elector import LeaseElector
 from session_runner.lease.factory import timings_from_settings
 from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
 from session_runner.runner import metrics
 from session_runner.runner.report import Reporter, RunnerFacts, WriteDecision
+from session_runner.runner.startup import (
+    describe_error,
+    failed_start_message,
+    start_backoff,
+    start_healthy,
+)
 from session_runner.settings import RunnerSettings
 from session_runner.snapshot.verify import VerifyHook, VerifyOutcome, last_verify_status
 
@@ -82,6 +98,17 @@ log = logging.getLogger(__name__)
 LIVENESS_TOLERANCE_S = 20.0
 
 SnapshotHook = Callable[[Path, int], Awaitable[None]]
+TokenFloor = Callable[[], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class StepDown:
+    """Why the leader gives the lease up while the process goes on: what to report (with
+    the token, before releasing) and how long to wait before competing again."""
+
+    phase: str
+    message: str
+    pause: float
 
 
 async def _no_snapshot(session_dir: Path, token: int) -> None:
@@ -150,6 +177,11 @@ class SessionRunner:
         self._fence_reason = ""
         self._phase, self._message = "Starting", ""
         self._giving_up = False  # stopping the elector ourselves (SIGTERM, fence): no loss
+        self._step_down: StepDown | None = None  # set with `_stepping_down`: give the lease up
+        self._stepping_down = asyncio.Event()
+        self._failed_starts = 0  # in a row; a start that gets the engine running resets it
+        self._token_floor: TokenFloor | None = None
+        self._floor_failing_since: float | None = None  # monotonic; None while it reads fine
         self._background = BackgroundTasks("session runner", log)
 
     # ------------------------------------------------------------ snapshots
@@ -157,6 +189,32 @@ class SessionRunner:
     def use_snapshots(self, restore: SnapshotHook, snapshot: SnapshotHook) -> None:
         """Install the snapshot layer's hooks (built with this runner's callbacks below)."""
         self._restore, self._snapshot = restore, snapshot
+
+    def use_token_floor(self, floor: TokenFloor) -> None:
+        """Install the fencing token floor (`runner.floor.combined_floor`): every claim of
+        the lease takes a token at least this high, so a re-created Lease never hands out a
+        token storage already refuses."""
+        self._token_floor = floor
+        self.elector.token_floor = self._proven_floor
+
+    async def _proven_floor(self) -> int:
+        """The installed floor; a failure is reported (Failed, no token: we hold no lease)
+        and timed for liveness, then raised so the elector does not claim this round."""
+        assert self._token_floor is not None
+        try:
+            floor = await self._token_floor()
+        except Exception as error:
+            if self._floor_failing_since is None:
+                self._floor_failing_since = time.monotonic()
+            message = (
+                f"cannot read the fencing token floor ({describe_error(error)}): "
+                "not claiming the lease until it can be read"
+            )
+            if (self._phase, self._message) != ("Failed", message):
+                self._background.spawn(self._report("Failed", message))
+            raise
+        self._floor_failing_since = None
+        return floor
 
     def use_verify(self, verify: VerifyHook) -> None:
         """Install the snapshot layer's verify hook (snapshotter.build_verify_hook)."""
@@ -198,13 +256,11 @@ class SessionRunner:
             self._snapshot_error = result.warning
 
     async def _take_snapshot(self, token: int) -> None:
-        """One snapshot; a refusal for a stale token stops the engine like a lost lease."""
+        """One snapshot; a refusal for a stale token stops the engine and gives the lease up."""
         try:
             await self._snapshot(self._state_dir, token)
-        except FencedOutError:
-            log.error("storage refused our fencing token %s: stopping the engine", token)
-            self._snapshot_error = f"storage holds a newer fencing token than {token}"
-            self._lost()
+        except FencedOutError as error:
+            self._fenced_out(token, error)
             raise
         except Exception as error:
             self._snapshot_error = f"snapshot failed: {type(error).__name__}: {error}"[:500]
@@ -226,7 +282,16 @@ class SessionRunner:
     # ------------------------------------------------------------ probes
 
     def alive(self) -> bool:
-        return self.elector.check(LIVENESS_TOLERANCE_S)
+        """Liveness: the lease loop is not stuck, and starting has not failed for good
+        (`startup.start_healthy`: N failed starts in a row, or an unreadable token floor)."""
+        since = self._floor_failing_since
+        # Only while the floor is what stops us: not once another runner holds a live lease
+        # (the floor is not asked then, so `since` would never be cleared).
+        blocking = since is not None and self.elector.verdict() is Verdict.MAY_ACQUIRE
+        failing_for = time.monotonic() - since if blocking and since is not None else None
+        return self.elector.check(LIVENESS_TOLERANCE_S) and start_healthy(
+            self._failed_starts, failing_for, self.settings.lease_retry_period_seconds
+        )
 
     def ready(self) -> bool:
         engine = self._engine
@@ -245,18 +310,25 @@ class SessionRunner:
             )
             stopping = asyncio.create_task(stop.wait())
             fenced = asyncio.create_task(self._fenced.wait())
+            stepping = asyncio.create_task(self._stepping_down.wait())
             await asyncio.wait(
-                {elector_task, stopping, fenced}, return_when=asyncio.FIRST_COMPLETED
+                {elector_task, stopping, fenced, stepping}, return_when=asyncio.FIRST_COMPLETED
             )
-            await self._shutdown_session(graceful=not self._fenced.is_set())
+            await self._shutdown_session(
+                graceful=not self._fenced.is_set() and not self._stepping_down.is_set()
+            )
             # Cancelling the elector stops renewal, but the lease stays ours until release()
             # (or until it expires): the final report still carries the token we hold.
             held = self.elector.fencing_token
             self._giving_up = True
-            for task in (elector_task, stopping, fenced):
+            for task in (elector_task, stopping, fenced, stepping):
                 task.cancel()
-            results = await asyncio.gather(elector_task, stopping, fenced, return_exceptions=True)
+            results = await asyncio.gather(
+                elector_task, stopping, fenced, stepping, return_exceptions=True
+            )
             self._giving_up = False
+            step, self._step_down = self._step_down, None
+            self._stepping_down.clear()
             if stop.is_set():
                 # Report while the lease is still ours, so no successor's report can be
                 # overwritten by this one after it took over.
@@ -267,6 +339,21 @@ class SessionRunner:
                 metrics.holding(None)
                 log.info("lease released" if released else "lease not released (not ours)")
                 break
+            if step is not None and not self._fenced.is_set():
+                # A leader that cannot lead lets go: report why while the lease is still
+                # ours (with the token, so the operator takes it), release, pause, compete.
+                self._token = held
+                await self._report(step.phase, step.message)
+                released = await self.elector.release()
+                self._token = None
+                metrics.holding(None)
+                log.info("lease released" if released else "lease not released (not ours)")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), step.pause)
+                if stop.is_set():
+                    await self._report("Stopped", "runner stopped")
+                    break
+                continue
             if not self._fenced.is_set():
                 # The elector itself failed (a bug, a garbled answer): never give up the
                 # account for that. The engine is already stopped; compete again.
@@ -293,17 +380,22 @@ class SessionRunner:
     async def _lead(self, token: int) -> None:
         """We hold the lease: restore, start the engine, follow its events."""
         self._token = self._last_token = token
+        self._floor_failing_since = None  # it was read: we claimed with it
         self._login_qr = None
         metrics.holding(token)
         reassert = asyncio.create_task(self._reassert_periodically(token), name="reassert")
         periodic: asyncio.Task[None] | None = None
         try:
             await self._report("Restoring", f"lease acquired with fencing token {token}")
-            session_dir = self.settings.session_dir
-            await self._restore(self._state_dir, token)
-            engine = self._engine_factory()
-            self._engine = engine
-            await engine.start(session_dir)
+            try:
+                await self._restore(self._state_dir, token)
+                engine = self._engine_factory()
+                self._engine = engine
+                await engine.start(self.settings.session_dir)
+            except Exception as error:
+                self._start_failed(error)
+                return
+            self._failed_starts = 0
             periodic = asyncio.create_task(self._snapshot_periodically(token), name="snapshots")
             async for event in engine.events():
                 await self._on_event(event)
@@ -311,6 +403,52 @@ class SessionRunner:
             reassert.cancel()
             if periodic is not None:
                 periodic.cancel()
+
+    def _start_failed(self, error: Exception) -> None:
+        """Restore or engine start raised: no engine may be left half started, and the
+        lease must not be kept without one. `run()` reports, releases and backs off."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.kill()
+        self._failed_starts += 1
+        pause = start_backoff(self._failed_starts, self.settings.lease_retry_period_seconds)
+        reason = describe_error(error)
+        metrics.START_FAILED.inc()
+        log.error(
+            "session start failed (%d in a row): %s; releasing the lease",
+            self._failed_starts,
+            reason,
+        )
+        self._request_step_down(
+            StepDown("Failed", failed_start_message(reason, self._failed_starts, pause), pause)
+        )
+
+    def _fenced_out(self, token: int, error: FencedOutError) -> None:
+        """Storage refused `token`: kill the engine now, then (in `run()`) report why, release
+        the lease and compete again at once; the token floor makes the next claim's token
+        higher than storage's. Synchronous up to the kill, like `_lost()`."""
+        reason = " ".join(str(error).split())[:200]
+        log.error("storage refused our fencing token %s (%s): stopping the engine", token, reason)
+        self._snapshot_error = f"storage refused fencing token {token}: {reason}"
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.kill()
+        if self._token != token:
+            return  # that leadership is already over; the elector competes again by itself
+        metrics.LEASE_LOST.inc()
+        self._request_step_down(
+            StepDown(
+                "Standby",
+                f"storage refused fencing token {token} ({reason}): lease released, "
+                "competing again for a higher token",
+                0.0,
+            )
+        )
+
+    def _request_step_down(self, step: StepDown) -> None:
+        if self._step_down is None:  # the first reason wins; one release serves both
+            self._step_down = step
+        self._stepping_down.set()
 
     def _lost(self) -> None:
         """Synchronous on purpose: runs before any await once the renew deadline passes.

@@ -166,3 +166,31 @@ async def test_an_api_outage_stops_the_leader_and_a_leader_returns(
         finally:
             await a.stop()
             await b.stop()
+
+
+async def test_a_recreated_lease_takes_the_token_floor_on_every_backend(
+    real_kit: LeaseKit,
+) -> None:
+    """Issue 13: deleting a held lease restarts transitions at 0; the claim that follows
+    writes the floor (storage's latest token + 1), and the backend stores it as given."""
+    events: Events = []
+    floor = {"value": 0}
+
+    async def token_floor() -> int:
+        return floor["value"]
+
+    runner = Runner(real_kit, "a", events)
+    runner.elector.token_floor = token_floor
+    runner.start()
+    try:
+        await eventually(lambda: runner.elector.is_leader, "a leads")
+        assert runner.elector.fencing_token == 0
+        floor["value"] = 6  # storage accepted token 5 meanwhile (an earlier incarnation)
+        await real_kit.delete(NAME)
+        await eventually(lambda: runner.rec.count("started") == 2, "a leads the new lease")
+        assert runner.elector.fencing_token == 6
+        stored = await real_kit.backend(NAME).get()
+        assert stored is not None
+        assert stored.transitions == 6  # what the next holder increments and the operator reads
+    finally:
+        await runner.stop()

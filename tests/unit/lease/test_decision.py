@@ -295,6 +295,33 @@ def test_acquire_counts_holder_changes(current: LeaseRecord, transitions: int) -
     assert fencing_token(claim) == transitions
 
 
+@pytest.mark.parametrize(
+    ("current", "floor", "transitions"),
+    [
+        # The Lease was deleted and re-created: storage already saw token 5, so 6, not 0.
+        pytest.param(None, 6, 6, id="creating the lease takes the floor"),
+        pytest.param(None, 0, 0, id="creating without a floor starts at 0"),
+        pytest.param(rec(holder=None, transitions=0), 6, 6, id="re-created lease, released"),
+        pytest.param(rec(holder=OTHER, transitions=0), 6, 6, id="re-created lease, takeover"),
+        # The floor is a minimum: a higher count is kept (+1 as always).
+        pytest.param(rec(holder=OTHER, transitions=9), 6, 10, id="count above the floor: +1"),
+        pytest.param(rec(holder=None, transitions=5), 6, 6, id="floor equal to count + 1"),
+        # Re-taking our own record: unchanged below the floor, lifted to it above (a runner
+        # that could not release after storage refused its token must not re-take it).
+        pytest.param(rec(holder=ME, transitions=3), 0, 3, id="own record, no floor: unchanged"),
+        pytest.param(rec(holder=ME, transitions=3), 3, 3, id="own record at the floor"),
+        pytest.param(rec(holder=ME, transitions=3), 6, 6, id="own record below the floor"),
+    ],
+)
+def test_a_claim_never_takes_a_token_below_the_floor(
+    current: LeaseRecord | None, floor: int, transitions: int
+) -> None:
+    claim = next_record_for_acquire(ME, current, LATER, T, floor=floor)
+    assert claim.holder == ME
+    assert fencing_token(claim) == transitions
+    assert claim.version == (current.version if current is not None else "")
+
+
 def test_renew_moves_only_renew_time() -> None:
     current = rec(holder=ME)
     claim = next_record_for_renew(ME, current, LATER, T)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -38,7 +38,11 @@ class World:
     wall: Callable[[], datetime] | None = None
 
     def elector(
-        self, identity: str, timings: LeaseTimings = T, jitter: float = 0.5
+        self,
+        identity: str,
+        timings: LeaseTimings = T,
+        jitter: float = 0.5,
+        token_floor: Callable[[], Awaitable[int]] | None = None,
     ) -> tuple[LeaseElector, FaultyNetwork, Recorder]:
         net = FaultyNetwork(InMemoryLeaseBackend(self.store, NAME), sleep=self.vt.sleep)
         elector = LeaseElector(
@@ -49,6 +53,7 @@ class World:
             wall=self.wall or self.vt.wall,
             sleep=self.vt.sleep,
             jitter=lambda: jitter,
+            token_floor=token_floor,
         )
         return elector, net, Recorder(identity, self.vt.clock, self.events)
 
@@ -231,6 +236,74 @@ async def test_reacquires_its_own_record_with_the_same_token(world: World) -> No
     await world.vt.run_until(lambda: a.is_leader, limit=10)
     assert [e[0] for e in world.events] == ["started", "stopped", "started"]
     assert world.events[0][3] == world.events[2][3] == 0
+
+
+@dataclass
+class Floor:
+    """The token floor a runner's storage would report: a value a test sets, or a failure.
+    Counts how often the elector asked."""
+
+    value: int = 0
+    failing: bool = False
+    asked: int = 0
+
+    async def __call__(self) -> int:
+        self.asked += 1
+        if self.failing:
+            raise ConnectionError("the snapshot store is unreachable (test double)")
+        return self.value
+
+
+async def test_a_recreated_lease_never_hands_out_a_token_below_the_floor(world: World) -> None:
+    """Issue 13: the Lease deleted while held restarts leaseTransitions at 0; the claim that
+    follows takes the floor (storage's latest token + 1), not 0."""
+    floor = Floor()
+    a, _, rec_a = world.elector("a", token_floor=floor)
+    world.start(a, rec_a)
+    await world.vt.run_until(lambda: a.is_leader, limit=1)
+    assert a.fencing_token == 0
+    floor.value = 6  # storage has since accepted token 5 (from an earlier incarnation)
+
+    world.store.delete(NAME)  # drift repair, an account re-created with Retain …
+    await world.vt.run_until(lambda: rec_a.count("started") == 2, limit=30)
+    assert [e[0] for e in world.events] == ["started", "stopped", "started"]
+    assert world.events[-1][3] == 6
+    assert a.fencing_token == 6
+    assert world.record is not None
+    assert world.record.transitions == 6  # where the next holder and the operator see it
+
+    # The next holder increments from it.
+    b, _, rec_b = world.elector("b")
+    world.start(b, rec_b)
+    await world.vt.run_for(5)
+    assert rec_b.count("started") == 0
+
+
+async def test_the_floor_is_asked_only_when_claiming(world: World) -> None:
+    a, _, rec_a = world.elector("a")
+    world.start(a, rec_a)
+    await world.vt.run_until(lambda: a.is_leader, limit=1)
+    floor = Floor(value=0)
+    b, _, rec_b = world.elector("b", token_floor=floor)
+    world.start(b, rec_b)
+    await world.vt.run_for(60)  # a renews throughout: b waits, without reading storage
+    assert rec_b.count("started") == 0
+    assert floor.asked == 0
+
+
+async def test_no_claim_while_the_floor_cannot_be_read(world: World) -> None:
+    floor = Floor(value=4, failing=True)
+    a, net_a, rec_a = world.elector("a", token_floor=floor)
+    world.start(a, rec_a)
+    await world.vt.run_for(20)
+    assert rec_a.count("started") == 0
+    assert world.record is None  # nothing written with an unproven token
+    assert floor.asked >= 5  # asked again every retry period
+    assert "create" not in net_a.calls
+
+    floor.failing = False
+    await world.vt.run_until(lambda: a.is_leader, limit=5)
+    assert a.fencing_token == 4
 
 
 async def test_takeover_after_expiry_counts_a_transition_per_holder(world: World) -> None:

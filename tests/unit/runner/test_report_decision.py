@@ -103,6 +103,24 @@ def test_a_refresh_writes_only_when_the_status_no_longer_says_what_we_reported(
 
 
 @pytest.mark.parametrize(
+    ("current", "mine", "expected"),
+    [
+        # A start-up failure (no lease) whose runner read that nobody holds the Lease live:
+        # the report there is nobody's who runs, so the failure replaces it.
+        (stored("Connected", 5), report("Failed", None), WRITE),
+        (stored("Stopped", 5), report("Failed", None), WRITE),
+        (None, report("Failed", None), WRITE),
+        # The flag never lets a report *with* a token past the token rule.
+        (stored("Connected", 5), report("Connected", 4), NOT_MINE),
+    ],
+)
+def test_a_report_when_the_lease_is_free_may_replace_a_gone_leaders_report(
+    current: dict[str, Any] | None, mine: dict[str, Any], expected: WriteDecision
+) -> None:
+    assert decide_write(current, mine, None, lease_free=True) is expected
+
+
+@pytest.mark.parametrize(
     ("value", "token"),
     [(None, None), (0, 0), (7, 7), (True, None), ("7", None), (-1, None), (7.0, None)],
 )
