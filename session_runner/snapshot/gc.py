@@ -48,8 +48,13 @@ def collect_garbage(
     keep_within: timedelta | None = None,
     grace: timedelta = DEFAULT_GRACE,
     now: datetime | None = None,
+    named: str | None = None,
 ) -> GcResult:
-    """Apply retention to `store`: drop old manifests, then unreferenced, settled chunks."""
+    """Apply retention to `store`: drop old manifests, then unreferenced, settled chunks.
+
+    `named` is the snapshot the account's spec names (`spec.restoreFrom`): kept like
+    the latest, so a restart or a restore still pending never finds it collected.
+    """
     moment = now or utcnow()
     pointer = _still_ours(store, token)
     manifests = {sid: store.get_manifest(sid) for sid in store.list_snapshot_ids()}
@@ -58,7 +63,7 @@ def collect_garbage(
         keep_last=keep_last,
         keep_within=keep_within,
         now=moment,
-        pinned=[pointer.snapshot_id] if pointer else [],
+        pinned=[sid for sid in (pointer.snapshot_id if pointer else None, named) if sid],
     )
     dropped = sorted(set(manifests) - keep)
     referenced = {

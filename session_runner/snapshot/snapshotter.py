@@ -639,6 +639,7 @@ def build_hooks(
                     keep_last=settings.snapshot_keep_last,
                     keep_within=keep_within,
                     grace=grace,
+                    named=settings.restore_from,
                 )
             except FencedOutError:
                 raise

@@ -74,6 +74,25 @@ async def test_gc_keeps_the_pointer_snapshot_and_a_time_window(
     assert result.kept == [ids[0], ids[2]]
 
 
+async def test_gc_keeps_the_snapshot_the_spec_names(
+    tmp_path: Path, store: SnapshotStore, keyring: KeyRing
+) -> None:
+    """spec.restoreFrom names an old snapshot: retention must not collect it, or the
+    restore it asks for (after a restart, or still pending) fails for good."""
+    session = tmp_path / "s"
+    ids = []
+    for version in range(3):
+        write(session, "local-session.json", f'{{"v": {version}}}'.encode())
+        ids.append((await take_snapshot(session, "local", 1, store, keyring)).id)
+    result = collect_garbage(store, token=1, keep_last=1, now=utcnow() + LATER, named=ids[0])
+    assert result.kept == [ids[0], ids[2]]
+    restored = await restore_latest(tmp_path / "r", store, keyring, restore_from=ids[0])
+    assert restored is not None
+    assert restored.snapshot_id == ids[0]
+    # Once the spec no longer names it, it goes like any other.
+    assert collect_garbage(store, token=1, keep_last=1, now=utcnow() + LATER).kept == [ids[2]]
+
+
 async def test_a_fenced_runner_collects_nothing(
     tmp_path: Path, store: SnapshotStore, keyring: KeyRing
 ) -> None:
