@@ -27,6 +27,11 @@ class OperatorSettings(BaseSettings):
         description="Comma-separated namespaces to watch; empty watches all namespaces.",
     )
     runner_image: str = Field(default="wafleet/runner:0.1.0")
+    runner_image_allow_list: str = Field(
+        default="",
+        description="Comma-separated images an account's spec.image may name, besides "
+        "runner_image; an entry ending in * allows every image starting with the rest.",
+    )
     runner_image_pull_policy: str = Field(default="IfNotPresent")
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")
@@ -45,10 +50,21 @@ class OperatorSettings(BaseSettings):
         description="Safety net: re-apply every account's children this often even without events.",
     )
 
-    @field_validator("namespace")
+    @field_validator("namespace", "runner_image_allow_list")
     @classmethod
     def _strip(cls, value: str) -> str:
         return ",".join(part.strip() for part in value.split(",") if part.strip())
+
+    @property
+    def allowed_runner_images(self) -> frozenset[str]:
+        """What spec.image may name: the runner image, and whatever the allow-list adds.
+
+        The runner's pod is given the account's Secrets and a token that may
+        write its Lease and its account's status, so an image from anywhere would
+        be handed all of that; by default only the image this operator deploys anyway.
+        """
+        extra = (part for part in self.runner_image_allow_list.split(",") if part)
+        return frozenset({self.runner_image, *extra})
 
     @property
     def namespaces(self) -> list[str]:

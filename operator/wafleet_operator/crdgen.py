@@ -171,7 +171,7 @@ def model_schema(model: type[KubeModel], description: str | None = None) -> Json
 
 
 def _root_schema(info: ResourceInfo) -> JsonDict:
-    return {
+    root: JsonDict = {
         "description": info.description,
         "type": "object",
         "properties": {
@@ -186,6 +186,12 @@ def _root_schema(info: ResourceInfo) -> JsonDict:
         },
         "required": ["spec"],
     }
+    # Rules of the resource model itself sit on the root, the one place where CEL
+    # may read metadata (its name and generateName).
+    rules = info.resource_model.cel_rules
+    if rules:
+        root["x-kubernetes-validations"] = [dict(sorted(rule.to_crd().items())) for rule in rules]
+    return root
 
 
 def _info(target: ResourceInfo | type[KubeModel] | str) -> ResourceInfo:

@@ -33,7 +33,7 @@ from wafleet_operator.status import (
     decide_status,
     snapshot_event,
 )
-from wafleet_operator.validation import find_problems, parse_spec, secret_needs
+from wafleet_operator.validation import find_problems, kek_problems, parse_spec, secret_needs
 
 API_VERSION = "wafleet.io/v1alpha1"
 KIND = "WhatsAppAccount"
@@ -48,27 +48,57 @@ class Context:
     phases: PhaseBook
 
 
-async def secret_keys(kube: Kube, namespace: str, names: set[str]) -> dict[str, frozenset[str]]:
-    """Key names of the Secrets that exist; values are dropped at once and never kept."""
-    found: dict[str, frozenset[str]] = {}
+@dataclass(frozen=True)
+class SecretFacts:
+    """All the operator keeps of the Secrets an account names: which keys exist, and
+    which keys of the encryption-key Secret hold no key-encryption key (and why, by
+    length). Values are read, judged and dropped inside :func:`secret_facts`."""
+
+    keys: dict[str, frozenset[str]]
+    bad_keks: dict[str, str]
+
+
+async def secret_facts(
+    kube: Kube, namespace: str, names: set[str], kek: tuple[str, str] | None
+) -> SecretFacts:
+    """Key names of the Secrets that exist, and the verdict on the KEK Secret ``kek``
+    (its name and key) when set; no value outlives this call or reaches a message."""
+    keys: dict[str, frozenset[str]] = {}
+    bad_keks: dict[str, str] = {}
     for name in sorted(names):
         secret = await kube.get("v1", "Secret", namespace, name)
-        if secret is not None:
-            found[name] = frozenset(secret.get("data") or {}) | frozenset(
-                secret.get("stringData") or {}
-            )
-    return found
+        if secret is None:
+            continue
+        data: Mapping[str, str] = secret.get("data") or {}
+        keys[name] = frozenset(data) | frozenset(secret.get("stringData") or {})
+        if kek is not None and kek[0] == name and kek[1] in data:
+            bad_keks = kek_problems(data, kek[1])
+    return SecretFacts(keys, bad_keks)
 
 
 async def find_all_problems(
-    kube: Kube, name: str, namespace: str, spec: Mapping[str, Any]
+    kube: Kube,
+    name: str,
+    namespace: str,
+    spec: Mapping[str, Any],
+    settings: OperatorSettings,
 ) -> tuple[WhatsAppAccountSpec | None, list[Problem]]:
     parsed, problems = parse_spec(spec)
     if parsed is None:
         return None, problems
     needs = secret_needs(parsed)
-    secrets = await secret_keys(kube, namespace, {need.secret for need in needs})
-    return parsed, find_problems(name, parsed, secrets)
+    kek = None
+    if parsed.snapshot is not None:
+        ref = parsed.snapshot.encryption_key_secret
+        kek = (ref.name, ref.key)
+    facts = await secret_facts(kube, namespace, {need.secret for need in needs}, kek)
+    return parsed, find_problems(
+        name,
+        parsed,
+        facts.keys,
+        allowed_images=settings.allowed_runner_images,
+        bad_keks=facts.bad_keks,
+    )
 
 
 def highest_token(reported: int | None, lease: Mapping[str, Any] | None) -> int | None:
@@ -188,7 +218,9 @@ async def _converge(
         return None
     name, namespace = meta["name"], meta["namespace"]
     status: Mapping[str, Any] = body.get("status") or {}
-    parsed, problems = await find_all_problems(ctx.kube, name, namespace, body.get("spec") or {})
+    parsed, problems = await find_all_problems(
+        ctx.kube, name, namespace, body.get("spec") or {}, ctx.settings
+    )
 
     statefulset: Mapping[str, Any] | None = None
     lease: Mapping[str, Any] | None = None

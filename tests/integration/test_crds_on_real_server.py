@@ -15,6 +15,7 @@ import yaml
 
 from tests.harness.control_plane import ControlPlane
 from tests.harness.kube import REPO, KubeApi, apply_crds, crd_documents
+from wafleet_operator.api import resource_info
 from wafleet_operator.api.sender_pool import SenderPoolSpec
 from wafleet_operator.api.webhook_subscription import WebhookSubscriptionSpec
 from wafleet_operator.api.whatsapp_account import WhatsAppAccountSpec
@@ -153,3 +154,35 @@ def test_no_object_default_of_empty_braces_sits_under_cel_rules() -> None:
 
     for document in crd_documents():
         walk(document)
+
+
+SAMPLES = REPO / "samples"
+
+
+def _dry_run_create(kube_api: KubeApi, document: dict[str, Any]) -> tuple[int, str]:
+    plural = resource_info(document["kind"]).plural
+    with kube_api.http() as http:
+        answer = http.post(
+            f"/apis/wafleet.io/v1alpha1/namespaces/{kube_api.namespace}/{plural}",
+            params={"dryRun": "All", "fieldValidation": "Strict"},  # as kubectl apply
+            json=document,
+        )
+    return answer.status_code, answer.text
+
+
+@pytest.mark.usefixtures("wafleet_crds")
+def test_the_samples_are_judged_by_the_real_server_as_by_the_offline_check(
+    kube_api: KubeApi,
+) -> None:
+    """Every valid sample is accepted; every invalid one refused, naming its expect-error
+    field (the offline check in tests/unit/test_crds.py says the same without a server)."""
+    for path in sorted((SAMPLES / "valid").glob("*.yaml")):
+        code, text = _dry_run_create(kube_api, yaml.safe_load(path.read_text(encoding="utf-8")))
+        assert code == 201, f"{path.name}: {text}"
+    for path in sorted((SAMPLES / "invalid").glob("*.yaml")):
+        source = path.read_text(encoding="utf-8")
+        field = source.splitlines()[0].removeprefix("# expect-error: ")
+        document = yaml.safe_load(source)
+        code, text = _dry_run_create(kube_api, document)
+        assert code in (400, 422), f"{path.name} was accepted"  # 400: strict decoding
+        assert field in text, f"{path.name}: {text}"

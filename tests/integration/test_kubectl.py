@@ -60,3 +60,23 @@ def test_get_shows_the_story_and_wait_for_ready_works(
     assert "condition met" in done.stdout
     row = kubectl(kube_api, "get", "waa", "demo", "--no-headers").stdout.split()
     assert row[3:6] == ["Connected", "True", "waa-demo-0"]
+
+
+@pytest.mark.usefixtures("wafleet_crds")
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "whatsappaccount-name-with-dot.yaml",
+        "whatsappaccount-region-with-spaces.yaml",
+        "whatsappaccount-keep-within-too-long.yaml",
+        "whatsappaccount-request-above-limit.yaml",
+    ],
+)
+def test_kubectl_apply_refuses_bad_input_naming_the_field(kube_api: Any, sample: str) -> None:
+    """The clearest error there is: the object never exists, and kubectl says which field."""
+    path = REPO / "samples" / "invalid" / sample
+    field = path.read_text(encoding="utf-8").splitlines()[0].removeprefix("# expect-error: ")
+    done = kubectl(kube_api, "apply", "-f", str(path), check=False)
+    assert done.returncode != 0, done.stdout
+    assert field in done.stderr, done.stderr
+    assert kubectl(kube_api, "get", "waa", "-o", "name").stdout.strip() == ""

@@ -137,7 +137,7 @@ def start_snapshotting_account(
     aws.client("s3").create_bucket(Bucket="snaps")
     key = tmp_path / "kek"
     key.write_bytes(os.urandom(32))
-    make_secret(cluster, "kek", {"key": "mounted-into-the-pod-in-a-cluster"})
+    make_secret(cluster, "kek", {"key": "mounted-into-the-pod-32-bytes-ok"})
     snapshot = {
         "bucket": "snaps",
         "endpoint": aws.endpoint_url,

@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from .quantity import QUANTITY_MAX_LENGTH, exceeds
+
 GROUP: Final = "wafleet.io"
 VERSION: Final = "v1alpha1"
 API_VERSION: Final = "wafleet.io/v1alpha1"  # GROUP/VERSION, spelled out for Literal types
@@ -48,12 +50,21 @@ class CelRule:
     check: Callable[[Any], bool]
     field_path: str | None = None
     reason: str = "FieldValueInvalid"
+    #: False for a path the API server cannot resolve in the schema (metadata.name:
+    #: metadata has no properties there), which it refuses as a fieldPath; the path
+    #: then only names the field in offline errors, and the message must name it.
+    server_field_path: bool = True
+    #: True for a rule that holds at create only: the rule may read ``oldSelf``, an
+    #: optional that has a value on updates (``oldSelf.hasValue() || ...``).
+    optional_old_self: bool = False
 
     def to_crd(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "message": self.message}
-        if self.field_path:
+        if self.field_path and self.server_field_path:
             out["fieldPath"] = self.field_path
         out["reason"] = self.reason
+        if self.optional_old_self:
+            out["optionalOldSelf"] = True
         return out
 
 
@@ -128,11 +139,14 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 HTTP_URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
-# The API server's own pattern for resource.Quantity.
+# The API server's own pattern for resource.Quantity, with the exponent an
+# integer: resource.Quantity refuses "1e1.5", which the server's pattern lets by.
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?[0-9]+))?$"
 )
+#: A container's request or limit: never negative (a pod with one is refused).
+NONNEGATIVE_QUANTITY_PATTERN = QUANTITY_PATTERN.replace("^(\\+|-)?", "^\\+?", 1)
 CONDITION_TYPE_PATTERN = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
@@ -153,7 +167,18 @@ HttpUrl = Annotated[
 ]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 #: A Kubernetes quantity: an integer or a string such as "500m" or "1Gi".
-Quantity = StrictInt | Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)]
+Quantity = (
+    StrictInt
+    | Annotated[str, StringConstraints(max_length=QUANTITY_MAX_LENGTH, pattern=QUANTITY_PATTERN)]
+)
+#: A quantity of a container's resources, which the API server refuses below zero.
+ResourceQuantity = (
+    Annotated[StrictInt, Field(ge=0)]
+    | Annotated[
+        str,
+        StringConstraints(max_length=QUANTITY_MAX_LENGTH, pattern=NONNEGATIVE_QUANTITY_PATTERN),
+    ]
+)
 
 #: Annotated metadata for a list with set semantics, used as a pair
 #: ``Annotated[list[X], SetList, Unique]``: the API server rejects duplicates in
@@ -184,13 +209,33 @@ class LocalObjectReference(KubeModel):
 class ResourceList(KubeModel):
     """Only CPU and memory: the only resources wafleet's pods are sized by."""
 
-    cpu: Quantity | None = Field(None, description='CPU, e.g. "500m" or 1.')
-    memory: Quantity | None = Field(None, description='Memory, e.g. "512Mi".')
+    cpu: ResourceQuantity | None = Field(None, description='CPU, e.g. "500m" or 1.')
+    memory: ResourceQuantity | None = Field(None, description='Memory, e.g. "512Mi".')
+
+
+def _request_within_limit_rule(resource: str) -> CelRule:
+    """requests.<resource> <= limits.<resource> when both are set: the API server refuses a
+    pod (so the StatefulSet) otherwise, after the account's other children were applied."""
+    request, limit = f"self.requests.{resource}", f"self.limits.{resource}"
+    return CelRule(
+        rule=(
+            f"!has(self.requests) || !has(self.limits) || !has({request}) || !has({limit})"
+            f" || !isQuantity(string({request})) || !isQuantity(string({limit}))"
+            f" || quantity(string({request})).compareTo(quantity(string({limit}))) <= 0"
+        ),
+        message=f"requests.{resource} must not exceed limits.{resource}",
+        check=lambda r: (
+            not exceeds(getattr(r.requests, resource, None), getattr(r.limits, resource, None))
+        ),
+        field_path=f".requests.{resource}",
+    )
 
 
 class ResourceRequirements(KubeModel):
     """Overrides the operator's per-engine defaults (a browser needs far more
     memory than a protocol client)."""
+
+    cel_rules = (_request_within_limit_rule("cpu"), _request_within_limit_rule("memory"))
 
     requests: ResourceList | None = Field(None, description="Minimum resources reserved.")
     limits: ResourceList | None = Field(None, description="Maximum resources allowed.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -33,6 +34,21 @@ from .common import (
 
 SNAPSHOT_ID_PATTERN = r"^[0-9A-Za-z._-]{1,128}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
+#: A region as S3 and S3-compatible stores name them (us-east-1, eu-west-3, minio,
+#: garage): lower-case words joined by single hyphens, not only digits. botocore
+#: refuses anything that is not a host label, and the runner would exit at start.
+REGION_PATTERN = r"^([a-z0-9]+(-[a-z0-9]+)+|[0-9]*[a-z][a-z0-9]*)$"
+#: Ten years: past that, "keep everything younger than" is "keep everything", and
+#: the runner's date arithmetic (now - hours) overflows from about 2*10^7 hours.
+MAX_KEEP_WITHIN_HOURS = 87600
+
+#: An account's children are all named waa-<name> (specs/naming.py): with the
+#: prefix, a DNS-1123 label (lower-case alphanumerics and "-", no dots) makes every
+#: child name valid, the Service's (a DNS-1035 label) included.
+ACCOUNT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: specs.naming.MAX_ACCOUNT_NAME_LENGTH: the StatefulSet's name, waa-<name>, is at
+#: most 52 characters (its pods' controller-revision-hash label must fit in 63).
+MAX_ACCOUNT_NAME_LENGTH = 48
 
 SnapshotId = Annotated[str, StringConstraints(pattern=SNAPSHOT_ID_PATTERN)]
 #: A Kubernetes object uid (an RFC 4122 UUID, as the API server assigns them).
@@ -111,7 +127,10 @@ class SnapshotRetention(KubeModel):
         7, ge=1, le=1000, description="Number of newest snapshots to keep."
     )
     keep_within_hours: StrictInt | None = Field(
-        None, ge=0, description="Also keep every snapshot younger than this many hours."
+        None,
+        ge=0,
+        le=MAX_KEEP_WITHIN_HOURS,
+        description="Also keep every snapshot younger than this many hours (at most 10 years).",
     )
 
 
@@ -125,7 +144,13 @@ class SnapshotSpec(KubeModel):
     endpoint: HttpUrl | None = Field(
         None, description="S3 endpoint URL for S3-compatible stores such as MinIO."
     )
-    region: str = Field("us-east-1", min_length=1, max_length=64, description="S3 region.")
+    region: str = Field(
+        "us-east-1",
+        min_length=1,
+        max_length=63,
+        pattern=REGION_PATTERN,
+        description="S3 region, e.g. us-east-1, or the name an S3-compatible store uses (minio).",
+    )
     credentials_secret: S3CredentialsSecretRef | None = Field(
         None, description="Secret with static S3 keys; the pod's ambient credentials if unset."
     )
@@ -289,7 +314,60 @@ class WhatsAppAccountStatus(KubeModel):
     runner: RunnerReport | None = Field(None, description="The runner's own report.")
 
 
+def account_name_problem(name: str) -> str | None:
+    """Why no child of an account of this name could be created, or None if all can.
+
+    The Python twin of the CRD's rules on metadata.name; the operator checks it
+    too, before it applies anything (a server with an older CRD lets such a name by).
+    """
+    if len(name) > MAX_ACCOUNT_NAME_LENGTH:
+        return (
+            f"at most {MAX_ACCOUNT_NAME_LENGTH} characters, so the StatefulSet "
+            f"waa-{name} fits Kubernetes' name limits"
+        )
+    if not re.match(ACCOUNT_NAME_PATTERN, name):
+        return (
+            f"{name!r} must be lower-case letters, digits and '-' (no dots), starting and "
+            f"ending with a letter or digit, so the Service waa-{name} is a valid name"
+        )
+    return None
+
+
+def _name_fits(account: WhatsAppAccount) -> bool:
+    name = account.metadata.name
+    return name is None or len(name) <= MAX_ACCOUNT_NAME_LENGTH
+
+
+def _name_is_a_label(account: WhatsAppAccount) -> bool:
+    name = account.metadata.name
+    return name is None or re.match(ACCOUNT_NAME_PATTERN, name) is not None
+
+
 class WhatsAppAccount(KubeModel):
+    #: On the CRD's root: CEL may read metadata.name there (and only there). At create
+    #: only (a name never changes): an account an older CRD let in must stay updatable,
+    #: or its finalizer could never be removed and it could never be deleted.
+    cel_rules = (
+        CelRule(
+            rule=f"oldSelf.hasValue() || size(self.metadata.name) <= {MAX_ACCOUNT_NAME_LENGTH}",
+            message=f"metadata.name must be at most {MAX_ACCOUNT_NAME_LENGTH} characters, "
+            "so the StatefulSet waa-<name> fits Kubernetes' name limits",
+            check=_name_fits,
+            field_path=".metadata.name",
+            server_field_path=False,
+            optional_old_self=True,
+        ),
+        CelRule(
+            rule=f"oldSelf.hasValue() || self.metadata.name.matches('{ACCOUNT_NAME_PATTERN}')",
+            message="metadata.name must be lower-case letters, digits and '-' (no dots), "
+            "starting and ending with a letter or digit, so the Service waa-<name> is valid",
+            check=_name_is_a_label,
+            field_path=".metadata.name",
+            server_field_path=False,
+            optional_old_self=True,
+        ),
+    )
+
     api_version: Literal["wafleet.io/v1alpha1"] = API_VERSION
     kind: Literal["WhatsAppAccount"] = "WhatsAppAccount"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
