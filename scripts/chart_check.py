@@ -76,7 +76,9 @@ def load_runner_grants() -> tuple[dict[tuple[str, str], frozenset[str]], str]:
 
 # Verbs that would let the operator grant more than it holds, or act as others.
 ESCALATING_VERBS = frozenset({"escalate", "bind", "impersonate"})
-SECRET_VERBS = frozenset({"get", "list", "watch"})
+#: Secrets are read by name only: list or watch would show the operator every Secret
+#: of a namespace (or, cluster-wide, of the cluster), not just those accounts name.
+SECRET_VERBS = frozenset({"get"})
 RELEASE_LABELS = {
     "app.kubernetes.io/part-of": "wafleet",
     "app.kubernetes.io/managed-by": "Helm",
@@ -680,7 +682,9 @@ def check_rbac(objects: Sequence[Manifest]) -> list[str]:
             if "secrets" in as_list(rule.get("resources")):
                 extra = set(as_list(rule.get("verbs"))) - SECRET_VERBS
                 if extra:
-                    problems.append(f"{where}: secrets must stay read-only, found {sorted(extra)}")
+                    problems.append(
+                        f"{where}: secrets may only be read by name (get), found {sorted(extra)}"
+                    )
     # The operator must hold what it grants runners, wherever it may create runner Roles.
     for binding in (o for o in objects if o.kind in ("RoleBinding", "ClusterRoleBinding")):
         ref = as_dict(binding.body.get("roleRef"))

@@ -57,6 +57,7 @@ KINDS: dict[tuple[str, str], ResourceKind] = {
         ResourceKind("v1", "Service", "services"),
         ResourceKind("v1", "ServiceAccount", "serviceaccounts"),
         ResourceKind("v1", "Secret", "secrets"),
+        ResourceKind("v1", "Pod", "pods"),
         ResourceKind("v1", "ConfigMap", "configmaps"),
         ResourceKind("v1", "Event", "events"),
         ResourceKind("apps/v1", "StatefulSet", "statefulsets"),

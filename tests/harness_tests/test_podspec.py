@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.harness.control_plane.podspec import Launch, PodConfigError, build_launch
+from tests.harness.control_plane.podspec import Launch, PodConfigError, build_launch, expand
 
 SECRETS = {
     "s3": {"AWS_ACCESS_KEY_ID": b"AKIA-known", "AWS_SECRET_ACCESS_KEY": b"s3cr3t"},
     "kek": {"key": b"\x01" * 32},
+    "kek-rotated": {"key": b"\x02" * 32, "key.1": b"\x01" * 32},
 }
 CONFIG_MAPS = {"kube-root-ca.crt": {"ca.crt": b"-----BEGIN CERTIFICATE-----"}}
 
@@ -90,6 +91,85 @@ ENV_ROWS = [
     ),
     ("a container port is mapped", {"name": "A", "value": "8081"}, "40000"),
 ]
+
+
+#: k8s.io/kubernetes third_party/forked/golang/expansion, as the kubelet applies it.
+EXPAND_ROWS = [
+    ("no reference", "plain", "plain"),
+    ("a defined variable", "$(A)", "1"),
+    ("inside text", "x-$(A)-y", "x-1-y"),
+    ("two references", "$(A)$(B)", "1two"),
+    ("an undefined variable stays as written", "$(NOPE)", "$(NOPE)"),
+    ("$$ is a literal $", "$$(A)", "$(A)"),
+    ("$$$$ is two", "$$$$", "$$"),
+    ("$ before another character stays", "$A and $", "$A and $"),
+    ("an unterminated reference stays", "$(A", "$(A"),
+    ("an empty name stays", "$()", "$()"),
+    ("one pass: a value is not expanded again", "$(C)", "$(A)"),
+]
+
+
+@pytest.mark.parametrize(("why", "value", "expected"), EXPAND_ROWS, ids=[r[0] for r in EXPAND_ROWS])
+def test_expand(why: str, value: str, expected: str) -> None:
+    assert expand(value, {"A": "1", "B": "two", "C": "$(A)"}) == expected
+
+
+EXPANSION_ENV_ROWS = [
+    (
+        "a literal refers to a secretKeyRef defined before it",
+        [
+            {
+                "name": "AWS_SECRET_ACCESS_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "s3", "key": "AWS_SECRET_ACCESS_KEY"}},
+            },
+            {"name": "P", "value": "$(AWS_SECRET_ACCESS_KEY)"},
+        ],
+        "s3cr3t",
+    ),
+    (
+        "escaped, the literal text arrives",
+        [
+            {
+                "name": "AWS_SECRET_ACCESS_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "s3", "key": "AWS_SECRET_ACCESS_KEY"}},
+            },
+            {"name": "P", "value": "$$(AWS_SECRET_ACCESS_KEY)"},
+        ],
+        "$(AWS_SECRET_ACCESS_KEY)",
+    ),
+    (
+        "a variable defined after is not expanded",
+        [{"name": "P", "value": "$(Q)"}, {"name": "Q", "value": "late"}],
+        "$(Q)",
+    ),
+    (
+        "the image's environment is not the container's env",
+        [{"name": "P", "value": "$(PATH)"}],
+        "$(PATH)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "items", "expected"), EXPANSION_ENV_ROWS, ids=[r[0] for r in EXPANSION_ENV_ROWS]
+)
+def test_env_values_are_expanded_like_the_kubelet(
+    why: str, items: list[dict[str, Any]], expected: str, tmp_path: Path
+) -> None:
+    assert launch(pod({"env": items}), tmp_path).env["P"] == expected
+
+
+def test_command_and_args_are_expanded_but_not_the_image_entrypoint(tmp_path: Path) -> None:
+    env = [{"name": "MODE", "value": "session"}]
+    assert launch(pod({"env": env, "args": ["$(MODE)", "$$(MODE)"]}), tmp_path).argv == [
+        "/venv/bin/wafleet-runner",
+        "session",
+        "$(MODE)",
+    ]
+    assert launch(pod({"env": env, "command": ["echo", "$(MODE)"]}), tmp_path).argv == [
+        "echo",
+        "session",
+    ]
 
 
 @pytest.mark.parametrize(("why", "item", "expected"), ENV_ROWS, ids=[r[0] for r in ENV_ROWS])
@@ -170,6 +250,19 @@ def test_a_secret_volume_writes_its_items_with_the_declared_mode(tmp_path: Path)
     files = launch(p, tmp_path).files
     assert [(f.path, f.content, f.mode) for f in files] == [
         (tmp_path / "key" / "key", b"\x01" * 32, 0o400)
+    ]
+
+
+def test_a_secret_volume_without_items_writes_every_key_of_the_secret(tmp_path: Path) -> None:
+    """How the operator mounts the encryption key: the current key and the retired ones."""
+    p = pod(
+        {"volumeMounts": [{"name": "key", "mountPath": "/etc/wafleet/snapshot-key"}]},
+        [{"name": "key", "secret": {"secretName": "kek-rotated", "defaultMode": 0o400}}],
+    )
+    files = launch(p, tmp_path).files
+    assert sorted((f.path.name, f.content, f.mode) for f in files) == [
+        ("key", b"\x02" * 32, 0o400),
+        ("key.1", b"\x01" * 32, 0o400),
     ]
 
 

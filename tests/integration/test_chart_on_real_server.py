@@ -441,12 +441,16 @@ ALLOWED = [
     ("patch", "serviceaccounts", "-n", "default"),
     ("patch", "services", "-n", "default"),
     ("create", "events", "-n", "default"),
-    ("watch", "secrets", "-A"),
+    ("get", "secrets", "-n", "default"),
+    ("get", "pods", "-n", "default"),
     ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
     ("patch", "clusterkopfpeerings.kopf.dev"),
 ]
-#: ... and what it must not: write Secrets, delete anything, run pods, escalate.
+#: ... and what it must not: list, watch or write Secrets, delete anything, run pods, escalate.
 FORBIDDEN = [
+    ("list", "secrets", "-A"),
+    ("watch", "secrets", "-A"),
+    ("list", "secrets", "-n", "default"),
     ("create", "secrets", "-n", "default"),
     ("delete", "secrets", "-n", "default"),
     ("delete", "whatsappaccounts.wafleet.io", "-n", "default"),
@@ -562,6 +566,8 @@ def test_the_operator_service_account_has_the_operators_verbs_and_no_more(
         (True, ("list", "namespaces")),  # rbac.clusterDiscovery
         (False, ("patch", "statefulsets.apps", "-n", "default")),
         (False, ("list", "whatsappaccounts.wafleet.io", "-A")),
+        (True, ("get", "secrets", "-n", "whatsapp")),
+        (False, ("get", "secrets", "-n", "default")),
         (False, ("watch", "secrets", "-n", "default")),
     ]:
         wait_for(

@@ -17,6 +17,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import (
     AdmissionRefusals,
@@ -28,7 +29,7 @@ from tests.integration.conftest import (
 )
 
 LOCAL = {"phoneNumber": "+14155550100", "engine": "local"}
-SECRET_KEY_VALUE = "kek-0123456789abcdef0123456789abcd"
+SECRET_KEY_VALUE = "kek-0123456789abcdef0123456789ab"  # 32 bytes: a key-encryption key
 SECRET_ACCESS_VALUE = "sk-live-ThisMustNeverBeLogged"
 ACCESS_KEY_VALUE = "AKIAKNOWNTESTVALUE01"
 
@@ -192,6 +193,9 @@ def test_reconciling_twice_changes_nothing(
     assert statefulset_version(cluster, "bob") == before
 
 
+@pytest.mark.parametrize(
+    "operator_env", [{"WAFLEET_RUNNER_IMAGE_ALLOW_LIST": "registry.example/wafleet/runner:9.9"}]
+)
 def test_spec_change_updates_the_statefulset_template(
     cluster: Cluster, wafleet_operator: OperatorProcess
 ) -> None:
@@ -425,7 +429,8 @@ def test_a_failed_verification_of_the_latest_snapshot_is_a_warning_until_a_newer
             "spec.snapshot.credentialsSecret.secretAccessKeyKey",
         ),
         ("iris", {**LOCAL, "restoreFrom": "snap-1"}, "spec.restoreFrom"),
-        ("j" * 60, LOCAL, "metadata.name"),
+        # A name too long is refused by the CRD itself now; the operator's own check of
+        # it is in tests/integration/validation (with a CRD that lacks the rule).
     ],
     ids=[
         "missing-secret",
@@ -434,7 +439,6 @@ def test_a_failed_verification_of_the_latest_snapshot_is_a_warning_until_a_newer
         "credentials-secret-missing",
         "credentials-key-missing",
         "restore-without-store",
-        "name-too-long",
     ],
 )
 def test_invalid_spec_creates_nothing_and_names_the_field(
@@ -486,6 +490,9 @@ def test_fixing_the_spec_recovers(cluster: Cluster, wafleet_operator: OperatorPr
     )
 
 
+@pytest.mark.parametrize(
+    "operator_env", [{"WAFLEET_RUNNER_IMAGE_ALLOW_LIST": "registry.example/wafleet/runner:9.9"}]
+)
 def test_a_valid_account_made_invalid_keeps_its_children_until_fixed(
     cluster: Cluster, wafleet_operator: OperatorProcess
 ) -> None:
@@ -635,6 +642,9 @@ def test_conflict_in_the_middle_of_a_reconcile_is_retried(
     assert rule.hits == 2
 
 
+@pytest.mark.parametrize(
+    "operator_env", [{"WAFLEET_RUNNER_IMAGE_ALLOW_LIST": "registry.example/wafleet/runner:9.9"}]
+)
 def test_an_edit_made_between_conflicts_is_not_lost(
     cluster: Cluster, refusals: AdmissionRefusals, wafleet_operator: OperatorProcess
 ) -> None:
@@ -683,14 +693,57 @@ def snapshot_spec(aws: AwsEndpoint, policy: str) -> dict[str, Any]:
     }
 
 
-def seed_snapshots(aws: AwsEndpoint, namespace: str, account: str) -> Any:
-    """Snapshot objects of `account` and of another account beside it, under prefix prod."""
+def owner_doc(namespace: str, account: str, uid: str) -> bytes:
+    """owner.json as the account's runner writes it when it claims its prefix."""
+    return json.dumps(
+        {"owner": f"{namespace}/{account}", "uid": uid, "created_at": "2026-01-01T00:00:00Z"}
+    ).encode()
+
+
+def seed_snapshots(aws: AwsEndpoint, namespace: str, account: str, uid: str) -> Any:
+    """Snapshot objects of `account` (uid `uid`, its owner.json included) and of another
+    account beside it, under prefix prod."""
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="wafleet-snaps")
     for key in ("manifests/1.json", "chunks/ab/abcd", "latest"):
         s3.put_object(Bucket="wafleet-snaps", Key=f"prod/{namespace}/{account}/{key}", Body=b"x")
+    s3.put_object(
+        Bucket="wafleet-snaps",
+        Key=f"prod/{namespace}/{account}/owner.json",
+        Body=owner_doc(namespace, account, uid),
+    )
     s3.put_object(Bucket="wafleet-snaps", Key=f"prod/{namespace}/other/latest", Body=b"keep")
     return s3
+
+
+def confirm_pod_gone(cluster: Cluster, account: str) -> None:
+    """Stand in for a kubelet's last word on the account's pod, where no kubelet runs it.
+
+    Waits until the StatefulSet is scaled to 0 (or gone). A pod bound to a node is
+    only removed once that node's kubelet confirms its containers stopped (a delete
+    with grace 0). Tests without the `kubelet` fixture have no one to confirm, once
+    the session's stand-in Node exists: this does it, for a pod already being
+    deleted, as the kubelet would.
+    """
+    pod = f"waa-{account}-0"
+
+    def settled() -> bool:
+        try:
+            if cluster.statefulset(account).spec.replicas != 0:
+                return False  # not scaled down yet: the controller may still make the pod
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        try:
+            found = cluster.core.read_namespaced_pod(pod, cluster.namespace)
+        except ApiException as exc:
+            return exc.status == 404
+        if found.metadata.deletion_timestamp is None:
+            return False
+        cluster.core.delete_namespaced_pod(pod, cluster.namespace, grace_period_seconds=0)
+        return False
+
+    wait_for(settled, f"pod {pod} gone", timeout=60)
 
 
 def keys(s3: Any) -> set[str]:
@@ -708,12 +761,14 @@ def test_delete_honours_deletion_policy_then_children_are_collected(
         {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_VALUE},
     )
     ns = cluster.namespace
-    s3 = seed_snapshots(aws, ns, "olga")
-    cluster.create_account("olga", snapshot_spec(aws, policy))
+    created = cluster.create_account("olga", snapshot_spec(aws, policy))
+    s3 = seed_snapshots(aws, ns, "olga", created["metadata"]["uid"])
     wait_for(lambda: children_exist(cluster, "olga"), "children")
     cluster.custom.delete_namespaced_custom_object(
         "wafleet.io", "v1alpha1", cluster.namespace, "whatsappaccounts", "olga"
     )
+    if policy == "Delete":
+        confirm_pod_gone(cluster, "olga")  # the operator scales to 0 first and waits for it
 
     def gone() -> bool:
         try:
@@ -731,7 +786,10 @@ def test_delete_honours_deletion_policy_then_children_are_collected(
     assert own == (
         set()
         if policy == "Delete"
-        else {f"prod/{ns}/olga/{k}" for k in ("manifests/1.json", "chunks/ab/abcd", "latest")}
+        else {
+            f"prod/{ns}/olga/{k}"
+            for k in ("manifests/1.json", "chunks/ab/abcd", "latest", "owner.json")
+        }
     )
 
     reasons = {e.reason for e in cluster.events_for("olga")}
@@ -914,3 +972,23 @@ def test_periodic_resync_repairs_what_events_could_not(
         lambda: cluster.statefulset("rosa").spec.replicas == 1, "replicas repaired by the resync"
     )
     chart_rbac.restore()
+
+
+def test_a_dollar_reference_in_the_spec_reaches_the_runner_as_text(
+    cluster: Cluster, wafleet_operator: OperatorProcess, kubelet: Kubelet, aws: AwsEndpoint
+) -> None:
+    """Kubernetes expands `$(VAR)` in literal env values: a prefix of
+    `$(AWS_SECRET_ACCESS_KEY)` must reach the runner as that text, not as the secret
+    (the stand-in kubelet expands exactly as a kubelet does)."""
+    make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
+    make_secret(
+        cluster,
+        "s3-creds",
+        {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_VALUE},
+    )
+    spec = snapshot_spec(aws, "Retain")
+    spec["snapshot"]["prefix"] = "$(AWS_SECRET_ACCESS_KEY)"
+    cluster.create_account("vera", spec)
+    runner = wait_for(lambda: kubelet.pods.get("waa-vera-0"), "the runner started", timeout=120)
+    assert runner.launch.env["WAFLEET_SNAPSHOT_PREFIX"] == "$(AWS_SECRET_ACCESS_KEY)"
+    assert runner.launch.env["AWS_SECRET_ACCESS_KEY"] == SECRET_ACCESS_VALUE  # still resolved

@@ -53,6 +53,7 @@ from tests.integration.test_operator_account import (
     SECRET_ACCESS_VALUE,
     SECRET_KEY_VALUE,
     children_exist,
+    confirm_pod_gone,
     keys,
     make_secret,
     no_children,
@@ -338,7 +339,8 @@ def allowed(roles: list[RenderedRole], namespace: str | None, attrs: Attributes)
 
 def run_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
     """Everything the operator does for one account: create, a runner report, suspend,
-    drift, delete with deletionPolicy Delete."""
+    drift, delete with deletionPolicy Delete (the pod looked up, the credentials Secret
+    read, the prefix deleted)."""
     ns = cluster.namespace
     make_secret(cluster, "kek", {"key": SECRET_KEY_VALUE})
     make_secret(
@@ -346,8 +348,8 @@ def run_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
         "s3-creds",
         {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_VALUE},
     )
-    s3 = seed_snapshots(aws, ns, "rbac")
-    cluster.create_account("rbac", snapshot_spec(aws, "Delete"))
+    created = cluster.create_account("rbac", snapshot_spec(aws, "Delete"))
+    s3 = seed_snapshots(aws, ns, "rbac", created["metadata"]["uid"])
     wait_for(lambda: children_exist(cluster, "rbac"), "children")
     # A runner report is handled without applying children: the operator reads them.
     report = runner_report("rbac", "AwaitingLogin")
@@ -355,6 +357,7 @@ def run_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
     wait_for(lambda: phase(cluster, "rbac") == "AwaitingLogin", "the runner's report")
     cluster.patch_account("rbac", {"spec": {"suspended": True}})
     wait_for(lambda: phase(cluster, "rbac") == "Suspended", "suspended")
+    confirm_pod_gone(cluster, "rbac")
     cluster.core.delete_namespaced_service("waa-rbac", ns, _preload_content=False)
     wait_for(lambda: cluster.core.read_namespaced_service("waa-rbac", ns), "service recreated")
     cluster.custom.delete_namespaced_custom_object(
@@ -406,9 +409,12 @@ def test_the_chart_grants_exactly_what_the_operator_uses(
         ("apps", "statefulsets", "patch"),
         ("apps", "statefulsets", "get"),
         ("coordination.k8s.io", "leases", "get"),
-        ("", "secrets", "watch"),
+        ("", "secrets", "get"),
+        ("", "pods", "get"),
         ("wafleet.io", "whatsappaccounts", "get"),
     } <= used
+    # Secrets are read by name only: never listed, never watched.
+    assert not {("", "secrets", "list"), ("", "secrets", "watch")} & used
     assert (("", "namespaces", "watch") in used) is watches_namespaces
 
     roles = rendered_roles(chart_rbac)

@@ -255,7 +255,9 @@ def test_default_rbac_is_cluster_wide_and_least_privilege(
     assert not [o for o in default_objects if o.kind in ("Role", "RoleBinding")]
     assert binding.body["roleRef"]["name"] == role.name
     grants = cc.rule_grants(role.body["rules"])
-    assert grants[("", "secrets")] == {"get", "list", "watch"}
+    # Secrets are read by name only, never listed or watched; the runner pod only looked up.
+    assert grants[("", "secrets")] == {"get"}
+    assert grants[("", "pods")] == {"get"}
     assert grants[("wafleet.io", "whatsappaccounts/finalizers")] == {"update"}
     assert grants[("kopf.dev", "clusterkopfpeerings")] == {"list", "watch", "patch"}
     assert grants[("apiextensions.k8s.io", "customresourcedefinitions")] == {"list", "watch"}
@@ -265,7 +267,6 @@ def test_default_rbac_is_cluster_wide_and_least_privilege(
     assert runner_grants
     for (group, resource), verbs in runner_grants.items():
         assert verbs <= grants[(group, resource)]
-    assert ("", "pods") not in grants
     assert ("", "pods/exec") not in grants
 
 
@@ -282,6 +283,20 @@ def test_rbac_has_no_wildcards(
                 assert "*" not in rule[key], f"{role.ref}: {rule}"
             assert not cc.ESCALATING_VERBS & set(rule["verbs"]), f"{role.ref}: {rule}"
     assert cc.check_rbac(objects) == []
+
+
+@pytest.mark.parametrize("verbs", [["get", "list"], ["get", "watch"], ["get", "create"]])
+def test_check_rbac_refuses_secrets_beyond_get(
+    verbs: list[str], default_objects: list[cc.Manifest]
+) -> None:
+    role = only(default_objects, "ClusterRole")
+    rules = [
+        {**rule, "verbs": verbs} if "secrets" in rule["resources"] else rule
+        for rule in role.body["rules"]
+    ]
+    edited = cc.Manifest(role.source, {**role.body, "rules": rules})
+    problems = cc.check_rbac([edited if o is role else o for o in default_objects])
+    assert any("secrets may only be read by name" in p for p in problems)
 
 
 def test_namespaced_install_uses_a_role_per_watched_namespace(

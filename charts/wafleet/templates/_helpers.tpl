@@ -113,7 +113,7 @@ but no handlers yet: their rules come with their handlers.
 {{- define "wafleet.namespacedRules" -}}
 # Its own custom resource: kopf lists and watches it and patches it (its
 # finalizer, its progress annotations); the operator reads one when a child
-# or a Secret event names it. Runners are granted get/watch on their own
+# names it. Runners are granted get/watch on their own
 # account, which the operator may only grant because it holds them.
 - apiGroups: ["wafleet.io"]
   resources: ["whatsappaccounts"]
@@ -132,7 +132,8 @@ but no handlers yet: their rules come with their handlers.
 # Each account's children are server-side applied (patch; the API server also
 # asks for create when an apply creates the object) and watched for drift.
 # Nothing deletes them but garbage collection, through their ownerReferences.
-# The StatefulSet (the runner) is also read for its ready replicas.
+# The StatefulSet (the runner) is also read for its ready replicas, and
+# scaled to 0 (an apply) before an account's snapshots are deleted.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch"]
@@ -154,12 +155,22 @@ but no handlers yet: their rules come with their handlers.
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "list", "watch", "create", "patch", "update"]
-# Read-only: checks that the Secrets an account references (credentials,
-# encryption key) exist and hold the named keys, and watches them so fixing
-# one recovers the account. Never creates or changes one.
+# Read-only, by name: the Secrets an account references (credentials,
+# encryption key) are read to check that they exist and hold the named keys,
+# and the credentials Secret for deleting snapshots (deletionPolicy: Delete).
+# No list or watch: the operator never sees Secrets no account names. An
+# account waiting for a Secret is re-checked every few seconds instead.
+# Watching all namespaces this is a ClusterRole rule (get in every
+# namespace); set watchNamespaces to confine it to those namespaces.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
+# Read-only, by name: on deletion with deletionPolicy Delete the operator
+# waits until the runner pod (waa-<name>-0) is gone, so its final snapshot
+# has landed before the snapshots are deleted.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get"]
 # kopf and the operator post core/v1 Events about accounts (kopf never
 # patches them); runners are granted the same.
 - apiGroups: [""]

@@ -1,9 +1,13 @@
-"""kopf handlers for the objects the operator creates, and for the Secrets accounts use.
+"""kopf handlers for the objects the operator creates.
 
 A child edited or deleted by hand is drift: the owner account is reconciled,
-which applies the desired object again. A Secret created or fixed later makes
-an account that was waiting for it valid: it is reconciled too, so fixing the
-cluster recovers without restarting anything.
+which applies the desired object again.
+
+Secrets are not watched: the operator may only read the Secrets an account
+names, by name, in the namespaces it serves (a watch would need list/watch on
+every Secret there). An account waiting for a Secret is re-checked by a timer
+instead (whatsapp_account.account_awaits_secret), so fixing the cluster still
+recovers without restarting anything.
 """
 
 from __future__ import annotations
@@ -72,35 +76,6 @@ def register(registry: kopf.OperatorRegistry) -> None:
     for group, version, plural in CHILDREN:
         _register_child(registry, group, version, plural, drift_on_modify=True)
     _register_child(registry, "coordination.k8s.io", "v1", "leases", drift_on_modify=False)
-
-    @kopf.index(
-        "wafleet.io", "v1alpha1", "whatsappaccounts", id="accounts_by_secret", registry=registry
-    )
-    async def accounts_by_secret(
-        spec: kopf.Spec, name: str, namespace: str | None, **_: Any
-    ) -> dict[tuple[str | None, str], str]:
-        """Which accounts name which Secret, so a Secret event finds its accounts."""
-        snapshot = spec.get("snapshot") or {}
-        refs: dict[tuple[str | None, str], str] = {}
-        for field in ("encryptionKeySecret", "credentialsSecret"):
-            secret = (snapshot.get(field) or {}).get("name")
-            if secret:
-                refs[(namespace, secret)] = name
-        return refs
-
-    @kopf.on.event("v1", "secrets", id="secret_changed", registry=registry)
-    async def secret_changed(
-        name: str,
-        namespace: str | None,
-        type: str,
-        memo: kopf.Memo,
-        **kwargs: Any,
-    ) -> None:
-        index: kopf.Index[tuple[str | None, str], str] = kwargs["accounts_by_secret"]
-        if not type or namespace is None:  # the initial listing: accounts resume on their own
-            return
-        for account in set(index.get((namespace, name), [])):
-            await reconcile_owner(memo["ctx"], namespace, account, trigger="secret")
 
 
 def _register_child(

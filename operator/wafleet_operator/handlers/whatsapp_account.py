@@ -3,8 +3,10 @@
 - create/update/resume: the spec (or labels, annotations such as wafleet.io/fenced)
   changed, or the operator restarted: apply children and write status.
 - event: the runner wrote a new report under status.runner: recompute status.
-- delete: the finalizer honours deletionPolicy, then garbage collection removes
-  the children through their ownerReferences.
+- delete: the finalizer honours deletionPolicy (handlers/deletion.py), then garbage
+  collection removes the children through their ownerReferences.
+- timer: an account refused because of a Secret is re-checked every few seconds
+  (Secrets are read by name, never watched).
 """
 
 from __future__ import annotations
@@ -12,19 +14,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import kopf
 
-from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import Context, reconcile
-from wafleet_operator.snapshots import delete_account_snapshots
+
+from .deletion import delete_snapshots
 
 ACCOUNTS = ("wafleet.io", "v1alpha1", "whatsappaccounts")
 
 log = logging.getLogger(__name__)
+
+#: How often an account refused for a missing or incomplete Secret is reconciled again:
+#: a Secret created later is noticed within this many seconds, without watching Secrets.
+SECRET_RECHECK_SECONDS: Final = 5.0
 
 #: Status codes worth retrying soon: conflicts, throttling, server trouble, no answer (0).
 RETRYABLE = frozenset({0, 409, 429, 500, 502, 503, 504})
@@ -91,59 +97,50 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         name: str,
         namespace: str | None,
         memo: kopf.Memo,
+        patch: kopf.Patch,
         **_: Any,
     ) -> None:
+        """Honour deletionPolicy (handlers/deletion.py); the finalizer goes when this returns."""
         ctx: Context = memo["ctx"]
-        namespace = namespace or "default"
-        ctx.phases.forget(namespace, name)
-        parsed = WhatsAppAccountSpec.model_validate(dict(spec))
-        if parsed.snapshot is None:
-            return
-        if parsed.deletion_policy.value == "Retain":
-            kopf.event(
-                body,
-                type="Normal",
-                reason="SnapshotsRetained",
-                message="deletionPolicy Retain: snapshots kept",
-            )
-            return
-        credentials = None
-        creds_ref = parsed.snapshot.credentials_secret
-        if creds_ref is not None:
-            secret = await ctx.kube.get("v1", "Secret", namespace, creds_ref.name)
-            if secret is None:
-                raise kopf.TemporaryError(
-                    f"spec.snapshot.credentialsSecret.name: Secret {creds_ref.name!r} not found; "
-                    "snapshots not deleted yet",
-                    delay=30,
-                )
-            credentials = _decode_pair(
-                secret, creds_ref.access_key_id_key, creds_ref.secret_access_key_key
-            )
+        ctx.phases.forget(namespace or "default", name)
+        await delete_snapshots(ctx, body, dict(spec), patch)
+
+    @kopf.timer(
+        *ACCOUNTS,
+        id="account_awaits_secret",
+        interval=SECRET_RECHECK_SECONDS,
+        when=awaits_secret,
+        registry=registry,
+    )
+    async def account_awaits_secret(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        """Reconcile an account whose spec was refused and names Secrets, until it is valid.
+
+        The operator does not watch Secrets (it may only read them by name), so a
+        Secret created or fixed later is noticed by this timer, which exists only
+        while the account is refused (kopf stops it when `awaits_secret` turns false).
+        """
         try:
-            deleted = await delete_account_snapshots(parsed.snapshot, namespace, name, credentials)
-        except (
-            Exception
-        ) as error:  # boto3 raises many types; retry them all, name none of the secrets
-            raise kopf.TemporaryError(
-                f"deleting snapshots failed ({type(error).__name__}); retrying", delay=30
-            ) from None
-        kopf.event(
-            body,
-            type="Normal",
-            reason="SnapshotsDeleted",
-            message=f"deletionPolicy Delete: removed {deleted} snapshot objects",
-        )
+            await reconcile(memo["ctx"], body, apply_children=True, trigger="secret")
+        except KubeError as error:
+            log.warning(
+                "re-checking the Secrets of %s/%s failed: %s",
+                body.metadata.namespace,
+                body.metadata.name,
+                error,
+            )
 
 
-def _decode_pair(secret: Mapping[str, Any], first: str, second: str) -> tuple[str, str] | None:
-    import base64
+def awaits_secret(body: kopf.Body, **_: Any) -> bool:
+    """The account is refused (Ready=False/InvalidSpec), names Secrets, and is not being deleted.
 
-    data = secret.get("data") or {}
-    try:
-        return (
-            base64.b64decode(data[first]).decode(),
-            base64.b64decode(data[second]).decode(),
-        )
-    except (KeyError, ValueError):
-        return None
+    Secret problems are the ones a change outside the account can fix; any other
+    invalid spec is fixed by editing the account, which kopf sees anyway. Checking
+    only that the spec names Secrets keeps this free of the problem messages' wording.
+    """
+    if body.metadata.get("deletionTimestamp"):
+        return False
+    if not (body.get("spec") or {}).get("snapshot"):
+        return False
+    conditions = (body.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    return ready is not None and ready.get("reason") == "InvalidSpec"

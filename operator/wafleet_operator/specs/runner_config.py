@@ -26,7 +26,10 @@ from .naming import child_name, pod_name
 #: Where the session emptyDir is mounted; the engine's state lives below it.
 STATE_MOUNT_PATH = "/var/lib/wafleet"
 SESSION_DIR = f"{STATE_MOUNT_PATH}/session"
-#: Where the encryption-key Secret is mounted (one file, named after its key).
+#: Where the encryption-key Secret is mounted, as a directory holding every key of the
+#: Secret: the current key-encryption key is the file named by
+#: spec.snapshot.encryptionKeySecret.key, retired ones are ``<key>.1``, ``<key>.2`` …
+#: beside it (what ``load_keyring`` reads), so a rotation is a Secret edit.
 SNAPSHOT_KEY_MOUNT_PATH = "/etc/wafleet/snapshot-key"
 
 HEALTH_PORT = 8081
@@ -153,6 +156,18 @@ def _without_environment(values: dict[str, Any]) -> RunnerSettings:
     return RunnerSettings(**complete)
 
 
+def literal_env_value(value: str) -> str:
+    """``value`` as the container sees it: every ``$`` doubled.
+
+    Kubernetes expands ``$(VAR)`` in a literal env value with the container's
+    earlier variables, and the runner's env is sorted, so a spec value such as
+    a prefix of ``$(AWS_SECRET_ACCESS_KEY)`` would become the secret itself
+    (and be written into object keys, logs and status). ``$$`` is Kubernetes'
+    escape for a literal ``$``: escaped, every value reaches the runner verbatim.
+    """
+    return value.replace("$", "$$")
+
+
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -163,7 +178,8 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
 def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dict[str, Any]]:
     """The runner container's ``env``, sorted by name so the rendering is stable.
 
-    Every setting is a literal value except the pod's name and namespace
+    Every setting is a literal value (``$`` escaped: ``literal_env_value``) except
+    the pod's name and namespace
     (downward API: the pod knows them better than the operator) and the S3
     keys, which are ``secretKeyRef``s to the account's credentials Secret; the
     kubelet resolves them, so the values never pass through the operator or
@@ -181,7 +197,7 @@ def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dic
                 }
             )
         else:
-            env.append({"name": name, "value": value})
+            env.append({"name": name, "value": literal_env_value(value)})
     if spec.engine is Engine.LOCAL and (
         spec.local is None or spec.local.login is LocalLogin.AUTOMATIC
     ):

@@ -90,7 +90,7 @@ def _http_probe(path: str, period: int, failures: int, initial_delay: int = 0) -
 
 
 def _volumes(spec: WhatsAppAccountSpec) -> list[dict[str, Any]]:
-    """The pod's volumes: all scratch, except the key the snapshots are sealed with.
+    """The pod's volumes: all scratch, except the keys the snapshots are sealed with.
 
     The root filesystem is read-only, so everything the runner writes goes to
     an emptyDir: the session (restored from the store on start) and /tmp.
@@ -104,13 +104,14 @@ def _volumes(spec: WhatsAppAccountSpec) -> list[dict[str, Any]]:
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE_LIMIT}}
         )
     if spec.snapshot is not None:
-        key = spec.snapshot.encryption_key_secret
+        # The whole Secret, not one item: after a rotation the retired keys
+        # (`<key>.1`, `<key>.2` …) must sit beside the current one, or the
+        # snapshots sealed with them could no longer be read (load_keyring).
         volumes.append(
             {
                 "name": "snapshot-key",
                 "secret": {
-                    "secretName": key.name,
-                    "items": [{"key": key.key, "path": key.key}],
+                    "secretName": spec.snapshot.encryption_key_secret.name,
                     "defaultMode": SECRET_FILE_MODE,
                 },
             }

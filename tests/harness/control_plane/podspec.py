@@ -11,6 +11,9 @@ environment and files of the process, exactly as the pod spec declares them:
 * ``env``: literal values, ``fieldRef`` (downward API), ``secretKeyRef`` and
   ``configMapKeyRef`` resolved from the real objects; a missing key or object
   that is not optional is the kubelet's ``CreateContainerConfigError``;
+  literal values, ``command`` and ``args`` are expanded as the kubelet does
+  (``expand``: ``$(VAR)`` by a variable defined earlier in the container's
+  env, ``$$`` a literal ``$``, anything else left as written);
 * volumes: ``emptyDir`` becomes an empty folder, ``secret`` writes its items
   (or every key) with the declared mode; each mount path is mapped to its
   folder, and any env value under a mount path is rewritten to that folder
@@ -102,6 +105,41 @@ def _key_ref(
     return data[key].decode("utf-8")
 
 
+def expand(value: str, defined: Mapping[str, str]) -> str:
+    """Kubernetes' variable expansion (k8s.io/kubernetes third_party/forked/golang/expansion).
+
+    ``$(NAME)`` becomes ``defined[NAME]``, or stays ``$(NAME)`` when NAME is not
+    defined; ``$$`` becomes ``$``; a ``$`` before anything else, and an
+    unterminated ``$(``, stay as written. One pass: an expanded value is not
+    expanded again.
+    """
+    out: list[str] = []
+    cursor = 0
+    while cursor < len(value):
+        char = value[cursor]
+        if char != "$" or cursor + 1 == len(value):
+            out.append(char)
+            cursor += 1
+            continue
+        following = value[cursor + 1]
+        if following == "$":
+            out.append("$")
+            cursor += 2
+        elif following == "(":
+            close = value.find(")", cursor + 2)
+            if close == -1:
+                out.append("$(")
+                cursor += 2
+            else:
+                name = value[cursor + 2 : close]
+                out.append(defined.get(name, f"$({name})"))
+                cursor = close + 1
+        else:
+            out.append("$" + following)
+            cursor += 2
+    return "".join(out)
+
+
 def decode_secret(secret: Obj) -> dict[str, bytes]:
     """A Secret's data as bytes (stringData never comes back from the server)."""
     return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
@@ -172,9 +210,11 @@ def build_launch(
     image = str(container.get("image", ""))
     repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
     if container.get("command"):
-        argv = [*container["command"], *(container.get("args") or [])]
+        entrypoint: list[str] = []
+        declared = [*container["command"], *(container.get("args") or [])]
     elif repository in entrypoints:
-        argv = [*entrypoints[repository], *(container.get("args") or [])]
+        entrypoint = list(entrypoints[repository])
+        declared = list(container.get("args") or [])
     else:
         raise PodConfigError("ErrImagePull", f"the harness cannot run image {image!r}")
 
@@ -237,10 +277,14 @@ def build_launch(
     env: dict[str, str] = dict(base_env)
     if "/tmp" in mounts:
         env["TMPDIR"] = str(mounts["/tmp"])
+    #: The container's own variables as the pod sees them (before the harness maps paths and
+    #: ports): what `$(VAR)` refers to. The image's environment is not part of it.
+    defined: dict[str, str] = {}
     for item in container.get("env") or []:
         name = str(item["name"])
         if "valueFrom" not in item:
-            value: str | None = str(item.get("value", ""))  # the server omits an empty value
+            # The server omits an empty value.
+            value: str | None = expand(str(item.get("value", "")), defined)
         else:
             source = item["valueFrom"]
             if "fieldRef" in source:
@@ -254,7 +298,12 @@ def build_launch(
                     "CreateContainerConfigError", f"env {name}: unsupported source"
                 )
         if value is not None:
+            defined[name] = value
             env[name] = _rewrite(value, mounts, ports)
+
+    # The kubelet expands the pod's command and args with the container's env (the image's
+    # own entrypoint is not the pod's to expand).
+    argv = entrypoint + [expand(str(arg), defined) for arg in declared]
 
     readiness_url = None
     probe = (container.get("readinessProbe") or {}).get("httpGet")

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from session_runner.settings import ENV_PREFIX, RunnerSettings
+from tests.harness.control_plane.podspec import expand
+from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.specs.naming import pod_name
 from wafleet_operator.specs.runner_config import build_runner_env, build_runner_settings
 
@@ -132,7 +134,7 @@ def _env_dict(env: list[dict[str, Any]], pod: str, namespace: str) -> dict[str, 
     out: dict[str, str] = {}
     for item in env:
         if "value" in item:
-            out[item["name"]] = item["value"]
+            out[item["name"]] = expand(item["value"], out)  # as the kubelet does
         elif "fieldRef" in item["valueFrom"]:
             out[item["name"]] = resolved[item["valueFrom"]["fieldRef"]["fieldPath"]]
     return out
@@ -160,3 +162,35 @@ def test_env_round_trips_into_the_same_settings(case: str, monkeypatch: pytest.M
     ).items():
         monkeypatch.setenv(name, value)
     assert RunnerSettings(**{}) == expected
+
+
+#: Spec values a user may write that Kubernetes would otherwise expand in the pod.
+DOLLAR_ROWS = [
+    ("the secret key by name", "prefix", "$(AWS_SECRET_ACCESS_KEY)"),
+    ("the access key id", "prefix", "p/$(AWS_ACCESS_KEY_ID)"),
+    ("another setting", "prefix", "x/$(WAFLEET_ACCOUNT_NAME)/y"),
+    ("an escape already", "prefix", "a$$b"),
+    ("a lone dollar", "prefix", "cost$"),
+    ("an endpoint", "endpoint", "http://minio:9000/$(AWS_SECRET_ACCESS_KEY)"),
+]
+
+
+@pytest.mark.parametrize(("why", "field", "value"), DOLLAR_ROWS, ids=[r[0] for r in DOLLAR_ROWS])
+def test_dollar_in_a_spec_value_reaches_the_runner_verbatim(
+    why: str, field: str, value: str
+) -> None:
+    """Every literal env value is escaped, so the kubelet's `$(VAR)` expansion (applied
+    here with the variables defined before it, secrets included) gives back the text."""
+    c = CASES["browser-snapshots"]
+    spec = WhatsAppAccountSpec.model_validate(
+        {**c.spec, "snapshot": {**c.spec["snapshot"], field: value}}
+    )
+    expected = build_runner_settings(c.account, spec).as_env()
+    env = build_runner_env(c.account, spec)
+    seen: dict[str, str] = {}
+    for item in env:
+        # valueFrom variables are defined too (a secret's value, here a stand-in).
+        seen[item["name"]] = expand(item["value"], seen) if "value" in item else "<from a ref>"
+    literal = {item["name"] for item in env if "value" in item} & expected.keys()
+    assert {name: seen[name] for name in literal} == {name: expected[name] for name in literal}
+    assert value in seen.values()

@@ -191,9 +191,10 @@ def test_browser_gets_shared_memory_and_the_snapshot_key() -> None:
         "name": "dshm",
         "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"},
     }
+    # The whole Secret as a directory: the current key (`kek`, the file the runner is
+    # pointed at) and, after a rotation, the retired `kek.1`, `kek.2` … beside it.
     assert volumes["snapshot-key"]["secret"] == {
         "secretName": "demo-snapshot-key",
-        "items": [{"key": "kek", "path": "kek"}],
         "defaultMode": 0o400,
     }
     assert mounts["/etc/wafleet/snapshot-key"]["readOnly"] is True
