@@ -31,6 +31,8 @@ from wafleet_operator.status import (
     Problem,
     Verdict,
     decide_status,
+    lease_is_free,
+    restore_consumed_event,
     snapshot_event,
 )
 from wafleet_operator.validation import find_problems, kek_problems, parse_spec, secret_needs
@@ -242,6 +244,7 @@ async def _converge(
         lease = await ctx.kube.get("coordination.k8s.io/v1", "Lease", namespace, f"waa-{name}")
 
     exists, ready = _statefulset_facts(statefulset)
+    now = datetime.now(UTC)
     verdict = decide_status(
         Observed(
             generation=int(meta.get("generation") or 1),
@@ -254,8 +257,11 @@ async def _converge(
             runner=status.get("runner"),
             accepted_token=highest_token(status.get("fencingToken"), lease),
             previous_conditions=tuple(status.get("conditions") or ()),
+            lease_free=lease_is_free(lease, now),
+            restore_from=parsed.restore_from if parsed else None,
+            restore_request=status.get("restoreRequest"),
         ),
-        datetime.now(UTC),
+        now,
     )
     patch = verdict.as_status_patch()
     if _status_changed(status, patch):
@@ -312,6 +318,9 @@ def announce(
             kopf.warn(as_body(body), reason=event.reason, message=event.message)
         else:
             kopf.event(as_body(body), type=event.type, reason=event.reason, message=event.message)
+    consumed = restore_consumed_event(old.get("restoreRequest"), verdict.restore_request)
+    if consumed is not None:
+        kopf.event(as_body(body), type="Normal", reason=consumed.reason, message=consumed.message)
     if old_ready.get("reason") == "InvalidSpec":
         kopf.event(
             as_body(body),

@@ -65,6 +65,11 @@ class Observed:
     runner: dict[str, Any] | None = None
     accepted_token: int | None = None
     previous_conditions: tuple[dict[str, Any], ...] = ()
+    #: No runner holds the Lease (no holder, or its renewals stopped a lease duration ago).
+    lease_free: bool = False
+    #: spec.restoreFrom and the request recorded for it in status (restore_request.py).
+    restore_from: str | None = None
+    restore_request: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Verdict:
     login_qr: str | None = None
     last_snapshot: dict[str, Any] | None = None
     runner_ignored: bool = False
+    restore_request: dict[str, Any] | None = None
 
     def as_status_patch(self) -> dict[str, Any]:
         """A merge patch for `.status`; None values delete stale fields."""
@@ -90,21 +96,80 @@ class Verdict:
             "fencingToken": self.fencing_token,
             "loginQr": self.login_qr,
             "lastSnapshot": self.last_snapshot,
+            "restoreRequest": self.restore_request,
         }
 
 
-def runner_report_is_current(report: dict[str, Any] | None, accepted_token: int | None) -> bool:
+def runner_report_is_current(
+    report: dict[str, Any] | None, accepted_token: int | None, *, lease_free: bool = False
+) -> bool:
     """A report counts only if its fencing token is not lower than the highest accepted one.
 
     A runner paused past its lease may wake up and report; its token is older
     than the one its successor reported, so its word no longer counts.
+
+    One report without a token counts too: a runner's Failed report while no
+    runner holds the Lease (a settings error found before it could compete, a
+    store it cannot read to prove its token). Nobody leads, so nobody's word
+    is overruled, and without it the account would say "waiting for the
+    runner's first report" while the runner says exactly what is wrong.
     """
     if report is None:
         return False
     token = report.get("fencingToken")
-    if not isinstance(token, int):
-        return False
+    if not isinstance(token, int) or isinstance(token, bool):
+        return lease_free and report.get("phase") == "Failed"
     return accepted_token is None or token >= accepted_token
+
+
+def lease_is_free(lease: Mapping[str, Any] | None, now: datetime) -> bool:
+    """No runner holds the account's Lease: none exists, no holder, or it expired.
+
+    Expired means its last renewal is older than its duration on the operator's
+    clock; a status display may be off by the clocks' skew, never the fencing
+    (the runners and storage decide that, not this).
+    """
+    spec = (lease or {}).get("spec") or {}
+    if not spec.get("holderIdentity"):
+        return True
+    renewed, duration = spec.get("renewTime"), spec.get("leaseDurationSeconds")
+    if not isinstance(renewed, str) or not isinstance(duration, int):
+        return False
+    try:
+        renew_time = datetime.fromisoformat(renewed.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (now - renew_time).total_seconds() > duration
+
+
+def next_restore_request(
+    restore_from: str | None,
+    generation: int,
+    recorded: Mapping[str, Any] | None,
+    restored_from: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """`status.restoreRequest`: spec.restoreFrom as a request that is consumed once.
+
+    A new value (or the first one) is a new request, identified by the
+    generation that set it; it is consumed when a runner reports restoring
+    that snapshot for it (the runner's side: session_runner/runner/restore_request.py).
+    A report without a generation (the pod started before the request was
+    recorded) matches on the snapshot id. Removing spec.restoreFrom forgets it.
+    """
+    if restore_from is None:
+        return None
+    if not recorded or recorded.get("snapshotId") != restore_from:
+        return {"snapshotId": restore_from, "generation": generation, "consumed": False}
+    request = dict(recorded)
+    if request.get("consumed") is True or not restored_from:
+        return request
+    answered = restored_from.get("generation")
+    if restored_from.get("snapshotId") == restore_from and answered in (
+        None,
+        request.get("generation"),
+    ):
+        request["consumed"] = True
+    return request
 
 
 def snapshot_corrupt(
@@ -166,8 +231,16 @@ def _condition(
 def decide_status(observed: Observed, now: datetime) -> Verdict:
     """Phase and conditions from the observed facts (the table in tests/unit/test_status.py)."""
     gen, prev = observed.generation, observed.previous_conditions
-    current = runner_report_is_current(observed.runner, observed.accepted_token)
+    current = runner_report_is_current(
+        observed.runner, observed.accepted_token, lease_free=observed.lease_free
+    )
     report = observed.runner if current else None
+    restore_request = next_restore_request(
+        observed.restore_from,
+        gen,
+        observed.restore_request,
+        report.get("restoredFrom") if report else None,
+    )
     runner_phase = RUNNER_TO_ACCOUNT_PHASE.get(str(report.get("phase"))) if report else None
 
     def cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
@@ -186,10 +259,12 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
                 cond("SnapshotHealthy", "Unknown", "InvalidSpec", f"not started: {first}"),
             ],
             fencing_token=observed.accepted_token,
+            restore_request=observed.restore_request,
         )
 
     holder = str(report["holder"]) if report and report.get("holder") else None
-    token = int(report["fencingToken"]) if report else observed.accepted_token
+    reported_token = report.get("fencingToken") if report else None
+    token = reported_token if isinstance(reported_token, int) else observed.accepted_token
     last_snapshot = report.get("lastSnapshot") if report else None
 
     if observed.fenced:
@@ -273,6 +348,7 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
         else None,
         last_snapshot=last_snapshot if isinstance(last_snapshot, dict) else None,
         runner_ignored=observed.runner is not None and not current,
+        restore_request=restore_request,
     )
 
 
@@ -302,3 +378,17 @@ def snapshot_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Eve
     if new["status"] == "True" and old_status == "False":
         return EventSpec("Normal", "SnapshotHealthy", f"snapshots work again: {new['message']}")
     return None
+
+
+def restore_consumed_event(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> EventSpec | None:
+    """One Normal event when a spec.restoreFrom request is done (kubectl describe shows it)."""
+    if not new or new.get("consumed") is not True or (old or {}).get("consumed") is True:
+        return None
+    return EventSpec(
+        "Normal",
+        "RestoreFromConsumed",
+        f"restored snapshot {new.get('snapshotId')} as spec.restoreFrom asked; later starts "
+        "restore the latest snapshot (spec.restoreFrom may be removed)",
+    )

@@ -27,6 +27,7 @@ from session_runner.lease.factory import open_backend
 from session_runner.runner import health
 from session_runner.runner.floor import TokenFloor, combined_floor, status_token_floor
 from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
+from session_runner.runner.restore_request import AccountReader, OneShotRestore
 from session_runner.runner.session import SessionRunner
 from session_runner.runner.startup import describe_error, report_startup_failure
 from session_runner.settings import LeaseBackend, RunnerSettings
@@ -34,14 +35,21 @@ from session_runner.settings import LeaseBackend, RunnerSettings
 log = logging.getLogger(__name__)
 
 
-def _annotations_probe(client: KubeClient, settings: RunnerSettings) -> Any:
+def _account_reader(client: KubeClient, settings: RunnerSettings) -> AccountReader:
     path = (
         f"/apis/wafleet.io/v1alpha1/namespaces/{settings.namespace}"
         f"/whatsappaccounts/{settings.account_name}"
     )
 
+    async def read() -> dict[str, Any]:
+        return await asyncio.wait_for(client.request("GET", path), 5.0)
+
+    return read
+
+
+def _annotations_probe(read_account: AccountReader) -> Any:
     async def probe() -> dict[str, str]:
-        account = await asyncio.wait_for(client.request("GET", path), 5.0)
+        account = await read_account() or {}
         return dict((account.get("metadata") or {}).get("annotations") or {})
 
     return probe
@@ -57,6 +65,7 @@ async def run_session(settings: RunnerSettings) -> int:
         backend = await stack.enter_async_context(open_backend(settings))
         reporter: Reporter
         probe = None
+        read_account: AccountReader | None = None
         floors: list[TokenFloor] = []
         if settings.status_file is not None or settings.lease_backend is LeaseBackend.DYNAMODB:
             reporter = FileReporter(
@@ -65,7 +74,8 @@ async def run_session(settings: RunnerSettings) -> int:
         else:
             client = await stack.enter_async_context(KubeClient.connect())
             reporter = KubernetesReporter(client, settings.namespace, settings.account_name)
-            probe = _annotations_probe(client, settings)
+            read_account = _account_reader(client, settings)
+            probe = _annotations_probe(read_account)
             floors.append(status_token_floor(client, settings.namespace, settings.account_name))
         runner = SessionRunner(
             settings,
@@ -74,6 +84,7 @@ async def run_session(settings: RunnerSettings) -> int:
             lambda: create_engine(settings.engine.value, settings),
             annotations_probe=probe,
         )
+        runner.use_restore_request(OneShotRestore(settings.restore_from, read_account))
         if settings.snapshot_bucket is not None:
             # Imported only when snapshots are configured: zstandard, cryptography and
             # boto3 are most of the runner's memory, and a runner without a store needs none.
@@ -94,6 +105,8 @@ async def run_session(settings: RunnerSettings) -> int:
                     quiesce=runner.quiesce,
                     on_restore=runner.on_restore,
                     on_snapshot=runner.on_snapshot,
+                    restore_from=runner.restore_target,
+                    named_snapshots=runner.named_snapshots,
                 )
                 verify = build_verify_hook(settings, client=s3)
             except KeyRingError as error:

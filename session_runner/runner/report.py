@@ -59,6 +59,9 @@ class RunnerFacts:
     #: found no live holder (a start-up failure, `startup.report_startup_failure`): the
     #: report in the status then belongs to nobody who runs, so it may be replaced.
     lease_free: bool = False
+    #: `status.runner.restoredFrom`: the spec.restoreFrom request this runner carried
+    #: out (see restore_request.py), so neither it nor the next pod does it again.
+    restored_from: dict[str, Any] | None = None
 
 
 class WriteDecision(Enum):
@@ -132,6 +135,7 @@ def build_report(facts: RunnerFacts, now: datetime) -> dict[str, Any]:
         "lastSnapshot": facts.last_snapshot,
         "snapshotError": facts.snapshot_error,
         "lastVerify": facts.last_verify,
+        "restoredFrom": facts.restored_from,
         "reportedAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

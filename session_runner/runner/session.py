@@ -79,6 +79,7 @@ from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
 from session_runner.runner import metrics
 from session_runner.runner.report import Reporter, RunnerFacts, WriteDecision
+from session_runner.runner.restore_request import OneShotRestore
 from session_runner.runner.startup import (
     describe_error,
     failed_start_message,
@@ -183,6 +184,7 @@ class SessionRunner:
         self._token_floor: TokenFloor | None = None
         self._floor_failing_since: float | None = None  # monotonic; None while it reads fine
         self._background = BackgroundTasks("session runner", log)
+        self._one_shot = OneShotRestore(settings.restore_from, None)
 
     # ------------------------------------------------------------ snapshots
 
@@ -250,8 +252,24 @@ class SessionRunner:
         }
         self._snapshot_error = None
 
+    def use_restore_request(self, one_shot: OneShotRestore) -> None:
+        """Read spec.restoreFrom's request from the account (main.py); default: once per process."""
+        self._one_shot = one_shot
+
+    async def restore_target(self) -> str | None:
+        """Which snapshot the restore hook restores now (None: the latest)."""
+        return await self._one_shot.target()
+
+    async def named_snapshots(self) -> set[str]:
+        """The snapshots the account's spec names now: garbage collection keeps them."""
+        return await self._one_shot.named()
+
     def on_restore(self, result: RestoreResult | None) -> None:
-        self._restored = result is not None
+        rolled_back = self._one_shot.restored(result.snapshot_id if result is not None else None)
+        # A session rolled back to spec.restoreFrom is not what the store's latest holds:
+        # snapshot it once connected (as a fresh login), or the next start would restore
+        # the state the person just rolled back from.
+        self._restored = result is not None and not rolled_back
         if result is not None and result.warning:
             self._snapshot_error = result.warning
 
@@ -634,6 +652,7 @@ class SessionRunner:
                 snapshot_error=self._snapshot_error,
                 last_verify=self._last_verify,
                 last_token=self._last_token,
+                restored_from=self._one_shot.report,
             )
             try:
                 return await self._reporter.report(facts, refresh=refresh)

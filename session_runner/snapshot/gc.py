@@ -19,6 +19,7 @@ just deleted, go too: there is nothing left to repair.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,12 +49,12 @@ def collect_garbage(
     keep_within: timedelta | None = None,
     grace: timedelta = DEFAULT_GRACE,
     now: datetime | None = None,
-    named: str | None = None,
+    named: Iterable[str] = (),
 ) -> GcResult:
     """Apply retention to `store`: drop old manifests, then unreferenced, settled chunks.
 
-    `named` is the snapshot the account's spec names (`spec.restoreFrom`): kept like
-    the latest, so a restart or a restore still pending never finds it collected.
+    `named` are the snapshots the account's spec names (`spec.restoreFrom`): kept
+    like the latest, so a restart or a restore still pending never finds it collected.
     """
     moment = now or utcnow()
     pointer = _still_ours(store, token)
@@ -63,7 +64,7 @@ def collect_garbage(
         keep_last=keep_last,
         keep_within=keep_within,
         now=moment,
-        pinned=[sid for sid in (pointer.snapshot_id if pointer else None, named) if sid],
+        pinned=[*([pointer.snapshot_id] if pointer else []), *named],
     )
     dropped = sorted(set(manifests) - keep)
     referenced = {

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -545,6 +545,8 @@ def build_hooks(
     on_snapshot: Callable[[SnapshotResult], None] | None = None,
     grace: timedelta = DEFAULT_GRACE,
     engine_version: str | None = None,
+    restore_from: Callable[[], Awaitable[str | None]] | None = None,
+    named_snapshots: Callable[[], Awaitable[Collection[str]]] | None = None,
 ) -> tuple[Hook, Hook]:
     """The runner's `(restore, snapshot)` hooks for `settings` (a RunnerSettings).
 
@@ -555,6 +557,14 @@ def build_hooks(
     the RestoreResult (its `warning` is for status and an event);
     `on_snapshot` the SnapshotResult (for status; metrics are recorded here).
     `engine_version` goes into manifests (default: the wafleet version).
+    `restore_from` says, at each restore, which snapshot to restore (None: the
+    latest); without it `settings.restore_from` is used every time (the runner
+    passes `OneShotRestore.target`, so spec.restoreFrom is consumed once).
+    `named_snapshots` are the snapshots the account's spec names now, read
+    before each GC (the pod's own settings may be older than the spec: a pod
+    stopping because restoreFrom was just set takes a final snapshot, and its
+    GC must not collect the snapshot the new pod is about to restore); if it
+    fails, that GC is skipped.
     """
     if settings.snapshot_bucket is None:
         return _nothing, _nothing
@@ -573,11 +583,12 @@ def build_hooks(
     async def restore(session_dir: Path, token: int) -> None:
         async with lock:
             try:
+                chosen = await restore_from() if restore_from is not None else settings.restore_from
                 result = await restore_latest(
                     session_dir,
                     store,
                     keyring,
-                    restore_from=settings.restore_from,
+                    restore_from=chosen,
                     owner=who,
                     uid=uid,
                     adopt_uid=adopt_uid,
@@ -632,6 +643,7 @@ def build_hooks(
             if on_snapshot is not None:
                 on_snapshot(result)
             try:
+                named = await named_snapshots() if named_snapshots is not None else ()
                 collected = await asyncio.to_thread(
                     collect_garbage,
                     store,
@@ -639,7 +651,7 @@ def build_hooks(
                     keep_last=settings.snapshot_keep_last,
                     keep_within=keep_within,
                     grace=grace,
-                    named=settings.restore_from,
+                    named=[*named, *([settings.restore_from] if settings.restore_from else [])],
                 )
             except FencedOutError:
                 raise

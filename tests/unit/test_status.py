@@ -11,6 +11,9 @@ from wafleet_operator.status import (
     Observed,
     Problem,
     decide_status,
+    lease_is_free,
+    next_restore_request,
+    restore_consumed_event,
     runner_report_is_current,
     snapshot_corrupt,
     snapshot_event,
@@ -378,3 +381,135 @@ def test_a_corrupt_snapshot_is_a_warning_event() -> None:
     assert event is not None
     assert (event.type, event.reason) == ("Warning", "SnapshotCorrupt")
     assert "1 corrupt, 0 missing" in event.message
+
+
+@pytest.mark.parametrize(
+    ("case", "report_", "accepted", "lease_free", "current"),
+    [
+        ("token-less Failed, nobody leads", {"phase": "Failed"}, 4, True, True),
+        ("token-less Failed while a runner leads", {"phase": "Failed"}, 4, False, False),
+        ("token-less Standby, nobody leads", {"phase": "Standby"}, 4, True, False),
+        ("a stale token is stale even with the lease free", report("Failed", 2), 4, True, False),
+        ("a boolean is not a token", {"phase": "Failed", "fencingToken": True}, 0, False, False),
+    ],
+)
+def test_a_token_less_failed_report_counts_only_while_nobody_leads(
+    case: str, report_: dict[str, Any], accepted: int | None, lease_free: bool, current: bool
+) -> None:
+    assert runner_report_is_current(report_, accepted, lease_free=lease_free) is current, case
+
+
+def test_a_runner_that_failed_before_it_could_lead_is_shown_failed() -> None:
+    verdict = decide_status(
+        Observed(
+            generation=1,
+            runner={"phase": "Failed", "message": "spec.snapshot.encryptionKeySecret: 12 bytes"},
+            accepted_token=4,
+            lease_free=True,
+            **RUNNING,
+        ),
+        NOW,
+    )
+    assert verdict.phase == "Failed"
+    assert "12 bytes" in verdict.conditions[0]["message"]
+    assert verdict.fencing_token == 4  # the accepted token stays
+
+
+def _lease(holder: str | None, renewed: str = "2026-11-23T11:59:50.000000Z") -> dict[str, Any]:
+    return {"spec": {"holderIdentity": holder, "renewTime": renewed, "leaseDurationSeconds": 15}}
+
+
+@pytest.mark.parametrize(
+    ("case", "lease", "free"),
+    [
+        ("no Lease", None, True),
+        ("released (no holder)", _lease(None), True),
+        ("held, renewed 10 s ago", _lease("waa-demo-0_x"), False),
+        ("held, renewals stopped 20 s ago", _lease("waa-demo-0_x", "2026-11-23T11:59:40Z"), True),
+        ("held, renewTime unreadable", _lease("waa-demo-0_x", "yesterday"), False),
+    ],
+)
+def test_lease_is_free(case: str, lease: dict[str, Any] | None, free: bool) -> None:
+    assert lease_is_free(lease, NOW) is free, case
+
+
+X, Y = "20260101T000000.000000Z-aaaa", "20260102T000000.000000Z-bbbb"
+
+
+@pytest.mark.parametrize(
+    ("case", "restore_from", "recorded", "restored_from", "expected"),
+    [
+        ("no request", None, None, None, None),
+        ("removed from the spec: forgotten", None, {"snapshotId": X, "generation": 3}, None, None),
+        ("a new request", X, None, None, {"snapshotId": X, "generation": 7, "consumed": False}),
+        (
+            "another snapshot: a new request",
+            Y,
+            {"snapshotId": X, "generation": 3, "consumed": True},
+            None,
+            {"snapshotId": Y, "generation": 7, "consumed": False},
+        ),
+        (
+            "pending, nothing reported",
+            X,
+            {"snapshotId": X, "generation": 3, "consumed": False},
+            None,
+            {"snapshotId": X, "generation": 3, "consumed": False},
+        ),
+        (
+            "the runner did it for this request",
+            X,
+            {"snapshotId": X, "generation": 3, "consumed": False},
+            {"snapshotId": X, "generation": 3},
+            {"snapshotId": X, "generation": 3, "consumed": True},
+        ),
+        (
+            "the runner did it before the request was recorded",
+            X,
+            {"snapshotId": X, "generation": 3, "consumed": False},
+            {"snapshotId": X, "generation": None},
+            {"snapshotId": X, "generation": 3, "consumed": True},
+        ),
+        (
+            "the runner did it for an older request of the same id",
+            X,
+            {"snapshotId": X, "generation": 9, "consumed": False},
+            {"snapshotId": X, "generation": 3},
+            {"snapshotId": X, "generation": 9, "consumed": False},
+        ),
+        (
+            "consumed stays consumed",
+            X,
+            {"snapshotId": X, "generation": 3, "consumed": True},
+            None,
+            {"snapshotId": X, "generation": 3, "consumed": True},
+        ),
+    ],
+)
+def test_next_restore_request(
+    case: str,
+    restore_from: str | None,
+    recorded: dict[str, Any] | None,
+    restored_from: dict[str, Any] | None,
+    expected: dict[str, Any] | None,
+) -> None:
+    assert next_restore_request(restore_from, 7, recorded, restored_from) == expected, case
+
+
+def test_the_verdict_carries_the_request_and_its_consumption_is_announced_once() -> None:
+    pending = {"snapshotId": X, "generation": 2, "consumed": False}
+    verdict = decide_status(
+        Observed(
+            generation=2,
+            runner=report("Connected", restoredFrom={"snapshotId": X, "generation": 2}),
+            restore_from=X,
+            restore_request=pending,
+            **RUNNING,
+        ),
+        NOW,
+    )
+    assert verdict.as_status_patch()["restoreRequest"] == {**pending, "consumed": True}
+    event = restore_consumed_event(pending, verdict.restore_request)
+    assert event is not None
+    assert event.reason == "RestoreFromConsumed"
+    assert restore_consumed_event(verdict.restore_request, verdict.restore_request) is None

@@ -258,6 +258,25 @@ class SnapshotInfo(KubeModel):
     seconds: StrictFloat = Field(ge=0, description="Seconds the snapshot took.")
 
 
+class RestoredFrom(KubeModel):
+    """The spec.restoreFrom request a runner carried out (so no start repeats it)."""
+
+    snapshot_id: SnapshotId = Field(description="Snapshot the runner restored.")
+    generation: StrictInt | None = Field(
+        None, ge=0, description="status.restoreRequest.generation it answered; unset if none yet."
+    )
+
+
+class RestoreRequestStatus(KubeModel):
+    """spec.restoreFrom as a one-shot request: recorded when set, consumed once restored."""
+
+    snapshot_id: SnapshotId = Field(description="Snapshot spec.restoreFrom names.")
+    generation: StrictInt = Field(ge=0, description="metadata.generation that set it.")
+    consumed: StrictBool = Field(
+        False, description="A runner restored it; later starts restore the latest snapshot."
+    )
+
+
 class VerifyInfo(KubeModel):
     """The runner's answer to the last wafleet.io/verify-request: was the latest snapshot whole?"""
 
@@ -294,6 +313,9 @@ class RunnerReport(KubeModel):
     last_verify: VerifyInfo | None = Field(
         None, description="Result of the last on-demand verification (wafleet verify)."
     )
+    restored_from: RestoredFrom | None = Field(
+        None, description="The spec.restoreFrom request this runner carried out."
+    )
     reported_at: datetime = Field(description="When the runner wrote this report.")
 
 
@@ -311,6 +333,9 @@ class WhatsAppAccountStatus(KubeModel):
     )
     last_snapshot: SnapshotInfo | None = Field(None, description="Latest completed snapshot.")
     login_qr: str | None = Field(None, description="QR payload to scan while AwaitingLogin.")
+    restore_request: RestoreRequestStatus | None = Field(
+        None, description="spec.restoreFrom as a one-shot request, and whether it was done."
+    )
     runner: RunnerReport | None = Field(None, description="The runner's own report.")
 
 

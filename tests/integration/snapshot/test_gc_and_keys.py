@@ -84,7 +84,7 @@ async def test_gc_keeps_the_snapshot_the_spec_names(
     for version in range(3):
         write(session, "local-session.json", f'{{"v": {version}}}'.encode())
         ids.append((await take_snapshot(session, "local", 1, store, keyring)).id)
-    result = collect_garbage(store, token=1, keep_last=1, now=utcnow() + LATER, named=ids[0])
+    result = collect_garbage(store, token=1, keep_last=1, now=utcnow() + LATER, named=[ids[0]])
     assert result.kept == [ids[0], ids[2]]
     restored = await restore_latest(tmp_path / "r", store, keyring, restore_from=ids[0])
     assert restored is not None

@@ -49,6 +49,7 @@ def test_report_is_camel_case_with_token_and_clears_absent_fields() -> None:
         "lastSnapshot": None,
         "snapshotError": None,
         "lastVerify": None,
+        "restoredFrom": None,
         "reportedAt": "2026-11-23T12:00:00Z",
     }
 
