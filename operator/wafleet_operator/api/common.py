@@ -138,7 +138,9 @@ def _unique(values: list[Any]) -> list[Any]:
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
-HTTP_URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+#: http(s) URLs without credentials: a `user:pass@` in the authority would be copied
+#: into the runner's environment, logs and status wherever the URL appears.
+HTTP_URL_PATTERN = r"^https?://[^\s/?#@]+([/?#][^\s]*)?$"
 # The API server's own pattern for resource.Quantity, with the exponent an
 # integer: resource.Quantity refuses "1e1.5", which the server's pattern lets by.
 QUANTITY_PATTERN = (

@@ -72,6 +72,20 @@ TABLE: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("region trailing hyphen", "r8", _snap(region="eu-"), "spec.snapshot.region"),
     ("region 63 chars", "r9", _snap(region="a" * 63), None),
     ("region 64 chars", "r10", _snap(region="a" * 64), "spec.snapshot.region"),
+    ("endpoint", "e1", _snap(endpoint="http://minio.storage:9000"), None),
+    ("endpoint with a path and an @", "e2", _snap(endpoint="https://s3.example/a@b"), None),
+    (
+        "endpoint with user:pass@",
+        "e3",
+        _snap(endpoint="https://minio:s3cr3t-passw0rd@minio.storage:9000"),
+        "spec.snapshot.endpoint",
+    ),
+    (
+        "endpoint with user@",
+        "e4",
+        _snap(endpoint="http://admin@minio:9000"),
+        "spec.snapshot.endpoint",
+    ),
     ("keep 10 years", "k1", _snap(retention={"keepWithinHours": 87600}), None),
     (
         "keep 20,000,000 hours",
