@@ -25,6 +25,7 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 from rich.console import Console
+from rich.markup import escape
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -53,11 +54,17 @@ def check_samples() -> list[dict[str, Any]]:
     valid = load_samples(REPO / "samples" / "valid")
     for path, doc in valid:
         errors = validate_against_crd(None, doc)
-        verdict = "[green]accepted[/]" if not errors else f"[red]rejected: {errors[0]}[/]"
+        verdict = (
+            "[green]accepted[/]" if not errors else f"[red]rejected: {escape(str(errors[0]))}[/]"
+        )
         console.print(f"  {path.name:<40} {verdict}")
     for path, doc in load_samples(REPO / "samples" / "invalid"):
         errors = validate_against_crd(None, doc)
-        verdict = f"[yellow]rejected[/] {errors[0]}" if errors else "[red]accepted (unexpected)[/]"
+        verdict = (
+            f"[yellow]rejected[/] {escape(str(errors[0]))}"
+            if errors
+            else "[red]accepted (unexpected)[/]"
+        )
         console.print(f"  {path.name:<40} {verdict}", overflow="ellipsis", no_wrap=True)
     return [doc for _, doc in valid]
 

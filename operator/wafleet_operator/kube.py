@@ -201,13 +201,21 @@ class Kube:
         items = (await self._call("GET", path)).get("items") or []
         return [dict(item) for item in items]
 
-    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
-        """Delete with background propagation; False when it was already gone."""
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation: str = "Background",
+    ) -> bool:
+        """Delete (dependents: `propagation`, Background or Orphan); False when already gone."""
         try:
             await self._call(
                 "DELETE",
                 kind_of(api_version, kind).object_path(namespace, name),
-                body={"propagationPolicy": "Background"},
+                body={"propagationPolicy": propagation},
             )
         except KubeError as exc:
             if exc.is_not_found:

@@ -10,6 +10,7 @@ status; this module only gathers facts and writes results.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -126,6 +127,48 @@ def _status_changed(current: Mapping[str, Any], patch: Mapping[str, Any]) -> boo
     return any(current.get(key) != value for key, value in patch.items())
 
 
+#: How long `apply_child` waits for a StatefulSet it deleted to be gone (50 x 0.2 s).
+RECREATE_POLLS, RECREATE_POLL_S = 50, 0.2
+
+
+def must_recreate(kind: str, error: KubeError) -> bool:
+    """Whether an apply was refused because it changes a field fixed at creation.
+
+    A StatefulSet's spec is immutable but for replicas, template, updateStrategy,
+    minReadySeconds, ordinals and its PVC retention policy; an operator upgrade that
+    changes another (podManagementPolicy) is refused with 422 Forbidden forever.
+    """
+    return (
+        kind == "StatefulSet"
+        and error.status == 422
+        and "updates to statefulset spec for fields other than" in error.message
+    )
+
+
+async def apply_child(kube: Kube, child: dict[str, Any]) -> dict[str, Any]:
+    """Apply one child; a StatefulSet whose fixed fields changed is recreated in place.
+
+    Deleted with propagation Orphan, so its pod keeps running (the session is not
+    interrupted) and the new StatefulSet, with the same selector, adopts it and
+    rolls it to the new template as it would for any template change.
+    """
+    try:
+        return await kube.apply(child)
+    except KubeError as error:
+        if not must_recreate(child["kind"], error):
+            raise
+    api_version, kind, meta = child["apiVersion"], child["kind"], child["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    await kube.delete(api_version, kind, namespace, name, propagation="Orphan")
+    # The garbage collector orphans the pod, then removes the object (it holds the orphan
+    # finalizer until then); applying before it is gone is refused the same way.
+    for _ in range(RECREATE_POLLS):
+        if await kube.get(api_version, kind, namespace, name) is None:
+            return await kube.apply(child)
+        await asyncio.sleep(RECREATE_POLL_S)
+    raise KubeError(409, "Conflict", f"{kind} {name} is still being deleted; retrying")
+
+
 @asynccontextmanager
 async def counted(trigger: str) -> AsyncIterator[None]:
     """Count and time one reconciliation by trigger and result.
@@ -234,7 +277,7 @@ async def _converge(
             generation=int(meta.get("generation") or 1),
         )
         for child in build_children(account, parsed, ctx.settings):
-            applied = await ctx.kube.apply(child)
+            applied = await apply_child(ctx.kube, child)
             if child["kind"] == "StatefulSet":
                 statefulset = applied
             elif child["kind"] == "Lease":

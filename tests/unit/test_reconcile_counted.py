@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from wafleet_operator.kube import KubeError
-from wafleet_operator.reconcile import counted
+from wafleet_operator.reconcile import counted, must_recreate
 
 _TRIGGERS = (f"table-{n}" for n in itertools.count())
 
@@ -46,3 +46,31 @@ def test_counted(raised: BaseException | None, ok: int, error: int) -> None:
     assert _sample(total, {"trigger": trigger, "result": "ok"}) == ok
     assert _sample(total, {"trigger": trigger, "result": "error"}) == error
     assert _sample("wafleet_reconcile_seconds_count", {"trigger": trigger}) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "status", "message", "recreate"),
+    [
+        (
+            "a fixed StatefulSet field changed",
+            "StatefulSet",
+            422,
+            'StatefulSet.apps "waa-a" is invalid: spec: Forbidden: updates to statefulset spec '
+            "for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+            "'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+            "'minReadySeconds' are forbidden",
+            True,
+        ),
+        ("another invalid StatefulSet", "StatefulSet", 422, "spec.replicas: Invalid", False),
+        (
+            "the same words for a Service",
+            "Service",
+            422,
+            "updates to statefulset spec for fields other than",
+            False,
+        ),
+        ("a conflict", "StatefulSet", 409, "the object has been modified", False),
+    ],
+)
+def test_must_recreate(case: str, kind: str, status: int, message: str, recreate: bool) -> None:
+    assert must_recreate(kind, KubeError(status, "Invalid", message)) is recreate, case

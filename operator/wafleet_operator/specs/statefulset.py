@@ -212,7 +212,12 @@ def build_statefulset(
         "spec": {
             "replicas": 0 if spec.suspended else 1,
             "serviceName": name,
-            "podManagementPolicy": "OrderedReady",
+            # Parallel, not OrderedReady: with OrderedReady the controller stops at a pod
+            # that is not Ready and never rolls it (kubernetes/kubernetes#67250), so the
+            # spec edit that would fix a failing account (a key, adoptFromUid) would never
+            # reach its pod. With one replica there is no order to keep, and a pod name is
+            # never run twice either way; the Lease fences the session.
+            "podManagementPolicy": "Parallel",
             "updateStrategy": {"type": "RollingUpdate"},
             "selector": {"matchLabels": selector_labels(account.name)},
             "template": {
