@@ -70,6 +70,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from session_runner.keyrule import decode_kek, kek_length_problem
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -93,21 +95,11 @@ class ChunkCorrupt(Exception):  # noqa: N818 - reads as what happened
 
 
 def parse_kek(raw: bytes, *, source: str = "the key") -> bytes:
-    """32 raw bytes, or base64 (standard or URL-safe, whitespace ignored) of 32 bytes."""
-    if len(raw) == KEY_BYTES:
-        return raw
-    text = b"".join(raw.split())
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            key = decode(text + b"=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            continue
-        if len(key) == KEY_BYTES:
-            return key
-    raise KeyRingError(
-        f"{source} must hold 32 raw bytes or their base64 "
-        f"(found {len(raw)} bytes that are neither); generate one with `head -c 32 /dev/urandom`"
-    )
+    """The KEK `raw` holds, by the one rule the operator checks too (`session_runner.keyrule`)."""
+    key = decode_kek(raw)
+    if key is None:
+        raise KeyRingError(f"{source} {kek_length_problem(raw)}")
+    return key
 
 
 def load_kek(path: Path) -> bytes:

@@ -164,7 +164,7 @@ def test_kek_file_accepts_raw_and_base64(tmp_path: Path, content: bytes) -> None
 @pytest.mark.parametrize("content", [b"short", b"x" * 31, base64.b64encode(b"x" * 16), b""])
 def test_kek_file_rejects_anything_else_clearly(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "key").write_bytes(content)
-    with pytest.raises(KeyRingError, match="32 raw bytes or their base64"):
+    with pytest.raises(KeyRingError, match="neither 32 raw bytes nor the base64 of 32 bytes"):
         load_kek(tmp_path / "key")
 
 
