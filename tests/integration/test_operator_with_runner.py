@@ -51,7 +51,11 @@ def runner_process(cluster: Cluster, kube_api: Any, tmp_path: Path) -> Iterator[
             "WAFLEET_LOCAL_ENGINE_AUTO_LOGIN_AFTER_S": "0",
             **extra,
         }
-        log = (tmp_path / f"runner-{account}.log").open("wb")
+        log_path = tmp_path / f"runner-{account}.log"
+        log = log_path.open("wb")
+        # Searched at teardown for the namespace's Secrets and this token (secret_scan.py).
+        kube_api.log_files[log_path.name] = log_path
+        kube_api.known_secrets[f"token of waa-{account}"] = token.encode()
         process = subprocess.Popen(
             [str(RUNNER), "session"], env=env, stdout=log, stderr=subprocess.STDOUT
         )

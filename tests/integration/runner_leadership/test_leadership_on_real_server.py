@@ -41,6 +41,10 @@ def account(cluster: Cluster) -> Cluster:
     return cluster
 
 
+#: moto takes any keys; a long one, so the teardown's secret scan looks for it.
+AWS_SECRET = "leadership/secret/" + os.urandom(12).hex()
+
+
 @pytest.fixture
 def runner(
     kube_api: KubeApi, aws: AwsEndpoint, tmp_path: Path
@@ -59,7 +63,12 @@ def runner(
             aws.client("s3").create_bucket(Bucket=BUCKET)
         key_file = tmp_path / f"kek-{len(started)}"
         key_file.write_bytes(key if key is not None else os.urandom(32))
-        log = (tmp_path / f"runner-{len(started)}.log").open("wb")
+        log_path = tmp_path / f"runner-{len(started)}.log"
+        log = log_path.open("wb")
+        # Searched for at teardown (tests/harness/secret_scan.py): the key, the S3 secret.
+        kube_api.known_secrets[key_file.name] = key_file.read_bytes()
+        kube_api.known_secrets["AWS_SECRET_ACCESS_KEY"] = AWS_SECRET.encode()
+        kube_api.log_files[log_path.name] = log_path
         proc = start_runner(
             name,
             tmp_path,
@@ -69,8 +78,8 @@ def runner(
                 "WAFLEET_LEASE_BACKEND": "kubernetes",
                 "WAFLEET_NAMESPACE": kube_api.namespace,
                 "WAFLEET_STATUS_FILE": "",
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": "AKIAWAFLEETLEADER001",
+                "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "WAFLEET_SNAPSHOT_BUCKET": BUCKET,
                 "WAFLEET_SNAPSHOT_ENDPOINT_URL": aws.endpoint_url,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from session_runner.snapshot.crypto import KeyRing
 from session_runner.snapshot.layout import account_prefix
 from session_runner.snapshot.store import SnapshotStore
 from tests.harness.moto_server import AwsEndpoint
+from tests.harness.secret_scan import describe, find_leaks
 
 BUCKET = "wafleet-snapshots"
 KEK1 = bytes(range(32))
@@ -38,6 +41,15 @@ class Bucket:
             for page in paginator.paginate(Bucket=self.name, Prefix=under)
             for obj in page.get("Contents", [])
         ]
+
+
+@pytest.fixture(autouse=True)
+def keys_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every snapshot test: no KEK appears in any log line or logged traceback of ours."""
+    caplog.set_level(logging.DEBUG, logger="session_runner")
+    yield
+    leaks = find_leaks({"KEK1": KEK1, "KEK2": KEK2}, {"session_runner logs": caplog.text})
+    assert not leaks, describe(leaks)
 
 
 @pytest.fixture
