@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 
 from session_runner.snapshot.layout import account_prefix, owner_key
 from session_runner.snapshot.manifest import OwnerDoc
+from session_runner.snapshot.ownership import Action, decide_owner
 from wafleet_operator.api import SnapshotSpec
 
 #: S3 error codes that mean the store refused the keys themselves: retrying soon rarely helps.
@@ -90,33 +92,33 @@ def owner_verdict(
     """Pure: may `where` (the account's prefix) be deleted, given its owner.json?
 
     `stored` is owner.json's bytes (None when absent), `has_objects` whether
-    the prefix holds anything at all.
+    the prefix holds anything at all. The runner's own ownership rule decides
+    (`session_runner.snapshot.ownership.decide_owner`, with no adoption): the
+    prefix is this account's exactly when its runner would accept or bind it,
+    so the two sides can never disagree about whose store it is.
     """
-    owner = f"{namespace}/{account}"
-    if stored is None:
-        if has_objects:
-            return OwnerVerdict(
-                False,
-                False,
-                f"{where} holds objects but no owner.json: not provably this account's",
-            )
-        return OwnerVerdict(False, True, f"{where} is empty")
     try:
-        doc = OwnerDoc.model_validate_json(stored)
+        doc = OwnerDoc.model_validate_json(stored) if stored is not None else None
     except ValidationError:
         return OwnerVerdict(False, False, f"{where}owner.json is not an owner document")
-    if doc.uid:
-        if doc.uid == uid:
-            return OwnerVerdict(True, False, f"{where} belongs to this account (uid {uid})")
-        return OwnerVerdict(
-            False,
-            False,
-            f"{where}owner.json names account {doc.owner!r} uid {doc.uid}, "
-            f"not this account's uid {uid}",
-        )
-    if doc.owner == owner:
-        return OwnerVerdict(True, False, f"{where} belongs to {owner} (legacy owner.json, no uid)")
-    return OwnerVerdict(False, False, f"{where}owner.json names {doc.owner!r}, not {owner!r}")
+    decision = decide_owner(
+        doc,
+        has_objects=has_objects,
+        owner=f"{namespace}/{account}",
+        uid=uid,
+        adopt_uid=None,
+        where=where,
+        now=_NEVER_WRITTEN,
+    )
+    if decision.action is Action.CLAIM:
+        return OwnerVerdict(False, True, f"{where} is empty")
+    if decision.action in (Action.ACCEPT, Action.BIND):
+        return OwnerVerdict(True, False, decision.reason)
+    return OwnerVerdict(False, False, decision.reason)
+
+
+#: decide_owner dates the owner.json it would write; deletion writes none.
+_NEVER_WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _error_code(error: Exception) -> str:

@@ -155,6 +155,35 @@ class Cluster:
         )
 
 
+def secret(name: str, data: dict[str, bytes]) -> dict[str, Any]:
+    """A Secret manifest with `data` base64-encoded, as kubectl would send it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+    }
+
+
+def create_snapshot_secrets(cluster: Cluster, tag: str) -> None:
+    """The Secrets an account's `spec.snapshot` names: `kek` (a random key) and `s3`.
+
+    moto takes any S3 keys; these are long and random so that the teardown's
+    secret scan (tests/harness/secret_scan.py) looks for them everywhere.
+    """
+    cluster.core.create_namespaced_secret(cluster.namespace, secret("kek", {"key": os.urandom(32)}))
+    cluster.core.create_namespaced_secret(
+        cluster.namespace,
+        secret(
+            "s3",
+            {
+                "AWS_ACCESS_KEY_ID": f"AKIAWAFLEET{tag.upper()}".encode()[:20],
+                "AWS_SECRET_ACCESS_KEY": f"{tag}/secret/{os.urandom(12).hex()}".encode(),
+            },
+        ),
+    )
+
+
 @dataclass
 class OperatorProcess:
     process: subprocess.Popen[str]

@@ -11,15 +11,13 @@ RBAC is the one the operator wrote).
 
 from __future__ import annotations
 
-import base64
-import os
 import subprocess
 from typing import Any
 
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.kube import REPO, KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, wait_for
+from tests.integration.conftest import Cluster, OperatorProcess, create_snapshot_secrets, wait_for
 
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
 
@@ -36,15 +34,6 @@ def kubectl(kube_api: KubeApi, *args: str, input_text: str | None = None) -> str
     )
     assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
     return done.stdout
-
-
-def secret(name: str, data: dict[str, bytes]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name},
-        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-    }
 
 
 def account_manifest(endpoint: str) -> str:
@@ -78,18 +67,7 @@ def test_apply_pod_lease_ready_snapshot_delete_pod_and_the_replacement_restores(
 ) -> None:
     ns = kube_api.namespace
     aws.client("s3").create_bucket(Bucket="e2e-snaps")
-    cluster.core.create_namespaced_secret(ns, secret("kek", {"key": os.urandom(32)}))
-    cluster.core.create_namespaced_secret(
-        ns,
-        secret(
-            "s3",
-            # moto takes any keys; long ones, so the teardown's secret scan looks for them.
-            {
-                "AWS_ACCESS_KEY_ID": b"AKIAWAFLEETE2ETEST001",
-                "AWS_SECRET_ACCESS_KEY": b"e2e/secret/" + os.urandom(12).hex().encode(),
-            },
-        ),
-    )
+    create_snapshot_secrets(cluster, "e2e")
     # The simulated peer of a local account logs in at once (spec.local.login: Automatic).
     kubectl(kube_api, "apply", "-f", "-", input_text=account_manifest(aws.endpoint_url))
     kubectl(kube_api, "wait", "--for=condition=Ready", "waa/e2e", "--timeout=180s")

@@ -11,14 +11,13 @@ spec.snapshot.adoptFromUid to the old uid takes the backup over.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, wait_for
-from tests.integration.test_end_to_end import kubectl, secret
+from tests.integration.conftest import Cluster, OperatorProcess, create_snapshot_secrets, wait_for
+from tests.integration.test_end_to_end import kubectl
 
 BUCKET = "recreated"
 
@@ -62,17 +61,7 @@ def test_a_recreated_account_refuses_the_old_store_until_it_adopts_it(
 ) -> None:
     ns = kube_api.namespace
     aws.client("s3").create_bucket(Bucket=BUCKET)
-    cluster.core.create_namespaced_secret(ns, secret("kek", {"key": os.urandom(32)}))
-    cluster.core.create_namespaced_secret(
-        ns,
-        secret(
-            "s3",
-            {
-                "AWS_ACCESS_KEY_ID": b"AKIAWAFLEETRECREATE1",
-                "AWS_SECRET_ACCESS_KEY": b"recreate/secret/" + os.urandom(12).hex().encode(),
-            },
-        ),
-    )
+    create_snapshot_secrets(cluster, "recreate")
     kubectl(kube_api, "apply", "-f", "-", input_text=manifest(aws.endpoint_url, "Automatic"))
     kubectl(kube_api, "wait", "--for=condition=Ready", "waa/re", "--timeout=180s")
     wait_for(lambda: (status(cluster).get("runner") or {}).get("lastSnapshot"), "a snapshot")

@@ -11,7 +11,6 @@ latest. Retention keeps the snapshot the spec names.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -19,8 +18,8 @@ from typing import Any
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, wait_for
-from tests.integration.test_end_to_end import kubectl, secret
+from tests.integration.conftest import Cluster, OperatorProcess, create_snapshot_secrets, wait_for
+from tests.integration.test_end_to_end import kubectl
 
 BUCKET = "restore-from"
 
@@ -67,17 +66,7 @@ def test_restore_from_rolls_back_once_and_later_starts_restore_the_latest(
 ) -> None:
     ns = kube_api.namespace
     aws.client("s3").create_bucket(Bucket=BUCKET)
-    cluster.core.create_namespaced_secret(ns, secret("kek", {"key": os.urandom(32)}))
-    cluster.core.create_namespaced_secret(
-        ns,
-        secret(
-            "s3",
-            {
-                "AWS_ACCESS_KEY_ID": b"AKIAWAFLEETROLLBACK01",
-                "AWS_SECRET_ACCESS_KEY": b"rollback/secret/" + os.urandom(12).hex().encode(),
-            },
-        ),
-    )
+    create_snapshot_secrets(cluster, "rollback")
     kubectl(kube_api, "apply", "-f", "-", input_text=manifest(aws.endpoint_url))
     kubectl(kube_api, "wait", "--for=condition=Ready", "waa/rb", "--timeout=180s")
     first = wait_for(lambda: last_snapshot_id(cluster), "the snapshot after the login")
