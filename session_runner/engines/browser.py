@@ -18,22 +18,13 @@ How it runs (one instance per account, started once):
   reload WhatsApp Web does on logout) the wa-js file is injected and
   `browser_bridge.js` is evaluated: it waits for `WPP.isReady` /
   `WPP.webpack.onReady`, subscribes to the WPP events and forwards them as JSON
-  through ONE binding (`context.expose_binding`). The mapping:
-
-  =============================== ==========================================
-  WPP event                       engine events
-  =============================== ==========================================
-  conn.auth_code_change (code)    QrCode(payload=code.fullCode); null: none
-  conn.authenticated              LoggedIn (once per browser launch)
-  conn.main_ready                 LoggedIn (if not yet) + Connected → ready
-  conn.logout                     LoggedOut, Disconnected (if connected)
-  conn.stream_mode_changed        CONFLICT: Conflict + Disconnected; fenced,
-                                  never ready again, no relaunch
-  chat.new_message (not fromMe)   InboundMessage (JIDs as …@s.whatsapp.net)
-  chat.msg_ack_change {ack, ids}  MessageAck per id: -1 failed, 1 sent,
-                                  2 delivered, 3 read, 4 played (0 = clock,
-                                  still pending: dropped); regressions dropped
-  =============================== ==========================================
+  through ONE binding (`context.expose_binding`). `browser_events.py` maps
+  each payload to engine events (a pure, table-tested function, its table in
+  the module docstring); the shared core (`core.py`) keeps readiness, ack
+  order and the conflict fence (CONFLICT: Conflict + Disconnected, never ready
+  again, no relaunch). WhatsApp's refusals come back from the send scripts as
+  data (the JS error's `code`/`status`), read by `errors.py`, never parsed out
+  of a message.
 
 - Two things WhatsApp Web needs from the browser: a desktop Chrome user agent
   (headless Chromium says `HeadlessChrome` and gets an "update your browser"
@@ -42,7 +33,7 @@ How it runs (one instance per account, started once):
   carries wa-js). The stand-in page in the tests enforces both.
 - Crash recovery: the context's "close" event (Chromium died) or the page's
   "crash" event, when we did not cause it, emits `Disconnected` and relaunches
-  on the same profile with exponential backoff; the engine is not ready
+  on the same profile with exponential backoff (`core.Backoff`); the engine is not ready
   meanwhile. Every launch has a generation number and callbacks of an older
   generation are ignored, so our own closes (quiesce, memory restarts, stop)
   never look like crashes.
@@ -66,7 +57,7 @@ How it runs (one instance per account, started once):
   and the phone owner types the code, after which login proceeds as above.
 - Media (`send_media`): the file never passes through Python or the driver.
   The engine checks size, MIME type (allow-list plus a magic-byte sniff) and
-  sha256 in a worker thread, then hands Chromium the *path*
+  sha256 in a worker thread (`media.check_media`, the one check of all engines), then hands Chromium the *path*
   (`ElementHandle.set_input_files` on a detached `<input type=file>`: for a
   local browser Playwright sends only the path and Chromium makes a disk-backed
   File), and the page passes that File to `WPP.chat.sendFileMessage`. Nothing
@@ -81,7 +72,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -89,8 +79,6 @@ import re
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Coroutine
-from datetime import UTC, datetime
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -109,6 +97,7 @@ from session_runner.engines.base import (
     SendRejected,
     normalize_jid,
 )
+from session_runner.engines.browser_events import map_bridge_payload, map_bridge_state, to_wa
 from session_runner.engines.chromium import (
     DEFAULT_CHROMIUM_PATH,
     LOW_MEMORY_NAMES,
@@ -118,26 +107,11 @@ from session_runner.engines.chromium import (
     tuning_args,
     tuning_node_options,
 )
-from session_runner.engines.events import (
-    AckStatus,
-    Conflict,
-    Connected,
-    Disconnected,
-    EngineEvent,
-    InboundMessage,
-    LoggedIn,
-    LoggedOut,
-    MediaInfo,
-    MediaRef,
-    MessageAck,
-    PairingCode,
-    QrCode,
-    QuotaSignal,
-)
-from session_runner.engines.inflight import InFlightSends, quota_code
+from session_runner.engines.core import Backoff, EngineCore, Phase
+from session_runner.engines.errors import js_error_code, quota_code
+from session_runner.engines.events import Conflict, EngineEvent, MediaRef, PairingCode, QuotaSignal
+from session_runner.engines.media import check_declared, check_media
 from session_runner.engines.registry import BROWSER_PROFILE_DIR
-from session_runner.engines.stream import EventStream
-from session_runner.engines.tasks import BackgroundTasks
 from session_runner.procmem import pss_mb
 
 __all__ = ["BINDING", "BROWSER_ENV_PREFIX", "BrowserEngine", "BrowserEngineSettings"]
@@ -153,32 +127,13 @@ BINDING = "__wafleetEmit"
 #: The profile folder inside the session dir.
 PROFILE_DIR = BROWSER_PROFILE_DIR  # one name for the engine and the snapshot layer
 
-#: WhatsApp Web's ack numbers (wa-js `ACK`) → engine statuses; 0 (clock) is not an ack yet.
-WA_ACKS: dict[int, AckStatus] = {
-    -1: AckStatus.FAILED,
-    1: AckStatus.SENT,
-    2: AckStatus.DELIVERED,
-    3: AckStatus.READ,
-    4: AckStatus.PLAYED,
-}
-
-_MEDIA_TYPES = ("image", "video", "audio", "sticker", "document", "ptt")
-
-#: Leading bytes of common formats: a declared MIME family that contradicts
-#: what the bytes are is refused (a renamed executable is not an image).
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF8", 0, "image/gif"),
-    (b"WEBP", 8, "image/webp"),
-    (b"%PDF-", 0, "application/pdf"),
-    (b"ftyp", 4, "video/mp4"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"ID3", 0, "audio/mpeg"),
-    (b"PK\x03\x04", 0, "application/zip"),
-    (b"\x7fELF", 0, "application/x-executable"),
-    (b"MZ", 0, "application/x-msdownload"),
-)
+#: How the send scripts report WhatsApp's refusal: as data, the JS error's own
+#: fields (`code`, `status`), so Python never reads a code out of a message.
+_REFUSAL_JS = """(error) => ({ error: {
+    code: error && error.code != null ? String(error.code) : null,
+    status: error && error.status != null ? String(error.status) : null,
+    message: String((error && error.message) || error),
+  } })"""
 
 _SEND_FILE_JS = """
 async ([input, o]) => {
@@ -186,23 +141,31 @@ async ([input, o]) => {
   input.remove();
   if (!picked) throw new Error('no file reached the page');
   const file = new File([picked], o.filename, { type: o.mimetype });
-  const result = await WPP.chat.sendFileMessage(o.to, file, {
-    type: 'auto-detect',
-    caption: o.caption ?? undefined,
-    filename: o.filename,
-    mimetype: o.mimetype,
-    createChat: true,
-  });
-  return { id: String(result.id), ack: Number(result.ack ?? 0) };
+  try {
+    const result = await WPP.chat.sendFileMessage(o.to, file, {
+      type: 'auto-detect',
+      caption: o.caption ?? undefined,
+      filename: o.filename,
+      mimetype: o.mimetype,
+      createChat: true,
+    });
+    return { id: String(result.id), ack: Number(result.ack ?? 0) };
+  } catch (error) {
+    return (__REFUSAL__)(error);
+  }
 }
-"""
+""".replace("__REFUSAL__", _REFUSAL_JS)
 
 _SEND_TEXT_JS = """
 async (o) => {
-  const result = await WPP.chat.sendTextMessage(o.to, o.text, { createChat: true });
-  return { id: String(result.id), ack: Number(result.ack ?? 0) };
+  try {
+    const result = await WPP.chat.sendTextMessage(o.to, o.text, { createChat: true });
+    return { id: String(result.id), ack: Number(result.ack ?? 0) };
+  } catch (error) {
+    return (__REFUSAL__)(error);
+  }
 }
-"""
+""".replace("__REFUSAL__", _REFUSAL_JS)
 
 #: wa-js up to 4.x takes `(phone, sendPushNotification)`; its newest releases one
 #: object `{phone, sendPushNotification}`, checked by a zod schema that rejects a
@@ -305,32 +268,8 @@ class BrowserEngineSettings(BaseSettings):
         return value
 
 
-class _Phase(StrEnum):
-    NEW = "new"
-    RUNNING = "running"
-    CONFLICTED = "conflicted"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    KILLED = "killed"
-
-
-_FINISHED = (_Phase.STOPPED, _Phase.KILLED)
-
-
 def _load_bridge() -> str:
     return resources.files(__package__).joinpath("browser_bridge.js").read_text("utf-8")
-
-
-def _to_wa(jid: str) -> str:
-    """WhatsApp Web names users `…@c.us`; the engine interface uses `…@s.whatsapp.net`."""
-    user, _, server = jid.partition("@")
-    return f"{user}@c.us" if server == "s.whatsapp.net" else jid
-
-
-def _from_wa(jid: str) -> str:
-    """The inverse of `_to_wa`, so every engine reports the same JIDs."""
-    user, _, server = jid.partition("@")
-    return f"{user}@s.whatsapp.net" if server == "c.us" else jid
 
 
 #: Reaper tasks of killed engines, referenced until they finish.
@@ -407,50 +346,6 @@ def process_group_pids(pgid: int) -> list[int]:
     return found
 
 
-def sniff_mime(head: bytes) -> str | None:
-    """The MIME type the first bytes of a file announce, when they match a known signature."""
-    for magic, offset, mime in _MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return mime
-    return None
-
-
-def check_media(media: MediaRef, *, max_bytes: int, families: tuple[str, ...]) -> None:
-    """Size limit, MIME allow-list and sniff, sha256: streamed in 1 MiB chunks. Blocking.
-
-    Raises `ValueError` (the request is wrong) for a missing or changed file, a
-    file over the limit, a MIME family not allowed or contradicted by the bytes.
-    """
-    family = media.mime_type.split("/", 1)[0].lower()
-    if family not in families:
-        raise ValueError(f"MIME type {media.mime_type} is not allowed ({', '.join(families)})")
-    if media.size > max_bytes:
-        raise ValueError(f"media of {media.size} bytes is over the {max_bytes}-byte limit")
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with media.path.open("rb") as handle:
-            head = handle.read(64)
-            digest.update(head)
-            size += len(head)
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-    except FileNotFoundError as missing:
-        raise ValueError(f"media file {media.path} does not exist") from missing
-    if size != media.size or digest.hexdigest() != media.sha256:
-        raise ValueError(f"media file {media.path} changed since its MediaRef was made")
-    sniffed = sniff_mime(head)
-    if sniffed is not None:
-        sniffed_family = sniffed.split("/", 1)[0]
-        declared = media.mime_type.lower()
-        if sniffed.startswith("application/x-") and declared != sniffed:
-            raise ValueError(f"{media.path} is an executable ({sniffed}), not {declared}")
-        m4a = sniffed == "video/mp4" and family == "audio"  # m4a is an mp4 container
-        if family in ("image", "video", "audio") and sniffed_family != family and not m4a:
-            raise ValueError(f"{media.path} looks like {sniffed}, not {declared}")
-
-
 class BrowserEngine(Engine):
     """WhatsApp Web in Chromium through wa-js; see the module docstring."""
 
@@ -465,51 +360,40 @@ class BrowserEngine(Engine):
         options: BrowserEngineSettings | None = None,
     ) -> None:
         self.options = options or BrowserEngineSettings()
+        self._core = EngineCore(
+            "browser engine",
+            log,
+            fallback_jid=normalize_jid(phone_number) if phone_number else None,
+        )
         self._tunings = select_tunings(self.options.memory_tunings)
         self._chromium_path = chromium_path
         self._wajs_path = wajs_path
-        self._fallback_jid = normalize_jid(phone_number) if phone_number else None
         self._bridge_js = _load_bridge()
         self._wajs_source = ""
         self._user_agent: str | None = None
-
-        self._phase = _Phase.NEW
-        self._logged_in = False
-        self._connected = False
-        self._jid: str | None = None
         self._profile: Path | None = None
 
         self._playwright: Playwright | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
-        self._generation = 0
         self._bridged: asyncio.Event = asyncio.Event()
         self._browser_lock = asyncio.Lock()
         self._chromium_pid: int | None = None
         self._driver_pid: int | None = None
         self._launches = 0
-
-        self._stream = EventStream()
-        self._tasks = BackgroundTasks("browser engine", log)
-        self._in_flight_sends = InFlightSends()
-        self._acks: dict[str, AckStatus] = {}
-        self._ids_by_key: dict[str, str] = {}
         self._recovering = False
         self._reaper: asyncio.Task[None] | None = None
-        self._finished = asyncio.Event()
 
     # -- what the runner calls ------------------------------------------------
 
     @property
     def ready(self) -> bool:
         """Logged in and connected (WPP main_ready seen in the current browser)."""
-        return self._phase is _Phase.RUNNING and self._logged_in and self._connected
+        return self._core.ready
 
     async def start(self, session_dir: Path) -> None:
         """Launch Chromium on `session_dir/profile`, load WhatsApp Web, bridge WPP; once only."""
-        if self._phase is not _Phase.NEW:
-            raise EngineError("a BrowserEngine starts once; make a new one")
-        self._phase = _Phase.RUNNING
+        self._core.begin()
         self._profile = (session_dir / PROFILE_DIR).resolve()
         try:
             self._wajs_source = await asyncio.to_thread(self._prepare)
@@ -518,55 +402,37 @@ class BrowserEngine(Engine):
             async with self._browser_lock:
                 await self._launch()
         except (PlaywrightError, TimeoutError, OSError) as error:
-            if self._phase is _Phase.RUNNING:
+            if self._core.running:
                 await self.stop()
             raise EngineError(f"WhatsApp Web did not load in Chromium: {error}") from error
         except BaseException:
-            if self._phase is _Phase.RUNNING:
+            if self._core.running:
                 await self.stop()
             raise
-        if self._phase is not _Phase.RUNNING:
-            raise EngineStopped(f"the engine was {self._phase} while starting")
+        self._core.check_started()
         if self.options.memory_ceiling_mb > 0:
-            self._tasks.spawn(self._watch_memory())
+            self._core.tasks.spawn(self._watch_memory())
 
     async def stop(self) -> None:
         """Fail pending sends, close Chromium (flushing the profile), end the stream."""
-        if self._phase in _FINISHED:
-            if self._reaper is not None:  # after kill(): only wait for the driver to be gone
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._reaper)
+        if self._core.phase is Phase.KILLED and self._reaper is not None:
+            with contextlib.suppress(Exception):  # after kill(): only wait for the driver
+                await asyncio.shield(self._reaper)
             return
-        if self._phase is _Phase.STOPPING:
-            await self._finished.wait()
-            return
-        self._phase = _Phase.STOPPING
-        was_connected = self._go_down()
-        self._in_flight_sends.interrupt("the engine was stopped")
-        await self._tasks.cancel_and_wait()
+        await self._core.stop(self._close_all)
+
+    async def _close_all(self) -> None:
         await self._close_browser()
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
             self._playwright = None
-        if self._phase is _Phase.KILLED:
-            return
-        if was_connected:
-            self._stream.emit(Disconnected(reason="stopped"))
-        self._phase = _Phase.STOPPED
-        self._stream.close(drop_pending=False)
-        self._finished.set()
 
     def kill(self) -> None:
         """SIGKILL Chromium's process group and the driver; drop queued events. Synchronous."""
-        if self._phase in _FINISHED:
-            return
-        self._phase = _Phase.KILLED
-        self._generation += 1
-        self._go_down()
-        self._in_flight_sends.interrupt("the engine was killed")
-        self._tasks.cancel()
-        self._stream.close(drop_pending=True)
+        self._core.kill(self._kill_processes)
+
+    def _kill_processes(self) -> None:
         pid = self._chromium_pid
         if pid is None and self._profile is not None:  # killed mid-launch: look it up now
             pid = find_browser_pid(self._profile)
@@ -586,20 +452,22 @@ class BrowserEngine(Engine):
         self._context = None
         self._page = None
         self._playwright = None
-        self._finished.set()
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
-        return self._stream.take()
+        return self._core.stream.take()
 
     async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
         """`WPP.chat.sendTextMessage(to, text, {createChat: true})`; its `id`."""
-        jid = _to_wa(normalize_jid(to))
-        if idempotency_key is not None and idempotency_key in self._ids_by_key:
-            return self._ids_by_key[idempotency_key]
-        page = self._sendable_page()
-        result = await self._in_flight(page.evaluate(_SEND_TEXT_JS, {"to": jid, "text": text}))
-        return self._sent(result, idempotency_key)
+        jid = to_wa(normalize_jid(to))
+
+        async def send() -> str:
+            page = self._sendable_page()
+            return self._sent(
+                await self._in_flight(page.evaluate(_SEND_TEXT_JS, {"to": jid, "text": text}))
+            )
+
+        return await self._core.send_once(idempotency_key, send)
 
     async def send_media(
         self,
@@ -610,39 +478,40 @@ class BrowserEngine(Engine):
         idempotency_key: str | None = None,
     ) -> str:
         """Check the file in a thread, give Chromium its path, `WPP.chat.sendFileMessage` it."""
-        jid = _to_wa(normalize_jid(to))
-        if idempotency_key is not None and idempotency_key in self._ids_by_key:
-            return self._ids_by_key[idempotency_key]
-        self._sendable_page()
-        await asyncio.to_thread(
-            check_media,
-            media,
-            max_bytes=self.options.media_max_bytes,
-            families=self.options.media_mime_families,
-        )
-        page = self._sendable_page()
-        arguments = {
-            "to": jid,
-            "caption": caption,
-            "filename": media.filename or media.path.name,
-            "mimetype": media.mime_type,
+        jid = to_wa(normalize_jid(to))
+        limits = {
+            "max_bytes": self.options.media_max_bytes,
+            "families": self.options.media_mime_families,
         }
 
-        async def deliver() -> Any:
-            handle = await page.evaluate_handle(_FILE_INPUT_JS)
-            try:
-                element = handle.as_element()
-                if element is None:
-                    raise EngineError("the page did not make a file input")
-                # A local browser gets only the path: Chromium reads the file itself.
-                await element.set_input_files(str(media.path.resolve()))
-                return await page.evaluate(_SEND_FILE_JS, [element, arguments])
-            finally:
-                with contextlib.suppress(PlaywrightError):
-                    await handle.dispose()
+        async def send() -> str:
+            self._sendable_page()
+            check_declared(media, **limits)  # type: ignore[arg-type]
+            await asyncio.to_thread(check_media, media, **limits)  # type: ignore[arg-type]
+            page = self._sendable_page()
+            arguments = {
+                "to": jid,
+                "caption": caption,
+                "filename": media.filename or media.path.name,
+                "mimetype": media.mime_type,
+            }
 
-        result = await self._in_flight(deliver())
-        return self._sent(result, idempotency_key)
+            async def deliver() -> Any:
+                handle = await page.evaluate_handle(_FILE_INPUT_JS)
+                try:
+                    element = handle.as_element()
+                    if element is None:
+                        raise EngineError("the page did not make a file input")
+                    # A local browser gets only the path: Chromium reads the file itself.
+                    await element.set_input_files(str(media.path.resolve()))
+                    return await page.evaluate(_SEND_FILE_JS, [element, arguments])
+                finally:
+                    with contextlib.suppress(PlaywrightError):
+                        await handle.dispose()
+
+            return self._sent(await self._in_flight(deliver()))
+
+        return await self._core.send_once(idempotency_key, send)
 
     async def request_pairing_code(self, phone_number: str) -> str:
         """`WPP.conn.genLinkDeviceCodeForPhoneNumber` on the page awaiting login; emitted as `PairingCode` too.
@@ -657,11 +526,12 @@ class BrowserEngine(Engine):
         digits, _, server = normalize_jid(phone_number).partition("@")
         if server != "s.whatsapp.net" or not digits.isdigit():
             raise ValueError(f"a pairing code needs a phone number, not {phone_number!r}")
-        if self._phase is _Phase.CONFLICTED:
+        core = self._core
+        if core.phase is Phase.CONFLICTED:
             raise NotReady("the session was replaced by another client (conflict)")
-        if self._phase is not _Phase.RUNNING:
-            raise EngineStopped(f"the engine is {self._phase}")
-        if self._logged_in:
+        if not core.running:
+            raise EngineStopped(f"the engine is {core.phase}")
+        if core.logged_in:
             raise EngineError("already logged in: no pairing code needed")
         page = self._page
         if page is None or not self._bridged.is_set():
@@ -680,32 +550,29 @@ class BrowserEngine(Engine):
             raise NotReady("WhatsApp Web did not answer the pairing-code request") from error
         if not isinstance(code, str) or not code:
             raise NotReady(f"WhatsApp Web gave no pairing code: {code!r:.100}")
-        if self._phase is not _Phase.RUNNING or self._logged_in:
+        if not core.running or core.logged_in:
             raise NotReady("the session changed while the pairing code was requested")
-        self._stream.emit(PairingCode(code=code))
+        core.emit(PairingCode(code=code))
         return code
 
     @contextlib.asynccontextmanager
     async def quiesce(self) -> AsyncIterator[None]:
         """Close Chromium (LevelDB flushed, nothing writing), yield for the copy, relaunch."""
-        if self._phase not in (_Phase.RUNNING, _Phase.CONFLICTED):
+        if self._core.phase not in (Phase.RUNNING, Phase.CONFLICTED):
             yield
             return
         async with self._browser_lock:
-            was_connected = self._go_down()
-            if was_connected:
-                self._stream.emit(Disconnected(reason="quiesce: browser closed for a snapshot"))
-            self._in_flight_sends.interrupt("the browser closed for a snapshot")
+            self._core.disconnect("quiesce: browser closed for a snapshot", keep_login=False)
             await self._close_browser()
             try:
                 yield
             finally:
-                if self._phase is _Phase.RUNNING:
+                if self._core.running:
                     try:
                         await self._launch()
                     except Exception:
                         log.exception("relaunch after quiesce failed; recovering")
-                        self._tasks.spawn(self._recover("relaunch after quiesce failed"))
+                        self._core.tasks.spawn(self._recover("relaunch after quiesce failed"))
 
     # -- diagnostics and tests ---------------------------------------------------
 
@@ -732,7 +599,7 @@ class BrowserEngine(Engine):
     @property
     def phase(self) -> str:
         """new, running, conflicted, stopping, stopped or killed."""
-        return self._phase.value
+        return self._core.phase.value
 
     async def chromium_pss_mb(self) -> float:
         """PSS sum of Chromium's process group now (what the memory ceiling compares)."""
@@ -756,8 +623,8 @@ class BrowserEngine(Engine):
         """One Chromium on the profile, WhatsApp Web loaded and bridged. Caller holds the lock."""
         assert self._playwright is not None
         assert self._profile is not None
-        self._generation += 1
-        generation = self._generation
+        self._core.generation += 1
+        generation = self._core.generation
         self._bridged = asyncio.Event()
         self._launches += 1
         context = await self._playwright.chromium.launch_persistent_context(
@@ -772,7 +639,7 @@ class BrowserEngine(Engine):
             bypass_csp=True,
             user_agent=self._user_agent,
         )
-        if generation != self._generation:  # killed or stopped meanwhile
+        if generation != self._core.generation:  # killed or stopped meanwhile
             with contextlib.suppress(PlaywrightError):
                 await context.close()
             raise EngineStopped("the engine stopped while Chromium was launching")
@@ -787,7 +654,7 @@ class BrowserEngine(Engine):
         page = context.pages[0] if context.pages else await context.new_page()
         self._page = page
         page.on("crash", lambda _: self._on_browser_gone(generation, "page crashed"))
-        page.on("load", lambda loaded: self._tasks.spawn(self._bridge(generation, loaded)))
+        page.on("load", lambda loaded: self._core.tasks.spawn(self._bridge(generation, loaded)))
         await page.goto(self.options.url, wait_until="load", timeout=self._timeout_ms)
         await asyncio.wait_for(self._bridged.wait(), self.options.load_timeout_s)
 
@@ -806,7 +673,7 @@ class BrowserEngine(Engine):
 
     async def _bridge(self, generation: int, page: Page) -> None:
         """Inject wa-js into a freshly loaded document and attach the event bridge."""
-        if generation != self._generation or page.url in ("", "about:blank"):
+        if generation != self._core.generation or page.url in ("", "about:blank"):
             return
         try:
             await page.add_script_tag(content=self._wajs_source)
@@ -816,30 +683,19 @@ class BrowserEngine(Engine):
         except (PlaywrightError, TimeoutError) as error:
             if "destroyed" in str(error) or "navigat" in str(error):
                 return  # the document went away (a reload): its successor gets bridged
-            if generation == self._generation and self._phase is _Phase.RUNNING:
+            if generation == self._core.generation and self._core.running:
                 log.warning("could not bridge WhatsApp Web (%s); restarting the browser", error)
-                self._tasks.spawn(self._restart("wa-js did not become ready"))
+                self._core.tasks.spawn(self._restart("wa-js did not become ready"))
             return
-        if generation != self._generation:
+        if generation != self._core.generation:
             return
-        if isinstance(state, dict):
-            self._apply_state(state)
+        for event in map_bridge_state(state, **self._mapping()):
+            self._core.apply(event)
         self._bridged.set()
-
-    def _apply_state(self, state: dict[str, Any]) -> None:
-        """Events that fired before the listeners were attached, recovered from the state."""
-        code = state.get("authCode")
-        if isinstance(code, dict) and isinstance(code.get("fullCode"), str):
-            self._emit_qr(code["fullCode"])
-        me = state.get("me") if isinstance(state.get("me"), str) else None
-        if state.get("mainReady"):
-            self._handle_main_ready(me)
-        elif state.get("authenticated"):
-            self._handle_authenticated(me)
 
     async def _close_browser(self) -> None:
         """Close the context (Chromium flushes the profile); its close event is not a crash."""
-        self._generation += 1
+        self._core.generation += 1
         context, self._context, self._page = self._context, None, None
         self._chromium_pid = None
         if context is not None:
@@ -848,23 +704,19 @@ class BrowserEngine(Engine):
 
     def _on_browser_gone(self, generation: int, reason: str) -> None:
         """Chromium (or its page) died without us asking: Disconnected, then relaunch."""
-        if generation != self._generation or self._phase is not _Phase.RUNNING:
+        if generation != self._core.generation or not self._core.running:
             return
-        self._generation += 1
+        self._core.generation += 1
         log.warning("Chromium went away (%s); relaunching on the same profile", reason)
-        if self._go_down():
-            self._stream.emit(Disconnected(reason=reason))
-        self._in_flight_sends.interrupt(reason)
-        self._tasks.spawn(self._recover(reason))
+        self._core.disconnect(reason, keep_login=False)
+        self._core.tasks.spawn(self._recover(reason))
 
     async def _restart(self, reason: str) -> None:
         """Close and relaunch on purpose (memory ceiling, a page that never got ready)."""
         async with self._browser_lock:
-            if self._phase is not _Phase.RUNNING:
+            if not self._core.running:
                 return
-            if self._go_down():
-                self._stream.emit(Disconnected(reason=reason))
-            self._in_flight_sends.interrupt(reason)
+            self._core.disconnect(reason, keep_login=False)
             await self._close_browser()
         await self._recover(reason, first_delay=0.0)
 
@@ -873,12 +725,14 @@ class BrowserEngine(Engine):
         if self._recovering:
             return
         self._recovering = True
-        delay = self.options.relaunch_backoff_s if first_delay is None else first_delay
+        backoff = Backoff(
+            self.options.relaunch_backoff_s, self.options.relaunch_backoff_max_s, first=first_delay
+        )
         try:
-            while self._phase is _Phase.RUNNING:
-                await asyncio.sleep(delay)
+            while self._core.running:
+                await asyncio.sleep(backoff.next())
                 async with self._browser_lock:
-                    if self._phase is not _Phase.RUNNING:
+                    if not self._core.running:
                         return
                     try:
                         await self._close_browser()
@@ -889,189 +743,83 @@ class BrowserEngine(Engine):
                         return
                     except (PlaywrightError, TimeoutError, OSError) as error:
                         log.warning("relaunch failed (%s); retrying", error)
-                delay = min(max(delay * 2, self.options.relaunch_backoff_s), self._backoff_max)
         finally:
             self._recovering = False
-
-    @property
-    def _backoff_max(self) -> float:
-        return self.options.relaunch_backoff_max_s
 
     async def _watch_memory(self) -> None:
         """Restart Chromium when its processes' PSS sum exceeds the ceiling."""
         ceiling = self.options.memory_ceiling_mb
-        while self._phase is _Phase.RUNNING:
+        while self._core.running:
             await asyncio.sleep(self.options.memory_check_interval_s)
-            if self._phase is not _Phase.RUNNING or self._browser_lock.locked():
+            if not self._core.running or self._browser_lock.locked():
                 continue
             used = await self.chromium_pss_mb()
             if used > ceiling:
                 log.warning("Chromium uses %.0f MB PSS > %.0f MB: restarting", used, ceiling)
                 await self._restart(f"memory ceiling: {used:.0f} MB > {ceiling:.0f} MB")
 
-    # -- WPP events → engine events ----------------------------------------------
+    # -- bridge events → engine events (browser_events.py) → the core -----------------
+
+    def _mapping(self) -> dict[str, Any]:
+        return {
+            "qr_lifetime_s": self.options.qr_lifetime_s,
+            "account_jid": self._core.jid or self._core.fallback_jid,
+        }
 
     def _on_binding(self, generation: int, payload: Any) -> None:
         """One WPP event from the page (JSON); events of an older launch are ignored."""
-        if generation != self._generation or self._phase is not _Phase.RUNNING:
+        if generation != self._core.generation or not self._core.running:
             return
         try:
-            message = json.loads(payload)
-            kind, data = message["kind"], message.get("data")
-            self._dispatch(str(kind), data if isinstance(data, dict) else None)
+            events = map_bridge_payload(payload, **self._mapping())
         except (ValueError, KeyError, TypeError):
             log.exception("unreadable event from the page: %.200r", payload)
-
-    def _dispatch(self, kind: str, data: dict[str, Any] | None) -> None:
-        me = data.get("me") if data is not None and isinstance(data.get("me"), str) else None
-        if kind == "auth_code":
-            if data is not None and isinstance(data.get("fullCode"), str):
-                self._emit_qr(data["fullCode"])
-        elif kind == "authenticated":
-            self._handle_authenticated(me)
-        elif kind == "main_ready":
-            self._handle_main_ready(me)
-        elif kind == "logout":
-            self._handle_logout()
-        elif kind == "stream_mode":
-            if data is not None and str(data.get("mode", "")).upper() == "CONFLICT":
-                self._handle_conflict()
-        elif kind == "message" and data is not None:
-            self._handle_message(data)
-        elif kind == "ack" and data is not None:
-            self._handle_ack(data)
-
-    def _emit_qr(self, full_code: str) -> None:
-        if full_code and not self._logged_in:
-            self._stream.emit(QrCode(payload=full_code, expires_in_s=self.options.qr_lifetime_s))
-
-    def _handle_authenticated(self, me: str | None) -> None:
-        if self._logged_in:
             return
-        self._logged_in = True
-        self._jid = _from_wa(me) if me else (self._jid or self._fallback_jid)
-        self._stream.emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
-
-    def _handle_main_ready(self, me: str | None) -> None:
-        self._handle_authenticated(me)
-        if not self._connected:
-            self._connected = True
-            self._stream.emit(Connected())
-
-    def _handle_logout(self) -> None:
-        was_logged_in, was_connected = self._logged_in, self._connected
-        self._go_down()
-        self._in_flight_sends.interrupt("logged out")
-        if was_logged_in:
-            self._stream.emit(LoggedOut(reason="logged out: the device was unlinked"))
-        if was_connected:
-            self._stream.emit(Disconnected(reason="logged out"))
-
-    def _handle_conflict(self) -> None:
-        """Stream replaced: fence. Never ready again, no relaunch; the runner stops us."""
-        self._phase = _Phase.CONFLICTED
-        was_connected = self._go_down()
-        self._in_flight_sends.interrupt("the session was replaced by another client (conflict)")
-        self._stream.emit(Conflict(detail="stream replaced: WhatsApp Web reported CONFLICT"))
-        if was_connected:
-            self._stream.emit(Disconnected(reason="conflict"))
-
-    def _handle_message(self, data: dict[str, Any]) -> None:
-        if data.get("fromMe") or not data.get("id") or not data.get("from"):
-            return
-        chat = _from_wa(str(data["from"]))
-        sender = _from_wa(str(data["author"])) if data.get("author") else chat
-        kind = str(data.get("type") or "chat")
-        media: MediaInfo | None = None
-        mimetype = data.get("mimetype")
-        if kind in _MEDIA_TYPES and isinstance(mimetype, str):
-            try:
-                media = MediaInfo(
-                    mime_type=mimetype.split(";")[0].strip(),
-                    size=data.get("size"),
-                    filename=data.get("filename"),
-                )
-            except ValueError:
-                log.warning("inbound media with an odd MIME type %r", mimetype)
-        text = data.get("caption") if media is not None else data.get("body")
-        seconds = data.get("t")
-        timestamp = (
-            datetime.fromtimestamp(seconds, UTC)
-            if isinstance(seconds, int | float)
-            else datetime.now(UTC)
-        )
-        self._stream.emit(
-            InboundMessage(
-                message_id=str(data["id"]),
-                chat_jid=chat,
-                sender_jid=sender,
-                text=text if isinstance(text, str) else None,
-                media=media,
-                timestamp=timestamp,
-            )
-        )
-
-    def _handle_ack(self, data: dict[str, Any]) -> None:
-        try:
-            status = WA_ACKS.get(int(data.get("ack", 0)))
-        except (TypeError, ValueError):
-            return
-        if status is None:
-            return
-        for message_id in data.get("ids") or []:
-            if not isinstance(message_id, str) or not message_id:
-                continue
-            if status.supersedes(self._acks.get(message_id)):
-                self._acks[message_id] = status
-                self._stream.emit(MessageAck(message_id=message_id, status=status))
+        for event in events:
+            self._core.apply(event)
+            if isinstance(event, Conflict):
+                return  # fenced: what followed it in the payload is stale
 
     # -- sending plumbing ---------------------------------------------------------
 
     def _sendable_page(self) -> Page:
-        if self._phase in (_Phase.NEW, _Phase.STOPPING, *_FINISHED):
-            raise EngineStopped(f"the engine is {self._phase}")
-        if self._phase is _Phase.CONFLICTED:
-            raise NotReady("the session was replaced by another client (conflict)")
-        if not self.ready or self._page is None:
+        self._core.check_sendable("WhatsApp Web is not logged in and connected")
+        if self._page is None:
             raise NotReady("WhatsApp Web is not logged in and connected")
         return self._page
 
     async def _in_flight(self, call: Coroutine[Any, Any, T]) -> T:
         """Run a page call; stop/kill/crash/conflict interrupts it with `SendInterrupted`."""
         task: asyncio.Task[T] = asyncio.ensure_future(call)
-        await self._in_flight_sends.wait(
+        await self._core.in_flight.wait(
             task,
             answer_within_s=self.options.send_timeout_s,
             no_answer="WhatsApp Web did not answer the send in time",
         )
         try:
             return task.result()
-        except PlaywrightError as error:
-            raise self._send_error(error) from error
+        except PlaywrightError as error:  # the page call itself failed (not WhatsApp's refusal)
+            text = str(error)[:200]
+            if not self._core.ready or "closed" in text.lower():
+                raise SendInterrupted(f"the browser went away during the send: {text}") from error
+            raise SendRejected(0, retryable=False, detail=text) from error
 
-    def _send_error(self, error: PlaywrightError) -> EngineError:
-        """A failed page call: gone page → interrupted; WhatsApp's refusal → rejected."""
-        text = str(error)
-        if self._phase is not _Phase.RUNNING or not self.ready or "closed" in text.lower():
-            return SendInterrupted(f"the browser went away during the send: {text[:200]}")
-        if (code := quota_code(text)) is not None:
-            self._stream.emit(QuotaSignal(code=code, detail=text[:200]))
-            return SendRejected(code, retryable=False, detail=text[:200])
-        return SendRejected(0, retryable=False, detail=text[:200])
-
-    def _sent(self, result: Any, idempotency_key: str | None) -> str:
+    def _sent(self, result: Any) -> str:
+        """The page's answer: a message id, or WhatsApp's refusal with its code as a field."""
+        if isinstance(result, dict) and isinstance(result.get("error"), dict):
+            raise self._refusal(result["error"])
         if not isinstance(result, dict) or not isinstance(result.get("id"), str):
             raise SendInterrupted(f"WhatsApp Web returned no message id: {result!r:.200}")
         message_id: str = result["id"]
-        if idempotency_key is not None:
-            self._ids_by_key[idempotency_key] = message_id
         return message_id
 
-    # -- plumbing -------------------------------------------------------------------
-
-    def _go_down(self) -> bool:
-        """Not logged in, not connected (a relaunch logs in again); return whether it was connected."""
-        was_connected = self._connected
-        self._connected = False
-        self._logged_in = False
-        return was_connected
+    def _refusal(self, error: dict[str, Any]) -> EngineError:
+        """A send wa-js refused: quota (463/475, from the error's code) → signalled and final."""
+        detail = str(error.get("message") or "")[:200]
+        if not self._core.ready:
+            return SendInterrupted(f"the session went away during the send: {detail}")
+        code = js_error_code(error)
+        if (quota := quota_code(code)) is not None:
+            self._core.emit(QuotaSignal(code=quota, detail=detail))
+            return SendRejected(quota, retryable=False, detail=detail)
+        return SendRejected(code or 0, retryable=False, detail=detail)

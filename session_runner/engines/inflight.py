@@ -1,4 +1,4 @@
-"""Sends in flight, and what interrupts them: shared by the engines that talk to a real peer.
+"""Sends in flight, and what interrupts them: shared by every engine (through the core).
 
 A send waits for WhatsApp's answer, but the engine may stop, be killed, crash
 or be told its session was replaced while it waits. Each of those must end the
@@ -10,7 +10,7 @@ against an interrupt future that `interrupt()` fails, and against a timeout.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
 from session_runner.engines.base import SendInterrupted
 
@@ -22,10 +22,11 @@ class InFlightSends:
         self._interrupts: set[asyncio.Future[None]] = set()
 
     async def wait(
-        self, task: asyncio.Future[Any], *, answer_within_s: float, no_answer: str
+        self, task: asyncio.Future[Any], *, answer_within_s: float | None, no_answer: str
     ) -> None:
         """Return once `task` is done (its result or exception is the engine's to read);
-        raise `SendInterrupted` when interrupted meanwhile or when no answer came in time."""
+        raise `SendInterrupted` when interrupted meanwhile or when no answer came in time
+        (`answer_within_s=None`: no time limit, for a peer whose time is simulated)."""
         interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._interrupts.add(interrupt)
         waited: set[asyncio.Future[Any]] = {task, interrupt}
@@ -35,10 +36,11 @@ class InFlightSends:
             )
         finally:
             self._interrupts.discard(interrupt)
+        if interrupt.done() and (error := interrupt.exception()) is not None:
+            task.cancel()  # interrupted: even an answer in the same turn may not count
+            raise error
         if task not in done:
             task.cancel()
-            if interrupt.done() and (error := interrupt.exception()) is not None:
-                raise error
             raise SendInterrupted(no_answer)
 
     def interrupt(self, why: str) -> None:
@@ -47,12 +49,3 @@ class InFlightSends:
             if not future.done():
                 future.set_exception(SendInterrupted(why))
         self._interrupts.clear()
-
-
-def quota_code(text: str) -> Literal[463, 475] | None:
-    """WhatsApp's quota refusals as they appear in an engine's error text (463 first)."""
-    if "463" in text:
-        return 463
-    if "475" in text:
-        return 475
-    return None

@@ -18,8 +18,8 @@ can run the real session loop anywhere:
 Determinism: every random choice comes from `random.Random` streams seeded
 from `seed` (one stream per purpose, so adding a QR rotation does not change
 the message ids), and all waiting goes through an injectable `Clock`. Tests
-pass a `VirtualClock` and move time with `await clock.advance(seconds)`: no
-real sleeps, no timed assertions.
+pass a `VirtualClock` (tests/unit/engines/clock.py) and move time with
+`await clock.advance(seconds)`: no real sleeps, no timed assertions.
 
 Activity log: with `activity_log` set, the engine appends one JSON line when
 it becomes active (start succeeded) and when it becomes inactive (stop, kill,
@@ -36,15 +36,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import heapq
-import itertools
 import json
 import logging
 import os
 import random
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol
@@ -54,30 +52,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from session_runner.engines.base import (
     Engine,
     EngineError,
-    EngineStopped,
     NotReady,
-    SendInterrupted,
     SendRejected,
     normalize_jid,
 )
+from session_runner.engines.core import EngineCore, Phase
 from session_runner.engines.events import (
     AckStatus,
-    Conflict,
-    Connected,
     Disconnected,
     EngineEvent,
     InboundMessage,
-    LoggedIn,
     LoggedOut,
     MediaInfo,
     MediaRef,
-    MessageAck,
     PairingCode,
     QrCode,
     QuotaSignal,
 )
-from session_runner.engines.stream import EventStream
-from session_runner.engines.tasks import BackgroundTasks
+from session_runner.engines.media import (
+    DEFAULT_FAMILIES,
+    DEFAULT_MAX_BYTES,
+    check_declared,
+    check_media,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +82,6 @@ log = logging.getLogger(__name__)
 SESSION_FILE = "local-session.json"
 
 _PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ23456789"
-#: Event-loop turns `VirtualClock` lets pass after each timer, enough for a
-#: woken task, the tasks it wakes and the event consumer to run to their next wait.
-_SETTLE_ROUNDS = 50
 
 
 class Clock(Protocol):
@@ -120,65 +114,6 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """`asyncio.sleep(seconds)`."""
         await asyncio.sleep(seconds)
-
-
-class VirtualClock:
-    """Time that moves only when told: `await advance(seconds)`.
-
-    Sleepers wake in deadline order (ties in the order they slept); after each
-    wake-up the event loop gets enough turns for the woken task and everything
-    it triggers to settle, so when `advance` returns the engine has done all it
-    would have done by then. Single event loop only.
-    """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._epoch = start or datetime(2024, 1, 1, tzinfo=UTC)
-        self._t = 0.0
-        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def monotonic(self) -> float:
-        """Seconds advanced since the clock was made."""
-        return self._t
-
-    def now(self) -> datetime:
-        """The start datetime plus the seconds advanced."""
-        return self._epoch + timedelta(seconds=self._t)
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait until the clock has been advanced by `seconds` (0 just yields)."""
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._timers, (self._t + seconds, next(self._seq), future))
-        await future
-
-    @property
-    def sleepers(self) -> int:
-        """How many sleeps are waiting (cancelled ones excluded)."""
-        return sum(1 for _, _, future in self._timers if not future.done())
-
-    async def settle(self) -> None:
-        """Let ready tasks run without moving time."""
-        for _ in range(_SETTLE_ROUNDS):
-            await asyncio.sleep(0)
-
-    async def advance(self, seconds: float = 0.0) -> None:
-        """Move time forward by `seconds`, waking every sleeper due on the way."""
-        if seconds < 0:
-            raise ValueError("time does not go back")
-        target = self._t + seconds
-        await self.settle()
-        while self._timers and self._timers[0][0] <= target:
-            deadline, _, future = heapq.heappop(self._timers)
-            if future.done():
-                continue
-            self._t = max(self._t, deadline)
-            future.set_result(None)
-            await self.settle()
-        self._t = target
-        await self.settle()
 
 
 class LocalEngineOptions(BaseModel):
@@ -228,18 +163,12 @@ class LocalEngineOptions(BaseModel):
         return value
 
 
-class _Phase(StrEnum):
-    NEW = "new"
+class _Login(StrEnum):
+    """Where the simulated login is while the engine runs (the core says whether it runs)."""
+
     AWAITING_LOGIN = "awaiting_login"
     LOGGING_IN = "logging_in"
     LOGGED_IN = "logged_in"
-    CONFLICTED = "conflicted"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    KILLED = "killed"
-
-
-_FINISHED = (_Phase.STOPPED, _Phase.KILLED)
 
 
 class LocalEngine(Engine):
@@ -252,95 +181,71 @@ class LocalEngine(Engine):
     ) -> None:
         self.options = options or LocalEngineOptions()
         self._clock: Clock = clock or SystemClock()
+        self._core = EngineCore("local engine", log, now=self._clock.now)
         seed = self.options.seed
         self._qr_rng = random.Random(f"{seed}:qr")
         self._id_rng = random.Random(f"{seed}:message-id")
         self._failure_rng = random.Random(f"{seed}:failure")
         self._inbound_rng = random.Random(f"{seed}:inbound")
 
-        self._phase = _Phase.NEW
-        self._connected = False
+        self._login = _Login.AWAITING_LOGIN
         self._connected_event = asyncio.Event()
-        self._jid: str | None = None
         self._session_dir: Path | None = None
-
-        self._stream = EventStream()
-
-        self._tasks = BackgroundTasks("local engine", log)
         self._login_task: asyncio.Task[None] | None = None
-        self._pending_sends: set[asyncio.Future[None]] = set()
-        self._ids_by_key: dict[str, str] = {}
         self._sends = 0
         self._quota_signalled = False
         self._held_inbound: list[InboundMessage] = []
         self._files_lock = asyncio.Lock()
         self._active = False
-        self._finished = asyncio.Event()
 
     # -- what the runner calls ------------------------------------------------
 
     @property
     def ready(self) -> bool:
         """Logged in and connected."""
-        return self._phase is _Phase.LOGGED_IN and self._connected
+        return self._core.ready
 
     async def start(self, session_dir: Path) -> None:
         """Restore the login from `session_dir` if it holds one, else start showing QR codes."""
-        if self._phase is not _Phase.NEW:
-            raise EngineError("a LocalEngine starts once; make a new one")
+        self._core.begin()
         self._session_dir = session_dir
         restored = await asyncio.to_thread(self._prepare_session_dir)
-        if self._phase is not _Phase.NEW:  # stopped or killed while we read the dir
-            raise EngineStopped(f"the engine was {self._phase} while starting")
+        self._core.check_started()  # stopped or killed while we read the dir
         if restored is not None:
-            self._phase = _Phase.LOGGING_IN
-            self._tasks.spawn(self._resume(restored))
+            self._login = _Login.LOGGING_IN
+            self._core.tasks.spawn(self._resume(restored))
         else:
-            self._phase = _Phase.AWAITING_LOGIN
-            self._login_task = self._tasks.spawn(self._await_login())
+            self._login = _Login.AWAITING_LOGIN
+            self._login_task = self._core.tasks.spawn(self._await_login())
         self._record_activity("active")
 
     async def stop(self) -> None:
         """Fail pending sends, emit `Disconnected("stopped")` if connected, end the stream."""
-        if self._phase in _FINISHED:
-            return
-        if self._phase is _Phase.STOPPING:
-            await self._finished.wait()
-            return
-        self._phase = _Phase.STOPPING
-        was_connected = self._set_disconnected()
-        self._fail_pending_sends("the engine was stopped")
+
+        async def teardown() -> None:
+            self._record_activity("inactive")
+
+        self._connected_event.clear()
         self._held_inbound.clear()
-        await self._tasks.cancel_and_wait()
-        if self._phase is _Phase.KILLED:  # killed while we waited: kill() did the rest
-            return
-        if was_connected:
-            self._stream.emit(Disconnected(reason="stopped", at=self._clock.now()))
-        self._record_activity("inactive")
-        self._phase = _Phase.STOPPED
-        self._stream.close(drop_pending=False)
-        self._finished.set()
+        await self._core.stop(teardown)
 
     def kill(self) -> None:
         """Cancel everything, fail pending sends, end the stream (dropping queued events)."""
-        if self._phase in _FINISHED:
-            return
-        self._phase = _Phase.KILLED
-        self._set_disconnected()
-        self._tasks.cancel()
-        self._fail_pending_sends("the engine was killed")
-        self._held_inbound.clear()
-        self._stream.close(drop_pending=True)
-        self._record_activity("inactive")
-        self._finished.set()
+
+        def teardown() -> None:
+            self._connected_event.clear()
+            self._held_inbound.clear()
+            self._record_activity("inactive")
+
+        self._core.kill(teardown)
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
-        return self._stream.take()
+        return self._core.stream.take()
 
     async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
         """Send a text; acks follow per the options."""
-        return await self._send(to, idempotency_key=idempotency_key, audio=False)
+        return await self._send(to, idempotency_key=idempotency_key, media=None)
 
     async def send_media(
         self,
@@ -350,18 +255,8 @@ class LocalEngine(Engine):
         *,
         idempotency_key: str | None = None,
     ) -> str:
-        """Send media after checking the file is still the one described; audio also gets `played`."""
-        try:
-            size = media.path.stat().st_size
-        except FileNotFoundError as missing:
-            raise ValueError(f"media file {media.path} does not exist") from missing
-        if size != media.size:
-            raise ValueError(
-                f"media file {media.path} is {size} bytes, its MediaRef says {media.size}"
-            )
-        return await self._send(
-            to, idempotency_key=idempotency_key, audio=media.mime_type.startswith("audio/")
-        )
+        """Send media after the shared media check (`media.check_media`); audio also gets `played`."""
+        return await self._send(to, idempotency_key=idempotency_key, media=media)
 
     @contextlib.asynccontextmanager
     async def quiesce(self) -> AsyncIterator[None]:
@@ -371,15 +266,14 @@ class LocalEngine(Engine):
 
     async def request_pairing_code(self, phone_number: str) -> str:
         """Switch from QR to a pairing code; `approve_login()` (or auto login) completes it."""
-        if self._phase is not _Phase.AWAITING_LOGIN:
-            raise EngineError(f"no login pending (engine is {self._phase})")
+        self._expect_login(_Login.AWAITING_LOGIN, "no login pending")
         jid = normalize_jid(phone_number)
         letters = "".join(self._qr_rng.choice(_PAIRING_ALPHABET) for _ in range(8))
         code = f"{letters[:4]}-{letters[4:]}"
         if self._login_task is not None:
             self._login_task.cancel()
-        self._stream.emit(PairingCode(code=code, at=self._clock.now()))
-        self._login_task = self._tasks.spawn(self._await_pairing(jid))
+        self._core.emit(PairingCode(code=code, at=self._clock.now()))
+        self._login_task = self._core.tasks.spawn(self._await_pairing(jid))
         return code
 
     # -- injection API (tests, demos) -----------------------------------------
@@ -387,12 +281,12 @@ class LocalEngine(Engine):
     @property
     def phase(self) -> str:
         """Where the simulation is: new, awaiting_login, logging_in, logged_in, conflicted, …."""
-        return self._phase.value
+        return self._login.value if self._core.running else self._core.phase.value
 
     @property
     def jid(self) -> str | None:
         """The logged-in JID, if any."""
-        return self._jid
+        return self._core.jid
 
     @property
     def session_file(self) -> Path | None:
@@ -406,12 +300,11 @@ class LocalEngine(Engine):
 
     def approve_login(self) -> None:
         """The user scanned the QR (or typed the pairing code): log in."""
-        if self._phase is not _Phase.AWAITING_LOGIN:
-            raise EngineError(f"no login pending (engine is {self._phase})")
-        self._phase = _Phase.LOGGING_IN
+        self._expect_login(_Login.AWAITING_LOGIN, "no login pending")
+        self._login = _Login.LOGGING_IN
         if self._login_task is not None:
             self._login_task.cancel()
-        self._login_task = self._tasks.spawn(self._login(self._account_jid()))
+        self._login_task = self._core.tasks.spawn(self._log_in(self._account_jid()))
 
     def inject_inbound(
         self,
@@ -426,8 +319,8 @@ class LocalEngine(Engine):
         While disconnected the message waits "on the server" and arrives after
         `inject_reconnect()`, as WhatsApp's offline queue does.
         """
-        if self._phase is not _Phase.LOGGED_IN:
-            raise NotReady(f"no logged-in session to receive messages (engine is {self._phase})")
+        if not self._logged_in:
+            raise NotReady(f"no logged-in session to receive messages (engine is {self.phase})")
         if text is None and media is None:
             raise ValueError("an inbound message needs text or media")
         sender = normalize_jid(from_jid)
@@ -441,8 +334,8 @@ class LocalEngine(Engine):
             timestamp=now,
             at=now,
         )
-        if self._connected:
-            self._stream.emit(message)
+        if self._core.connected:
+            self._core.emit(message)
         else:
             self._held_inbound.append(message)
         return message.message_id
@@ -451,48 +344,43 @@ class LocalEngine(Engine):
         self, detail: str = "stream replaced: another client opened this session"
     ) -> None:
         """Another client takes the session: Conflict, Disconnected, never ready again."""
-        if self._phase not in (_Phase.LOGGING_IN, _Phase.LOGGED_IN):
-            raise EngineError(f"no session to take over (engine is {self._phase})")
-        self._phase = _Phase.CONFLICTED
-        was_connected = self._set_disconnected()
+        if not self._core.running or self._login is _Login.AWAITING_LOGIN:
+            raise EngineError(f"no session to take over (engine is {self.phase})")
+        self._connected_event.clear()
         self._cancel_tasks()
-        self._fail_pending_sends("the session was taken by another client")
         self._held_inbound.clear()
-        now = self._clock.now()
-        self._stream.emit(Conflict(detail=detail, at=now))
-        if was_connected:
-            self._stream.emit(Disconnected(reason="conflict", at=now))
+        self._core.conflict(detail)
         self._record_activity("inactive")
 
     def inject_logout(self, reason: str = "device unlinked from the phone") -> None:
         """The phone unlinks this device: LoggedOut, session file deleted, back to QR login."""
-        if self._phase is not _Phase.LOGGED_IN:
-            raise EngineError(f"not logged in (engine is {self._phase})")
+        self._expect_login(_Login.LOGGED_IN, "not logged in")
         was_connected = self._set_disconnected()
         self._cancel_tasks()
-        self._fail_pending_sends("the session was logged out")
+        self._core.in_flight.interrupt("the session was logged out")
         self._held_inbound.clear()
-        self._jid = None
-        self._phase = _Phase.AWAITING_LOGIN
+        self._core.logged_in = False
+        self._core.jid = None
+        self._login = _Login.AWAITING_LOGIN
         now = self._clock.now()
-        self._stream.emit(LoggedOut(reason=reason, at=now))
+        self._core.emit(LoggedOut(reason=reason, at=now))
         if was_connected:
-            self._stream.emit(Disconnected(reason="logged out", at=now))
-        self._login_task = self._tasks.spawn(self._forget_and_await_login())
+            self._core.emit(Disconnected(reason="logged out", at=now))
+        self._login_task = self._core.tasks.spawn(self._forget_and_await_login())
 
     def inject_disconnect(self, reason: str = "connection lost") -> None:
         """The connection drops (the session stays logged in)."""
-        if self._phase is not _Phase.LOGGED_IN or not self._connected:
-            raise EngineError(f"not connected (engine is {self._phase})")
+        if not self._logged_in or not self._core.connected:
+            raise EngineError(f"not connected (engine is {self.phase})")
         self._set_disconnected()
-        self._stream.emit(Disconnected(reason=reason, at=self._clock.now()))
+        self._core.emit(Disconnected(reason=reason, at=self._clock.now()))
 
     def inject_reconnect(self) -> None:
         """The connection comes back; messages held meanwhile arrive. Refused after a conflict."""
-        if self._phase is _Phase.CONFLICTED:
+        if self._core.phase is Phase.CONFLICTED:
             raise EngineError("the session was replaced by another client: no reconnect")
-        if self._phase is not _Phase.LOGGED_IN or self._connected:
-            raise EngineError(f"nothing to reconnect (engine is {self._phase})")
+        if not self._logged_in or self._core.connected:
+            raise EngineError(f"nothing to reconnect (engine is {self.phase})")
         self._set_connected()
 
     # -- lifecycle tasks --------------------------------------------------------
@@ -500,28 +388,28 @@ class LocalEngine(Engine):
     async def _resume(self, jid: str) -> None:
         """A restored session: connect, then WhatsApp accepts the stored credentials."""
         await self._clock.sleep(self.options.connect_delay_s)
-        self._jid = jid
-        self._phase = _Phase.LOGGED_IN
+        self._login = _Login.LOGGED_IN
+        self._core.jid = jid
         self._set_connected()
-        self._stream.emit(LoggedIn(jid=jid, at=self._clock.now()))
+        self._core.login(jid)
 
     async def _await_login(self) -> None:
         """Show rotating QR codes until approved (or auto login is due)."""
         auto = self.options.auto_login_after_s
         rotate = self.options.qr_rotate_s
         if auto == 0:
-            await self._login(self._account_jid())
+            await self._log_in(self._account_jid())
             return
         waited = 0.0
         while True:
-            self._stream.emit(
+            self._core.emit(
                 QrCode(payload=self._qr_payload(), expires_in_s=rotate, at=self._clock.now())
             )
             step = rotate if auto is None else min(rotate, auto - waited)
             await self._clock.sleep(step)
             waited += step
             if auto is not None and waited >= auto:
-                await self._login(self._account_jid())
+                await self._log_in(self._account_jid())
                 return
 
     async def _await_pairing(self, jid: str) -> None:
@@ -530,17 +418,16 @@ class LocalEngine(Engine):
         if auto is None:
             return
         await self._clock.sleep(auto)
-        await self._login(jid)
+        await self._log_in(jid)
 
-    async def _login(self, jid: str) -> None:
+    async def _log_in(self, jid: str) -> None:
         """Login accepted: persist it (what a snapshot backs up), LoggedIn, Connected."""
-        self._phase = _Phase.LOGGING_IN
+        self._login = _Login.LOGGING_IN
         await self._clock.sleep(self.options.connect_delay_s)
         async with self._files_lock:
             self._write_session(jid)
-        self._jid = jid
-        self._phase = _Phase.LOGGED_IN
-        self._stream.emit(LoggedIn(jid=jid, at=self._clock.now()))
+        self._login = _Login.LOGGED_IN
+        self._core.login(jid)
         self._set_connected()
 
     async def _forget_and_await_login(self) -> None:
@@ -552,62 +439,37 @@ class LocalEngine(Engine):
 
     # -- sending ----------------------------------------------------------------
 
-    async def _send(self, to: str, *, idempotency_key: str | None, audio: bool) -> str:
-        self._check_can_send()
+    async def _send(self, to: str, *, idempotency_key: str | None, media: MediaRef | None) -> str:
         jid = normalize_jid(to)
-        if idempotency_key is not None and idempotency_key in self._ids_by_key:
-            return self._ids_by_key[idempotency_key]
-        quota = self.options.quota_after_n
-        if quota is not None and self._sends >= quota:
-            detail = "account restricted: too many messages"
-            if not self._quota_signalled:
-                self._quota_signalled = True
-                self._stream.emit(QuotaSignal(code=475, detail=detail, at=self._clock.now()))
-            raise SendRejected(475, retryable=False, detail=detail)
-        self._sends += 1
-        message_id = f"3EB0{self._id_rng.getrandbits(64):016X}"
-        fails = self._failure_rng.random() < self.options.failure_rate
-        if idempotency_key is not None:
-            self._ids_by_key[idempotency_key] = message_id
-        if self.options.send_latency_s > 0:
-            try:
-                await self._in_flight(self.options.send_latency_s)
-            except BaseException:
-                if idempotency_key is not None:
-                    self._ids_by_key.pop(idempotency_key, None)
-                raise
-        log.debug("local engine sent %s to %s", message_id, jid)
-        self._tasks.spawn(self._acknowledge(message_id, fails=fails, audio=audio))
-        return message_id
+        audio = media is not None and media.mime_type.startswith("audio/")
+
+        async def send() -> str:
+            self._check_can_send()
+            if media is not None:
+                check_declared(media, max_bytes=DEFAULT_MAX_BYTES, families=DEFAULT_FAMILIES)
+                await asyncio.to_thread(check_media, media)
+                self._check_can_send()
+            quota = self.options.quota_after_n
+            if quota is not None and self._sends >= quota:
+                detail = "account restricted: too many messages"
+                if not self._quota_signalled:
+                    self._quota_signalled = True
+                    self._core.emit(QuotaSignal(code=475, detail=detail, at=self._clock.now()))
+                raise SendRejected(475, retryable=False, detail=detail)
+            self._sends += 1
+            message_id = f"3EB0{self._id_rng.getrandbits(64):016X}"
+            fails = self._failure_rng.random() < self.options.failure_rate
+            if self.options.send_latency_s > 0:
+                latency = self._core.tasks.spawn(self._clock.sleep(self.options.send_latency_s))
+                await self._core.in_flight.wait(latency, answer_within_s=None, no_answer="")
+            log.debug("local engine sent %s to %s", message_id, jid)
+            self._core.tasks.spawn(self._acknowledge(message_id, fails=fails, audio=audio))
+            return message_id
+
+        return await self._core.send_once(idempotency_key, send)
 
     def _check_can_send(self) -> None:
-        if self._phase in (_Phase.NEW, _Phase.STOPPING, *_FINISHED):
-            raise EngineStopped(f"the engine is {self._phase}")
-        if self._phase is _Phase.CONFLICTED:
-            raise NotReady("the session was replaced by another client (conflict)")
-        if not self.ready:
-            raise NotReady(f"not logged in and connected (engine is {self._phase})")
-
-    async def _in_flight(self, seconds: float) -> None:
-        """Wait `seconds`, unless stop/kill/conflict/logout interrupts the send first."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending_sends.add(future)
-        self._tasks.spawn(self._complete_after(future, seconds))
-        try:
-            await future
-        finally:
-            self._pending_sends.discard(future)
-
-    async def _complete_after(self, future: asyncio.Future[None], seconds: float) -> None:
-        await self._clock.sleep(seconds)
-        if not future.done():
-            future.set_result(None)
-
-    def _fail_pending_sends(self, why: str) -> None:
-        for future in list(self._pending_sends):
-            if not future.done():
-                future.set_exception(SendInterrupted(why))
-        self._pending_sends.clear()
+        self._core.check_sendable(f"not logged in and connected (engine is {self.phase})")
 
     async def _acknowledge(self, message_id: str, *, fails: bool, audio: bool) -> None:
         """sent → delivered → read (→ played), or failed; held back while disconnected."""
@@ -615,9 +477,9 @@ class LocalEngine(Engine):
         await self._clock.sleep(opts.ack_sent_s)
         await self._connected_event.wait()
         if fails:
-            self._emit_ack(message_id, AckStatus.FAILED, opts.failure_error_code)
+            self._core.ack(message_id, AckStatus.FAILED, opts.failure_error_code)
             return
-        self._emit_ack(message_id, AckStatus.SENT)
+        self._core.ack(message_id, AckStatus.SENT)
         steps: list[tuple[AckStatus, float | None]] = [
             (AckStatus.DELIVERED, opts.ack_delivered_s),
             (AckStatus.READ, opts.ack_read_s),
@@ -629,16 +491,17 @@ class LocalEngine(Engine):
                 return
             await self._clock.sleep(delay)
             await self._connected_event.wait()
-            self._emit_ack(message_id, status)
-
-    def _emit_ack(self, message_id: str, status: AckStatus, error_code: int | None = None) -> None:
-        self._stream.emit(
-            MessageAck(
-                message_id=message_id, status=status, error_code=error_code, at=self._clock.now()
-            )
-        )
+            self._core.ack(message_id, status)
 
     # -- plumbing ---------------------------------------------------------------
+
+    @property
+    def _logged_in(self) -> bool:
+        return self._core.running and self._login is _Login.LOGGED_IN
+
+    def _expect_login(self, state: _Login, refusal: str) -> None:
+        if not self._core.running or self._login is not state:
+            raise EngineError(f"{refusal} (engine is {self.phase})")
 
     def _account_jid(self) -> str:
         return normalize_jid(self.options.phone_number)
@@ -652,22 +515,19 @@ class LocalEngine(Engine):
         return f"2@{b64(36)},{b64(32)},{b64(32)},{b64(32)}"
 
     def _set_connected(self) -> None:
-        self._connected = True
+        self._core.connect()
         self._connected_event.set()
-        self._stream.emit(Connected(at=self._clock.now()))
         held, self._held_inbound = self._held_inbound, []
         for message in held:
-            self._stream.emit(message.model_copy(update={"at": self._clock.now()}))
+            self._core.emit(message.model_copy(update={"at": self._clock.now()}))
 
     def _set_disconnected(self) -> bool:
-        """Mark the connection down; return whether it was up."""
-        was_connected = self._connected
-        self._connected = False
+        """Mark the connection down (still logged in); return whether it was up."""
         self._connected_event.clear()
-        return was_connected
+        return self._core.go_down(keep_login=True)
 
     def _cancel_tasks(self) -> None:
-        self._tasks.cancel()
+        self._core.tasks.cancel()
         self._login_task = None
 
     def _prepare_session_dir(self) -> str | None:

@@ -32,7 +32,8 @@ How it runs:
   ConnectedEv) while `Neonize()` keeps running.
 - Sends: `send_message(build_jid(user), Message(conversation=text))`, the
   `SendResponse.ID` is the message id, followed by `MessageAck(sent)`. Media:
-  the file is read and checked (size, sha256, MIME family) in a worker thread,
+  the file is read and checked (`media.read_media`: size, sha256, MIME family,
+  magic bytes, no executables: the one check of all engines) in a worker thread,
   handed to Go's `Upload` as raw bytes (Go encrypts, hashes and uploads it, in
   a neonize thread), and an image/video/audio/document `Message` is built
   from the `UploadResponse`. Nothing base64-encodes a file, nothing touches it
@@ -65,12 +66,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hashlib
 import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -86,23 +85,20 @@ from session_runner.engines.base import (
     SendRejected,
     normalize_jid,
 )
+from session_runner.engines.core import Backoff, EngineCore
+from session_runner.engines.errors import quota_code, whatsmeow_error_code
 from session_runner.engines.events import (
     AckStatus,
     Conflict,
     Connected,
     Disconnected,
     EngineEvent,
-    LoggedIn,
-    LoggedOut,
     MediaRef,
-    MessageAck,
     PairingCode,
     QuotaSignal,
 )
-from session_runner.engines.inflight import InFlightSends, quota_code
+from session_runner.engines.media import check_declared, read_media
 from session_runner.engines.protocol_events import map_neonize_event, map_qr
-from session_runner.engines.stream import EventStream
-from session_runner.engines.tasks import BackgroundTasks
 
 __all__ = [
     "PROTOCOL_ENV_PREFIX",
@@ -142,18 +138,6 @@ class ProtocolEngineSettings(BaseSettings):
     pairing_push_notification: bool = Field(
         default=True, description="PairPhone's show_push_notification."
     )
-
-
-class _Phase(StrEnum):
-    NEW = "new"
-    RUNNING = "running"
-    CONFLICTED = "conflicted"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    KILLED = "killed"
-
-
-_FINISHED = (_Phase.STOPPED, _Phase.KILLED)
 
 
 # -- the neonize thread ------------------------------------------------------------
@@ -235,32 +219,6 @@ def neonize_loop() -> _NeonizeLoop:
 # -- media ---------------------------------------------------------------------------
 
 
-def read_media(media: MediaRef, *, max_bytes: int, families: tuple[str, ...]) -> bytes:
-    """The file's bytes after size limit, MIME family and sha256 checks. Blocking: a thread.
-
-    Go's `Upload` takes the whole plaintext as one buffer (it encrypts and
-    hashes it in one pass), so the file is read once, into one allocation, and
-    hashed here (hashlib releases the GIL on big buffers). Raises `ValueError`
-    for a MIME family not allowed, a file over the limit, missing, or changed
-    since its `MediaRef` was made.
-    """
-    family = media.mime_type.split("/", 1)[0].lower()
-    if family not in families:
-        raise ValueError(f"MIME type {media.mime_type} is not allowed ({', '.join(families)})")
-    if media.size > max_bytes:
-        raise ValueError(f"media of {media.size} bytes is over the {max_bytes}-byte limit")
-    try:
-        with media.path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except FileNotFoundError as missing:
-        raise ValueError(f"media file {media.path} does not exist") from missing
-    if len(data) > max_bytes:
-        raise ValueError(f"{media.path} grew over the {max_bytes}-byte limit")
-    if len(data) != media.size or hashlib.sha256(data).hexdigest() != media.sha256:
-        raise ValueError(f"media file {media.path} changed since it was queued")
-    return data
-
-
 def _media_message(media: MediaRef, upload: Any, caption: str | None) -> Any:
     """A `waE2E.Message` for an uploaded file: image, video, audio or (else) document."""
     from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
@@ -328,35 +286,26 @@ class ProtocolEngine(Engine):
         options: ProtocolEngineSettings | None = None,
     ) -> None:
         self.options = options or ProtocolEngineSettings()
-        self._fallback_jid = normalize_jid(phone_number) if phone_number else None
-
-        self._phase = _Phase.NEW
-        self._logged_in = False
-        self._connected = False
-        self._jid: str | None = None
+        self._core = EngineCore(
+            "protocol engine",
+            log,
+            fallback_jid=normalize_jid(phone_number) if phone_number else None,
+        )
         self._store: Path | None = None
         self._client: Any = None
         self._uuid: bytes | None = None
-        self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connect_attempts = 0
         self._last_error: str | None = None
-
-        self._stream = EventStream()
-        self._tasks = BackgroundTasks("protocol engine", log)
-        self._in_flight_sends = InFlightSends()
-        self._acks: dict[str, AckStatus] = {}
-        self._ids_by_key: dict[str, str] = {}
         self._connecting: asyncio.Future[Any] | None = None
         self._first_attempt: asyncio.Future[None] | None = None
-        self._finished = asyncio.Event()
 
     # -- what the runner calls ------------------------------------------------
 
     @property
     def ready(self) -> bool:
         """Logged in and connected (ConnectedEv seen and no disconnect since)."""
-        return self._phase is _Phase.RUNNING and self._logged_in and self._connected
+        return self._core.ready
 
     async def start(self, session_dir: Path) -> None:
         """Create the client on `session_dir/whatsmeow.sqlite3` and start connecting; once only.
@@ -367,9 +316,7 @@ class ProtocolEngine(Engine):
         the attempt fails at once, is reported as `Disconnected` and retried
         in the background.
         """
-        if self._phase is not _Phase.NEW:
-            raise EngineError("a ProtocolEngine starts once; make a new one")
-        self._phase = _Phase.RUNNING
+        self._core.begin()
         self._loop = asyncio.get_running_loop()
         self._store = (session_dir / STORE_FILE).resolve()
         try:
@@ -378,28 +325,21 @@ class ProtocolEngine(Engine):
             self._client = await neonize.run(self._make_client(str(self._store)))
             self._uuid = self._client.uuid
         except BaseException:
-            if self._phase is _Phase.RUNNING:
+            if self._core.running:
                 await self.stop()
             raise
-        if self._phase is not _Phase.RUNNING:
-            raise EngineStopped(f"the engine was {self._phase} while starting")
+        self._core.check_started()
         first_attempt: asyncio.Future[None] = self._loop.create_future()
         self._first_attempt = first_attempt
-        self._tasks.spawn(self._keep_connected(first_attempt))
+        self._core.tasks.spawn(self._keep_connected(first_attempt))
         await asyncio.wait({first_attempt}, timeout=self.options.stop_timeout_s)
 
     async def stop(self) -> None:
         """Fail pending sends, stop the Go client (closing the store), end the stream."""
-        if self._phase in _FINISHED:
-            return
-        if self._phase is _Phase.STOPPING:
-            await self._finished.wait()
-            return
-        self._phase = _Phase.STOPPING
-        self._generation += 1
-        was_connected = self._go_down()
-        self._in_flight_sends.interrupt("the engine was stopped")
-        await self._tasks.cancel_and_wait()
+        await self._core.stop(self._stop_client)
+
+    async def _stop_client(self) -> None:
+        """Stop Go's client and wait (bounded) for its connect call to return."""
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -413,27 +353,15 @@ class ProtocolEngine(Engine):
                 )
             if not self._connecting.done():
                 log.warning("neonize's connect call did not return within the stop timeout")
-        if self._phase is _Phase.KILLED:
-            return
-        if was_connected:
-            self._stream.emit(Disconnected(reason="stopped"))
-        self._phase = _Phase.STOPPED
-        self._stream.close(drop_pending=False)
-        self._finished.set()
 
     def kill(self) -> None:
         """Refuse everything, drop events, fire Go's Stop in a daemon thread. Synchronous.
 
         See the module docstring for what Go may still finish after this returns.
         """
-        if self._phase in _FINISHED:
-            return
-        self._phase = _Phase.KILLED
-        self._generation += 1
-        self._go_down()
-        self._in_flight_sends.interrupt("the engine was killed")
-        self._tasks.cancel()
-        self._stream.close(drop_pending=True)
+        self._core.kill(self._kill_client)
+
+    def _kill_client(self) -> None:
         if self._uuid is not None:
             uuid = self._uuid
             threading.Thread(
@@ -441,24 +369,24 @@ class ProtocolEngine(Engine):
             ).start()
         if self._client is not None:
             _no_second_stop_at_gc(self._client)
-        self._finished.set()
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
-        return self._stream.take()
+        return self._core.stream.take()
 
     async def send_text(self, to: str, text: str, *, idempotency_key: str | None = None) -> str:
         """`send_message(build_jid(user), Message(conversation=text))`; the response's ID."""
         jid = normalize_jid(to)
-        if idempotency_key is not None and idempotency_key in self._ids_by_key:
-            return self._ids_by_key[idempotency_key]
-        client = self._sendable_client()
-        from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
 
-        response = await self._in_flight(
-            client.send_message(_to_jid(jid), Message(conversation=text))
-        )
-        return self._sent(response, idempotency_key)
+        async def send() -> str:
+            client = self._sendable_client()
+            from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
+
+            return self._sent(
+                await self._in_flight(client.send_message(_to_jid(jid), Message(conversation=text)))
+            )
+
+        return await self._core.send_once(idempotency_key, send)
 
     async def send_media(
         self,
@@ -470,23 +398,25 @@ class ProtocolEngine(Engine):
     ) -> str:
         """Check and read the file in a thread, Go uploads it, then `send_message` the media message."""
         jid = normalize_jid(to)
-        if idempotency_key is not None and idempotency_key in self._ids_by_key:
-            return self._ids_by_key[idempotency_key]
-        self._sendable_client()
-        data = await asyncio.to_thread(
-            read_media,
-            media,
-            max_bytes=self.options.media_max_bytes,
-            families=self.options.media_mime_families,
-        )
-        client = self._sendable_client()
+        limits = {
+            "max_bytes": self.options.media_max_bytes,
+            "families": self.options.media_mime_families,
+        }
 
-        async def deliver() -> Any:
-            upload = await client.upload(data, _media_type(media))
-            return await client.send_message(_to_jid(jid), _media_message(media, upload, caption))
+        async def send() -> str:
+            check_declared(media, **limits)  # type: ignore[arg-type]
+            self._sendable_client()
+            data = await asyncio.to_thread(read_media, media, **limits)  # type: ignore[arg-type]
+            client = self._sendable_client()
 
-        response = await self._in_flight(deliver())
-        return self._sent(response, idempotency_key)
+            async def deliver() -> Any:
+                upload = await client.upload(data, _media_type(media))
+                message = _media_message(media, upload, caption)
+                return await client.send_message(_to_jid(jid), message)
+
+            return self._sent(await self._in_flight(deliver()))
+
+        return await self._core.send_once(idempotency_key, send)
 
     @contextlib.asynccontextmanager
     async def quiesce(self) -> AsyncIterator[None]:
@@ -496,9 +426,9 @@ class ProtocolEngine(Engine):
     async def request_pairing_code(self, phone_number: str) -> str:
         """`PairPhone` on the connected, not-yet-logged-in client; emitted as `PairingCode` too."""
         digits = normalize_jid(phone_number).partition("@")[0]
-        if self._phase is not _Phase.RUNNING or self._client is None:
-            raise EngineStopped(f"the engine is {self._phase}")
-        if self._logged_in:
+        if not self._core.running or self._client is None:
+            raise EngineStopped(f"the engine is {self._core.phase}")
+        if self._core.logged_in:
             raise EngineError("already logged in: no pairing code needed")
         try:
             code = await neonize_loop().run(
@@ -507,7 +437,7 @@ class ProtocolEngine(Engine):
         except Exception as error:
             raise NotReady(f"WhatsApp did not give a pairing code: {error}") from error
         code = str(code)
-        self._stream.emit(PairingCode(code=code))
+        self._core.emit(PairingCode(code=code))
         return code
 
     # -- diagnostics and tests ---------------------------------------------------
@@ -515,7 +445,7 @@ class ProtocolEngine(Engine):
     @property
     def phase(self) -> str:
         """new, running, conflicted, stopping, stopped or killed."""
-        return self._phase.value
+        return self._core.phase.value
 
     @property
     def store_path(self) -> Path | None:
@@ -534,7 +464,7 @@ class ProtocolEngine(Engine):
 
     def handle_neonize_event(self, event: Any) -> None:
         """Apply one neonize event (protobuf) as if Go had delivered it (also for tests)."""
-        self._apply(self._generation, event)
+        self._apply(self._core.generation, event)
 
     # -- neonize side (runs on the neonize loop) ----------------------------------
 
@@ -544,7 +474,7 @@ class ProtocolEngine(Engine):
         from neonize.aioze.client import NewAClient
 
         client = NewAClient(store)
-        generation = self._generation
+        generation = self._core.generation
         forward = self._forwarder(generation)
 
         async def on_event(_: Any, message: Any) -> None:
@@ -576,7 +506,7 @@ class ProtocolEngine(Engine):
         assert loop is not None
 
         def forward(message: Any) -> None:
-            if generation != self._generation or self._phase in _FINISHED:
+            if generation != self._core.generation or not self._core.running:
                 return
             with contextlib.suppress(RuntimeError):  # our loop closed: nobody to tell
                 loop.call_soon_threadsafe(self._apply, generation, message)
@@ -593,9 +523,9 @@ class ProtocolEngine(Engine):
 
     async def _keep_connected(self, first_attempt: asyncio.Future[None]) -> None:
         """Connect; on failure emit Disconnected and retry with backoff while running."""
-        delay = self.options.reconnect_backoff_s
+        backoff = Backoff(self.options.reconnect_backoff_s, self.options.reconnect_backoff_max_s)
         try:
-            while self._phase is _Phase.RUNNING:
+            while self._core.running:
                 self._connect_attempts += 1
                 self._connecting = neonize_loop().run(self._connect(self._client))
                 connecting = self._connecting
@@ -604,89 +534,45 @@ class ProtocolEngine(Engine):
                 try:
                     await asyncio.shield(connecting)
                     reason = "the connection ended"
+                    backoff.reset()  # it was up: start over
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
                     reason = f"connect failed: {error}"
                     self._last_error = str(error)
-                    log.warning("neonize %s; retrying in %.1f s", reason, delay)
-                else:
-                    delay = self.options.reconnect_backoff_s  # it was up: start over
-                if self._phase is not _Phase.RUNNING:
+                    log.warning("neonize %s; retrying", reason)
+                if not self._core.running:
                     return
-                self._go_down()
-                self._stream.emit(Disconnected(reason=reason))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.options.reconnect_backoff_max_s)
+                self._core.go_down()
+                self._core.emit(Disconnected(reason=reason))
+                await asyncio.sleep(backoff.next())
         finally:
             _settle(first_attempt)
 
     def _apply(self, generation: int, message: Any) -> None:
         """One neonize event (protobuf, or the QR callback's bytes) on our loop."""
-        if generation != self._generation or self._phase is not _Phase.RUNNING:
+        if generation != self._core.generation or not self._core.running:
             return
         if self._first_attempt is not None:  # Go answered: the client is up, start() returns
             _settle(self._first_attempt)
-        if isinstance(message, bytes | str):
-            if not self._logged_in:
-                for event in map_qr(message, expires_in_s=self.options.qr_lifetime_s):
-                    self._stream.emit(event)
-            return
         try:
-            events = map_neonize_event(message, qr_lifetime_s=self.options.qr_lifetime_s)
+            if isinstance(message, bytes | str):
+                events = map_qr(message, expires_in_s=self.options.qr_lifetime_s)
+            else:
+                events = map_neonize_event(message, qr_lifetime_s=self.options.qr_lifetime_s)
         except Exception:
             log.exception("could not map a neonize event: %.200r", message)
             return
         for event in events:
-            self._handle(event)
+            if isinstance(event, Connected) and not self._core.logged_in:
+                self._core.login(self._me())  # a restored session connects without PairStatus
+            self._core.apply(event)
+            if isinstance(event, Conflict):
+                self._after_conflict()
+                return  # fenced: what followed it is stale
 
-    def _handle(self, event: EngineEvent) -> None:
-        """Engine state for one mapped event; emit what the contract says."""
-        if self._phase is not _Phase.RUNNING:
-            return
-        if isinstance(event, LoggedIn):
-            if not self._logged_in:
-                self._logged_in = True
-                self._jid = event.jid
-                self._stream.emit(event)
-        elif isinstance(event, Connected):
-            if not self._logged_in:  # a restored session connects without PairStatus
-                self._logged_in = True
-                self._jid = self._jid or self._me() or self._fallback_jid
-                self._stream.emit(LoggedIn(jid=self._jid or "unknown@s.whatsapp.net"))
-            if not self._connected:
-                self._connected = True
-                self._stream.emit(event)
-        elif isinstance(event, Disconnected):
-            # A plain "connection lost" while already down is noise; a reason
-            # (connect failure, temporary ban, stream error) is worth telling.
-            if self._go_down(keep_login=True) or event.reason != "connection lost":
-                self._in_flight_sends.interrupt(event.reason)
-                self._stream.emit(event)
-        elif isinstance(event, LoggedOut):
-            was_logged_in = self._logged_in
-            self._logged_in = False
-            self._in_flight_sends.interrupt("logged out")
-            if was_logged_in:
-                self._stream.emit(event)
-        elif isinstance(event, Conflict):
-            self._handle_conflict(event)
-        elif isinstance(event, MessageAck):
-            if event.status.supersedes(self._acks.get(event.message_id)):
-                self._acks[event.message_id] = event.status
-                self._stream.emit(event)
-        else:  # QrCode, InboundMessage, PairingCode: facts to pass on as they are
-            self._stream.emit(event)
-
-    def _handle_conflict(self, event: Conflict) -> None:
-        """Stream replaced: fence. Never ready again, stop Go's client so it cannot reconnect."""
-        self._phase = _Phase.CONFLICTED
-        self._go_down()
-        self._in_flight_sends.interrupt("the session was replaced by another client (conflict)")
-        self._stream.emit(event)
-        self._stream.emit(
-            Disconnected(reason="conflict")
-        )  # the contract: Conflict, then Disconnected
+    def _after_conflict(self) -> None:
+        """Stream replaced: stop Go's client so it cannot reconnect (the core fenced the engine)."""
         if self._client is not None:
             future = neonize_loop().run(self._client.stop())
             future.add_done_callback(_log_failure("stopping the client after a conflict"))
@@ -703,18 +589,15 @@ class ProtocolEngine(Engine):
     # -- sending plumbing ---------------------------------------------------------
 
     def _sendable_client(self) -> Any:
-        if self._phase in (_Phase.NEW, _Phase.STOPPING, *_FINISHED):
-            raise EngineStopped(f"the engine is {self._phase}")
-        if self._phase is _Phase.CONFLICTED:
-            raise NotReady("the session was replaced by another client (conflict)")
-        if not self.ready or self._client is None:
+        self._core.check_sendable("not logged in and connected to WhatsApp")
+        if self._client is None:
             raise NotReady("not logged in and connected to WhatsApp")
         return self._client
 
     async def _in_flight(self, call: Coroutine[Any, Any, T]) -> T:
         """Run a neonize call on its loop; stop/kill/conflict interrupt it with `SendInterrupted`."""
         task = neonize_loop().run(call)
-        await self._in_flight_sends.wait(
+        await self._core.in_flight.wait(
             task,
             answer_within_s=self.options.send_timeout_s,
             no_answer="WhatsApp did not answer the send in time",
@@ -728,10 +611,10 @@ class ProtocolEngine(Engine):
         """A failed neonize send: quota → rejected (and signalled); gone → not ready/interrupted."""
         text = str(error)
         lowered = text.lower()
-        if self._phase is not _Phase.RUNNING:
+        if not self._core.running:
             return SendInterrupted(f"the engine stopped during the send: {text[:200]}")
-        if (code := quota_code(text)) is not None:
-            self._stream.emit(QuotaSignal(code=code, detail=text[:200]))
+        if (code := quota_code(whatsmeow_error_code(error))) is not None:
+            self._core.emit(QuotaSignal(code=code, detail=text[:200]))
             return SendRejected(code, retryable=False, detail=text[:200])
         if "not connected" in lowered or "device jid" in lowered:
             return NotReady(f"not connected to WhatsApp: {text[:200]}")
@@ -739,26 +622,12 @@ class ProtocolEngine(Engine):
             return SendInterrupted(f"no answer from WhatsApp: {text[:200]}")
         return SendRejected(0, retryable=True, detail=text[:200])
 
-    def _sent(self, response: Any, idempotency_key: str | None) -> str:
+    def _sent(self, response: Any) -> str:
         message_id = str(getattr(response, "ID", "") or "")
         if not message_id:
             raise SendInterrupted(f"WhatsApp returned no message id: {response!r:.200}")
-        if idempotency_key is not None:
-            self._ids_by_key[idempotency_key] = message_id
-        if AckStatus.SENT.supersedes(self._acks.get(message_id)):
-            self._acks[message_id] = AckStatus.SENT
-            self._stream.emit(MessageAck(message_id=message_id, status=AckStatus.SENT))
+        self._core.ack(message_id, AckStatus.SENT)
         return message_id
-
-    # -- plumbing -------------------------------------------------------------------
-
-    def _go_down(self, *, keep_login: bool = False) -> bool:
-        """Not connected (and, unless `keep_login`, not logged in); return whether it was connected."""
-        was_connected = self._connected
-        self._connected = False
-        if not keep_login:
-            self._logged_in = False
-        return was_connected
 
 
 def _settle(future: asyncio.Future[None]) -> None:

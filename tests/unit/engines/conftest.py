@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from session_runner.engines.local import LocalEngine, LocalEngineOptions, VirtualClock
+from session_runner.engines.local import LocalEngine, LocalEngineOptions
+from tests.unit.engines.clock import VirtualClock
 from tests.unit.engines.helpers import Recorder, Sim
 
 StartEngine = Callable[..., Awaitable[Sim]]

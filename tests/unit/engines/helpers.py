@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from session_runner.engines.events import EngineEvent
-from session_runner.engines.local import LocalEngine, VirtualClock
+from session_runner.engines.local import LocalEngine
+from tests.unit.engines.clock import VirtualClock
 
 E = TypeVar("E")
 

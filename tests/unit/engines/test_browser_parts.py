@@ -1,4 +1,4 @@
-"""The browser engine's parts that need no Chromium: factory, settings, JIDs, media checks."""
+"""The browser engine's parts that need no Chromium: factory, settings, JIDs, acks, tunings."""
 
 from __future__ import annotations
 
@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.browser import (
-    WA_ACKS,
-    BrowserEngine,
-    BrowserEngineSettings,
-    _from_wa,
-    _to_wa,
-    check_media,
-    sniff_mime,
-)
+from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
+from session_runner.engines.browser_events import WA_ACKS
+from session_runner.engines.browser_events import from_wa as _from_wa
+from session_runner.engines.browser_events import to_wa as _to_wa
 from session_runner.engines.chromium import (
     LOW_MEMORY_NAMES,
     LOW_MEMORY_TUNINGS,
@@ -25,7 +20,7 @@ from session_runner.engines.chromium import (
     tuning_args,
     tuning_node_options,
 )
-from session_runner.engines.events import AckStatus, MediaRef
+from session_runner.engines.events import AckStatus
 from session_runner.engines.registry import create_engine
 from session_runner.procmem import pss_mb
 from session_runner.settings import Engine as EngineKind
@@ -68,36 +63,6 @@ def test_ack_numbers() -> None:
         4: AckStatus.PLAYED,
     }
     assert 0 not in WA_ACKS  # the clock: not acknowledged yet
-
-
-def _media(tmp_path: Path, content: bytes, mime: str) -> MediaRef:
-    path = tmp_path / "file.bin"
-    path.write_bytes(content)
-    return MediaRef.from_file(path, mime)
-
-
-def test_media_checks(tmp_path: Path) -> None:
-    families = ("image", "application", "audio")
-    png = _media(tmp_path, b"\x89PNG\r\n\x1a\n" + b"x" * 100, "image/png")
-    check_media(png, max_bytes=1000, families=families)
-    with pytest.raises(ValueError, match="limit"):
-        check_media(png, max_bytes=10, families=families)
-    with pytest.raises(ValueError, match="not allowed"):
-        check_media(
-            png.model_copy(update={"mime_type": "video/mp4"}), max_bytes=1000, families=families
-        )
-    with pytest.raises(ValueError, match="looks like"):
-        check_media(
-            png.model_copy(update={"mime_type": "audio/ogg"}), max_bytes=1000, families=families
-        )
-    exe = _media(tmp_path, b"\x7fELF" + b"\0" * 60, "application/pdf")
-    with pytest.raises(ValueError, match="executable"):
-        check_media(exe, max_bytes=1000, families=families)
-    missing = png.model_copy(update={"path": tmp_path / "gone"})
-    with pytest.raises(ValueError, match="does not exist"):
-        check_media(missing, max_bytes=1000, families=families)
-    assert sniff_mime(b"RIFF\0\0\0\0WEBPVP8 ") == "image/webp"
-    assert sniff_mime(b"plain text") is None
 
 
 def test_pss_of_this_process_is_counted() -> None:

@@ -1,4 +1,4 @@
-"""Sends in flight: interrupted at once, or ended when no answer comes; quota codes."""
+"""Sends in flight: interrupted at once, or ended when no answer comes."""
 
 from __future__ import annotations
 
@@ -7,20 +7,7 @@ import asyncio
 import pytest
 
 from session_runner.engines.base import SendInterrupted
-from session_runner.engines.inflight import InFlightSends, quota_code
-
-
-@pytest.mark.parametrize(
-    ("text", "code"),
-    [
-        ("server returned error 463", 463),
-        ("475: account restricted", 475),
-        ("463 and 475", 463),
-        ("not connected", None),
-    ],
-)
-def test_quota_code(text: str, code: int | None) -> None:
-    assert quota_code(text) == code
+from session_runner.engines.inflight import InFlightSends
 
 
 async def test_an_answer_ends_the_wait() -> None:

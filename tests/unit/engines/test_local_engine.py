@@ -42,8 +42,8 @@ from session_runner.engines.local import (
     SESSION_FILE,
     LocalEngine,
     LocalEngineOptions,
-    VirtualClock,
 )
+from tests.unit.engines.clock import VirtualClock
 from tests.unit.engines.conftest import StartEngine
 
 MESSAGE_ID = re.compile(r"^3EB0[0-9A-F]{16}$")

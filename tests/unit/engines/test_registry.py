@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.local import LocalEngine, VirtualClock
+from session_runner.engines.local import LocalEngine
 from session_runner.engines.registry import EngineUnavailable, create_engine, known_engines
 from session_runner.settings import Engine as EngineKind
 from session_runner.settings import RunnerSettings
+from tests.unit.engines.clock import VirtualClock
 
 
 @pytest.fixture
