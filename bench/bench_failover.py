@@ -37,10 +37,10 @@ import httpx
 
 from bench.result import BenchResult, median
 from session_runner.devrunner import LeaseTimings, start_runner
-from session_runner.devserver import MotoServer
 from session_runner.procmem import pss_mb
 from tests.faults.activity import intervals
 from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
+from tests.harness.devserver import MotoServer
 
 RUNS = int(os.environ.get("WAFLEET_BENCH_FAILOVER_RUNS", "20"))
 LEASE = LeaseTimings(duration=3.0, renew_deadline=2.0, retry_period=0.5)

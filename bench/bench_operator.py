@@ -38,8 +38,8 @@ from typing import Any, cast
 from kubernetes import client, config
 
 from bench.result import BenchResult
-from session_runner.devserver import free_port
 from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
+from tests.harness.devserver import free_port
 from tests.harness.kube import apply_crds, crd_documents
 
 ACCOUNTS = int(os.environ.get("WAFLEET_BENCH_ACCOUNTS", "1000"))

@@ -80,7 +80,6 @@ from typing import Any, TypeVar
 from bench import profile_gen
 from bench.result import BenchResult, median
 from bench.standin import STANDIN_WAJS, standin_site
-from session_runner.devserver import MotoServer
 from session_runner.snapshot import layout
 from session_runner.snapshot.crypto import KeyRing
 from session_runner.snapshot.restore import RestoreResult
@@ -92,6 +91,7 @@ from session_runner.snapshot.snapshotter import (
 )
 from session_runner.snapshot.staging import sqlite_backup
 from session_runner.snapshot.store import SnapshotStore
+from tests.harness.devserver import MotoServer
 
 BENCH = "snapshot"
 BUCKET = "wafleet-bench"

@@ -30,7 +30,7 @@ from rich.markup import escape
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from session_runner.devserver import MotoServer  # noqa: E402
+from tests.harness.devserver import MotoServer  # noqa: E402
 from wafleet_operator.crdgen import validate_against_crd  # noqa: E402
 
 console = Console(highlight=False)

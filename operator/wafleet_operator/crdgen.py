@@ -14,7 +14,10 @@ becomes ``x-kubernetes-int-or-string``, and cross-field rules declared as
 
 :func:`validate_against_crd` checks an object offline the way a cluster would
 (kubectl apply --validate=strict): schema, unknown fields, set/map list keys,
-formats, and the CEL rules through their pydantic twins.
+formats, and the CEL rules through their pydantic twins. It is a development
+tool (tests, ``scripts/chart_check.py``, the local demo): ``jsonschema`` is in
+pyproject's ``dev`` group only, so it is imported when a validator is first
+built, never by importing this module (the operator image does not have it).
 """
 
 from __future__ import annotations
@@ -30,20 +33,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-import jsonschema
 import yaml
-from jsonschema import (
-    Draft7Validator,
-    FormatChecker,
-    ValidationError,
-)
 from pydantic import ValidationError as PydanticValidationError
 
 from .api import API_VERSION, CEL_ERROR_TYPE, GROUP, RESOURCES, VERSION, resource_info
 from .api.common import KubeModel, ResourceInfo
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 JsonDict = dict[str, Any]
 
@@ -372,7 +372,6 @@ class CrdError:
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
 )
-_FORMATS = FormatChecker(formats=())
 
 
 def _is_date_time(value: object) -> bool:
@@ -397,13 +396,11 @@ def _is_uri(value: object) -> bool:
     return bool(parts.scheme and parts.netloc)
 
 
-_FORMATS.checks("date-time")(_is_date_time)
-_FORMATS.checks("uri")(_is_uri)
-
-
 def _list_map_keys(
     validator: Any, keys: list[str], instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError
+
     if not isinstance(instance, list):
         return
     seen: set[str] = set()
@@ -414,11 +411,6 @@ def _list_map_keys(
         if key in seen:
             yield ValidationError(f"duplicate entry for key {keys} = {key}", path=[index])
         seen.add(key)
-
-
-_Validator = jsonschema.validators.extend(
-    Draft7Validator, {"x-kubernetes-list-map-keys": _list_map_keys}
-)
 
 
 def to_jsonschema(node: Mapping[str, Any], unknown_fields: bool = True) -> JsonDict:
@@ -458,8 +450,23 @@ def jsonschema_for(kind: str, *, unknown_fields: bool = True) -> JsonDict:
 
 
 @cache
+def _validator_class() -> tuple[Any, Any]:
+    """Draft 7 with ``x-kubernetes-list-map-keys``, and the two formats the API server checks."""
+    import jsonschema  # dev group only: see the module docstring
+
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("date-time")(_is_date_time)
+    formats.checks("uri")(_is_uri)
+    validator = jsonschema.validators.extend(
+        jsonschema.Draft7Validator, {"x-kubernetes-list-map-keys": _list_map_keys}
+    )
+    return validator, formats
+
+
+@cache
 def _validator(kind: str, unknown_fields: bool) -> Any:
-    return _Validator(jsonschema_for(kind, unknown_fields=unknown_fields), format_checker=_FORMATS)
+    validator, formats = _validator_class()
+    return validator(jsonschema_for(kind, unknown_fields=unknown_fields), format_checker=formats)
 
 
 def _path(parts: Sequence[Any]) -> str:

@@ -204,8 +204,8 @@ class Stores:
         return self
 
     def _open(self) -> None:
-        from session_runner.devserver import MotoServer
         from session_runner.lease.dynamodb import ensure_table
+        from tests.harness.devserver import MotoServer
         from tests.harness.kube import apply_crds, crd_documents
 
         self.plane = self._given or self._start_plane()

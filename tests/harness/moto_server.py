@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from session_runner.devserver import MotoServer
+from tests.harness.devserver import MotoServer
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from session_runner.devserver import free_port
+from tests.harness.devserver import free_port
 from tests.harness.kube import KubeApi
 from tests.harness.waiting import wait_for
 

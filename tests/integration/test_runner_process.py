@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from session_runner.devrunner import LocalRunner, start_runner
-from session_runner.devserver import free_port
 from session_runner.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
+from tests.harness.devserver import free_port
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint, flip_a_byte_of_a_chunk
 from tests.integration.conftest import Cluster, OperatorProcess, wait_for

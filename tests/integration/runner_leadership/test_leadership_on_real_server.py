@@ -22,9 +22,9 @@ import pytest
 from kubernetes import client
 
 from session_runner.devrunner import LocalRunner, start_runner
-from session_runner.devserver import free_port
 from session_runner.snapshot import layout
 from session_runner.snapshot.store import SnapshotStore
+from tests.harness.devserver import free_port
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
 from tests.harness.waiting import wait_for

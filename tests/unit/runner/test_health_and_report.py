@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from session_runner.devserver import free_port
 from session_runner.runner import health
 from session_runner.runner.report import RunnerFacts, build_report
+from tests.harness.devserver import free_port
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
 """An embedded AWS stand-in (the moto server) for development, tests and the local demo.
 
+Development code, so it lives with the test harness and not in the runtime
+packages the images install (moto is in pyproject's `dev` group only); the
+demo (scripts/demo_local.py) and the benchmarks import it from here too.
+
 wafleet talks to S3, SQS, SNS and DynamoDB only through boto3 with an endpoint
 URL, so the same code runs against AWS, MinIO or this server. The server runs in
 its own process (moto in-process is ~40 % slower and shares our GIL) and is
