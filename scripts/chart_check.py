@@ -9,8 +9,10 @@ For the default values and each ``ci/*-values.yaml`` of the chart:
      ``kubernetes_validate`` in strict mode (unknown fields and wrong types are
      errors) against each Kubernetes version checked: the chart's kubeVersion
      floor, 1.30 and the newest the package ships;
-   * custom resources against the openAPIV3Schema of their CRD (rendered, or
-     from the repository's ``crds/``) with ``jsonschema``, made strict the way
+   * wafleet's own custom resources with the validator the CRDs are generated
+     with (``wafleet_operator.crdgen.validate_against_crd``: the one the demo
+     and the tests use), other custom resources against the openAPIV3Schema of
+     their CRD with ``jsonschema``, made strict the way
      ``kubectl --validate=strict`` is: unknown fields are errors unless the
      schema preserves them;
    * ServiceMonitors (monitoring.coreos.com has no schema offline) only
@@ -490,10 +492,13 @@ class CustomResourceValidator:
                 f"{manifest.ref}: version {manifest.version} is not served by "
                 f"{entry.crd} (served: {served})"
             ]
-        problems = [
-            f"{manifest.ref}: {json_path(err.absolute_path)}: {err.message}"
-            for err in sorted(validator.iter_errors(manifest.body), key=lambda e: list(e.path))
-        ]
+        if manifest.group == PROJECT_GROUP:
+            problems = project_resource_problems(manifest)
+        else:
+            problems = [
+                f"{manifest.ref}: {json_path(err.absolute_path)}: {err.message}"
+                for err in sorted(validator.iter_errors(manifest.body), key=lambda e: list(e.path))
+            ]
         if not manifest.name:
             problems.append(f"{manifest.ref}: metadata.name is missing")
         if entry.scope == "Namespaced" and not manifest.namespace:
@@ -501,6 +506,17 @@ class CustomResourceValidator:
         if entry.scope == "Cluster" and manifest.namespace:
             problems.append(f"{manifest.ref}: cluster-scoped kind with a metadata.namespace")
         return problems
+
+
+def project_resource_problems(manifest: Manifest) -> list[str]:
+    """wafleet's own resources go through the validator the CRDs are generated with
+    (`wafleet_operator.crdgen.validate_against_crd`: schema, formats, unknown fields and
+    the CEL rules), the one the demo and the tests use too; `check_crds` makes
+    sure the chart's CRDs are those generated ones. `strict_schema` stays for the
+    CRDs of others, whose rules no model of ours knows."""
+    from wafleet_operator.crdgen import validate_against_crd
+
+    return [f"{manifest.ref}: {error}" for error in validate_against_crd(None, manifest.body)]
 
 
 def validate_service_monitor(manifest: Manifest) -> list[str]:

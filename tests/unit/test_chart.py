@@ -387,6 +387,18 @@ def test_a_project_custom_resource_is_validated_strictly(repo_crds: list[cc.Mani
     assert any("without metadata.namespace" in p for p in validator.validate(cluster_scoped))
     wrong_version = cc.Manifest(source="test", body={**account.body, "apiVersion": "wafleet.io/v9"})
     assert any("not served" in p for p in validator.validate(wrong_version))
+    # The same validator the CRDs come from: CEL rules apply too (jsonschema alone skipped them).
+    bad_lease = cc.Manifest(
+        source="test",
+        body={
+            **account.body,
+            "spec": {
+                "phoneNumber": "+15551234567",
+                "lease": {"durationSeconds": 5, "renewDeadlineSeconds": 10},
+            },
+        },
+    )
+    assert any("renewDeadlineSeconds" in p for p in validator.validate(bad_lease))
 
 
 SYNTHETIC_CRD = cc.Manifest(
