@@ -14,28 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-PHASES = (
-    "Pending",
-    "Restoring",
-    "AwaitingLogin",
-    "Connected",
-    "Disconnected",
-    "Suspended",
-    "Fenced",
-    "Failed",
-)
+from session_runner.contract import RunnerPhase
+from wafleet_operator.api.whatsapp_account import AccountPhase
+
+PHASES = tuple(phase.value for phase in AccountPhase)
 #: What the runner reports about itself (RunnerPhase) → the account's phase.
 #: Waiting for the Lease (Standby) or starting up is still Pending for a user.
-RUNNER_TO_ACCOUNT_PHASE = {
-    "Starting": "Pending",
-    "Standby": "Pending",
-    "Restoring": "Restoring",
-    "AwaitingLogin": "AwaitingLogin",
-    "Connected": "Connected",
-    "Disconnected": "Disconnected",
-    "Fenced": "Fenced",
-    "Stopped": "Pending",
-    "Failed": "Failed",
+#: Keyed by the contract's enum, so every phase a runner can report has a row
+#: (tests/unit/test_status.py checks that none is missing).
+RUNNER_TO_ACCOUNT_PHASE: dict[RunnerPhase, AccountPhase] = {
+    RunnerPhase.STARTING: AccountPhase.PENDING,
+    RunnerPhase.STANDBY: AccountPhase.PENDING,
+    RunnerPhase.RESTORING: AccountPhase.RESTORING,
+    RunnerPhase.AWAITING_LOGIN: AccountPhase.AWAITING_LOGIN,
+    RunnerPhase.CONNECTED: AccountPhase.CONNECTED,
+    RunnerPhase.DISCONNECTED: AccountPhase.DISCONNECTED,
+    RunnerPhase.FENCED: AccountPhase.FENCED,
+    RunnerPhase.STOPPED: AccountPhase.PENDING,
+    RunnerPhase.FAILED: AccountPhase.FAILED,
 }
 CONDITION_TYPES = ("Ready", "LeaseHeld", "LoggedIn", "SnapshotHealthy")
 
@@ -100,6 +96,14 @@ class Verdict:
         }
 
 
+def account_phase(runner_phase: object) -> str | None:
+    """The account phase for a reported runner phase; None for one no runner reports."""
+    try:
+        return RUNNER_TO_ACCOUNT_PHASE[RunnerPhase(str(runner_phase))].value
+    except ValueError:
+        return None
+
+
 def runner_report_is_current(
     report: dict[str, Any] | None, accepted_token: int | None, *, lease_free: bool = False
 ) -> bool:
@@ -118,7 +122,7 @@ def runner_report_is_current(
         return False
     token = report.get("fencingToken")
     if not isinstance(token, int) or isinstance(token, bool):
-        return lease_free and report.get("phase") == "Failed"
+        return lease_free and report.get("phase") == RunnerPhase.FAILED
     return accepted_token is None or token >= accepted_token
 
 
@@ -241,7 +245,7 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
         observed.restore_request,
         report.get("restoredFrom") if report else None,
     )
-    runner_phase = RUNNER_TO_ACCOUNT_PHASE.get(str(report.get("phase"))) if report else None
+    runner_phase = account_phase(report.get("phase")) if report else None
 
     def cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
         return _condition(kind, status, reason, message, gen, now, prev)

@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
+from session_runner.contract import RunnerPhase, RunnerReportBody
 from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
 from session_runner.lease.fencing import token_accepts
 
@@ -43,7 +44,7 @@ _VOLATILE = frozenset({"reportedAt"})
 class RunnerFacts:
     """The runner's view of its session at one moment."""
 
-    phase: str
+    phase: RunnerPhase
     holder: str
     fencing_token: int | None = None
     login_qr: str | None = None
@@ -124,10 +125,14 @@ def _substance(report: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if v is not None and k not in _VOLATILE}
 
 
-def build_report(facts: RunnerFacts, now: datetime) -> dict[str, Any]:
-    """Pure: the `status.runner` object (camelCase; None clears a field in a merge patch)."""
+def build_report(facts: RunnerFacts, now: datetime) -> RunnerReportBody:
+    """Pure: the `status.runner` object (camelCase; None clears a field in a merge patch).
+
+    Its keys are the contract's (`session_runner.contract.report`), the ones the
+    operator's CRD model accepts.
+    """
     return {
-        "phase": facts.phase,
+        "phase": RunnerPhase(facts.phase),
         "holder": facts.holder,
         "fencingToken": facts.fencing_token,
         "loginQr": facts.login_qr,

@@ -9,11 +9,12 @@ synchronously the moment the renew deadline passes (before any await), and
 A conflict from WhatsApp ("stream replaced": another client took the session)
 is treated as fencing: the engine is killed, the lease released, and the
 runner does not compete again — it reports Fenced and waits for a person.
-The wafleet.io/fenced annotation does the same until it is removed.
+The wafleet.io/fenced annotation does the same until it is removed. Which of
+the two fenced the session is a `fence.FenceReason`, and only `fence.may_lift`
+says whether the fence may end without a restart.
 
-Snapshots: restore before the engine starts, snapshot right after a fresh
-login (the QR scan a person just made is the most valuable state the account
-has, and waiting for the interval would risk it), every
+Snapshots (`snapshots.SnapshotSchedule`): restore before the engine starts,
+snapshot right after a fresh login (`snapshots.snapshot_after_event`), every
 `snapshot_interval_seconds` while leading and once more on graceful stop
 (`use_snapshots` installs the snapshot layer's hooks). Storage refusing a
 write for a stale fencing token means our token is below one already used:
@@ -26,16 +27,18 @@ the same: report Failed with the reason, release the lease, wait a bounded
 backoff and compete again; after `startup.MAX_FAILED_STARTS` failures in a
 row `alive()` turns false so the kubelet restarts the pod (`startup.py`).
 
-On-demand requests come as annotations (the CLI writes a timestamp): a new
-wafleet.io/snapshot-request value takes a snapshot, a new
-wafleet.io/verify-request value verifies the latest snapshot in the
-background (`use_verify` installs that hook) and reports the answer as
-`lastVerify`, naming the request it answered so `wafleet verify --wait`
-knows it is its own.
+On-demand requests come as annotations (the CLI writes a timestamp):
+`requests.next_requests` decides which to serve (once per new value, by the
+leader); a snapshot request takes a snapshot, a verify request verifies the
+latest snapshot in the background (`verifier.Verifier`; `use_verify` installs
+the hook) and reports the answer as `lastVerify`, naming the request it
+answered so `wafleet verify --wait` knows it is its own.
 
-Reports (`status.runner`) are shared with every other runner of the account,
-so each one is written only if `report.decide_write` allows it: a standby
-never replaces the leader's report, a deposed leader never its successor's.
+Phases are the contract's `RunnerPhase` (`session_runner.contract`), the enum
+the operator's CRD model uses. Reports (`status.runner`) are shared with every
+other runner of the account, so each one is written only if
+`report.decide_write` allows it: a standby never replaces the leader's report,
+a deposed leader never its successor's.
 The leader re-asserts its report every `report_interval_seconds` (writing
 only when the status no longer says what it last reported), so a lost or
 overwritten write heals without waiting for the next engine event.
@@ -49,16 +52,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from session_runner.annotations import (
-    SNAPSHOT_REQUEST_ANNOTATION,
-    VERIFY_REQUEST_ANNOTATION,
-    is_fenced,
-    is_new_request,
-)
+from session_runner.contract import RunnerPhase, is_fenced
 from session_runner.engines.base import Engine
 from session_runner.engines.events import (
     Conflict,
@@ -78,16 +74,20 @@ from session_runner.lease.factory import timings_from_settings
 from session_runner.lease.fencing import FencedOutError
 from session_runner.lease.record import unique_identity
 from session_runner.runner import metrics
+from session_runner.runner.fence import Fence, FenceReason, may_lift
 from session_runner.runner.report import Reporter, RunnerFacts, WriteDecision
+from session_runner.runner.requests import Served, next_requests
 from session_runner.runner.restore_request import OneShotRestore
+from session_runner.runner.snapshots import SnapshotHook, SnapshotSchedule, no_snapshot
 from session_runner.runner.startup import (
     describe_error,
     failed_start_message,
     start_backoff,
     start_healthy,
 )
+from session_runner.runner.verifier import Verifier
 from session_runner.settings import RunnerSettings
-from session_runner.snapshot.verify import VerifyHook, VerifyOutcome, last_verify_status
+from session_runner.snapshot.verify import VerifyHook
 
 if TYPE_CHECKING:  # the snapshot layer loads only when a store is configured
     from session_runner.snapshot.restore import RestoreResult
@@ -98,7 +98,6 @@ log = logging.getLogger(__name__)
 #: Liveness tolerance past the lease duration, as client-go's HealthzAdaptor takes.
 LIVENESS_TOLERANCE_S = 20.0
 
-SnapshotHook = Callable[[Path, int], Awaitable[None]]
 TokenFloor = Callable[[], Awaitable[int]]
 
 
@@ -107,30 +106,9 @@ class StepDown:
     """Why the leader gives the lease up while the process goes on: what to report (with
     the token, before releasing) and how long to wait before competing again."""
 
-    phase: str
+    phase: RunnerPhase
     message: str
     pause: float
-
-
-async def _no_snapshot(session_dir: Path, token: int) -> None:
-    """Without `spec.snapshot` there is nothing to restore or save: the session starts empty."""
-
-
-async def _no_verify() -> VerifyOutcome:
-    """Without a store there is nothing to verify; the request is still answered."""
-    return VerifyOutcome(None, error="snapshots are not configured (spec.snapshot)")
-
-
-def snapshot_after_event(event: EngineEvent, *, awaiting_login: bool, restored: bool) -> bool:
-    """Should this event trigger a snapshot now, ahead of the interval?
-
-    Only a login that is new state: one that followed a QR or pairing code, or
-    any login when nothing was restored. That is what a pod loss would cost a
-    person another scan for. A restored session that WhatsApp accepts is
-    already in the store, so snapshotting it again buys nothing (and costs the
-    browser engine a quiesce).
-    """
-    return isinstance(event, LoggedIn) and (awaiting_login or not restored)
 
 
 class SessionRunner:
@@ -143,8 +121,8 @@ class SessionRunner:
         reporter: Reporter,
         engine_factory: Callable[[], Engine],
         *,
-        restore: SnapshotHook = _no_snapshot,
-        snapshot: SnapshotHook = _no_snapshot,
+        restore: SnapshotHook = no_snapshot,
+        snapshot: SnapshotHook = no_snapshot,
         annotations_probe: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
     ) -> None:
         self.settings = settings
@@ -158,25 +136,25 @@ class SessionRunner:
         self._reporter = reporter
         self._engine_factory = engine_factory
         self._restore = restore
-        self._snapshot = snapshot
         self._annotations_probe = annotations_probe
-        self._snapshot_request: str | None = None  # the request value already served
-        self._verify_request: str | None = None  # likewise for verify requests
-        self._verify: VerifyHook = _no_verify
-        self._verify_lock = asyncio.Lock()  # one verification at a time; later ones queue
-        self._last_verify: dict[str, object] | None = None
+        self._served: Served | None = None  # request values served; None until the first poll
+        self._verifier = Verifier(after=self._report_current)
         self._engine: Engine | None = None
         self._token: int | None = None
         self._last_token: int | None = None  # our latest leadership's token, kept after it ends
         self._report_lock = asyncio.Lock()  # one report at a time, each with the latest facts
         self._login_qr: str | None = None
-        self._restored = False  # did the last restore find a snapshot (set by on_restore)
         self._state_dir = state_dir(settings.engine.value, settings.session_dir)
-        self._last_snapshot: dict[str, object] | None = None
-        self._snapshot_error: str | None = None
+        self._snapshots = SnapshotSchedule(
+            self._state_dir,
+            settings.snapshot_interval_seconds,
+            on_fenced_out=self._fenced_out,
+            after=self._report_current,
+        )
+        self._snapshots.hook = snapshot
         self._fenced = asyncio.Event()
-        self._fence_reason = ""
-        self._phase, self._message = "Starting", ""
+        self._fence: Fence | None = None  # set with `_fenced`
+        self._phase, self._message = RunnerPhase.STARTING, ""
         self._giving_up = False  # stopping the elector ourselves (SIGTERM, fence): no loss
         self._step_down: StepDown | None = None  # set with `_stepping_down`: give the lease up
         self._stepping_down = asyncio.Event()
@@ -190,7 +168,7 @@ class SessionRunner:
 
     def use_snapshots(self, restore: SnapshotHook, snapshot: SnapshotHook) -> None:
         """Install the snapshot layer's hooks (built with this runner's callbacks below)."""
-        self._restore, self._snapshot = restore, snapshot
+        self._restore, self._snapshots.hook = restore, snapshot
 
     def use_token_floor(self, floor: TokenFloor) -> None:
         """Install the fencing token floor (`runner.floor.combined_floor`): every claim of
@@ -212,31 +190,15 @@ class SessionRunner:
                 f"cannot read the fencing token floor ({describe_error(error)}): "
                 "not claiming the lease until it can be read"
             )
-            if (self._phase, self._message) != ("Failed", message):
-                self._background.spawn(self._report("Failed", message))
+            if (self._phase, self._message) != (RunnerPhase.FAILED, message):
+                self._background.spawn(self._report(RunnerPhase.FAILED, message))
             raise
         self._floor_failing_since = None
         return floor
 
     def use_verify(self, verify: VerifyHook) -> None:
         """Install the snapshot layer's verify hook (snapshotter.build_verify_hook)."""
-        self._verify = verify
-
-    async def _verify_now(self, request: str) -> None:
-        """Verify the latest snapshot for `request` and report the answer (a background task).
-
-        The download and checks run in worker threads: the lease loop and the
-        engine never wait for them. A verification that outlives the lease
-        still reports, but without a token, so the operator ignores it.
-        """
-        async with self._verify_lock:
-            log.info("verification of the latest snapshot requested (%s)", request)
-            try:
-                outcome = await self._verify()
-            except Exception as error:  # the hook should not raise; the request is answered anyway
-                outcome = VerifyOutcome(None, error=f"verification failed: {type(error).__name__}")
-            self._last_verify = last_verify_status(request, outcome, datetime.now(UTC))
-            await self._report_current()
+        self._verifier.hook = verify
 
     def quiesce(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The running engine's quiesce (close, copy, relaunch); nothing to hold without one."""
@@ -244,13 +206,8 @@ class SessionRunner:
         return engine.quiesce() if engine is not None else contextlib.nullcontext()
 
     def on_snapshot(self, result: SnapshotResult) -> None:
-        self._last_snapshot = {
-            "id": result.id,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "bytes": result.bytes_uploaded,
-            "seconds": round(result.seconds, 3),
-        }
-        self._snapshot_error = None
+        """The snapshot layer finished one: the next report carries it."""
+        self._snapshots.record(result)
 
     def use_restore_request(self, one_shot: OneShotRestore) -> None:
         """Read spec.restoreFrom's request from the account (main.py); default: once per process."""
@@ -269,33 +226,9 @@ class SessionRunner:
         # A session rolled back to spec.restoreFrom is not what the store's latest holds:
         # snapshot it once connected (as a fresh login), or the next start would restore
         # the state the person just rolled back from.
-        self._restored = result is not None and not rolled_back
+        self._snapshots.restored = result is not None and not rolled_back
         if result is not None and result.warning:
-            self._snapshot_error = result.warning
-
-    async def _take_snapshot(self, token: int) -> None:
-        """One snapshot; a refusal for a stale token stops the engine and gives the lease up."""
-        try:
-            await self._snapshot(self._state_dir, token)
-        except FencedOutError as error:
-            self._fenced_out(token, error)
-            raise
-        except Exception as error:
-            self._snapshot_error = f"snapshot failed: {type(error).__name__}: {error}"[:500]
-            log.error("%s", self._snapshot_error)
-        await self._report_current()
-
-    async def _snapshot_now(self, token: int) -> None:
-        with contextlib.suppress(FencedOutError):  # already handled: the engine is stopped
-            await self._take_snapshot(token)
-
-    async def _snapshot_periodically(self, token: int) -> None:
-        while True:
-            await asyncio.sleep(self.settings.snapshot_interval_seconds)
-            try:
-                await self._take_snapshot(token)
-            except FencedOutError:
-                return
+            self._snapshots.error = result.warning
 
     # ------------------------------------------------------------ probes
 
@@ -319,7 +252,7 @@ class SessionRunner:
 
     async def run(self, stop: asyncio.Event) -> int:
         """Compete, lead, lose … until `stop` (SIGTERM) or a fencing event; then shut down cleanly."""
-        await self._report("Standby", "waiting for the lease")
+        await self._report(RunnerPhase.STANDBY, "waiting for the lease")
         watcher = asyncio.create_task(self._watch_annotations(), name="annotations-watch")
         while True:
             elector_task = asyncio.create_task(
@@ -351,7 +284,7 @@ class SessionRunner:
                 # Report while the lease is still ours, so no successor's report can be
                 # overwritten by this one after it took over.
                 self._token = held
-                await self._report("Stopped", "runner stopped")
+                await self._report(RunnerPhase.STOPPED, "runner stopped")
                 released = await self.elector.release()
                 self._token = None
                 metrics.holding(None)
@@ -369,7 +302,7 @@ class SessionRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), step.pause)
                 if stop.is_set():
-                    await self._report("Stopped", "runner stopped")
+                    await self._report(RunnerPhase.STOPPED, "runner stopped")
                     break
                 continue
             if not self._fenced.is_set():
@@ -377,11 +310,12 @@ class SessionRunner:
                 # account for that. The engine is already stopped; compete again.
                 log.error("lease loop ended unexpectedly (%r); competing again", results[0])
                 self._token = None
-                await self._report("Standby", "lease loop restarted after an error")
+                await self._report(RunnerPhase.STANDBY, "lease loop restarted after an error")
                 await asyncio.sleep(self.settings.lease_retry_period_seconds)
                 continue
             self._token = held
-            await self._report("Fenced", self._fence_reason)  # still ours: with the token
+            assert self._fence is not None  # set with `_fenced`
+            await self._report(RunnerPhase.FENCED, self._fence.message)  # ours: with the token
             released = await self.elector.release()
             metrics.holding(None)
             log.info("lease released" if released else "lease not released (not ours)")
@@ -404,7 +338,7 @@ class SessionRunner:
         reassert = asyncio.create_task(self._reassert_periodically(token), name="reassert")
         periodic: asyncio.Task[None] | None = None
         try:
-            await self._report("Restoring", f"lease acquired with fencing token {token}")
+            await self._report(RunnerPhase.RESTORING, f"lease acquired with fencing token {token}")
             try:
                 await self._restore(self._state_dir, token)
                 engine = self._engine_factory()
@@ -414,7 +348,7 @@ class SessionRunner:
                 self._start_failed(error)
                 return
             self._failed_starts = 0
-            periodic = asyncio.create_task(self._snapshot_periodically(token), name="snapshots")
+            periodic = asyncio.create_task(self._snapshots.periodically(token), name="snapshots")
             async for event in engine.events():
                 await self._on_event(event)
         finally:
@@ -438,7 +372,9 @@ class SessionRunner:
             reason,
         )
         self._request_step_down(
-            StepDown("Failed", failed_start_message(reason, self._failed_starts, pause), pause)
+            StepDown(
+                RunnerPhase.FAILED, failed_start_message(reason, self._failed_starts, pause), pause
+            )
         )
 
     def _fenced_out(self, token: int, error: FencedOutError) -> None:
@@ -447,7 +383,7 @@ class SessionRunner:
         higher than storage's. Synchronous up to the kill, like `_lost()`."""
         reason = " ".join(str(error).split())[:200]
         log.error("storage refused our fencing token %s (%s): stopping the engine", token, reason)
-        self._snapshot_error = f"storage refused fencing token {token}: {reason}"
+        self._snapshots.error = f"storage refused fencing token {token}: {reason}"
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.kill()
@@ -456,7 +392,7 @@ class SessionRunner:
         metrics.LEASE_LOST.inc()
         self._request_step_down(
             StepDown(
-                "Standby",
+                RunnerPhase.STANDBY,
                 f"storage refused fencing token {token} ({reason}): lease released, "
                 "competing again for a higher token",
                 0.0,
@@ -485,41 +421,41 @@ class SessionRunner:
         if self._giving_up:
             return
         metrics.LEASE_LOST.inc()
-        self._background.spawn(self._report("Standby", "lease lost: engine stopped"))
+        self._background.spawn(self._report(RunnerPhase.STANDBY, "lease lost: engine stopped"))
 
     async def _on_event(self, event: EngineEvent) -> None:
         if isinstance(event, QrCode):
             self._login_qr = event.payload
-            await self._report("AwaitingLogin", "scan the QR code")
+            await self._report(RunnerPhase.AWAITING_LOGIN, "scan the QR code")
         elif isinstance(event, LoggedIn | Connected):
-            fresh_login = snapshot_after_event(
-                event, awaiting_login=self._phase == "AwaitingLogin", restored=self._restored
+            fresh_login = self._snapshots.fresh_login(
+                event, awaiting_login=self._phase is RunnerPhase.AWAITING_LOGIN
             )
             self._login_qr = None
             if self._engine is not None and self._engine.ready:
-                await self._report("Connected", "session connected")
+                await self._report(RunnerPhase.CONNECTED, "session connected")
             if fresh_login and self._token is not None:
-                self._background.spawn(self._snapshot_now(self._token))
+                self._background.spawn(self._snapshots.take_quietly(self._token))
         elif isinstance(event, Conflict):
-            self.fence(f"WhatsApp says another client took the session: {event.detail}")
+            self.fence(Fence(FenceReason.CONFLICT, event.detail))
         elif isinstance(event, LoggedOut):
-            await self._report("AwaitingLogin", f"logged out: {event.reason}")
+            await self._report(RunnerPhase.AWAITING_LOGIN, f"logged out: {event.reason}")
         elif isinstance(event, Disconnected) and not self._fenced.is_set():
-            await self._report("Disconnected", event.reason)
+            await self._report(RunnerPhase.DISCONNECTED, event.reason)
         else:
             log.debug("engine event %s", event.type)
 
-    def fence(self, reason: str) -> None:
+    def fence(self, fence: Fence) -> None:
         """Stop now and do not compete again (a conflict, or the fenced annotation)."""
         if self._fenced.is_set():
             return
         metrics.FENCED.inc()
-        self._fence_reason = reason
+        self._fence = fence
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.kill()
         self._fenced.set()
-        log.warning("session fenced: %s", reason)
+        log.warning("session fenced: %s", fence.message)
 
     async def _shutdown_session(self, *, graceful: bool) -> None:
         """Stop the engine while still leading, then take the final snapshot (graceful only).
@@ -541,14 +477,14 @@ class SessionRunner:
             async with asyncio.timeout(budget):
                 await engine.stop()
                 if self._token is not None:
-                    with contextlib.suppress(FencedOutError):  # the lease is released either way
-                        await self._take_snapshot(self._token)
+                    # A refusal is handled by `take_quietly`; the lease is released either way.
+                    await self._snapshots.take_quietly(self._token)
         except TimeoutError:
             engine.kill()
-            self._snapshot_error = (
+            self._snapshots.error = (
                 f"final snapshot did not finish within {budget:g} s; the previous one stays latest"
             )
-            log.error("%s", self._snapshot_error)
+            log.error("%s", self._snapshots.error)
 
     async def _fenced_now(self) -> bool:
         assert self._annotations_probe is not None
@@ -557,44 +493,40 @@ class SessionRunner:
     async def _watch_annotations(self) -> None:
         """Poll the account's annotations: the fence, on-demand snapshot and verify requests.
 
-        A request is served once per new value (the CLI writes a timestamp) by
-        the runner holding the lease; the value seen at start-up counts as
-        served, so a restart does not repeat it (a verification downloads the
-        whole snapshot). A verification is spawned, not awaited: this loop also
-        watches the fence and must keep polling.
+        Which requests to serve is `requests.next_requests` (once per new value,
+        by the leader; the values seen first count as served). A verification is
+        spawned, not awaited: this loop also watches the fence and must keep
+        polling.
         """
         if self._annotations_probe is None:
             return
-        first = True
+        polled = False
         while True:
-            if not first:
+            if polled:  # every attempt but the first waits, a failed one too
                 await asyncio.sleep(self.settings.lease_retry_period_seconds)
+            polled = True
             try:
                 annotations = await self._annotations_probe()
             except Exception as error:
                 log.info("annotation probe failed: %s", type(error).__name__)
                 continue
             if is_fenced(annotations):
-                self.fence("the wafleet.io/fenced annotation is set")
-            request = annotations.get(SNAPSHOT_REQUEST_ANNOTATION)
-            verify = annotations.get(VERIFY_REQUEST_ANNOTATION)
-            if first:
-                self._snapshot_request = request
-                self._verify_request = verify
-            elif self._token is not None:
-                if verify is not None and is_new_request(verify, self._verify_request):
-                    self._verify_request = verify
-                    self._background.spawn(self._verify_now(verify))
-                if is_new_request(request, self._snapshot_request):
-                    self._snapshot_request = request
-                    log.info("on-demand snapshot requested (%s)", request)
-                    with contextlib.suppress(FencedOutError):
-                        await self._take_snapshot(self._token)
-            first = False
+                self.fence(Fence(FenceReason.ANNOTATION))
+            token = self._token
+            todo = next_requests(self._served, annotations, leading=token is not None)
+            self._served = todo.served
+            if todo.verify is not None:
+                self._background.spawn(self._verifier.answer(todo.verify))
+            if todo.snapshot is not None and token is not None:
+                log.info("on-demand snapshot requested (%s)", todo.snapshot)
+                await self._snapshots.take_quietly(token)
 
     async def _wait_for_unfence(self, stop: asyncio.Event) -> bool:
         """True when the fence was lifted (annotation removed); False on stop or a conflict."""
-        if self._annotations_probe is None or not self._fence_reason.startswith("the wafleet.io"):
+        assert self._fence is not None  # set with `_fenced`
+        if not may_lift(
+            self._fence.reason, can_read_annotations=self._annotations_probe is not None
+        ):
             await stop.wait()
             return False
         while not stop.is_set():
@@ -603,8 +535,8 @@ class SessionRunner:
             try:
                 if not await self._fenced_now():
                     self._fenced.clear()
-                    self._fence_reason = ""
-                    await self._report("Standby", "fence lifted: competing for the lease")
+                    self._fence = None
+                    await self._report(RunnerPhase.STANDBY, "fence lifted: competing for the lease")
                     return True
             except Exception as error:
                 log.info("fence probe failed: %s", type(error).__name__)
@@ -616,7 +548,7 @@ class SessionRunner:
         """Re-send the last phase with fresh snapshot facts."""
         await self._report(self._phase, self._message)
 
-    async def _report(self, phase: str, message: str) -> WriteDecision | None:
+    async def _report(self, phase: RunnerPhase, message: str) -> WriteDecision | None:
         self._phase, self._message = phase, message
         return await self._send(refresh=False)
 
@@ -646,11 +578,11 @@ class SessionRunner:
                 phase=self._phase,
                 holder=self.identity,
                 fencing_token=self._token,
-                login_qr=self._login_qr if self._phase == "AwaitingLogin" else None,
+                login_qr=self._login_qr if self._phase is RunnerPhase.AWAITING_LOGIN else None,
                 message=self._message,
-                last_snapshot=self._last_snapshot,
-                snapshot_error=self._snapshot_error,
-                last_verify=self._last_verify,
+                last_snapshot=self._snapshots.last,
+                snapshot_error=self._snapshots.error,
+                last_verify=self._verifier.last,
                 last_token=self._last_token,
                 restored_from=self._one_shot.report,
             )

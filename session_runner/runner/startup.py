@@ -20,6 +20,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from session_runner.contract import RunnerPhase
 from session_runner.lease.backend import LeaseBackend
 from session_runner.lease.record import LeaseRecord
 from session_runner.runner.report import Reporter, RunnerFacts, WriteDecision
@@ -117,7 +118,7 @@ async def report_startup_failure(
     except Exception as error:
         log.info("lease read failed (%s); reporting as a standby", type(error).__name__)
         free = False
-    facts = RunnerFacts(phase="Failed", holder=holder, message=message, lease_free=free)
+    facts = RunnerFacts(phase=RunnerPhase.FAILED, holder=holder, message=message, lease_free=free)
     try:
         decision = await reporter.report(facts)
     except Exception as error:

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from session_runner.contract import RunnerPhase
+from wafleet_operator.api import AccountPhase
 from wafleet_operator.status import (
+    RUNNER_TO_ACCOUNT_PHASE,
     Observed,
     Problem,
     decide_status,
@@ -17,6 +20,9 @@ from wafleet_operator.status import (
     runner_report_is_current,
     snapshot_corrupt,
     snapshot_event,
+)
+from wafleet_operator.status import (
+    account_phase as account_phase_of,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -166,6 +172,40 @@ def test_decide_status(
         "SnapshotHealthy",
     ]
     assert all(c["observedGeneration"] == observed.generation for c in verdict.conditions)
+
+
+@pytest.mark.parametrize(
+    ("runner_phase", "account_phase"),
+    [
+        (RunnerPhase.STARTING, "Pending"),
+        (RunnerPhase.STANDBY, "Pending"),
+        (RunnerPhase.RESTORING, "Restoring"),
+        (RunnerPhase.AWAITING_LOGIN, "AwaitingLogin"),
+        (RunnerPhase.CONNECTED, "Connected"),
+        (RunnerPhase.DISCONNECTED, "Disconnected"),
+        (RunnerPhase.FENCED, "Fenced"),
+        (RunnerPhase.STOPPED, "Pending"),
+        (RunnerPhase.FAILED, "Failed"),
+        # Not a phase any runner reports (a hand edit): the runner is not reporting.
+        ("Dancing", None),
+        (None, None),
+    ],
+)
+def test_account_phase_of_each_runner_phase(
+    runner_phase: object, account_phase: str | None
+) -> None:
+    assert account_phase_of(runner_phase) == account_phase
+
+
+def test_every_runner_phase_of_the_contract_maps_to_an_account_phase() -> None:
+    assert set(RUNNER_TO_ACCOUNT_PHASE) == set(RunnerPhase)
+    assert set(RUNNER_TO_ACCOUNT_PHASE.values()) <= set(AccountPhase)
+
+
+def test_a_phase_no_runner_reports_reads_as_a_silent_runner() -> None:
+    verdict = decide_status(Observed(generation=1, runner=report("Dancing"), **RUNNING), NOW)
+    assert verdict.phase == "Pending"
+    assert conditions(verdict.conditions)["Ready"] == ("False", "RunnerNotReporting")
 
 
 def test_invalid_spec_names_the_field_in_ready_message() -> None:

@@ -9,8 +9,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
-# One list of engines for the CRD and the runner: the operator-runner contract owns it.
-from session_runner.settings import Engine as Engine
+# One list of engines and of runner phases for the CRD and the runner: the
+# operator-runner contract (session_runner.contract) owns them.
+from session_runner.contract import Engine as Engine
+from session_runner.contract import RunnerPhase as RunnerPhase
 
 from .common import (
     AGE_COLUMN,
@@ -74,20 +76,6 @@ class AccountPhase(StrEnum):
     DISCONNECTED = "Disconnected"
     SUSPENDED = "Suspended"
     FENCED = "Fenced"
-    FAILED = "Failed"
-
-
-class RunnerPhase(StrEnum):
-    """What the runner itself observed; the operator maps it to AccountPhase."""
-
-    STARTING = "Starting"
-    STANDBY = "Standby"  # waiting for the Lease
-    RESTORING = "Restoring"
-    AWAITING_LOGIN = "AwaitingLogin"
-    CONNECTED = "Connected"
-    DISCONNECTED = "Disconnected"
-    FENCED = "Fenced"
-    STOPPED = "Stopped"
     FAILED = "Failed"
 
 
