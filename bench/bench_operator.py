@@ -139,18 +139,15 @@ async def _baseline_floor_async(kubeconfig: Path, count: int) -> float:
     It uses the operator's own `Kube` client (server-side apply) with 8 requests
     in flight, creating each account, applying its children and writing a status.
     """
-    from kubernetes_asyncio import client as aclient
-    from kubernetes_asyncio import config as aconfig
-
+    from session_runner.kube.client import KubeClient
+    from session_runner.kube.connection import from_kubeconfig
     from wafleet_operator.api import WhatsAppAccountSpec
     from wafleet_operator.config import OperatorSettings
     from wafleet_operator.kube import Kube
     from wafleet_operator.specs import build_children
     from wafleet_operator.specs.account import AccountRef
 
-    configuration = aclient.Configuration()
-    await aconfig.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
-    kube = Kube(aclient.ApiClient(configuration), field_manager="bench")
+    kube = Kube(KubeClient(from_kubeconfig(kubeconfig)), field_manager="bench")
     settings = OperatorSettings()
     limit = asyncio.Semaphore(8)
 

@@ -5,22 +5,34 @@ applying children, reading Secrets, writing status outside a handler — goes
 through this thin client. Children are written with server-side apply under one
 field manager, so applying the same desired object twice changes nothing, and a
 field someone edited by hand is taken back on the next apply.
+
+`Kube` is a thin layer over the runner's `session_runner.kube.KubeClient`, the one
+Kubernetes client wafleet has (issue 14; why that one and not kubernetes_asyncio
+or lightkube: session_runner/kube/__init__.py). Its errors are the one hierarchy
+of `session_runner.kube.errors`; `KubeError` is the base class's name here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
-
+from session_runner.kube.client import APPLY_PATCH, MERGE_PATCH, KubeClient
+from session_runner.kube.errors import (
+    APIConflictError,
+    APIError,
+    APIForbiddenError,
+    APINotFoundError,
+    APIUnprocessableError,
+)
 from wafleet_operator import __version__
+
+#: The operator's name for the base API error (many call sites catch it).
+KubeError = APIError
 
 FIELD_MANAGER = "wafleet-operator"
 
-#: Connections this client keeps to the API server (kubernetes_asyncio's default is 100).
+#: Connections this client keeps to the API server (aiohttp's default is 100).
 #: Each one is TLS, and each costs about 0.3 MB resident for as long as aiohttp keeps it
 #: alive: asyncio gives every SSL connection a 256 KiB read buffer, OpenSSL adds its own
 #: state. When 1,000 accounts are created at once, kopf's 128 account workers reconcile in
@@ -79,64 +91,27 @@ def kind_of(api_version: str, kind: str) -> ResourceKind:
         raise ValueError(f"wafleet does not manage {kind} ({api_version})") from None
 
 
-class KubeError(Exception):
-    """An API error with the server's status code and reason, without request bodies."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-    @property
-    def is_conflict(self) -> bool:
-        return self.status == 409
-
-    @property
-    def is_not_found(self) -> bool:
-        return self.status == 404
-
-    @classmethod
-    def from_api_exception(cls, exc: ApiException) -> KubeError:
-        reason, message = str(exc.reason or ""), ""
-        try:
-            status = json.loads(exc.body or "{}")
-            reason = str(status.get("reason") or reason)
-            message = str(status.get("message") or "")
-        except (TypeError, ValueError):
-            pass
-        return cls(int(exc.status or 0), reason, message)
-
-
-async def load_client_config() -> client.Configuration:
-    """In-cluster configuration when running in a pod, else the kubeconfig (KUBECONFIG)."""
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        await config.load_kube_config(client_configuration=configuration)
-    return configuration
-
-
 class Kube:
     """Typed-enough access to the API server for the operator's own writes and reads."""
 
-    def __init__(self, api_client: client.ApiClient, field_manager: str = FIELD_MANAGER) -> None:
-        self._api = api_client
+    def __init__(self, client: KubeClient, field_manager: str = FIELD_MANAGER) -> None:
+        self.client = client
         self._field_manager = field_manager
 
     @classmethod
     async def connect(
         cls, field_manager: str = FIELD_MANAGER, max_connections: int = MAX_CONNECTIONS
     ) -> Kube:
-        configuration = await load_client_config()
-        configuration.connection_pool_maxsize = max_connections
-        api = client.ApiClient(configuration)
-        api.user_agent = f"wafleet-operator/{__version__}"  # audit logs name us, not the library
-        return cls(api, field_manager)
+        """In-cluster in a pod, else the kubeconfig ($KUBECONFIG or ~/.kube/config)."""
+        client = KubeClient.connect(
+            # audit logs name us, not the library
+            user_agent=f"wafleet-operator/{__version__}",
+            max_connections=max_connections,
+        )
+        return cls(client, field_manager)
 
     async def close(self) -> None:
-        await self._api.close()
+        await self.client.close()
 
     async def _call(
         self,
@@ -146,20 +121,9 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        try:
-            result = await self._api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                body=body,
-                response_types_map={200: "object", 201: "object"},
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-            )
-        except ApiException as exc:
-            raise KubeError.from_api_exception(exc) from None
-        return dict(result) if isinstance(result, dict) else {}
+        return await self.client.request(
+            method, path, body, content_type=content_type, params=query
+        )
 
     async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply `obj` as wafleet's field manager, taking fields back from others.
@@ -174,7 +138,7 @@ class Kube:
             kind.object_path(meta.get("namespace"), meta["name"]),
             body=obj,
             query=[("fieldManager", self._field_manager), ("force", "true")],
-            content_type="application/apply-patch+yaml",
+            content_type=APPLY_PATCH,
         )
 
     async def get(
@@ -183,10 +147,8 @@ class Kube:
         """The object, or None when it does not exist."""
         try:
             return await self._call("GET", kind_of(api_version, kind).object_path(namespace, name))
-        except KubeError as exc:
-            if exc.is_not_found:
-                return None
-            raise
+        except APINotFoundError:
+            return None
 
     async def list(
         self, api_version: str, kind: str, namespace: str | None
@@ -217,10 +179,8 @@ class Kube:
                 kind_of(api_version, kind).object_path(namespace, name),
                 body={"propagationPolicy": propagation},
             )
-        except KubeError as exc:
-            if exc.is_not_found:
-                return False
-            raise
+        except APINotFoundError:
+            return False
         return True
 
     async def patch_status(
@@ -240,5 +200,21 @@ class Kube:
             "PATCH",
             kind_of(api_version, kind).object_path(namespace, name) + "/status",
             body=body,
-            content_type="application/merge-patch+json",
+            content_type=MERGE_PATCH,
         )
+
+
+__all__ = [
+    "FIELD_MANAGER",
+    "KINDS",
+    "MAX_CONNECTIONS",
+    "APIConflictError",
+    "APIError",
+    "APIForbiddenError",
+    "APINotFoundError",
+    "APIUnprocessableError",
+    "Kube",
+    "KubeError",
+    "ResourceKind",
+    "kind_of",
+]

@@ -23,7 +23,7 @@ import kopf
 from session_runner.annotations import is_fenced
 from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
-from wafleet_operator.kube import Kube, KubeError
+from wafleet_operator.kube import APIConflictError, APIUnprocessableError, Kube, KubeError
 from wafleet_operator.metrics import INVALID_SPECS, RECONCILE_SECONDS, RECONCILES, PhaseBook
 from wafleet_operator.specs import build_children
 from wafleet_operator.specs.account import AccountRef
@@ -140,7 +140,7 @@ def must_recreate(kind: str, error: KubeError) -> bool:
     """
     return (
         kind == "StatefulSet"
-        and error.status == 422
+        and isinstance(error, APIUnprocessableError)
         and "updates to statefulset spec for fields other than" in error.message
     )
 
@@ -166,7 +166,7 @@ async def apply_child(kube: Kube, child: dict[str, Any]) -> dict[str, Any]:
         if await kube.get(api_version, kind, namespace, name) is None:
             return await kube.apply(child)
         await asyncio.sleep(RECREATE_POLL_S)
-    raise KubeError(409, "Conflict", f"{kind} {name} is still being deleted; retrying")
+    raise APIConflictError(409, "Conflict", f"{kind} {name} is still being deleted; retrying")
 
 
 @asynccontextmanager
@@ -252,7 +252,7 @@ async def _converge_fresh(
         if fresh is None:
             return None
         body = fresh
-    raise KubeError(409, "Conflict", "the account kept changing while it was reconciled")
+    raise APIConflictError(409, "Conflict", "the account kept changing while it was reconciled")
 
 
 async def _converge(
@@ -317,10 +317,8 @@ async def _converge(
                 patch,
                 resource_version=meta.get("resourceVersion"),
             )
-        except KubeError as error:
-            if error.is_conflict:
-                raise _StaleAccountError() from None
-            raise
+        except APIConflictError:
+            raise _StaleAccountError() from None
         announce(body, status, verdict, problems)
     ctx.phases.set(namespace, name, verdict.phase)
     return verdict

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes_asyncio.config import kube_config
 
 from wafleet_operator.kube import MAX_CONNECTIONS, Kube
 
@@ -33,13 +32,12 @@ async def test_connect_bounds_the_connection_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requested: int | None, expected: int
 ) -> None:
     """A burst of reconciliations waits for a free connection instead of opening up to 100."""
-    # kubernetes_asyncio reads $KUBECONFIG once, at import.
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig(tmp_path)))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path)))
     kube = await (Kube.connect() if requested is None else Kube.connect(max_connections=requested))
     try:
-        connector = kube._api.rest_client.pool_manager.connector
-        assert connector is not None
-        assert connector.limit == expected
+        assert kube.client.connection.server == "https://127.0.0.1:6443"
+        assert kube.client.max_connections == expected
     finally:
         await kube.close()
 

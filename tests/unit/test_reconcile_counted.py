@@ -8,6 +8,7 @@ import itertools
 import pytest
 from prometheus_client import REGISTRY
 
+from session_runner.kube.errors import error_for
 from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import counted, must_recreate
 
@@ -73,4 +74,4 @@ def test_counted(raised: BaseException | None, ok: int, error: int) -> None:
     ],
 )
 def test_must_recreate(case: str, kind: str, status: int, message: str, recreate: bool) -> None:
-    assert must_recreate(kind, KubeError(status, "Invalid", message)) is recreate, case
+    assert must_recreate(kind, error_for(status, "Invalid", message)) is recreate, case
