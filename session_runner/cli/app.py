@@ -26,8 +26,9 @@ from session_runner.cli.accounts import (
     status_row,
     verify_answer,
 )
-from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
+from session_runner.kube.client import MERGE_PATCH, KubeClient
 from session_runner.kube.connection import KubeConfigError, load_connection
+from session_runner.kube.errors import APIError, APINotFoundError
 from session_runner.not_built import not_built
 
 T = TypeVar("T")
@@ -69,7 +70,7 @@ async def _fetch(work: Callable[[KubeClient], Awaitable[T]]) -> T:
     async with _connect() as client:
         try:
             return await work(client)
-        except KubeApiError as error:
+        except APIError as error:
             typer.echo(f"wafleet: {error}", err=True)
             raise typer.Exit(code=1) from None
         except (aiohttp.ClientError, OSError) as error:
@@ -173,10 +174,8 @@ async def _request_verify(
     """
     try:
         body = await get_account(client, namespace, account)
-    except KubeApiError as error:
-        if error.status == 404:
-            return 1, f"no WhatsAppAccount {namespace}/{account} (HTTP 404)", True
-        raise
+    except APINotFoundError:
+        return 1, f"no WhatsAppAccount {namespace}/{account} (HTTP 404)", True
     if not (body.get("spec") or {}).get("snapshot"):
         return 1, "no spec.snapshot: there is no snapshot to verify", True
     request = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -24,7 +24,8 @@ from typing import Any
 
 import aiohttp
 
-from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
+from session_runner.kube.client import MERGE_PATCH, KubeClient
+from session_runner.kube.errors import APIConflictError, APIError, APINotFoundError
 from session_runner.lease.record import (
     LeaseBackendError,
     LeaseConflict,
@@ -104,11 +105,11 @@ class KubernetesLeaseBackend:
                 self.client.request(method, path, body, content_type=content_type),
                 self.request_timeout,
             )
-        except KubeApiError as exc:
-            if exc.status == 409:
-                raise LeaseConflict(f"{where}: {exc.reason}") from exc
-            if exc.status == 404:
-                raise LeaseNotFound(f"{where} not found") from exc
+        except APIConflictError as exc:
+            raise LeaseConflict(f"{where}: {exc.reason}") from exc
+        except APINotFoundError as exc:
+            raise LeaseNotFound(f"{where} not found") from exc
+        except APIError as exc:
             raise LeaseBackendError(f"{where}: HTTP {exc.status} {exc.reason}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise LeaseBackendError(f"{where}: {type(exc).__name__}: {exc}") from exc

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from session_runner.contract import RunnerPhase, RunnerReportBody
-from session_runner.kube.client import MERGE_PATCH, KubeApiError, KubeClient
+from session_runner.kube.client import MERGE_PATCH, KubeClient
+from session_runner.kube.errors import APIConflictError
 from session_runner.lease.fencing import token_accepts
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ class KubernetesReporter:
         self._path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{account}/status"
 
     async def report(self, facts: RunnerFacts, *, refresh: bool = False) -> WriteDecision:
-        """One report; raises KubeApiError (or a network error) when it could not be written."""
+        """One report; raises APIError (or a network error) when it could not be written."""
         mine = build_report(facts, datetime.now(UTC))
         for attempt in range(1, REPORT_ATTEMPTS + 1):
             account = await self._call("GET")
@@ -180,8 +181,8 @@ class KubernetesReporter:
             body = {"metadata": {"resourceVersion": version}, "status": {"runner": mine}}
             try:
                 await self._call("PATCH", body)
-            except KubeApiError as error:
-                if error.status != 409 or attempt == REPORT_ATTEMPTS:
+            except APIConflictError:
+                if attempt == REPORT_ATTEMPTS:
                     raise
                 continue
             _log_decision(decision, facts, current)

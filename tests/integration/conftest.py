@@ -27,6 +27,7 @@ from kubernetes import client
 
 from tests.harness.devserver import free_port
 from tests.harness.kube import KubeApi
+from tests.harness.moto_server import AwsEndpoint
 from tests.harness.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,6 +183,41 @@ def create_snapshot_secrets(cluster: Cluster, tag: str) -> None:
             },
         ),
     )
+
+
+KUBECTL = REPO / ".tools" / "bin" / "kubectl"
+
+
+def kubectl(kube_api: KubeApi, *args: str, input_text: str | None = None) -> str:
+    """The real kubectl as a user runs it, in the test's namespace; its stdout."""
+    done = subprocess.run(
+        [str(KUBECTL), *args],
+        env=kube_api.env(),
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def start_snapshotted_account(
+    kube_api: KubeApi, cluster: Cluster, aws: AwsEndpoint, *, bucket: str, name: str, manifest: str
+) -> str:
+    """A bucket, the snapshot Secrets, `kubectl apply -f` of `manifest`, the account Ready,
+    and the id of its first snapshot (the one taken right after the login)."""
+    aws.client("s3").create_bucket(Bucket=bucket)
+    create_snapshot_secrets(cluster, name)
+    kubectl(kube_api, "apply", "-f", "-", input_text=manifest)
+    kubectl(kube_api, "wait", "--for=condition=Ready", f"waa/{name}", "--timeout=180s")
+
+    def first_snapshot() -> str | None:
+        runner = (cluster.account(name).get("status") or {}).get("runner") or {}
+        return (runner.get("lastSnapshot") or {}).get("id")
+
+    return str(wait_for(first_snapshot, f"the first snapshot of {name}"))
 
 
 @dataclass

@@ -11,29 +11,18 @@ RBAC is the one the operator wrote).
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 from tests.harness.control_plane.kubelet import Kubelet
-from tests.harness.kube import REPO, KubeApi
+from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, create_snapshot_secrets, wait_for
-
-KUBECTL = REPO / ".tools" / "bin" / "kubectl"
-
-
-def kubectl(kube_api: KubeApi, *args: str, input_text: str | None = None) -> str:
-    done = subprocess.run(
-        [str(KUBECTL), *args],
-        env=kube_api.env(),
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
-    )
-    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done.stdout
+from tests.integration.conftest import (
+    Cluster,
+    OperatorProcess,
+    create_snapshot_secrets,
+    kubectl,
+    wait_for,
+)
 
 
 def account_manifest(endpoint: str) -> str:

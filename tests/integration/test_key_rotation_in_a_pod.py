@@ -24,10 +24,10 @@ from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import (
     Cluster,
     OperatorProcess,
-    create_snapshot_secrets,
+    kubectl,
+    start_snapshotted_account,
     wait_for,
 )
-from tests.integration.test_end_to_end import kubectl
 
 BUCKET = "rotation"
 
@@ -63,11 +63,14 @@ def test_rotate_the_key_and_the_next_pod_restores_and_snapshots_under_the_new_on
     aws: AwsEndpoint,
 ) -> None:
     ns = kube_api.namespace
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    create_snapshot_secrets(cluster, "rotate")
-    kubectl(kube_api, "apply", "-f", "-", input_text=manifest(aws.endpoint_url, "Automatic"))
-    kubectl(kube_api, "wait", "--for=condition=Ready", "waa/rot", "--timeout=180s")
-    first = wait_for(lambda: (runner(cluster).get("lastSnapshot") or {}).get("id"), "a snapshot")
+    first = start_snapshotted_account(
+        kube_api,
+        cluster,
+        aws,
+        bucket=BUCKET,
+        name="rot",
+        manifest=manifest(aws.endpoint_url, "Automatic"),
+    )
     old_key = base64.b64decode(cluster.core.read_namespaced_secret("kek", ns).data["key"])
 
     # Rotate: the new key becomes `key`, the old one stays readable as `key.1`.

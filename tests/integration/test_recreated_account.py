@@ -16,8 +16,13 @@ from typing import Any
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, create_snapshot_secrets, wait_for
-from tests.integration.test_end_to_end import kubectl
+from tests.integration.conftest import (
+    Cluster,
+    OperatorProcess,
+    kubectl,
+    start_snapshotted_account,
+    wait_for,
+)
 
 BUCKET = "recreated"
 
@@ -60,11 +65,14 @@ def test_a_recreated_account_refuses_the_old_store_until_it_adopts_it(
     aws: AwsEndpoint,
 ) -> None:
     ns = kube_api.namespace
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    create_snapshot_secrets(cluster, "recreate")
-    kubectl(kube_api, "apply", "-f", "-", input_text=manifest(aws.endpoint_url, "Automatic"))
-    kubectl(kube_api, "wait", "--for=condition=Ready", "waa/re", "--timeout=180s")
-    wait_for(lambda: (status(cluster).get("runner") or {}).get("lastSnapshot"), "a snapshot")
+    start_snapshotted_account(
+        kube_api,
+        cluster,
+        aws,
+        bucket=BUCKET,
+        name="re",
+        manifest=manifest(aws.endpoint_url, "Automatic"),
+    )
     old_uid = cluster.account("re")["metadata"]["uid"]
 
     kubectl(kube_api, "delete", "waa", "re", "--timeout=120s")

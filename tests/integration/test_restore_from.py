@@ -18,8 +18,13 @@ from typing import Any
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, OperatorProcess, create_snapshot_secrets, wait_for
-from tests.integration.test_end_to_end import kubectl
+from tests.integration.conftest import (
+    Cluster,
+    OperatorProcess,
+    kubectl,
+    start_snapshotted_account,
+    wait_for,
+)
 
 BUCKET = "restore-from"
 
@@ -65,11 +70,9 @@ def test_restore_from_rolls_back_once_and_later_starts_restore_the_latest(
     aws: AwsEndpoint,
 ) -> None:
     ns = kube_api.namespace
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    create_snapshot_secrets(cluster, "rollback")
-    kubectl(kube_api, "apply", "-f", "-", input_text=manifest(aws.endpoint_url))
-    kubectl(kube_api, "wait", "--for=condition=Ready", "waa/rb", "--timeout=180s")
-    first = wait_for(lambda: last_snapshot_id(cluster), "the snapshot after the login")
+    first = start_snapshotted_account(
+        kube_api, cluster, aws, bucket=BUCKET, name="rb", manifest=manifest(aws.endpoint_url)
+    )
 
     # A second snapshot, on demand: `first` is now an older one to roll back to.
     kubectl(kube_api, "annotate", "waa", "rb", f"wafleet.io/snapshot-request={time.time()}")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from session_runner.kube.client import KubeApiError, KubeClient
+from session_runner.kube.errors import error_for
 from session_runner.runner.report import (
     REPORT_ATTEMPTS,
     KubernetesReporter,
@@ -44,7 +45,8 @@ def account(version: str, runner: dict[str, Any] | None) -> dict[str, Any]:
     return {"metadata": {"name": "demo", "resourceVersion": version}, "status": status}
 
 
-CONFLICT = KubeApiError(409, "Conflict", "the object has been modified")
+# As the client raises it: the status picks the class (session_runner.kube.errors).
+CONFLICT = error_for(409, "Conflict", "the object has been modified")
 
 
 def reporter(server: ScriptedApiServer) -> KubernetesReporter:
@@ -100,7 +102,7 @@ async def test_conflicts_on_every_attempt_give_up_with_the_error() -> None:
 
 
 async def test_other_errors_are_not_retried() -> None:
-    server = ScriptedApiServer([account("41", None), KubeApiError(403, "Forbidden", "no")])
+    server = ScriptedApiServer([account("41", None), error_for(403, "Forbidden", "no")])
     with pytest.raises(KubeApiError):
         await reporter(server).report(RunnerFacts("Connected", "waa-demo-0", 3, last_token=3))
     assert len(server.requests) == 2
