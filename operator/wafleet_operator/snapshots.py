@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from session_runner.snapshot.layout import account_prefix, owner_key
 from session_runner.snapshot.manifest import OwnerDoc
 from session_runner.snapshot.ownership import Action, decide_owner
+from session_runner.snapshot.store import SnapshotStore, s3_error_code
 from wafleet_operator.api import SnapshotSpec
 
 #: S3 error codes that mean the store refused the keys themselves: retrying soon rarely helps.
@@ -121,34 +122,12 @@ def owner_verdict(
 _NEVER_WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        return str((response.get("Error") or {}).get("Code") or "")
-    return ""
-
-
 def _safe_error(error: Exception) -> StoreError:
     """A StoreError naming the error's type and S3 code only: boto3 messages may echo
     request details, and nothing of the credentials may reach a log or an event."""
-    code = _error_code(error)
+    code = s3_error_code(error)
     text = f"{type(error).__name__}{f' {code}' if code else ''}"
     return StoreError(text, credentials_refused=code in CREDENTIAL_CODES)
-
-
-def _get(s3: Any, bucket: str, key: str) -> bytes | None:
-    try:
-        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return None
-
-
-def _delete_keys(s3: Any, bucket: str, keys: list[str]) -> None:
-    for start in range(0, len(keys), 1000):
-        batch = keys[start : start + 1000]
-        s3.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-        )
 
 
 def _delete_prefix(
@@ -159,13 +138,11 @@ def _delete_prefix(
     account: str,
     uid: str,
 ) -> int:
-    s3 = boto3.client("s3", **client_kwargs)
+    store = SnapshotStore(boto3.client("s3", **client_kwargs), bucket, prefix)
     where = f"s3://{bucket}/{prefix}"
     owner_doc_key = owner_key(prefix)
-    stored = _get(s3, bucket, owner_doc_key)
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [str(item["Key"]) for item in page.get("Contents", [])]
+    stored = store.read_owner_doc()
+    keys = store.list_keys()
     verdict = owner_verdict(
         stored,
         has_objects=bool(keys),
@@ -178,8 +155,8 @@ def _delete_prefix(
         return 0
     if not verdict.ours:
         raise ForeignStoreError(verdict.reason)
-    _delete_keys(s3, bucket, [k for k in keys if k != owner_doc_key])
-    _delete_keys(s3, bucket, [owner_doc_key])
+    store.delete_keys([k for k in keys if k != owner_doc_key])
+    store.delete_keys([owner_doc_key])
     return len(keys)
 
 
@@ -214,6 +191,6 @@ async def delete_account_snapshots(
     except ForeignStoreError:
         raise
     except Exception as error:  # boto3 raises many types; name none of the secrets
-        if _error_code(error) in NO_BUCKET_CODES:
+        if s3_error_code(error) in NO_BUCKET_CODES:
             return 0
         raise _safe_error(error) from None

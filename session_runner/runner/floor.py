@@ -19,11 +19,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from session_runner.kube.client import KubeClient
-from session_runner.runner.report import GROUP, PLURAL, VERSION, report_token
+from session_runner.runner.report import report_token
+from session_runner.runner.restore_request import AccountReader
 
 TokenFloor = Callable[[], Awaitable[int]]
-STATUS_READ_TIMEOUT_S = 5.0
 
 
 def floor_from_status(account: Mapping[str, Any]) -> int:
@@ -43,17 +42,15 @@ def floor_from_status(account: Mapping[str, Any]) -> int:
     return max(tokens) + 1 if tokens else 0
 
 
-def status_token_floor(client: KubeClient, namespace: str, account: str) -> TokenFloor:
-    """A provider of `floor_from_status` for the account, read with the runner's client.
+def status_token_floor(read_account: AccountReader) -> TokenFloor:
+    """A provider of `floor_from_status` over the runner's account reader (main.py).
 
     A missing account (404) or any other failure raises: the elector then
     does not claim this round.
     """
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{account}"
 
     async def floor() -> int:
-        found = await asyncio.wait_for(client.request("GET", path), STATUS_READ_TIMEOUT_S)
-        return floor_from_status(found)
+        return floor_from_status(await read_account() or {})
 
     return floor
 

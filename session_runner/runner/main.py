@@ -26,7 +26,7 @@ from session_runner.kube.client import KubeClient
 from session_runner.lease.factory import open_backend
 from session_runner.runner import health
 from session_runner.runner.floor import TokenFloor, combined_floor, status_token_floor
-from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter
+from session_runner.runner.report import FileReporter, KubernetesReporter, Reporter, account_path
 from session_runner.runner.restore_request import AccountReader, OneShotRestore
 from session_runner.runner.session import SessionRunner
 from session_runner.runner.startup import describe_error, report_startup_failure
@@ -35,14 +35,15 @@ from session_runner.settings import LeaseBackend, RunnerSettings
 log = logging.getLogger(__name__)
 
 
+#: Every read of the account (annotations, restore request, token floor) gives up after this.
+ACCOUNT_READ_TIMEOUT_S = 5.0
+
+
 def _account_reader(client: KubeClient, settings: RunnerSettings) -> AccountReader:
-    path = (
-        f"/apis/wafleet.io/v1alpha1/namespaces/{settings.namespace}"
-        f"/whatsappaccounts/{settings.account_name}"
-    )
+    path = account_path(settings.namespace, settings.account_name)
 
     async def read() -> dict[str, Any]:
-        return await asyncio.wait_for(client.request("GET", path), 5.0)
+        return await asyncio.wait_for(client.request("GET", path), ACCOUNT_READ_TIMEOUT_S)
 
     return read
 
@@ -76,7 +77,7 @@ async def run_session(settings: RunnerSettings) -> int:
             reporter = KubernetesReporter(client, settings.namespace, settings.account_name)
             read_account = _account_reader(client, settings)
             probe = _annotations_probe(read_account)
-            floors.append(status_token_floor(client, settings.namespace, settings.account_name))
+            floors.append(status_token_floor(read_account))
         runner = SessionRunner(
             settings,
             backend,
@@ -94,7 +95,8 @@ async def run_session(settings: RunnerSettings) -> int:
                 build_verify_hook,
                 s3_client,
             )
-            from session_runner.snapshot.token_floor import account_store, store_token_floor
+            from session_runner.snapshot.store import account_store
+            from session_runner.snapshot.token_floor import store_token_floor
 
             try:
                 s3 = s3_client(settings)  # one client (and connection pool) for all three

@@ -66,6 +66,12 @@ class RunnerFacts:
     restored_from: dict[str, Any] | None = None
 
 
+def account_path(namespace: str, account: str) -> str:
+    """The account's API path: what the runner reads (annotations, restore request, token
+    floor) and, with /status, where it reports."""
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{account}"
+
+
 class WriteDecision(Enum):
     """What to do with a report, given the report currently in `status.runner`."""
 
@@ -163,7 +169,7 @@ class KubernetesReporter:
 
     def __init__(self, client: KubeClient, namespace: str, account: str) -> None:
         self._client = client
-        self._path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{account}/status"
+        self._path = f"{account_path(namespace, account)}/status"
 
     async def report(self, facts: RunnerFacts, *, refresh: bool = False) -> WriteDecision:
         """One report; raises APIError (or a network error) when it could not be written."""

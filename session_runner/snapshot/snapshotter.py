@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from session_runner.lease.fencing import FencedOutError, token_accepts
-from session_runner.snapshot import layout, metrics
+from session_runner.snapshot import metrics
 from session_runner.snapshot.capture import FileEntry, Method
 from session_runner.snapshot.chunks import (
     CHUNK_SIZE,
@@ -69,7 +69,7 @@ from session_runner.snapshot.staging import (
     stage,
     stale_staging_dirs,
 )
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.snapshot.store import SnapshotStore, account_store
 from session_runner.snapshot.verify import VerifyHook, VerifyOutcome, metrics_result
 
 log = logging.getLogger(__name__)
@@ -487,11 +487,7 @@ def _store_and_keyring(settings: Any, client: Any) -> tuple[SnapshotStore, KeyRi
     if settings.snapshot_encryption_key_file is None:
         raise KeyRingError("snapshot_bucket is set but snapshot_encryption_key_file is not")
     keyring = load_keyring(Path(settings.snapshot_encryption_key_file))
-    store = SnapshotStore(
-        client if client is not None else s3_client(settings),
-        settings.snapshot_bucket,
-        layout.account_prefix(settings.snapshot_prefix, settings.namespace, settings.account_name),
-    )
+    store = account_store(settings, client if client is not None else s3_client(settings))
     return store, keyring
 
 

@@ -65,7 +65,8 @@ class ChunkObject:
     last_modified: datetime
 
 
-def _code(error: Exception) -> str:
+def s3_error_code(error: Exception) -> str:
+    """The S3 error code of a botocore error ("" for anything else): what callers decide on."""
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
 
@@ -76,11 +77,11 @@ def _status(error: Exception) -> int:
 
 
 def _precondition_failed(error: Exception) -> bool:
-    return _code(error) in {"PreconditionFailed", "412"} or _status(error) == 412
+    return s3_error_code(error) in {"PreconditionFailed", "412"} or _status(error) == 412
 
 
 def _not_found(error: Exception) -> bool:
-    return _code(error) in {"NoSuchKey", "404", "NotFound"} or _status(error) == 404
+    return s3_error_code(error) in {"NoSuchKey", "404", "NotFound"} or _status(error) == 404
 
 
 class SnapshotStore:
@@ -130,6 +131,21 @@ class SnapshotStore:
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
             )
+
+    # ------------------------------------------------------------ the whole prefix
+
+    def read_owner_doc(self) -> bytes | None:
+        """owner.json as stored (None when absent), for a caller that judges it itself."""
+        found = self._get(layout.owner_key(self.prefix))
+        return None if found is None else found[0]
+
+    def list_keys(self) -> list[str]:
+        """Every object key under the account's prefix."""
+        return [str(obj["Key"]) for obj in self._list("")]
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete these objects (full keys), a thousand per request."""
+        self._delete(keys)
 
     # ------------------------------------------------------------ owner
 
@@ -320,3 +336,13 @@ class SnapshotStore:
                         "latest-pointer changed under us twice (another writer holds it)"
                     ) from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def account_store(settings: Any, client: Any) -> SnapshotStore:
+    """The account's store as RunnerSettings locate it (`layout.account_prefix`): the one
+    place the runner's hooks, its verification and its token floor find it."""
+    return SnapshotStore(
+        client,
+        settings.snapshot_bucket,
+        layout.account_prefix(settings.snapshot_prefix, settings.namespace, settings.account_name),
+    )

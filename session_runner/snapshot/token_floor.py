@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from session_runner.snapshot import layout
 from session_runner.snapshot.store import SnapshotStore
 
 TokenFloor = Callable[[], Awaitable[int]]
@@ -34,19 +32,6 @@ TokenFloor = Callable[[], Awaitable[int]]
 def floor_from_pointer(pointer_token: int | None) -> int:
     """Pure: the lowest token a new holder may take given the pointer's (None: no snapshot yet)."""
     return 0 if pointer_token is None else pointer_token + 1
-
-
-def account_store(settings: Any, client: Any = None) -> SnapshotStore:
-    """The account's store, located as the snapshotter locates it (no keyring needed)."""
-    if client is None:
-        from session_runner.snapshot.snapshotter import s3_client
-
-        client = s3_client(settings)
-    return SnapshotStore(
-        client,
-        settings.snapshot_bucket,
-        layout.account_prefix(settings.snapshot_prefix, settings.namespace, settings.account_name),
-    )
 
 
 def store_token_floor(store: SnapshotStore) -> TokenFloor:
