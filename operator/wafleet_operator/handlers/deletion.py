@@ -29,7 +29,7 @@ import kopf
 from session_runner.annotations import SKIP_SNAPSHOT_DELETION_ANNOTATION, skips_snapshot_deletion
 from wafleet_operator.api import DeletionPolicy, WhatsAppAccountSpec
 from wafleet_operator.kube import KubeError
-from wafleet_operator.reconcile import API_VERSION, KIND, Context
+from wafleet_operator.reconcile import API_VERSION, KIND, Context, apply_child
 from wafleet_operator.snapshots import (
     Credentials,
     ForeignStoreError,
@@ -66,14 +66,15 @@ class DeletionBlockedError(Exception):
 async def stop_runner(ctx: Context, account: AccountRef, spec: WhatsAppAccountSpec) -> None:
     """Scale the StatefulSet to 0; RUNNER_RUNNING while the pod still exists.
 
-    The suspended StatefulSet is applied whole, as the reconcile path would
-    (a partial apply under the same field manager would drop the rest).
+    The suspended StatefulSet is applied whole and the way the reconcile path
+    applies it (`apply_child`: a partial apply under the same field manager would
+    drop the rest, and one made by an older operator is recreated, not refused).
     """
     namespace = account.namespace
     statefulset = await ctx.kube.get("apps/v1", "StatefulSet", namespace, child_name(account.name))
     if statefulset is not None and (statefulset.get("spec") or {}).get("replicas") != 0:
         suspended = spec.model_copy(update={"suspended": True})
-        await ctx.kube.apply(build_statefulset(account, suspended, ctx.settings))
+        await apply_child(ctx.kube, build_statefulset(account, suspended, ctx.settings))
     if await ctx.kube.get("v1", "Pod", namespace, pod_name(account.name)) is not None:
         raise DeletionBlockedError(
             Obstacle.RUNNER_RUNNING,
