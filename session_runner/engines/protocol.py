@@ -353,6 +353,7 @@ class ProtocolEngine(Engine):
                 )
             if not self._connecting.done():
                 log.warning("neonize's connect call did not return within the stop timeout")
+        self._abandon_connect()
 
     def kill(self) -> None:
         """Refuse everything, drop events, fire Go's Stop in a daemon thread. Synchronous.
@@ -369,6 +370,30 @@ class ProtocolEngine(Engine):
             ).start()
         if self._client is not None:
             _no_second_stop_at_gc(self._client)
+        self._abandon_connect()
+
+    def _abandon_connect(self) -> None:
+        """Stop caring about the connect call's outcome, so it is never left unretrieved.
+
+        Its future lives on our loop, and the Go call may fail (say, a DNS error)
+        after we stopped listening, or just before our loop closes with the
+        callbacks that would read the error still queued. An unretrieved
+        exception is logged with its traceback when the future is collected, at
+        whatever allocation triggers the collector; on CPython 3.11 that
+        traceback formatting calls `ast.parse`, and inside another `ast.parse`
+        it corrupts the parser's shared depth counter ("SystemError: AST
+        constructor recursion depth mismatch", python/cpython#106905): this
+        made the engine tests fail about one run in five. Cancelling a pending
+        future drops the late result (asyncio skips copying into a cancelled
+        future); a settled one is marked read.
+        """
+        connecting = self._connecting
+        if connecting is None:
+            return
+        if not connecting.done():
+            connecting.cancel()
+        elif not connecting.cancelled():
+            connecting.exception()
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """The event stream; one consumer only (a second call raises)."""
