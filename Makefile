@@ -117,7 +117,7 @@ demo: $(STAMP) tools kube-assets ## on kind when Docker and kind work, else on a
 	  $(MAKE) --no-print-directory kind-demo; \
 	else \
 	  echo "Docker or kind is not available here: running the demo on a local control plane instead."; \
-	  $(PY) scripts/demo_local.py; \
+	  $(PY) -m scripts.demo_local; \
 	fi
 
 .PHONY: kind-demo

@@ -1,10 +1,10 @@
 """`make demo` without Docker and kind: a real control plane where its binaries are, moto always.
 
 It starts the moto server (S3, SQS, SNS, DynamoDB over real HTTP), checks the
-sample resources against the CRDs generated from the models, builds the
-outbound routing every SenderPool gets (one SNS topic, one filtered SQS queue
-per pool), routes a message, shows the storage guarantees the session
-runner's fencing is built on and a failover between two runners. Then, where
+sample resources against the CRDs generated from the models, shows the
+storage guarantees the session runner's fencing is built on and a failover
+between two runners. (Outbound routing joins the demo with the SenderPool
+work, when product code does it.) Then, where
 the control-plane binaries are (KUBEBUILDER_ASSETS or ../shared/kube, and
 etcd), it runs the operator on a real kube-apiserver: `kubectl apply`, the pod
 run by the harness's kubelet stand-in, `kubectl wait`, verify and repair of a
@@ -14,7 +14,6 @@ is skipped, saying why. Each step prints what it did.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -27,11 +26,10 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from tests.harness.devserver import MotoServer
+from wafleet_operator.crdgen import validate_against_crd
 
-from tests.harness.devserver import MotoServer  # noqa: E402
-from wafleet_operator.crdgen import validate_against_crd  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 console = Console(highlight=False)
 
@@ -69,45 +67,6 @@ def check_samples() -> list[dict[str, Any]]:
     return [doc for _, doc in valid]
 
 
-def build_routing(moto: MotoServer, pools: list[dict[str, Any]]) -> None:
-    step("Outbound routing: one SNS topic, one filtered SQS queue per SenderPool")
-    kwargs = moto.client_kwargs()
-    sns, sqs = boto3.client("sns", **kwargs), boto3.client("sqs", **kwargs)
-    topic = sns.create_topic(Name="wafleet-outbound")["TopicArn"]
-    queues: dict[str, str] = {}
-    for pool in pools:
-        target = pool["spec"]["target"]
-        url = sqs.create_queue(QueueName=f"wafleet-send-{target}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sns.subscribe(
-            TopicArn=topic,
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={
-                "FilterPolicy": json.dumps({"target": [target]}),
-                "RawMessageDelivery": "true",
-            },
-        )
-        queues[target] = url
-        console.print(
-            f"  pool [bold]{pool['metadata']['name']}[/] ({pool['spec']['vendor']}) <- target={target}"
-        )
-    if not queues:
-        return
-    chosen = sorted(queues)[0]
-    sns.publish(
-        TopicArn=topic,
-        Message=json.dumps({"to": "+14155550100", "text": "hello from the demo"}),
-        MessageAttributes={"target": {"DataType": "String", "StringValue": chosen}},
-    )
-    for target, url in sorted(queues.items()):
-        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1 if target == chosen else 0)
-        count = len(got.get("Messages", []))
-        console.print(f"  published to target={chosen}: queue {target} received {count}")
-
-
 def show_fencing_primitives(moto: MotoServer) -> None:
     step("Storage guarantees fencing relies on: compare-and-swap on the latest-pointer")
     s3 = boto3.client("s3", **moto.client_kwargs())
@@ -137,8 +96,8 @@ def run_failover(moto: MotoServer, workdir: Path) -> bool:
     step("Two session runners for one account: one live session, failover when it is killed")
     import signal
 
-    from session_runner.devrunner import LeaseTimings, LocalRunner, start_runner
-    from session_runner.lease.dynamodb import ensure_table
+    from session_runner.session.lease.dynamodb import ensure_table
+    from tests.harness.devrunner import LeaseTimings, LocalRunner, start_runner
 
     ensure_table(boto3.client("dynamodb", **moto.client_kwargs()), "wafleet-leases")
     boto3.client("s3", **moto.client_kwargs()).create_bucket(Bucket="wafleet-demo-snapshots")
@@ -450,12 +409,10 @@ def show_verify(kc: Any, moto: MotoServer, bucket: str, env: dict[str, str]) -> 
 
 def main() -> int:
     started = time.monotonic()
-    step("Starting the embedded moto server (S3, SQS, SNS, DynamoDB over HTTP)")
+    step("Starting the embedded moto server (S3, DynamoDB over HTTP)")
     with MotoServer() as moto:
         console.print(f"  listening on {moto.endpoint_url}")
-        samples = check_samples()
-        pools = [doc for doc in samples if doc["kind"] == "SenderPool"]
-        build_routing(moto, pools)
+        check_samples()
         show_fencing_primitives(moto)
         import tempfile
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from session_runner import __version__
-from session_runner.not_built import not_built
+from session_runner.cli.not_built import not_built
 
 app = typer.Typer(
     name="wafleet-runner",
@@ -48,8 +48,8 @@ def session(
     """Hold the account's lease, restore its snapshot, run its WhatsApp engine."""
     from pydantic import ValidationError
 
-    from session_runner.runner.main import main as run
-    from session_runner.settings import RunnerSettings
+    from session_runner.contract.settings import RunnerSettings
+    from session_runner.session.main import main as run
 
     flags: dict[str, tuple[str, object]] = {
         "account_name": ("--account", account),

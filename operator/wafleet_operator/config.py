@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from session_runner.annotations import FENCED_ANNOTATION as FENCED_ANNOTATION
+from session_runner.contract.annotations import FENCED_ANNOTATION as FENCED_ANNOTATION
 
 FINALIZER = "wafleet.io/finalizer"
 #: kopf keeps its progress under this prefix. It must differ from "wafleet.io": kopf

@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from session_runner.annotations import is_fenced
+from session_runner.contract.annotations import is_fenced
 from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import APIConflictError, APIUnprocessableError, Kube, KubeError

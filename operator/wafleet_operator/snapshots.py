@@ -28,10 +28,10 @@ from typing import Any
 import boto3
 from pydantic import ValidationError
 
-from session_runner.snapshot.layout import account_prefix, owner_key
-from session_runner.snapshot.manifest import OwnerDoc
-from session_runner.snapshot.ownership import Action, decide_owner
-from session_runner.snapshot.store import SnapshotStore, s3_error_code
+from session_runner.contract.layout import account_prefix, owner_key
+from session_runner.session.snapshot.manifest import OwnerDoc
+from session_runner.session.snapshot.ownership import Action, decide_owner
+from session_runner.session.snapshot.store import SnapshotStore, s3_error_code
 from wafleet_operator.api import SnapshotSpec
 
 #: S3 error codes that mean the store refused the keys themselves: retrying soon rarely helps.
@@ -94,7 +94,7 @@ def owner_verdict(
 
     `stored` is owner.json's bytes (None when absent), `has_objects` whether
     the prefix holds anything at all. The runner's own ownership rule decides
-    (`session_runner.snapshot.ownership.decide_owner`, with no adoption): the
+    (`session_runner.session.snapshot.ownership.decide_owner`, with no adoption): the
     prefix is this account's exactly when its runner would accept or bind it,
     so the two sides can never disagree about whose store it is.
     """

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from session_runner.contract import RunnerPhase
+from session_runner.session.lease.kubernetes import record_from_lease
+from session_runner.session.lease.record import HolderState, holder_state
 from wafleet_operator.api.whatsapp_account import AccountPhase
 
 PHASES = tuple(phase.value for phase in AccountPhase)
@@ -129,21 +131,18 @@ def runner_report_is_current(
 def lease_is_free(lease: Mapping[str, Any] | None, now: datetime) -> bool:
     """No runner holds the account's Lease: none exists, no holder, or it expired.
 
-    Expired means its last renewal is older than its duration on the operator's
-    clock; a status display may be off by the clocks' skew, never the fencing
-    (the runners and storage decide that, not this).
+    The runner's own rule (`holder_state`) on the operator's clock; a status
+    display may be off by the clocks' skew, never the fencing (the runners and
+    storage decide that, not this). A Lease whose times cannot be read is not
+    free: the cautious reading for a status that would show Failed.
     """
-    spec = (lease or {}).get("spec") or {}
-    if not spec.get("holderIdentity"):
+    if lease is None:
         return True
-    renewed, duration = spec.get("renewTime"), spec.get("leaseDurationSeconds")
-    if not isinstance(renewed, str) or not isinstance(duration, int):
-        return False
     try:
-        renew_time = datetime.fromisoformat(renewed.replace("Z", "+00:00"))
-    except ValueError:
+        record = record_from_lease(lease)
+    except (TypeError, ValueError):
         return False
-    return (now - renew_time).total_seconds() > duration
+    return holder_state(record, now) in (HolderState.NONE, HolderState.EXPIRED)
 
 
 def next_restore_request(
@@ -156,7 +155,7 @@ def next_restore_request(
 
     A new value (or the first one) is a new request, identified by the
     generation that set it; it is consumed when a runner reports restoring
-    that snapshot for it (the runner's side: session_runner/runner/restore_request.py).
+    that snapshot for it (the runner's side: session_runner/session/restore_request.py).
     A report without a generation (the pod started before the request was
     recorded) matches on the snapshot id. Removing spec.restoreFrom forgets it.
     """

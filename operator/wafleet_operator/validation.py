@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from session_runner.keyrule import kek_length_problem
+from session_runner.contract.keyrule import kek_length_problem
 from wafleet_operator.api import CEL_ERROR_TYPE, WhatsAppAccountSpec
 from wafleet_operator.api.whatsapp_account import (
     MAX_ACCOUNT_NAME_LENGTH as MAX_ACCOUNT_NAME_LENGTH,  # re-exported: pinned to specs.naming's

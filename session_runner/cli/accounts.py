@@ -13,26 +13,16 @@ from typing import Any
 
 import qrcode
 
+from session_runner.contract.resources import account_path
 from session_runner.kube.client import KubeClient
-
-BASE = "/apis/wafleet.io/v1alpha1"
-
-
-def accounts_path(namespace: str | None, name: str | None = None) -> str:
-    path = (
-        f"{BASE}/namespaces/{namespace}/whatsappaccounts"
-        if namespace
-        else f"{BASE}/whatsappaccounts"
-    )
-    return f"{path}/{name}" if name else path
 
 
 async def list_accounts(client: KubeClient, namespace: str | None) -> list[dict[str, Any]]:
-    return list((await client.request("GET", accounts_path(namespace))).get("items") or [])
+    return list((await client.request("GET", account_path(namespace))).get("items") or [])
 
 
 async def get_account(client: KubeClient, namespace: str, name: str) -> dict[str, Any]:
-    return await client.request("GET", accounts_path(namespace, name))
+    return await client.request("GET", account_path(namespace, name))
 
 
 def age(timestamp: str | None, now: datetime) -> str:

@@ -17,19 +17,22 @@ from rich.console import Console
 from rich.table import Table
 
 from session_runner import __version__
-from session_runner.annotations import SNAPSHOT_REQUEST_ANNOTATION, VERIFY_REQUEST_ANNOTATION
 from session_runner.cli.accounts import (
-    accounts_path,
     get_account,
     list_accounts,
     qr_text,
     status_row,
     verify_answer,
 )
+from session_runner.cli.not_built import not_built
+from session_runner.contract.annotations import (
+    SNAPSHOT_REQUEST_ANNOTATION,
+    VERIFY_REQUEST_ANNOTATION,
+)
+from session_runner.contract.resources import account_path
 from session_runner.kube.client import MERGE_PATCH, KubeClient
 from session_runner.kube.connection import KubeConfigError, load_connection
 from session_runner.kube.errors import APIError, APINotFoundError
-from session_runner.not_built import not_built
 
 T = TypeVar("T")
 
@@ -154,7 +157,7 @@ def snapshot(
     asyncio.run(
         _fetch(
             lambda client: client.request(
-                "PATCH", accounts_path(namespace, account), patch, content_type=MERGE_PATCH
+                "PATCH", account_path(namespace, account), patch, content_type=MERGE_PATCH
             )
         )
     )
@@ -180,9 +183,7 @@ async def _request_verify(
         return 1, "no spec.snapshot: there is no snapshot to verify", True
     request = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     patch = {"metadata": {"annotations": {VERIFY_REQUEST_ANNOTATION: request}}}
-    await client.request(
-        "PATCH", accounts_path(namespace, account), patch, content_type=MERGE_PATCH
-    )
+    await client.request("PATCH", account_path(namespace, account), patch, content_type=MERGE_PATCH)
     if not wait:
         return (
             0,

@@ -4,11 +4,9 @@ Everything both sides must agree on, and nothing else: the phases the runner
 reports, the shape of its report, the annotations people (or the CLI) set,
 the settings the operator renders into the pod, and where an account's
 snapshots live. The dependency points one way: the operator imports this
-package; nothing here (or anywhere in session_runner) imports the operator.
-
-Settings and the storage layout keep their homes (`session_runner.settings`,
-`session_runner.snapshot.layout`), where most code imports them from; they
-are re-exported here so the operator finds the whole contract under one name.
+package; nothing here (or anywhere in session_runner) imports the operator,
+and nothing here imports the rest of session_runner: the contract is the
+bottom layer.
 """
 
 from __future__ import annotations
@@ -22,10 +20,10 @@ from session_runner.contract.annotations import (
     is_new_request,
     skips_snapshot_deletion,
 )
+from session_runner.contract.layout import account_prefix
 from session_runner.contract.phases import RunnerPhase
 from session_runner.contract.report import REPORT_KEYS, RunnerReportBody
-from session_runner.settings import ENV_PREFIX, Engine, LeaseBackend, RunnerSettings
-from session_runner.snapshot.layout import account_prefix
+from session_runner.contract.settings import ENV_PREFIX, Engine, LeaseBackend, RunnerSettings
 
 __all__ = [
     "ENV_PREFIX",

@@ -1,8 +1,8 @@
 """The shape of `status.runner`: the camelCase keys the runner writes.
 
-The runner builds this object (`session_runner.runner.report.build_report`)
+The runner builds this object (`session_runner.session.report.build_report`)
 and the operator parses it with its CRD model (`RunnerReport`, whose aliases
-must be exactly these keys; tests/unit/runner/test_contract.py ties the
+must be exactly these keys; tests/unit/session/test_contract.py ties the
 three together). A key the runner adds without the schema knowing it would be
 pruned by the API server, silently.
 """

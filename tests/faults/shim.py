@@ -86,21 +86,21 @@ def journal(record: dict[str, Any]) -> None:
 
 def install() -> None:
     """Patch the wall clocks and wrap the acquisition and report paths (see module docstring)."""
-    from session_runner.lease import elector
-    from session_runner.runner import report, session
+    from session_runner.session import report, runner
+    from session_runner.session.lease import elector
 
     if _JUMPS:
         # Both modules look `datetime` up at call time (elector.utc_now, the reporters).
         setattr(elector, "datetime", SkewedDatetime)  # noqa: B010 (not re-exported, for mypy)
         setattr(report, "datetime", SkewedDatetime)  # noqa: B010
 
-    original_lead = session.SessionRunner._lead
+    original_lead = runner.SessionRunner._lead
 
-    async def lead(self: session.SessionRunner, token: int) -> None:
+    async def lead(self: runner.SessionRunner, token: int) -> None:
         journal({"kind": "acquired", "token": token, "t": time.monotonic()})
         await original_lead(self, token)
 
-    session.SessionRunner._lead = lead  # type: ignore[method-assign]
+    runner.SessionRunner._lead = lead  # type: ignore[method-assign]
 
     for cls in (report.FileReporter, report.KubernetesReporter):
         _wrap_report(cls)
@@ -110,7 +110,7 @@ def _wrap_report(cls: Any) -> None:
     original = cls.report
 
     async def wrapped(self: Any, facts: Any, **kwargs: Any) -> Any:
-        from session_runner.runner.report import WriteDecision
+        from session_runner.session.report import WriteDecision
 
         sent = time.monotonic()
         ok = False

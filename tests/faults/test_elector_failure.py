@@ -16,7 +16,7 @@ restarted, the silent "Fenced" hang does not).
 
 A real API server answers 409 only to writes, but any unexpected exception
 (a parse error of a garbled answer, a bug) takes the same path. The fix
-belongs in `SessionRunner.run` (session_runner/runner/session.py): when
+belongs in `SessionRunner.run` (session_runner/session/runner.py): when
 `elector_task` finished by itself (not stop, not fenced), log its exception
 and go round the loop to compete again instead of reporting Fenced; and, in
 the elector, treat any LeaseError from a read as a failed attempt.

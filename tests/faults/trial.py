@@ -204,7 +204,7 @@ class Stores:
         return self
 
     def _open(self) -> None:
-        from session_runner.lease.dynamodb import ensure_table
+        from session_runner.session.lease.dynamodb import ensure_table
         from tests.harness.devserver import MotoServer
         from tests.harness.kube import apply_crds, crd_documents
 

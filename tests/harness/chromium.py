@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH, launch_kwargs
+from session_runner.session.engines.chromium import DEFAULT_CHROMIUM_PATH, launch_kwargs
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

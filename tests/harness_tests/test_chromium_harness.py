@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
-from session_runner.engines.chromium import launch_kwargs
+from session_runner.session.engines.chromium import launch_kwargs
 from tests.harness.chromium import StaticSite
 
 PAGE = """<!doctype html>

@@ -1,4 +1,4 @@
-"""`make demo`'s local path (scripts/demo_local.py), run as a newcomer runs it."""
+"""`make demo`'s local path (`python -m scripts.demo_local`), run as make runs it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_demo_fails_over_and_runs_the_account_on_the_real_control_plane() -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo_local.py")],
+        [sys.executable, "-m", "scripts.demo_local"],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=240,

@@ -24,7 +24,7 @@ import pytest
 
 from session_runner.kube.client import KubeApiError, KubeClient
 from session_runner.kube.connection import from_kubeconfig
-from session_runner.runner.report import KubernetesReporter, RunnerFacts, WriteDecision
+from session_runner.session.report import KubernetesReporter, RunnerFacts, WriteDecision
 from tests.harness.control_plane.kubelet import Kubelet, PodProcess
 from tests.harness.kube import KubeApi
 from tests.integration.conftest import Cluster, OperatorProcess, wait_for

@@ -15,9 +15,9 @@ import os
 import time
 from typing import Any
 
-from session_runner.snapshot.crypto import key_id
-from session_runner.snapshot.layout import account_prefix
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.contract.layout import account_prefix
+from session_runner.session.snapshot.crypto import key_id
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint

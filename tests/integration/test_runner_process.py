@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from session_runner.devrunner import LocalRunner, start_runner
-from session_runner.lease.dynamodb import ensure_table
+from session_runner.session.lease.dynamodb import ensure_table
 from tests.faults.activity import active_now, overlaps
+from tests.harness.devrunner import LocalRunner, start_runner
 from tests.harness.devserver import free_port
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint, flip_a_byte_of_a_chunk

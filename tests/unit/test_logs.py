@@ -29,7 +29,7 @@ def test_the_electors_extra_fields_reach_the_json_line() -> None:
     (line,) = json_lines_of(
         """
         import logging
-        logging.getLogger("session_runner.lease.elector").info(
+        logging.getLogger("session_runner.session.lease.elector").info(
             "lease acquired", extra={"identity": "waa-demo-0_4f2a", "token": 7}
         )
         """
@@ -38,7 +38,7 @@ def test_the_electors_extra_fields_reach_the_json_line() -> None:
     assert line["identity"] == "waa-demo-0_4f2a"
     assert line["token"] == 7  # a number, as it was passed
     assert line["level"] == "info"
-    assert line["logger"] == "session_runner.lease.elector"
+    assert line["logger"] == "session_runner.session.lease.elector"
 
 
 def test_an_extra_cannot_forge_the_fields_the_formatter_sets() -> None:

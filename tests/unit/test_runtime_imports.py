@@ -106,7 +106,7 @@ def test_operator_entry_point_loads_no_runner_engine_or_dev_package() -> None:
     runner_modules = {name for name in loaded if name.startswith("session_runner.")}
     for heavy in ("engines.browser", "engines.protocol", "runner", "cli"):
         assert not {m for m in runner_modules if m.startswith(f"session_runner.{heavy}")}
-    assert "session_runner.settings" in runner_modules  # the audit saw the real import
+    assert "session_runner.contract.settings" in runner_modules  # the audit saw the real import
 
 
 def test_the_blocking_works() -> None:

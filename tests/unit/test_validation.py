@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from session_runner.keyrule import kek_length_problem
+from session_runner.contract.keyrule import kek_length_problem
 from wafleet_operator.api.quantity import exceeds, parse_quantity
 from wafleet_operator.api.whatsapp_account import (
     MAX_ACCOUNT_NAME_LENGTH,
@@ -274,7 +274,7 @@ B64 = base64.b64encode
 )
 def test_kek_rule_is_the_runners(value: bytes, ok: bool) -> None:
     """One rule: what the operator accepts is exactly what the runner's parse_kek loads."""
-    from session_runner.snapshot.crypto import KeyRingError, parse_kek
+    from session_runner.session.snapshot.crypto import KeyRingError, parse_kek
 
     assert (kek_length_problem(value) is None) is ok
     try:

@@ -26,10 +26,11 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from session_runner.contract.resources import GROUP as GROUP
+from session_runner.contract.resources import VERSION as VERSION
+
 from .quantity import QUANTITY_MAX_LENGTH, exceeds
 
-GROUP: Final = "wafleet.io"
-VERSION: Final = "v1alpha1"
 API_VERSION: Final = "wafleet.io/v1alpha1"  # GROUP/VERSION, spelled out for Literal types
 
 #: pydantic error type of a failed cross-field rule (the Python twin of a CEL rule).

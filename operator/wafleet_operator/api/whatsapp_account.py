@@ -13,6 +13,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraint
 # operator-runner contract (session_runner.contract) owns them.
 from session_runner.contract import Engine as Engine
 from session_runner.contract import RunnerPhase as RunnerPhase
+from session_runner.contract.resources import ACCOUNT_PLURAL
 
 from .common import (
     AGE_COLUMN,
@@ -390,7 +391,7 @@ class WhatsAppAccount(KubeModel):
 
 WHATSAPP_ACCOUNT = ResourceInfo(
     kind="WhatsAppAccount",
-    plural="whatsappaccounts",
+    plural=ACCOUNT_PLURAL,
     singular="whatsappaccount",
     short_names=("waa",),
     description="A WhatsApp account whose session wafleet runs exactly once and backs up.",

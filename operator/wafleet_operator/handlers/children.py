@@ -22,6 +22,8 @@ from wafleet_operator.drift import fingerprint, is_drift
 from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import Context, reconcile_by_name
 
+from .retry_policy import api_retry_delay
+
 log = logging.getLogger(__name__)
 
 MANAGED = {"app.kubernetes.io/managed-by": "wafleet-operator"}
@@ -41,10 +43,10 @@ CHILDREN = (
 
 
 async def reconcile_owner(ctx: Context, namespace: str, account: str, trigger: str) -> None:
-    """Reconcile the owner account, retrying API errors a few times.
+    """Reconcile the owner account, retrying API errors a few times (`api_retry_delay`).
 
-    After that the periodic resync takes over: an event handler must not hold
-    its worker for long. Every failed attempt is logged (and counted by
+    After that, or at once for an error waiting cannot fix, the periodic
+    resync takes over: an event handler must not hold its worker for long. Every failed attempt is logged (and counted by
     `reconcile_by_name`), so drift the operator could not repair is visible.
     """
     for attempt in range(1, ATTEMPTS + 1):
@@ -61,14 +63,17 @@ async def reconcile_owner(ctx: Context, namespace: str, account: str, trigger: s
                 ATTEMPTS,
                 error,
             )
+            delay = api_retry_delay(error.status, attempt)
+            if delay is None:
+                break
             if attempt < ATTEMPTS:
-                await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+                await asyncio.sleep(delay)
     log.error(
         "gave up reconciling %s/%s (%s) after %d attempts; the periodic resync will retry",
         namespace,
         account,
         trigger,
-        ATTEMPTS,
+        attempt,
     )
 
 

@@ -26,7 +26,10 @@ from typing import Any
 
 import kopf
 
-from session_runner.annotations import SKIP_SNAPSHOT_DELETION_ANNOTATION, skips_snapshot_deletion
+from session_runner.contract.annotations import (
+    SKIP_SNAPSHOT_DELETION_ANNOTATION,
+    skips_snapshot_deletion,
+)
 from wafleet_operator.api import DeletionPolicy, WhatsAppAccountSpec
 from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import API_VERSION, KIND, Context, apply_child

@@ -18,13 +18,15 @@ from typing import Any, Final
 
 import kopf
 
+from session_runner.contract.resources import ACCOUNT_PLURAL, GROUP, VERSION
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import Context, reconcile
 
 from .deletion import delete_snapshots
+from .retry_policy import api_retry_delay
 
-ACCOUNTS = ("wafleet.io", "v1alpha1", "whatsappaccounts")
+ACCOUNTS = (GROUP, VERSION, ACCOUNT_PLURAL)
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +34,23 @@ log = logging.getLogger(__name__)
 #: a Secret created later is noticed within this many seconds, without watching Secrets.
 SECRET_RECHECK_SECONDS: Final = 5.0
 
-#: Status codes worth retrying soon: conflicts, throttling, server trouble, no answer (0).
-RETRYABLE = frozenset({0, 409, 429, 500, 502, 503, 504})
-
-
-def retry_delay(error: KubeError) -> float | None:
-    """Seconds to wait before retrying after an API error; None for errors a retry cannot fix."""
-    if error.status in RETRYABLE:
-        return 1.0
-    return None
-
 
 async def run_reconcile(
-    ctx: Context, body: Mapping[str, Any], *, apply_children: bool, trigger: str
+    ctx: Context,
+    body: Mapping[str, Any],
+    *,
+    apply_children: bool,
+    trigger: str,
+    retry: int = 0,
 ) -> None:
-    """Reconcile, turning API errors into kopf's retry outcomes (`reconcile` counts them)."""
+    """Reconcile, turning API errors into kopf's retry outcomes (`reconcile` counts them).
+
+    `retry` is kopf's count of earlier failed calls of this handler.
+    """
     try:
         await reconcile(ctx, body, apply_children=apply_children, trigger=trigger)
     except KubeError as error:
-        delay = retry_delay(error)
+        delay = api_retry_delay(error.status, retry + 1)
         if delay is None:
             raise kopf.PermanentError(f"API refused a write: {error}") from None
         raise kopf.TemporaryError(f"API error, retrying: {error}", delay=delay) from None
@@ -67,8 +67,8 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     @kopf.on.resume(*ACCOUNTS, id="account_changed", registry=registry)
     @kopf.on.create(*ACCOUNTS, id="account_changed", registry=registry)
     @kopf.on.update(*ACCOUNTS, id="account_changed", registry=registry)
-    async def account_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        await run_reconcile(memo["ctx"], body, apply_children=True, trigger="spec")
+    async def account_changed(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
+        await run_reconcile(memo["ctx"], body, apply_children=True, trigger="spec", retry=retry)
 
     @kopf.on.event(*ACCOUNTS, id="account_reported", registry=registry)
     async def account_reported(

@@ -1,6 +1,6 @@
 """The runner's settings for one account, and how they reach its pod.
 
-``session_runner.settings.RunnerSettings`` is the operator↔runner contract:
+``session_runner.contract.settings.RunnerSettings`` is the operator↔runner contract:
 this module fills it from the account and renders it with its own ``as_env()``,
 so a field added there reaches the pod without anyone writing its name twice.
 The values that are only known in the pod (its name and namespace) come from
@@ -15,9 +15,9 @@ from typing import Any, Final
 
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from session_runner.engines.registry import LOCAL_ENV_PREFIX
-from session_runner.settings import ENV_PREFIX, RunnerSettings
-from session_runner.settings import Engine as RunnerEngine
+from session_runner.contract.settings import ENV_PREFIX, RunnerSettings
+from session_runner.contract.settings import Engine as RunnerEngine
+from session_runner.session.engines.registry import LOCAL_ENV_PREFIX
 from wafleet_operator.api import Engine, LocalLogin, WhatsAppAccountSpec
 
 from .account import AccountRef

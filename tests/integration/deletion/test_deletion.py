@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from session_runner.annotations import SKIP_SNAPSHOT_DELETION_ANNOTATION
+from session_runner.contract.annotations import SKIP_SNAPSHOT_DELETION_ANNOTATION
 from tests.harness.control_plane.kubelet import Kubelet
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.conftest import Cluster, OperatorProcess, wait_for

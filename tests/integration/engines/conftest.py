@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
-from session_runner.engines.events import EngineEvent
+from session_runner.session.engines.browser import BrowserEngine, BrowserEngineSettings
+from session_runner.session.engines.events import EngineEvent
 from tests.harness.chromium import StaticSite
 
 STANDIN = Path(__file__).resolve().parents[2] / "fixtures" / "whatsapp_web"

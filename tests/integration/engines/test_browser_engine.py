@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.base import EngineError, NotReady, SendInterrupted
-from session_runner.engines.browser import find_browser_pid
-from session_runner.engines.events import AckStatus, MediaRef
+from session_runner.session.engines.base import EngineError, NotReady, SendInterrupted
+from session_runner.session.engines.browser import find_browser_pid
+from session_runner.session.engines.events import AckStatus, MediaRef
 from tests.integration.engines.conftest import StandinWeb, approve, running
 
 pytestmark = pytest.mark.chromium

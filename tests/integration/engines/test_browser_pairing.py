@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.base import EngineError, EngineStopped, NotReady
-from session_runner.engines.browser import BrowserEngine
+from session_runner.session.engines.base import EngineError, EngineStopped, NotReady
+from session_runner.session.engines.browser import BrowserEngine
 from tests.integration.engines.conftest import StandinWeb, approve, running
 
 pytestmark = pytest.mark.chromium

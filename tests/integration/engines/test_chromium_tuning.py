@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from session_runner.engines.browser import BrowserEngine, process_group_pids
-from session_runner.engines.chromium import (
+from session_runner.session.engines.browser import BrowserEngine, process_group_pids
+from session_runner.session.engines.chromium import (
     LOW_MEMORY_ARGS,
     LOW_MEMORY_TUNINGS,
     launch_kwargs,

@@ -1,4 +1,4 @@
-"""One contract, every engine: what `session_runner/runner/session.py` relies on.
+"""One contract, every engine: what `session_runner/session/runner.py` relies on.
 
 Each test runs over the three engines, each against its stand-in for
 WhatsApp: the local engine's simulated peer (always), the browser engine
@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import pytest
 
-from session_runner.engines.base import Engine, EngineStopped, NotReady, SendInterrupted
-from session_runner.engines.events import AckStatus, EngineEvent
-from session_runner.engines.local import LocalEngine, LocalEngineOptions
+from session_runner.session.engines.base import Engine, EngineStopped, NotReady, SendInterrupted
+from session_runner.session.engines.events import AckStatus, EngineEvent
+from session_runner.session.engines.local import LocalEngine, LocalEngineOptions
 
 PEER = "+1 555 0100 001"
 
@@ -110,7 +110,7 @@ class ProtocolDriver:
     """Real neonize; Go's send answers played by a fake of its `send_message`."""
 
     def __init__(self) -> None:
-        from session_runner.engines.protocol import ProtocolEngine, ProtocolEngineSettings
+        from session_runner.session.engines.protocol import ProtocolEngine, ProtocolEngineSettings
 
         self.settings = ProtocolEngineSettings(
             reconnect_backoff_s=0.05, reconnect_backoff_max_s=0.2

@@ -28,15 +28,15 @@ from neonize.proto import Neonize_pb2 as proto
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.utils.jid import build_jid
 
-from session_runner.engines.base import EngineStopped, NotReady, SendInterrupted
-from session_runner.engines.events import EngineEvent, MediaRef
-from session_runner.engines.protocol import (
+from session_runner.session.engines.base import EngineStopped, NotReady, SendInterrupted
+from session_runner.session.engines.events import EngineEvent, MediaRef
+from session_runner.session.engines.protocol import (
     STORE_FILE,
     ProtocolEngine,
     ProtocolEngineSettings,
     read_media,
 )
-from session_runner.snapshot.staging import sqlite_backup
+from session_runner.session.snapshot.staging import sqlite_backup
 
 ROOT = Path(__file__).resolve().parents[3]
 FAST = ProtocolEngineSettings(reconnect_backoff_s=0.05, reconnect_backoff_max_s=0.2)
@@ -347,7 +347,7 @@ def test_a_process_that_never_stops_its_engine_still_exits(tmp_path: Path) -> No
     script = textwrap.dedent(
         f"""
         import asyncio, pathlib
-        from session_runner.engines.protocol import ProtocolEngine, ProtocolEngineSettings
+        from session_runner.session.engines.protocol import ProtocolEngine, ProtocolEngineSettings
 
         async def main():
             engine = ProtocolEngine(options=ProtocolEngineSettings(reconnect_backoff_s=0.05))

@@ -24,10 +24,10 @@ import pytest
 
 from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import from_kubeconfig
-from session_runner.lease.backend import LeaseBackend
-from session_runner.lease.dynamodb import DynamoDbLeaseBackend, client_config, ensure_table
-from session_runner.lease.kubernetes import KubernetesLeaseBackend
-from session_runner.lease.memory import InMemoryLeaseBackend, InMemoryLeaseStore
+from session_runner.session.lease.backend import LeaseBackend
+from session_runner.session.lease.dynamodb import DynamoDbLeaseBackend, client_config, ensure_table
+from session_runner.session.lease.kubernetes import KubernetesLeaseBackend
+from session_runner.session.lease.memory import InMemoryLeaseBackend, InMemoryLeaseStore
 from tests.faults.proxy import FaultProxy
 from tests.faults.rbac import wait_until_allowed
 from tests.harness.kube import KubeApi

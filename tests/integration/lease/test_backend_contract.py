@@ -1,4 +1,4 @@
-"""The backend contract (session_runner/lease/backend.py), one suite for every backend:
+"""The backend contract (session_runner/session/lease/backend.py), one suite for every backend:
 Kubernetes (a real kube-apiserver's coordination.k8s.io/v1 Leases, over HTTPS), DynamoDB
 (moto server over HTTP), in-memory."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_runner.lease.record import LeaseConflict, LeaseNotFound, LeaseRecord
+from session_runner.session.lease.record import LeaseConflict, LeaseNotFound, LeaseRecord
 from tests.integration.lease.conftest import LeaseKit
 
 WHEN = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from session_runner.lease.dynamodb import DynamoDbLeaseBackend, client_config, ensure_table
-from session_runner.lease.fencing import FencedOutError, fenced_put
-from session_runner.lease.record import LeaseBackendError, LeaseRecord
+from session_runner.session.lease.dynamodb import DynamoDbLeaseBackend, client_config, ensure_table
+from session_runner.session.lease.fencing import FencedOutError, fenced_put
+from session_runner.session.lease.record import LeaseBackendError, LeaseRecord
 
 TABLE = "wafleet-leases"
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from session_runner.kube.client import KubeClient
-from session_runner.lease.elector import LeaseElector
-from session_runner.lease.record import LeaseTimings
+from session_runner.session.lease.elector import LeaseElector
+from session_runner.session.lease.record import LeaseTimings
 from tests.faults.proxy import FaultProxy, Window
 from tests.integration.lease.conftest import LeaseKit, open_kit
 from tests.unit.lease.doubles import (

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from session_runner.lease.dynamodb import DynamoDbLeaseBackend
-from session_runner.lease.factory import open_backend, timings_from_settings
-from session_runner.lease.kubernetes import KubernetesLeaseBackend
-from session_runner.lease.record import LeaseRecord, LeaseTimings
-from session_runner.settings import RunnerSettings
+from session_runner.contract.settings import RunnerSettings
+from session_runner.session.lease.dynamodb import DynamoDbLeaseBackend
+from session_runner.session.lease.factory import open_backend, timings_from_settings
+from session_runner.session.lease.kubernetes import KubernetesLeaseBackend
+from session_runner.session.lease.record import LeaseRecord, LeaseTimings
 from tests.harness.kube import KubeApi
 
 

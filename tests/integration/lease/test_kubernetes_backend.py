@@ -14,9 +14,9 @@ from kubernetes_asyncio.client import CoordinationV1Api
 
 from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import Connection, from_kubeconfig
-from session_runner.lease.decision import next_record_for_acquire
-from session_runner.lease.kubernetes import KubernetesLeaseBackend
-from session_runner.lease.record import (
+from session_runner.session.lease.decision import next_record_for_acquire
+from session_runner.session.lease.kubernetes import KubernetesLeaseBackend
+from session_runner.session.lease.record import (
     LeaseBackendError,
     LeaseConflict,
     LeaseRecord,

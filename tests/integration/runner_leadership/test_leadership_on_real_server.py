@@ -21,9 +21,9 @@ import httpx
 import pytest
 from kubernetes import client
 
-from session_runner.devrunner import LocalRunner, start_runner
-from session_runner.snapshot import layout
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.contract import layout
+from session_runner.session.snapshot.store import SnapshotStore
+from tests.harness.devrunner import LocalRunner, start_runner
 from tests.harness.devserver import free_port
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.layout import account_prefix
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.contract.layout import account_prefix
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.harness.moto_server import AwsEndpoint
 from tests.harness.secret_scan import describe, find_leaks
 
@@ -102,7 +102,7 @@ def make_profile(root: Path, seed: int = 1) -> Path:
 
 def captured_tree(root: Path) -> dict[str, tuple[bytes, int]]:
     """Path → (bytes, mode) of the files a browser snapshot captures."""
-    from session_runner.snapshot.staging import select_files
+    from session_runner.session.snapshot.staging import select_files
 
     return {
         e.path: ((root / e.path).read_bytes(), stat.S_IMODE(os.stat(root / e.path).st_mode))

@@ -19,11 +19,15 @@ from pathlib import Path
 
 import boto3
 
-from session_runner.snapshot.crypto import DataKey, KeyRing
-from session_runner.snapshot.gc import collect_garbage
-from session_runner.snapshot.manifest import LatestPointer, Manifest
-from session_runner.snapshot.snapshotter import NothingToCapture, restore_latest, take_snapshot
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.snapshot.crypto import DataKey, KeyRing
+from session_runner.session.snapshot.gc import collect_garbage
+from session_runner.session.snapshot.manifest import LatestPointer, Manifest
+from session_runner.session.snapshot.snapshotter import (
+    NothingToCapture,
+    restore_latest,
+    take_snapshot,
+)
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.harness.devserver import DEV_ACCESS_KEY_ID, DEV_REGION, DEV_SECRET_ACCESS_KEY
 
 IDB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.lease.fencing import FencedOutError
-from session_runner.settings import RunnerSettings
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.gc import collect_garbage
-from session_runner.snapshot.layout import latest_key, owner_key
-from session_runner.snapshot.manifest import LatestPointer, OwnerDoc, utcnow
-from session_runner.snapshot.restore import RestoreResult
-from session_runner.snapshot.snapshotter import build_hooks, restore_latest, take_snapshot
-from session_runner.snapshot.store import ChunkObject, OwnershipRefused, SnapshotStore
+from session_runner.contract.layout import latest_key, owner_key
+from session_runner.contract.settings import RunnerSettings
+from session_runner.session.lease.fencing import FencedOutError
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.gc import collect_garbage
+from session_runner.session.snapshot.manifest import LatestPointer, OwnerDoc, utcnow
+from session_runner.session.snapshot.restore import RestoreResult
+from session_runner.session.snapshot.snapshotter import build_hooks, restore_latest, take_snapshot
+from session_runner.session.snapshot.store import ChunkObject, OwnershipRefused, SnapshotStore
 from tests.integration.snapshot.conftest import BUCKET, KEK1, Bucket, write
 
 OLD = "11111111-1111-4111-8111-111111111111"

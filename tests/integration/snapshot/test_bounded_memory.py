@@ -9,9 +9,9 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.snapshotter import restore_latest, take_snapshot
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.snapshotter import restore_latest, take_snapshot
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.integration.snapshot.conftest import IDB, MIB, write
 
 FILE_SIZE = 64 * MIB

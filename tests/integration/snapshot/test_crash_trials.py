@@ -18,9 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.restore import restore_with_fallback
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.restore import restore_with_fallback
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.snapshot.conftest import BUCKET, KEK1, Bucket, tree
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from session_runner.lease.fencing import FencedOutError
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.layout import latest_key
-from session_runner.snapshot.snapshotter import take_snapshot
-from session_runner.snapshot.store import ForeignPrefixError, SnapshotStore
+from session_runner.contract.layout import latest_key
+from session_runner.session.lease.fencing import FencedOutError
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.snapshotter import take_snapshot
+from session_runner.session.snapshot.store import ForeignPrefixError, SnapshotStore
 from tests.integration.snapshot.conftest import Bucket, write
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from session_runner.snapshot.crypto import IdScheme, KeyRing
-from session_runner.snapshot.layout import owner_key
-from session_runner.snapshot.manifest import OwnerDoc
-from session_runner.snapshot.restore import verify_snapshot
-from session_runner.snapshot.snapshotter import restore_latest, take_snapshot
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.contract.layout import owner_key
+from session_runner.session.snapshot.crypto import IdScheme, KeyRing
+from session_runner.session.snapshot.manifest import OwnerDoc
+from session_runner.session.snapshot.restore import verify_snapshot
+from session_runner.session.snapshot.snapshotter import restore_latest, take_snapshot
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.harness.moto_server import flip_a_byte_of_a_chunk
 from tests.integration.snapshot.conftest import IDB, KEK1, Bucket, tree
 

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.lease.fencing import FencedOutError
-from session_runner.snapshot.crypto import DataKey, KeyRing, key_id
-from session_runner.snapshot.gc import collect_garbage
-from session_runner.snapshot.manifest import utcnow
-from session_runner.snapshot.restore import RestoreError
-from session_runner.snapshot.snapshotter import account_data_key, restore_latest, take_snapshot
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.lease.fencing import FencedOutError
+from session_runner.session.snapshot.crypto import DataKey, KeyRing, key_id
+from session_runner.session.snapshot.gc import collect_garbage
+from session_runner.session.snapshot.manifest import utcnow
+from session_runner.session.snapshot.restore import RestoreError
+from session_runner.session.snapshot.snapshotter import (
+    account_data_key,
+    restore_latest,
+    take_snapshot,
+)
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.integration.snapshot.conftest import KEK1, KEK2, Bucket, tree, write
 
 LATER = timedelta(days=1)

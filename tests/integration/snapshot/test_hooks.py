@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from session_runner.settings import RunnerSettings
-from session_runner.snapshot.crypto import KeyRingError, key_id
-from session_runner.snapshot.manifest import decode_manifest
-from session_runner.snapshot.restore import RestoreResult
-from session_runner.snapshot.snapshotter import SnapshotResult, build_hooks, load_keyring
+from session_runner.contract.settings import RunnerSettings
+from session_runner.session.snapshot.crypto import KeyRingError, key_id
+from session_runner.session.snapshot.manifest import decode_manifest
+from session_runner.session.snapshot.restore import RestoreResult
+from session_runner.session.snapshot.snapshotter import SnapshotResult, build_hooks, load_keyring
 from tests.integration.snapshot.conftest import BUCKET, KEK1, KEK2, Bucket, write
 
 

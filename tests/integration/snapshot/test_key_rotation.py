@@ -11,11 +11,15 @@ import base64
 from datetime import timedelta
 from pathlib import Path
 
-from session_runner.settings import RunnerSettings
-from session_runner.snapshot.crypto import key_id
-from session_runner.snapshot.restore import RestoreResult
-from session_runner.snapshot.snapshotter import SnapshotResult, build_hooks, build_verify_hook
-from session_runner.snapshot.verify import verify_message
+from session_runner.contract.settings import RunnerSettings
+from session_runner.session.snapshot.crypto import key_id
+from session_runner.session.snapshot.restore import RestoreResult
+from session_runner.session.snapshot.snapshotter import (
+    SnapshotResult,
+    build_hooks,
+    build_verify_hook,
+)
+from session_runner.session.snapshot.verify import verify_message
 from tests.integration.snapshot.conftest import BUCKET, KEK1, KEK2, Bucket, write
 
 UID = "22222222-2222-4222-8222-222222222222"

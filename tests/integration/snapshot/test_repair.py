@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.gc import collect_garbage
-from session_runner.snapshot.layout import chunk_key
-from session_runner.snapshot.manifest import utcnow
-from session_runner.snapshot.restore import VerificationError, verify_snapshot
-from session_runner.snapshot.snapshotter import SnapshotResult, restore_latest, take_snapshot
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.contract.layout import chunk_key
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.gc import collect_garbage
+from session_runner.session.snapshot.manifest import utcnow
+from session_runner.session.snapshot.restore import VerificationError, verify_snapshot
+from session_runner.session.snapshot.snapshotter import (
+    SnapshotResult,
+    restore_latest,
+    take_snapshot,
+)
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.integration.snapshot.conftest import (
     IDB,
     MIB,

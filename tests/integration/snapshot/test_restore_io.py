@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.restore import data_key_for, download_into
-from session_runner.snapshot.restore_io import (
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.restore import data_key_for, download_into
+from session_runner.session.snapshot.restore_io import (
     ALIGN,
     ChunkScratch,
     RestoreWriter,
     supports_direct_io,
 )
-from session_runner.snapshot.snapshotter import take_snapshot
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.snapshot.snapshotter import take_snapshot
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.integration.snapshot.conftest import MIB, captured_tree, make_profile, tree
 
 O_DIRECT = getattr(os, "O_DIRECT", 0)

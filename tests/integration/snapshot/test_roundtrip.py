@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import zstandard
 
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.layout import account_prefix, chunk_key, manifest_key
-from session_runner.snapshot.restore import RestoreError
-from session_runner.snapshot.snapshotter import (
+from session_runner.contract.layout import account_prefix, chunk_key, manifest_key
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.restore import RestoreError
+from session_runner.session.snapshot.snapshotter import (
     NothingToCapture,
     restore_latest,
     take_snapshot,
 )
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.integration.snapshot.conftest import (
     IDB,
     MIB,
@@ -241,7 +241,7 @@ def test_sqlite_backup_finishes_while_a_writer_keeps_writing(tmp_path: Path) -> 
     import sqlite3
     import threading
 
-    from session_runner.snapshot.staging import sqlite_backup
+    from session_runner.session.snapshot.staging import sqlite_backup
 
     db = tmp_path / "store.sqlite3"
     setup = sqlite3.connect(db)

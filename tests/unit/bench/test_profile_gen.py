@@ -17,7 +17,7 @@ import zstandard
 
 from bench import profile_gen
 from bench.profile_gen import GeneratedProfile, ProfileSpec
-from session_runner.snapshot.staging import select_files
+from session_runner.session.snapshot.staging import select_files
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from session_runner.cli.accounts import verify_answer
-from session_runner.snapshot.keys import key_usage
-from session_runner.snapshot.verify import VerifyOutcome, last_verify_status
+from session_runner.session.snapshot.keys import key_usage
+from session_runner.session.snapshot.verify import VerifyOutcome, last_verify_status
 
 REQUEST = "2026-11-23T12:00:00.000001Z"
 

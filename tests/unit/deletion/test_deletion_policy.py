@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from session_runner.annotations import SKIP_SNAPSHOT_DELETION_ANNOTATION, skips_snapshot_deletion
+from session_runner.contract.annotations import (
+    SKIP_SNAPSHOT_DELETION_ANNOTATION,
+    skips_snapshot_deletion,
+)
 from wafleet_operator.handlers.deletion_policy import (
     BLOCKED_REASON,
     CONDITION_TYPE,

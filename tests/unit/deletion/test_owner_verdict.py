@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_runner.snapshot.manifest import OwnerDoc
+from session_runner.session.snapshot.manifest import OwnerDoc
 from wafleet_operator.snapshots import Credentials, owner_verdict
 
 UID = "5d0c2a4e-8f1b-4c6e-9a3d-7b2e1f0a9c01"

@@ -1,6 +1,6 @@
 """`VirtualClock`: time that moves only when a test says so, for the local engine.
 
-Test-only (moved out of `session_runner.engines.local`): the runtime needs
+Test-only (moved out of `session_runner.session.engines.local`): the runtime needs
 only the `Clock` protocol and `SystemClock`; a LocalEngine given this clock
 sleeps until `await clock.advance(seconds)`, so tests never really wait and
 never assert on timing.

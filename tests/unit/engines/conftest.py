@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from session_runner.engines.local import LocalEngine, LocalEngineOptions
+from session_runner.session.engines.local import LocalEngine, LocalEngineOptions
 from tests.unit.engines.clock import VirtualClock
 from tests.unit.engines.helpers import Recorder, Sim
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from session_runner.engines.events import EngineEvent
-from session_runner.engines.local import LocalEngine
+from session_runner.session.engines.events import EngineEvent
+from session_runner.session.engines.local import LocalEngine
 from tests.unit.engines.clock import VirtualClock
 
 E = TypeVar("E")

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from session_runner.engines.browser_events import (
+from session_runner.session.engines.browser_events import (
     map_bridge_event,
     map_bridge_payload,
     map_bridge_state,
 )
-from session_runner.engines.events import EngineEvent
+from session_runner.session.engines.events import EngineEvent
 
 ACCOUNT = "15550100000@s.whatsapp.net"
 

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
-from session_runner.engines.browser_events import WA_ACKS
-from session_runner.engines.browser_events import from_wa as _from_wa
-from session_runner.engines.browser_events import to_wa as _to_wa
-from session_runner.engines.chromium import (
+from session_runner.contract.settings import Engine as EngineKind
+from session_runner.contract.settings import RunnerSettings
+from session_runner.procmem import pss_mb
+from session_runner.session.engines.browser import BrowserEngine, BrowserEngineSettings
+from session_runner.session.engines.browser_events import WA_ACKS
+from session_runner.session.engines.browser_events import from_wa as _from_wa
+from session_runner.session.engines.browser_events import to_wa as _to_wa
+from session_runner.session.engines.chromium import (
     LOW_MEMORY_NAMES,
     LOW_MEMORY_TUNINGS,
     PLAYWRIGHT_DISABLED_FEATURES,
@@ -20,11 +23,8 @@ from session_runner.engines.chromium import (
     tuning_args,
     tuning_node_options,
 )
-from session_runner.engines.events import AckStatus
-from session_runner.engines.registry import create_engine
-from session_runner.procmem import pss_mb
-from session_runner.settings import Engine as EngineKind
-from session_runner.settings import RunnerSettings
+from session_runner.session.engines.events import AckStatus
+from session_runner.session.engines.registry import create_engine
 
 
 def test_registry_makes_a_browser_engine_with_env_knobs(tmp_path: Path) -> None:

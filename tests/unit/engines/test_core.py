@@ -7,9 +7,14 @@ import logging
 
 import pytest
 
-from session_runner.engines.base import EngineError, EngineStopped, NotReady, SendInterrupted
-from session_runner.engines.core import Backoff, EngineCore, Phase
-from session_runner.engines.events import (
+from session_runner.session.engines.base import (
+    EngineError,
+    EngineStopped,
+    NotReady,
+    SendInterrupted,
+)
+from session_runner.session.engines.core import Backoff, EngineCore, Phase
+from session_runner.session.engines.events import (
     AckStatus,
     Conflict,
     Connected,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from session_runner.engines.errors import js_error_code, quota_code, whatsmeow_error_code
+from session_runner.session.engines.errors import js_error_code, quota_code, whatsmeow_error_code
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from session_runner.engines.base import SendRejected, normalize_jid
-from session_runner.engines.events import (
+from session_runner.session.engines.base import SendRejected, normalize_jid
+from session_runner.session.engines.events import (
     EVENT_ADAPTER,
     AckStatus,
     Conflict,

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from session_runner.engines.base import SendInterrupted
-from session_runner.engines.inflight import InFlightSends
+from session_runner.session.engines.base import SendInterrupted
+from session_runner.session.engines.inflight import InFlightSends
 
 
 async def test_an_answer_ends_the_wait() -> None:

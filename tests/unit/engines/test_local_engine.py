@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from session_runner.engines.base import (
+from session_runner.session.engines.base import (
     Engine,
     EngineError,
     EngineStopped,
@@ -24,7 +24,7 @@ from session_runner.engines.base import (
     SendInterrupted,
     SendRejected,
 )
-from session_runner.engines.events import (
+from session_runner.session.engines.events import (
     AckStatus,
     Conflict,
     Connected,
@@ -38,7 +38,7 @@ from session_runner.engines.events import (
     QrCode,
     QuotaSignal,
 )
-from session_runner.engines.local import (
+from session_runner.session.engines.local import (
     SESSION_FILE,
     LocalEngine,
     LocalEngineOptions,
@@ -520,7 +520,7 @@ def test_activity_line_survives_sigkill(tmp_path: Path) -> None:
         f"""
         import asyncio, os, signal
         from pathlib import Path
-        from session_runner.engines.local import LocalEngine, LocalEngineOptions
+        from session_runner.session.engines.local import LocalEngine, LocalEngineOptions
 
         async def main():
             engine = LocalEngine(LocalEngineOptions(activity_log=Path({str(log)!r}), identity="child"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.events import MediaRef
-from session_runner.engines.media import check_media, read_media, sniff_mime
+from session_runner.session.engines.events import MediaRef
+from session_runner.session.engines.media import check_media, read_media, sniff_mime
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"x" * 100
 FAMILIES = ("image", "application", "audio")

@@ -11,7 +11,11 @@ from neonize.proto import Neonize_pb2 as proto
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.utils.jid import build_jid
 
-from session_runner.engines.protocol_events import map_neonize_event, map_qr, whatsapp_timestamp
+from session_runner.session.engines.protocol_events import (
+    map_neonize_event,
+    map_qr,
+    whatsapp_timestamp,
+)
 
 ALICE = build_jid("4915100000001")
 ME = build_jid("4915112345678")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from session_runner.engines.local import LocalEngine
-from session_runner.engines.registry import EngineUnavailable, create_engine, known_engines
-from session_runner.settings import Engine as EngineKind
-from session_runner.settings import RunnerSettings
+from session_runner.contract.settings import Engine as EngineKind
+from session_runner.contract.settings import RunnerSettings
+from session_runner.session.engines.local import LocalEngine
+from session_runner.session.engines.registry import EngineUnavailable, create_engine, known_engines
 from tests.unit.engines.clock import VirtualClock
 
 
@@ -58,7 +58,7 @@ def test_a_misspelt_option_is_an_error(settings: RunnerSettings) -> None:
 
 
 def test_protocol_engine_with_its_environment(settings: RunnerSettings) -> None:
-    from session_runner.engines.protocol import ProtocolEngine
+    from session_runner.session.engines.protocol import ProtocolEngine
 
     environ = {"WAFLEET_PROTOCOL_RECONNECT_BACKOFF_S": "0.5", "WAFLEET_OTHER": "ignored"}
 
@@ -79,8 +79,8 @@ def test_unknown_engine(settings: RunnerSettings) -> None:
 def test_snapshots_capture_the_browser_profile_folder(tmp_path: Path) -> None:
     """The runner hands the snapshot layer `state_dir`: for the browser engine, the profile
     Chromium really uses — from the bare session dir the capture rules would match nothing."""
-    from session_runner.engines.registry import state_dir
-    from session_runner.snapshot.staging import select_files
+    from session_runner.session.engines.registry import state_dir
+    from session_runner.session.snapshot.staging import select_files
 
     table = (
         tmp_path / "profile/Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/000005.ldb"

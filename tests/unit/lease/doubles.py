@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from session_runner.lease.backend import LeaseBackend
-from session_runner.lease.record import LeaseBackendError, LeaseRecord
+from session_runner.session.lease.backend import LeaseBackend
+from session_runner.session.lease.record import LeaseBackendError, LeaseRecord
 
 R = TypeVar("R")
 

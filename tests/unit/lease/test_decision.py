@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from session_runner.lease.decision import (
+from session_runner.session.lease.decision import (
     ElectorState,
     Observation,
     Verdict,
@@ -21,7 +21,7 @@ from session_runner.lease.decision import (
     renew_deadline,
     seconds_until_may_acquire,
 )
-from session_runner.lease.record import LeaseRecord, LeaseTimings
+from session_runner.session.lease.record import LeaseRecord, LeaseTimings
 
 T = LeaseTimings(duration=15.0, renew_deadline=10.0, retry_period=2.0)
 ME, OTHER = "me", "other"

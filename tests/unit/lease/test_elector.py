@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from session_runner.lease.elector import LeaseElector
-from session_runner.lease.memory import InMemoryLeaseBackend, InMemoryLeaseStore
-from session_runner.lease.record import LeaseRecord, LeaseTimings
+from session_runner.session.lease.elector import LeaseElector
+from session_runner.session.lease.memory import InMemoryLeaseBackend, InMemoryLeaseStore
+from session_runner.session.lease.record import LeaseRecord, LeaseTimings
 from tests.unit.lease.doubles import (
     Fault,
     FaultyNetwork,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_runner.lease.fencing import token_accepts
+from session_runner.session.lease.fencing import token_accepts
 
 
 @pytest.mark.parametrize(

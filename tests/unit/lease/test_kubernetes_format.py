@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from session_runner.lease.kubernetes import format_micro_time
+from session_runner.session.lease.kubernetes import format_micro_time
 
 
 @pytest.mark.parametrize(

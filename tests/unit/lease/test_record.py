@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from session_runner.lease.record import LeaseTimings, holder_pod, unique_identity
+from session_runner.session.lease.record import LeaseTimings, holder_pod, unique_identity
 
 
 def test_client_go_defaults() -> None:

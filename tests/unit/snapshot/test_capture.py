@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from session_runner.snapshot.capture import (
+from session_runner.session.snapshot.capture import (
     CAPTURE_RULES,
     FileInfo,
     Method,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from session_runner.snapshot.capture import Method
-from session_runner.snapshot.chunks import (
+from session_runner.session.snapshot.capture import Method
+from session_runner.session.snapshot.chunks import (
     CHUNK_SIZE,
     IMMUTABLE_CHUNK_SIZE,
     Upload,

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_runner.snapshot.chunks import iter_chunks
-from session_runner.snapshot.crypto import (
+from session_runner.session.snapshot.chunks import iter_chunks
+from session_runner.session.snapshot.crypto import (
     ChunkCorrupt,
     DataKey,
     IdScheme,

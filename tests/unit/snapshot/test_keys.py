@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from session_runner.snapshot.keys import KeyUsage, key_usage, key_usage_line
+from session_runner.session.snapshot.keys import KeyUsage, key_usage, key_usage_line
 
 A, B, C = "a" * 16, "b" * 16, "c" * 16
 

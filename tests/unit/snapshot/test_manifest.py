@@ -6,9 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from session_runner.snapshot.crypto import IdScheme
-from session_runner.snapshot.layout import account_prefix, chunk_key, latest_key, manifest_key
-from session_runner.snapshot.manifest import (
+from session_runner.contract.layout import (
+    account_prefix,
+    chunk_key,
+    latest_key,
+    manifest_key,
+)
+from session_runner.session.snapshot.crypto import IdScheme
+from session_runner.session.snapshot.manifest import (
     ChunkRef,
     FileRecord,
     LatestPointer,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_runner.snapshot.manifest import OwnerDoc
-from session_runner.snapshot.ownership import Action, decide_owner
+from session_runner.session.snapshot.manifest import OwnerDoc
+from session_runner.session.snapshot.ownership import Action, decide_owner
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 THEN = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_runner.snapshot.crypto import DataKey
-from session_runner.snapshot.manifest import LatestPointer, Manifest, Totals
-from session_runner.snapshot.restore import pointer_distrust
+from session_runner.session.snapshot.crypto import DataKey
+from session_runner.session.snapshot.manifest import LatestPointer, Manifest, Totals
+from session_runner.session.snapshot.restore import pointer_distrust
 
 KEK = bytes(range(32))
 UID = "uid-a"

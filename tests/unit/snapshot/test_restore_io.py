@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from session_runner.snapshot.restore_io import (
+from session_runner.session.snapshot.restore_io import (
     ALIGN,
     ChunkScratch,
     ScratchPool,

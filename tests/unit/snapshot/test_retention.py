@@ -6,7 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from session_runner.snapshot.retention import SnapshotInfo, chunks_to_delete, snapshots_to_keep
+from session_runner.session.snapshot.retention import (
+    SnapshotInfo,
+    chunks_to_delete,
+    snapshots_to_keep,
+)
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 

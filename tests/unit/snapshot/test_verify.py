@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_runner.annotations import is_new_request
-from session_runner.snapshot.keys import key_usage, key_usage_line
-from session_runner.snapshot.verify import (
+from session_runner.contract.annotations import is_new_request
+from session_runner.session.snapshot.keys import key_usage, key_usage_line
+from session_runner.session.snapshot.verify import (
     MESSAGE_LIMIT,
     VerifyOutcome,
     last_verify_status,

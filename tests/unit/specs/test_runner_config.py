@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from session_runner.settings import ENV_PREFIX, RunnerSettings
+from session_runner.contract.settings import ENV_PREFIX, RunnerSettings
 from tests.harness.control_plane.podspec import expand
 from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.specs.naming import pod_name

@@ -1,1 +1,0 @@
-"""The session runner: lease → restore → engine → snapshot → release, for one account."""
