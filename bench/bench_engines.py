@@ -65,8 +65,8 @@ from pathlib import Path
 
 from bench.result import BenchResult, median
 from bench.standin import STANDIN_WAJS, standin_site
-from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH, LOW_MEMORY_NAMES
 from session_runner.procmem import pss_mb
+from session_runner.session.engines.chromium import DEFAULT_CHROMIUM_PATH, LOW_MEMORY_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 SETTLE_S = float(os.environ.get("WAFLEET_BENCH_SETTLE_S", "4"))
@@ -81,7 +81,7 @@ PROTOCOL_GOAL = "<= 120 MB"
 _BROWSER_ACCOUNT = textwrap.dedent(
     """
     import asyncio, json, pathlib, sys, time
-    from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
+    from session_runner.session.engines.browser import BrowserEngine, BrowserEngineSettings
 
     async def main() -> None:
         config = json.loads(sys.argv[1])
@@ -127,7 +127,7 @@ _BROWSER_ACCOUNT = textwrap.dedent(
 _PROTOCOL_ACCOUNT = textwrap.dedent(
     """
     import asyncio, pathlib, sys
-    from session_runner.engines.protocol import ProtocolEngine
+    from session_runner.session.engines.protocol import ProtocolEngine
 
     async def main() -> None:
         engine = ProtocolEngine(phone_number="+15550100000")

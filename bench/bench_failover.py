@@ -36,10 +36,10 @@ import boto3
 import httpx
 
 from bench.result import BenchResult, median
-from session_runner.devrunner import LeaseTimings, start_runner
 from session_runner.procmem import pss_mb
 from tests.faults.activity import intervals
 from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
+from tests.harness.devrunner import LeaseTimings, start_runner
 from tests.harness.devserver import MotoServer
 
 RUNS = int(os.environ.get("WAFLEET_BENCH_FAILOVER_RUNS", "20"))

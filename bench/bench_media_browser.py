@@ -29,9 +29,9 @@ from pathlib import Path
 from bench.looplag import lag_p99_during, write_media
 from bench.result import BenchResult
 from bench.standin import STANDIN_WAJS, standin_site
-from session_runner.engines.browser import BrowserEngine, BrowserEngineSettings
-from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH
-from session_runner.engines.events import MediaRef
+from session_runner.session.engines.browser import BrowserEngine, BrowserEngineSettings
+from session_runner.session.engines.chromium import DEFAULT_CHROMIUM_PATH
+from session_runner.session.engines.events import MediaRef
 
 MEDIA_BYTES = int(os.environ.get("WAFLEET_BENCH_MEDIA_BYTES", str(100 * 1000 * 1000)))
 NAIVE_PIECE = 16 * 1024 * 1024

@@ -39,9 +39,9 @@ BENCH = "media-protocol"
 async def _media_lag(workdir: Path) -> tuple[float, float, float, float, str]:
     from neonize.aioze import events as neonize_events
 
-    from session_runner.engines.base import NotReady
-    from session_runner.engines.events import MediaRef
-    from session_runner.engines.protocol import ProtocolEngine, ProtocolEngineSettings
+    from session_runner.session.engines.base import NotReady
+    from session_runner.session.engines.events import MediaRef
+    from session_runner.session.engines.protocol import ProtocolEngine, ProtocolEngineSettings
 
     media_path = workdir / "media.pdf"
     await asyncio.to_thread(write_media, media_path, MEDIA_BYTES)

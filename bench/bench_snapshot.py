@@ -80,17 +80,17 @@ from typing import Any, TypeVar
 from bench import profile_gen
 from bench.result import BenchResult, median
 from bench.standin import STANDIN_WAJS, standin_site
-from session_runner.snapshot import layout
-from session_runner.snapshot.crypto import KeyRing
-from session_runner.snapshot.restore import RestoreResult
-from session_runner.snapshot.snapshotter import (
+from session_runner.contract import layout
+from session_runner.session.snapshot.crypto import KeyRing
+from session_runner.session.snapshot.restore import RestoreResult
+from session_runner.session.snapshot.snapshotter import (
     SnapshotResult,
     client_config,
     restore_latest,
     take_snapshot,
 )
-from session_runner.snapshot.staging import sqlite_backup
-from session_runner.snapshot.store import SnapshotStore
+from session_runner.session.snapshot.staging import sqlite_backup
+from session_runner.session.snapshot.store import SnapshotStore
 from tests.harness.devserver import MotoServer
 
 BENCH = "snapshot"
@@ -352,12 +352,12 @@ async def _browser_downtimes(
     session_dir: Path, site_url: str, store: SnapshotStore, keyring: KeyRing
 ) -> list[Downtime]:
     """Snapshots of the live engine's profile; the quiesce around each freeze is timed."""
-    from session_runner.engines.browser import (
+    from session_runner.session.engines.browser import (
         PROFILE_DIR,
         BrowserEngine,
         BrowserEngineSettings,
     )
-    from session_runner.engines.chromium import DEFAULT_CHROMIUM_PATH
+    from session_runner.session.engines.chromium import DEFAULT_CHROMIUM_PATH
 
     chromium = Path(os.environ.get("WAFLEET_CHROMIUM_PATH", str(DEFAULT_CHROMIUM_PATH)))
     engine = BrowserEngine(
