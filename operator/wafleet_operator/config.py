@@ -50,6 +50,27 @@ class OperatorSettings(BaseSettings):
         description="Safety net: re-apply every account's children this often even without events.",
     )
 
+    # -- outbound: where SenderPools' queues, topic and ledger live (AWS or a compatible API)
+    aws_endpoint_url: str | None = Field(
+        default=None, description="SQS/SNS/DynamoDB endpoint; AWS's own when empty."
+    )
+    aws_region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    outbound_topic: str = Field(
+        default="wafleet-outbound",
+        pattern=r"^[A-Za-z0-9_-]{1,256}$",
+        description="The one SNS topic producers publish to; each pool's queue subscribes.",
+    )
+    outbound_queue_prefix: str = Field(
+        default="wafleet",
+        pattern=r"^[A-Za-z0-9_-]{1,20}$",
+        description="Pools' queues are named <prefix>-<namespace>-<pool>.",
+    )
+    outbound_ledger_table: str = Field(
+        default="wafleet-outbound-ledger",
+        pattern=r"^[A-Za-z0-9_.-]{3,255}$",
+        description="DynamoDB table of the exactly-once ledger and the pools' rate limiters.",
+    )
+
     @field_validator("namespace", "runner_image_allow_list")
     @classmethod
     def _strip(cls, value: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -133,15 +133,16 @@ class RunnerSettings(BaseSettings):
 
         Unset optional fields are left out so the runner's defaults apply.
         """
-        env: dict[str, str] = {}
-        for name, value in self.model_dump(mode="json").items():
-            if value is None:
-                continue
-            env[f"{ENV_PREFIX}{name.upper()}"] = _env_text(value)
-        return env
+        return settings_env(self, ENV_PREFIX)
 
 
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def settings_env(settings: BaseSettings, prefix: str) -> dict[str, str]:
+    """The environment that makes `type(settings)()` load exactly `settings` (None: left out)."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        env[f"{prefix}{name.upper()}"] = (
+            "true" if value is True else "false" if value is False else str(value)
+        )
+    return env

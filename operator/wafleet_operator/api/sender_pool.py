@@ -14,6 +14,7 @@ from .common import (
     READY_COLUMN,
     CelRule,
     Condition,
+    HttpUrl,
     ImageRef,
     KubeModel,
     LocalObjectReference,
@@ -38,6 +39,21 @@ class Vendor(StrEnum):
     SESSION = "session"
 
 
+class ScalingProvider(StrEnum):
+    """Who turns the queue depth into replicas."""
+
+    #: The operator polls the queue and sets the Deployment's replicas itself
+    #: (wafleet_operator.scaling): nothing to install besides wafleet.
+    OPERATOR = "operator"
+    #: A KEDA ScaledObject with an aws-sqs-queue trigger drives an HPA: for
+    #: clusters that already run KEDA and want one autoscaler for everything.
+    KEDA = "keda"
+
+
+#: The Throttled condition: the vendor asked the pool to slow down (until status.throttledUntil).
+THROTTLED = "Throttled"
+
+
 def _replicas_ordered(replicas: SenderPoolReplicas) -> bool:
     return replicas.min <= replicas.max
 
@@ -56,6 +72,41 @@ class SenderPoolReplicas(KubeModel):
 
     min: StrictInt = Field(0, ge=0, le=1000, description="Fewest sender replicas.")
     max: StrictInt = Field(10, ge=1, le=1000, description="Most sender replicas.")
+
+
+class SenderPoolScaling(KubeModel):
+    """How replicas follow the queue. Both providers apply the same rule: up at once,
+    down only to the highest recommendation of the last stabilization window (the HPA's)."""
+
+    provider: ScalingProvider = Field(
+        ScalingProvider.OPERATOR, description="Who scales the senders: operator or keda."
+    )
+    stabilization_window_seconds: StrictInt = Field(
+        300,
+        ge=0,
+        le=3600,
+        description="Scale down only to the highest replica count wanted in this many seconds.",
+    )
+
+
+class SenderPoolQueue(KubeModel):
+    """The pool's SQS queue and its dead-letter queue (the operator creates both)."""
+
+    max_receive_count: StrictInt = Field(
+        5, ge=1, le=1000, description="Receives before a message moves to the dead-letter queue."
+    )
+    visibility_timeout_seconds: StrictInt = Field(
+        60,
+        ge=10,
+        le=43200,
+        description="Seconds a received message stays hidden while a sender works on it.",
+    )
+    message_retention_seconds: StrictInt = Field(
+        345600,
+        ge=60,
+        le=1209600,
+        description="Seconds SQS keeps an unsent message (default 4 days, at most 14).",
+    )
 
 
 def _credentials_present(spec: SenderPoolSpec) -> bool:
@@ -110,6 +161,10 @@ class SenderPoolSpec(KubeModel):
     )
     image: ImageRef | None = Field(None, description="Sender image override.")
     resources: ResourceRequirements | None = Field(None, description="Sender container resources.")
+    scaling: SenderPoolScaling = defaulted(
+        SenderPoolScaling, "Who scales the senders, and how slowly they scale down."
+    )
+    queue: SenderPoolQueue = defaulted(SenderPoolQueue, "Settings of the pool's SQS queues.")
 
 
 class QueueDepth(KubeModel):
@@ -126,7 +181,16 @@ class SenderPoolStatus(KubeModel):
     last_scale_time: datetime | None = Field(
         None, description="When the scaler last changed the replicas."
     )
-    conditions: list[Condition] = conditions_field()
+    queue_url: HttpUrl | None = Field(None, description="URL of the pool's SQS queue.")
+    dead_letter_queue_url: HttpUrl | None = Field(
+        None, description="URL of the pool's dead-letter queue."
+    )
+    throttled_until: datetime | None = Field(
+        None, description="The vendor asked the pool to pause sending until then."
+    )
+    conditions: list[Condition] = conditions_field(
+        "Current state, one entry per type: Ready, Throttled."
+    )
     observed_generation: StrictInt | None = Field(
         None, ge=0, description="metadata.generation the operator last acted on."
     )

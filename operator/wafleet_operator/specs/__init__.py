@@ -14,6 +14,20 @@ from wafleet_operator.config import OperatorSettings
 from .account import AccountRef
 from .lease import build_lease
 from .rbac import build_role, build_role_binding, build_service_account
+from .sender import (
+    SENDER_APPLY_ORDER,
+    KedaAuthentication,
+    PoolRef,
+    SenderImageNotAllowedError,
+    SenderWiring,
+    build_scaled_object,
+    build_sender_children,
+    build_sender_deployment,
+    build_sender_pdb,
+    build_sender_role,
+    build_sender_role_binding,
+    build_sender_service_account,
+)
 from .service import build_service
 from .statefulset import build_statefulset
 
@@ -42,3 +56,17 @@ def build_children(
 
 
 __all__ = ["APPLY_ORDER", "AccountRef", "build_children"]
+__all__ += [
+    "SENDER_APPLY_ORDER",
+    "KedaAuthentication",
+    "PoolRef",
+    "SenderImageNotAllowedError",
+    "SenderWiring",
+    "build_scaled_object",
+    "build_sender_children",
+    "build_sender_deployment",
+    "build_sender_pdb",
+    "build_sender_role",
+    "build_sender_role_binding",
+    "build_sender_service_account",
+]

@@ -44,3 +44,38 @@ def labels(account_name: str) -> dict[str, str]:
         MANAGED_BY_LABEL: MANAGED_BY,
         ACCOUNT_LABEL: account_name,
     }
+
+
+# ---------------------------------------------------------------- SenderPool children
+
+#: What the drift handlers of the pool's children read to find the owning pool.
+SENDER_POOL_LABEL = "wafleet.io/sender-pool"
+SENDER_COMPONENT = "sender"
+
+
+def sender_selector_labels(pool_name: str) -> dict[str, str]:
+    """The labels that select a pool's sender pods (Deployment, PodDisruptionBudget).
+
+    Immutable in a Deployment, so only what never changes for a pool. Never
+    ``wafleet.io/account``, not even on a session pool's pods: an account's selector
+    ends in it, and a pool named like an account (both ``demo``) would otherwise have
+    its senders selected as that account's session pod. Each selector requires the
+    label the other's pods lack, so neither ever matches the other's pods.
+    """
+    return {
+        NAME_LABEL: APP_NAME,
+        INSTANCE_LABEL: pool_name,
+        SENDER_POOL_LABEL: pool_name,
+    }
+
+
+def sender_labels(pool_name: str) -> dict[str, str]:
+    """All labels of every child of a pool and of its pod template."""
+    return {
+        NAME_LABEL: APP_NAME,
+        INSTANCE_LABEL: pool_name,
+        COMPONENT_LABEL: SENDER_COMPONENT,
+        PART_OF_LABEL: PART_OF,
+        MANAGED_BY_LABEL: MANAGED_BY,
+        SENDER_POOL_LABEL: pool_name,
+    }

@@ -42,3 +42,36 @@ def account_name_problem(account_name: str) -> str | None:
             f"{child_name(account_name)} fits Kubernetes' name limits"
         )
     return None
+
+
+# ---------------------------------------------------------------- SenderPool children
+
+#: Prefix of every child of a SenderPool. Not ``waa-``: a pool and an account may share
+#: a name (``demo``), and their children must never be the same object.
+SENDER_CHILD_PREFIX = "sp-"
+
+#: KEDA writes the ScaledObject's name into the label ``scaledobject.keda.sh/name`` (on
+#: the ScaledObject, and its HPA's metric selector), and a label value is at most 63
+#: characters; every child of a pool shares that one name, so all of them fit it.
+MAX_SENDER_CHILD_NAME_LENGTH = 63
+
+#: The longest pool name whose children fit (the pool's name is also a label value on
+#: them, ``wafleet.io/sender-pool``, which the same 63 bounds).
+MAX_SENDER_POOL_NAME_LENGTH = MAX_SENDER_CHILD_NAME_LENGTH - len(SENDER_CHILD_PREFIX)
+
+
+def sender_child_name(pool_name: str) -> str:
+    """Name of every child of a pool: Deployment, ServiceAccount, Role, RoleBinding,
+    PodDisruptionBudget and ScaledObject, so ``kubectl get deploy,sa,role,rolebinding,pdb,so
+    sp-<pool>`` shows the pool's whole footprint."""
+    return f"{SENDER_CHILD_PREFIX}{pool_name}"
+
+
+def sender_pool_name_problem(pool_name: str) -> str | None:
+    """Why a pool name cannot be used for its children, or None if it can."""
+    if len(pool_name) > MAX_SENDER_POOL_NAME_LENGTH:
+        return (
+            f"at most {MAX_SENDER_POOL_NAME_LENGTH} characters, so the children "
+            f"{sender_child_name(pool_name)} fit Kubernetes' label value limit"
+        )
+    return None

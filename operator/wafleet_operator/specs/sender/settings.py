@@ -1,0 +1,141 @@
+"""A sender's settings for one pool, and how they reach its pods.
+
+``session_runner.contract.sender_settings.SenderSettings`` is the operator↔sender
+contract, as ``RunnerSettings`` is the runner's: this module fills it from the
+pool and the operator's wiring and renders it with its own ``as_env()``, so a
+field added there reaches the pod without anyone writing its name twice. The
+pod's own name and namespace come from the downward API; the vendor's
+credentials are files of the pool's Secret (mounted by the Deployment), never
+settings and never environment values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from session_runner.contract.sender_settings import (
+    CREDENTIALS_MOUNT_PATH,
+    SENDER_ENV_PREFIX,
+    SenderSettings,
+)
+from wafleet_operator.api.sender_pool import SenderPoolSpec
+from wafleet_operator.specs.runner_config import HEALTH_PORT, METRICS_PORT, literal_env_value
+
+from .pool import PoolRef
+
+POD_NAME_ENV = f"{SENDER_ENV_PREFIX}POD_NAME"
+NAMESPACE_ENV = f"{SENDER_ENV_PREFIX}NAMESPACE"
+
+#: Settings whose values the pod learns from the downward API, not from the pool.
+FIELD_REF_ENV: dict[str, str] = {
+    POD_NAME_ENV: "metadata.name",
+    NAMESPACE_ENV: "metadata.namespace",
+}
+
+#: Where the pool's credentials Secret is mounted, as a directory of its keys.
+CREDENTIALS_DIR = CREDENTIALS_MOUNT_PATH
+
+
+@dataclass(frozen=True, slots=True)
+class SenderWiring:
+    """What a pool's senders are connected to that its spec does not say.
+
+    The queue URLs exist only once the operator has created the queues (the pool's
+    ``status.queueUrl`` and ``status.deadLetterQueueUrl``); the ledger table, the
+    region and the endpoint are the operator's settings (``outbound_ledger_table``,
+    ``aws_region``, ``aws_endpoint_url``), the same for every pool. ``vendor_base_url``
+    points every pool at a stand-in of the vendor's API (tests, demos); None is the
+    vendor's public API. None of these is a secret.
+    """
+
+    queue_url: str
+    dead_letter_queue_url: str
+    ledger_table: str
+    aws_region: str
+    aws_endpoint_url: str | None = None
+    vendor_base_url: str | None = None
+
+
+def build_sender_settings(
+    pool: PoolRef, spec: SenderPoolSpec, wiring: SenderWiring
+) -> SenderSettings:
+    """The settings every sender replica of the pool must load.
+
+    ``pod_name`` is a placeholder here (each replica learns its own name from the
+    downward API) and so is ``namespace``'s value (the same as the pool's, also
+    from the downward API). ``sender_number`` is the first of ``spec.phoneNumbers``:
+    the contract has one number per sender, the spec a list.
+    """
+    numbers = spec.phone_numbers or []
+    values: dict[str, Any] = {
+        "pool": pool.name,
+        "namespace": pool.namespace,
+        "vendor": spec.vendor.value,
+        "target": spec.target,
+        "sender_number": numbers[0] if numbers else None,
+        "queue_url": wiring.queue_url,
+        "dead_letter_queue_url": wiring.dead_letter_queue_url,
+        "ledger_table": wiring.ledger_table,
+        "aws_region": wiring.aws_region,
+        "aws_endpoint_url": wiring.aws_endpoint_url,
+        "rate_limit_per_second": float(spec.rate_limit_per_second),
+        "concurrency": spec.concurrency,
+        "max_receive_count": spec.queue.max_receive_count,
+        "visibility_timeout_seconds": spec.queue.visibility_timeout_seconds,
+        "credentials_dir": CREDENTIALS_DIR,
+        "vendor_base_url": wiring.vendor_base_url,
+        "health_port": HEALTH_PORT,
+        "metrics_port": METRICS_PORT,
+    }
+    return _without_environment(values)
+
+
+class _InitOnlySenderSettings(SenderSettings):
+    """SenderSettings that read nothing but their arguments (and defaults)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _without_environment(values: dict[str, Any]) -> SenderSettings:
+    """A SenderSettings from ``values`` and the class defaults only: a builder depends on
+    its arguments alone, never on ``WAFLEET_SENDER_*`` variables the operator's own
+    process might have (the same reasoning as ``runner_config._without_environment``)."""
+    complete = _InitOnlySenderSettings(**values).model_dump()
+    return SenderSettings(**complete)
+
+
+def build_sender_env(
+    pool: PoolRef, spec: SenderPoolSpec, wiring: SenderWiring
+) -> list[dict[str, Any]]:
+    """The sender container's ``env``, sorted by name so the rendering is stable.
+
+    Every setting is a literal value (``$`` escaped, see ``literal_env_value``)
+    except the pod's name and namespace (downward API). No ``secretKeyRef``: the
+    vendor's credentials are files, and AWS is reached with the pod's ambient
+    credentials (IRSA, an instance profile, or the image's environment in tests).
+    """
+    env: list[dict[str, Any]] = []
+    for name, value in build_sender_settings(pool, spec, wiring).as_env().items():
+        field_path = FIELD_REF_ENV.get(name)
+        if field_path is not None:
+            env.append(
+                {
+                    "name": name,
+                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}},
+                }
+            )
+        else:
+            env.append({"name": name, "value": literal_env_value(value)})
+    return sorted(env, key=lambda item: str(item["name"]))
