@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.harness.moto_server",
     "tests.harness.kube",
     "tests.harness.chromium",
+    "tests.harness.vendor_standins",
 ]

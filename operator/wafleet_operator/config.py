@@ -71,10 +71,31 @@ class OperatorSettings(BaseSettings):
         description="DynamoDB table of the exactly-once ledger and the pools' rate limiters.",
     )
 
+    vendor_base_urls: str = Field(
+        default="",
+        description="Comma-separated vendor=URL pairs sending a vendor's API calls to another "
+        "base URL (a stand-in for tests and demos). Operator-wide on purpose: a per-pool "
+        "setting would let a pool's author send the pool's credentials anywhere.",
+    )
+    pool_sync_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often each SenderPool's queue depth is read, its senders scaled "
+        "(spec.scaling.provider operator) and its status written.",
+    )
+
     @field_validator("namespace", "runner_image_allow_list")
     @classmethod
     def _strip(cls, value: str) -> str:
         return ",".join(part.strip() for part in value.split(",") if part.strip())
+
+    def vendor_base_url(self, vendor: str) -> str | None:
+        """The base URL `vendor_base_urls` sets for `vendor`, if any."""
+        for pair in self.vendor_base_urls.split(","):
+            name, _, url = pair.strip().partition("=")
+            if name.strip() == vendor and url.strip():
+                return url.strip()
+        return None
 
     @property
     def allowed_runner_images(self) -> frozenset[str]:

@@ -74,6 +74,8 @@ KINDS: dict[tuple[str, str], ResourceKind] = {
         ResourceKind("v1", "Event", "events"),
         ResourceKind("apps/v1", "StatefulSet", "statefulsets"),
         ResourceKind("apps/v1", "Deployment", "deployments"),
+        ResourceKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+        ResourceKind("keda.sh/v1alpha1", "ScaledObject", "scaledobjects"),
         ResourceKind("rbac.authorization.k8s.io/v1", "Role", "roles"),
         ResourceKind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
         ResourceKind("coordination.k8s.io/v1", "Lease", "leases"),

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from wafleet_operator.api import WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import APIConflictError, APIUnprocessableError, Kube, KubeError
 from wafleet_operator.metrics import INVALID_SPECS, RECONCILE_SECONDS, RECONCILES, PhaseBook
+from wafleet_operator.outbound.clients import OutboundClients
 from wafleet_operator.specs import build_children
 from wafleet_operator.specs.account import AccountRef
 from wafleet_operator.status import (
@@ -49,6 +50,10 @@ class Context:
     kube: Kube
     settings: OperatorSettings
     phases: PhaseBook
+    #: SenderPools' AWS clients (SQS, SNS); None until a pool needs them.
+    outbound: OutboundClients | None = None
+    #: Each pool's recent scale recommendations, for the scale-down stabilisation window.
+    scale_history: dict[tuple[str, str], list[tuple[datetime, int]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from session_runner.contract import RunnerPhase
 from session_runner.session.lease.kubernetes import record_from_lease
 from session_runner.session.lease.record import HolderState, holder_state
 from wafleet_operator.api.whatsapp_account import AccountPhase
+from wafleet_operator.conditions import condition
 
 PHASES = tuple(phase.value for phase in AccountPhase)
 #: What the runner reports about itself (RunnerPhase) → the account's phase.
@@ -203,34 +204,6 @@ def snapshot_corrupt(
     )[:1000]
 
 
-def _condition(
-    kind: str,
-    status: str,
-    reason: str,
-    message: str,
-    generation: int,
-    now: datetime,
-    previous: tuple[dict[str, Any], ...],
-) -> dict[str, Any]:
-    """A condition whose lastTransitionTime moves only when its status changes."""
-    transition = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for old in previous:
-        if (
-            old.get("type") == kind
-            and old.get("status") == status
-            and old.get("lastTransitionTime")
-        ):
-            transition = str(old["lastTransitionTime"])
-    return {
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": transition,
-        "observedGeneration": generation,
-    }
-
-
 def decide_status(observed: Observed, now: datetime) -> Verdict:
     """Phase and conditions from the observed facts (the table in tests/unit/test_status.py)."""
     gen, prev = observed.generation, observed.previous_conditions
@@ -247,7 +220,7 @@ def decide_status(observed: Observed, now: datetime) -> Verdict:
     runner_phase = account_phase(report.get("phase")) if report else None
 
     def cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
-        return _condition(kind, status, reason, message, gen, now, prev)
+        return condition(kind, status, reason, message, gen, now, prev)
 
     if observed.problems:
         first = observed.problems[0]

@@ -13,3 +13,11 @@ from typing import Final
 TARGET_ATTRIBUTE: Final = "target"
 #: What a routing target (SenderPool spec.target) may look like.
 TARGET_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+#: The keys each vendor's credentials Secret must hold (the sender reads them as files
+#: of the mounted Secret; the operator checks they exist, never reads their values).
+VENDOR_CREDENTIAL_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "meta-cloud": ("accessToken", "phoneNumberId"),
+    "twilio": ("accountSid", "authToken"),
+    "session": (),
+}

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.harness.devserver import free_port
+from tests.harness.devserver import DEV_ACCESS_KEY_ID, DEV_REGION, DEV_SECRET_ACCESS_KEY, free_port
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
 from tests.harness.waiting import wait_for
@@ -244,6 +244,18 @@ def cluster(kube_api: KubeApi, wafleet_crds: None) -> Iterator[Cluster]:
 def operator_env() -> dict[str, str]:
     """Extra environment for the operator; tests may add to it before `operator` starts."""
     return {}
+
+
+def outbound_operator_env(aws: AwsEndpoint, sync_interval_s: float = 1.0) -> dict[str, str]:
+    """The operator's environment for SenderPools on the moto server (its dummy credentials),
+    syncing every pool every `sync_interval_s` so tests see scaling within seconds."""
+    return {
+        "WAFLEET_AWS_ENDPOINT_URL": aws.endpoint_url,
+        "WAFLEET_AWS_REGION": DEV_REGION,
+        "AWS_ACCESS_KEY_ID": DEV_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": DEV_SECRET_ACCESS_KEY,
+        "WAFLEET_POOL_SYNC_INTERVAL_S": str(sync_interval_s),
+    }
 
 
 HELM = REPO / ".tools" / "bin" / "helm"

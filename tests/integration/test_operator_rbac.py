@@ -44,9 +44,13 @@ from tests.integration.conftest import (
     ChartRbac,
     Cluster,
     OperatorProcess,
+    outbound_operator_env,
     runner_report,
     wait_for,
 )
+from tests.integration.outbound.test_sender_pool_operator import create_pool
+from tests.integration.outbound.test_sender_pool_operator import pool as pool_of
+from tests.integration.outbound.test_sender_pool_operator import ready as pool_ready_condition
 from tests.integration.test_operator_account import (
     ACCESS_KEY_VALUE,
     LOCAL,
@@ -61,11 +65,14 @@ from tests.integration.test_operator_account import (
     seed_snapshots,
     snapshot_spec,
 )
+from wafleet_operator.api.sender_pool import SenderPoolScaling, SenderPoolSpec
 from wafleet_operator.config import OperatorSettings
 from wafleet_operator.kube import kind_of
 from wafleet_operator.specs import build_children
 from wafleet_operator.specs.account import AccountRef
 from wafleet_operator.specs.rbac import role_rules
+from wafleet_operator.specs.sender import PoolRef, SenderWiring, build_sender_children
+from wafleet_operator.specs.sender.rbac import sender_role_rules
 from wafleet_operator.validation import parse_spec
 
 OPERATOR_AGENTS = ("kopf/", "wafleet-operator/")
@@ -93,8 +100,23 @@ PEERING = (
     "the operator under test is one standalone replica"
 )
 
+SENDER_GRANT = (
+    "granted to each SenderPool's senders (specs/sender/rbac.py sender_role_rules), which "
+    "the operator may only grant because it holds it"
+)
+KEDA_ONLY = (
+    "applies the ScaledObject of a pool with spec.scaling.provider keda; the test control "
+    "plane has no KEDA CRDs, so only the delete (on a switch back) shows in the recording"
+)
+
 #: What the chart may grant beyond what the recording shows, and why it is needed.
 NECESSARY_EXTRAS: dict[Attributes, str] = {
+    ("apps", "deployments", "create"): CREATED_BY_APPLY,
+    ("policy", "poddisruptionbudgets", "create"): CREATED_BY_APPLY,
+    ("keda.sh", "scaledobjects", "create"): KEDA_ONLY,
+    ("keda.sh", "scaledobjects", "patch"): KEDA_ONLY,
+    ("wafleet.io", "senderpools", "get"): SENDER_GRANT,
+    ("wafleet.io", "senderpools/finalizers", "update"): OWNER_FINALIZERS,
     ("apps", "statefulsets", "create"): CREATED_BY_APPLY,
     ("", "services", "create"): CREATED_BY_APPLY,
     ("", "serviceaccounts", "create"): CREATED_BY_APPLY,
@@ -367,6 +389,51 @@ def run_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
     wait_for(lambda: no_children(cluster, "rbac"), "deleted", timeout=120)
     own = [k for k in keys(s3) if k.startswith(f"prod/{ns}/rbac/")]
     assert own == [], "the finalizer ran with the chart's permissions and deleted the snapshots"
+    run_pool_lifecycle(cluster, aws)
+
+
+@pytest.fixture
+def operator_env(aws: AwsEndpoint) -> dict[str, str]:
+    return outbound_operator_env(aws)
+
+
+def pool_ready(cluster: Cluster, name: str) -> bool:
+    return pool_ready_condition(cluster, name).get("status") == "True"
+
+
+def run_pool_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
+    """Everything the operator does for one SenderPool: create (queues, senders, their
+    Role), scale from the queue, delete (the finalizer removes the queues)."""
+    make_secret(cluster, "twilio", {"accountSid": "AC1", "authToken": SECRET_KEY_VALUE})
+    spec = {
+        "vendor": "twilio",
+        "target": f"rbac-{cluster.namespace}",
+        "credentialsSecret": {"name": "twilio"},
+        "backlogPerReplica": 1,
+    }
+    create_pool(cluster, "rbac", spec)
+    wait_for(lambda: pool_ready(cluster, "rbac"), "the pool ready", timeout=60)
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="wafleet-outbound")["TopicArn"]
+    sns.publish(
+        TopicArn=topic,
+        Message="{}",
+        MessageAttributes={"target": {"DataType": "String", "StringValue": spec["target"]}},
+    )
+    wait_for(
+        lambda: cluster.apps.read_namespaced_deployment("sp-rbac", cluster.namespace).spec.replicas,
+        "the senders scaled up",
+        timeout=60,
+    )
+    queue = pool_of(cluster, "rbac")["status"]["queueUrl"]
+    cluster.custom.delete_namespaced_custom_object(
+        "wafleet.io", "v1alpha1", cluster.namespace, "senderpools", "rbac"
+    )
+    wait_for(
+        lambda: queue not in aws.client("sqs").list_queues().get("QueueUrls", []),
+        "the pool's queue deleted by the finalizer",
+        timeout=60,
+    )
 
 
 @pytest.mark.skipif(not HELM.exists(), reason="helm is not installed: run `make tools`")
@@ -428,6 +495,11 @@ def test_the_chart_grants_exactly_what_the_operator_uses(
     )
     not_held = sorted(a for a in grants_of(runner_role) if not allowed(roles, cluster.namespace, a))
     assert not_held == [], f"the runner's Role grants what the operator does not hold: {not_held}"
+    sender_role = sender_role_rules(
+        PoolRef(name="rbac", namespace=cluster.namespace, uid="u", generation=1)
+    )
+    not_held = sorted(a for a in grants_of(sender_role) if not allowed(roles, cluster.namespace, a))
+    assert not_held == [], f"the senders' Role grants what the operator does not hold: {not_held}"
 
     granted = set().union(*(grants_of(role.rules) for role in roles))
     unused = sorted(granted - used - NECESSARY_EXTRAS.keys())
@@ -514,21 +586,45 @@ def test_every_necessary_extra_is_still_necessary() -> None:
     account = AccountRef(name="a", namespace="ns", uid="u", generation=1)
     spec, _ = parse_spec({"phoneNumber": "+14155550100", "engine": "local"})
     assert spec is not None
-    children = build_children(account, spec, OperatorSettings(runner_image="wafleet/runner:t"))
+    settings = OperatorSettings(runner_image="wafleet/runner:t")
+    children = build_children(account, spec, settings)
+    pool = PoolRef(name="p", namespace="ns", uid="u", generation=1)
+    pool_spec = SenderPoolSpec.model_validate(
+        {"vendor": "twilio", "target": "t", "credentialsSecret": {"name": "c"}}
+    )
+    wiring = SenderWiring("http://q", "http://q-dlq", "ledger", "us-east-1")
+    pool_children = build_sender_children(pool, pool_spec, settings, wiring, replicas=0)
+    keda_spec = pool_spec.model_copy(update={"scaling": SenderPoolScaling(provider="keda")})
+    keda_children = build_sender_children(pool, keda_spec, settings, wiring)
     applied = {
         (c["apiVersion"].rpartition("/")[0], kind_of(c["apiVersion"], c["kind"]).plural)
-        for c in children
+        for c in [*children, *pool_children]
     }
+    keda_applied = {
+        (c["apiVersion"].rpartition("/")[0], kind_of(c["apiVersion"], c["kind"]).plural)
+        for c in keda_children
+    } - applied
     by_reason: dict[str, set[Attributes]] = {}
     for attrs, reason in NECESSARY_EXTRAS.items():
         by_reason.setdefault(reason, set()).add(attrs)
     # create, and only create, on exactly the kinds the operator applies.
     assert by_reason[CREATED_BY_APPLY] == {(g, r, "create") for g, r in applied}
-    # What the runner's Role really grants.
+    # What the runner's Role and the senders' Role really grant.
     assert by_reason[RUNNER_GRANT] <= grants_of(role_rules(account))
+    assert by_reason[SENDER_GRANT] <= grants_of(sender_role_rules(pool))
+    # Only KEDA pools apply a ScaledObject (create and patch).
+    assert by_reason[KEDA_ONLY] == {
+        (g, r, verb) for g, r in keda_applied for verb in ("create", "patch")
+    }
     # Every child really blocks its owner's deletion.
-    assert all(c["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] for c in children)
-    assert by_reason[OWNER_FINALIZERS] == {("wafleet.io", "whatsappaccounts/finalizers", "update")}
+    assert all(
+        c["metadata"]["ownerReferences"][0]["blockOwnerDeletion"]
+        for c in [*children, *pool_children]
+    )
+    assert by_reason[OWNER_FINALIZERS] == {
+        ("wafleet.io", "whatsappaccounts/finalizers", "update"),
+        ("wafleet.io", "senderpools/finalizers", "update"),
+    }
     assert {g for g, _, _ in by_reason[PEERING]} == {"kopf.dev"}
 
 

@@ -107,8 +107,8 @@ ClusterRole (all namespaces) or into one Role per watched namespace. Exactly
 what the operator uses, no wildcard, each rule says why it exists:
 tests/integration/test_operator_rbac.py records every request the running
 operator makes and fails on a grant it never uses, unless that test's list of
-necessary extras explains it. SenderPools and WebhookSubscriptions have CRDs
-but no handlers yet: their rules come with their handlers.
+necessary extras explains it. WebhookSubscriptions have a CRD but no handler
+yet: their rules come with it.
 */}}
 {{- define "wafleet.namespacedRules" -}}
 # Its own custom resource: kopf lists and watches it and patches it (its
@@ -171,6 +171,32 @@ but no handlers yet: their rules come with their handlers.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get"]
+# SenderPools, as accounts: kopf lists, watches and patches them (finalizer,
+# progress annotations); the operator lists every pool to find the one that
+# routes a target first, writes their status, and grants each pool's senders
+# get on their pool and patch on its status (they record a vendor's throttle).
+- apiGroups: ["wafleet.io"]
+  resources: ["senderpools"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["wafleet.io"]
+  resources: ["senderpools/status"]
+  verbs: ["patch"]
+- apiGroups: ["wafleet.io"]
+  resources: ["senderpools/finalizers"]
+  verbs: ["update"]
+# Each pool's senders (a Deployment) and their disruption budget, server-side
+# applied; garbage collection deletes them with the pool.
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["create", "patch"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["create", "patch"]
+# A pool with spec.scaling.provider keda gets a KEDA ScaledObject; switched
+# back to the operator's scaler, the ScaledObject is deleted.
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects"]
+  verbs: ["create", "patch", "delete"]
 # kopf and the operator post core/v1 Events about accounts (kopf never
 # patches them); runners are granted the same.
 - apiGroups: [""]

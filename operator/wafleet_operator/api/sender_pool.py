@@ -188,6 +188,9 @@ class SenderPoolStatus(KubeModel):
     throttled_until: datetime | None = Field(
         None, description="The vendor asked the pool to pause sending until then."
     )
+    throttle_reason: str | None = Field(
+        None, max_length=256, description="Why, as the vendor said it (its error code)."
+    )
     conditions: list[Condition] = conditions_field(
         "Current state, one entry per type: Ready, Throttled."
     )

@@ -1,0 +1,332 @@
+"""Converge one SenderPool: the I/O shell around `validation`, `status` and the builders.
+
+One pass, in the order the data flows: read the facts (the credentials
+Secret's key names, the pools that route the same target, the account of a
+session pool) → judge them (`pool_problems`) → with no problem, ensure the
+queues and the subscription in AWS → read the queue's depth → decide the
+replicas (`scaling`) → apply the Kubernetes children → write the status and
+the events for what changed. A pool with a problem gets nothing created or
+changed, only a condition and a Warning naming the field.
+
+`sync` (the periodic trigger) skips the AWS ensure when the status already
+holds the queue URLs, so a thousand idle pools cost one queue-depth read
+each per interval, not ten calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import kopf
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec
+from wafleet_operator.conditions import find_condition
+from wafleet_operator.metrics import INVALID_SPECS
+from wafleet_operator.outbound import aws
+from wafleet_operator.outbound.clients import OutboundClients, connect
+from wafleet_operator.outbound.resources import queue_name
+from wafleet_operator.reconcile import Context, apply_child, as_body, counted
+from wafleet_operator.scaling import ScaleReason, desired_replicas, scale_decision
+from wafleet_operator.specs.naming import sender_child_name, sender_pool_name_problem
+from wafleet_operator.specs.sender import (
+    PoolRef,
+    SenderWiring,
+    build_sender_children,
+    sender_image_problem,
+)
+from wafleet_operator.status import Problem
+from wafleet_operator.validation import problems_from_validation_error
+
+from .status import PoolObserved, PoolVerdict, decide_pool_status
+from .validation import TargetClaim, pool_problems
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "wafleet.io/v1alpha1"
+KIND = "SenderPool"
+
+
+def outbound_clients(ctx: Context) -> OutboundClients:
+    """The AWS clients, made on first use (an operator without pools never makes them)."""
+    if ctx.outbound is None:
+        ctx.outbound = connect(ctx.settings)
+    return ctx.outbound
+
+
+def aws_error_text(error: Exception) -> str:
+    """A short, secret-free description of an AWS failure for a condition."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'error')}: {str(details.get('Message', ''))[:200]}"
+    if isinstance(error, aws.ForeignQueueError):
+        return str(error)
+    return type(error).__name__
+
+
+async def _facts(
+    ctx: Context, body: Mapping[str, Any], spec: SenderPoolSpec
+) -> tuple[frozenset[str] | None, list[TargetClaim], bool | None]:
+    namespace = body["metadata"]["namespace"]
+    secret_keys: frozenset[str] | None = None
+    if spec.credentials_secret is not None:
+        secret = await ctx.kube.get("v1", "Secret", namespace, spec.credentials_secret.name)
+        if secret is not None:
+            secret_keys = frozenset(secret.get("data") or {}) | frozenset(
+                secret.get("stringData") or {}
+            )
+    # The pools this operator serves: all namespaces, or the ones it watches (where its
+    # Role lets it list). Pools of another operator sharing the topic are not seen.
+    scopes: list[str | None] = list(ctx.settings.namespaces) or [None]
+    pools = [pool for scope in scopes for pool in await ctx.kube.list(API_VERSION, KIND, scope)]
+    claims = [
+        _claim(pool)
+        for pool in pools
+        if (pool.get("spec") or {}).get("target") == spec.target
+        and not pool["metadata"].get("deletionTimestamp")
+    ]
+    account_exists: bool | None = None
+    if spec.account_ref is not None:
+        account = await ctx.kube.get(
+            API_VERSION, "WhatsAppAccount", namespace, spec.account_ref.name
+        )
+        account_exists = account is not None
+    return secret_keys, claims, account_exists
+
+
+def _claim(pool: Mapping[str, Any]) -> TargetClaim:
+    meta = pool["metadata"]
+    return TargetClaim(str(meta.get("creationTimestamp") or ""), meta["namespace"], meta["name"])
+
+
+def parse_pool_spec(raw: Mapping[str, Any]) -> tuple[SenderPoolSpec | None, list[Problem]]:
+    try:
+        return SenderPoolSpec.model_validate(raw), []
+    except ValidationError as error:
+        return None, problems_from_validation_error(error)
+
+
+async def find_pool_problems(
+    ctx: Context, body: Mapping[str, Any]
+) -> tuple[SenderPoolSpec | None, list[Problem]]:
+    spec, problems = parse_pool_spec(body.get("spec") or {})
+    if spec is None:
+        return None, problems
+    secret_keys, claims, account_exists = await _facts(ctx, body, spec)
+    return spec, pool_problems(
+        _claim(body),
+        spec,
+        secret_keys=secret_keys,
+        target_claims=claims,
+        account_exists=account_exists,
+        image_problem=sender_image_problem(spec, ctx.settings),
+        name_problem=sender_pool_name_problem(body["metadata"]["name"]),
+    )
+
+
+async def reconcile_pool(
+    ctx: Context, body: Mapping[str, Any], *, trigger: str, ensure_queues: bool = True
+) -> PoolVerdict | None:
+    """Converge one pool. Raises KubeError for API failures (the caller's retry applies);
+    AWS failures become the `Ready` condition's `QueueUnavailable`, retried next sync."""
+    async with counted(f"pool-{trigger}"):
+        return await _converge(ctx, body, ensure_queues=ensure_queues)
+
+
+async def _converge(
+    ctx: Context, body: Mapping[str, Any], *, ensure_queues: bool
+) -> PoolVerdict | None:
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        return None
+    namespace, name = meta["namespace"], meta["name"]
+    status: Mapping[str, Any] = body.get("status") or {}
+    generation = int(meta.get("generation") or 1)
+    previous = tuple(status.get("conditions") or ())
+    spec, problems = await find_pool_problems(ctx, body)
+    if spec is None or problems:
+        verdict = decide_pool_status(
+            PoolObserved(generation, problems=tuple(problems), previous_conditions=previous), _now()
+        )
+        await _write_status(ctx, body, verdict, problems)
+        return verdict
+
+    queue_url = status.get("queueUrl")
+    dlq_url = status.get("deadLetterQueueUrl")
+    queue_error: str | None = None
+    clients = outbound_clients(ctx)
+    try:
+        if ensure_queues or not (queue_url and dlq_url):
+            queues = await asyncio.to_thread(_ensure_queues, ctx, clients, meta, spec)
+            queue_url, dlq_url = queues.queue_url, queues.dead_letter_queue_url
+        depth = await asyncio.to_thread(aws.queue_depth, clients.sqs, queue_url)
+    except (ClientError, BotoCoreError, aws.ForeignQueueError) as error:
+        queue_error = aws_error_text(error)
+        log.warning("SenderPool %s/%s: queues unavailable: %s", namespace, name, queue_error)
+        verdict = decide_pool_status(
+            PoolObserved(generation, queue_error=queue_error, previous_conditions=previous), _now()
+        )
+        await _write_status(ctx, body, verdict, [])
+        return verdict
+
+    now = _now()
+    pool = PoolRef.from_metadata(meta)
+    replicas, decision_reason = _replicas(ctx, body, spec, depth, now)
+    wiring = SenderWiring(
+        queue_url=str(queue_url),
+        dead_letter_queue_url=str(dlq_url),
+        ledger_table=ctx.settings.outbound_ledger_table,
+        aws_region=ctx.settings.aws_region,
+        aws_endpoint_url=ctx.settings.aws_endpoint_url,
+        vendor_base_url=ctx.settings.vendor_base_url(spec.vendor),
+    )
+    deployment: Mapping[str, Any] = {}
+    for child in build_sender_children(pool, spec, ctx.settings, wiring, replicas=replicas):
+        applied = await apply_child(ctx.kube, child)
+        if child["kind"] == "Deployment":
+            deployment = applied
+    if ensure_queues and spec.scaling.provider is ScalingProvider.OPERATOR:
+        # A spec change may have switched from KEDA: its ScaledObject would fight us.
+        await ctx.kube.delete(
+            "keda.sh/v1alpha1", "ScaledObject", namespace, sender_child_name(name)
+        )
+
+    scaled = decision_reason in (ScaleReason.SCALE_UP, ScaleReason.SCALE_DOWN)
+    last_scale = _format(now) if scaled else status.get("lastScaleTime")
+    observed = PoolObserved(
+        generation,
+        queue_url=str(queue_url),
+        dead_letter_queue_url=str(dlq_url),
+        visible=depth.visible,
+        in_flight=depth.in_flight,
+        ready_replicas=int((deployment.get("status") or {}).get("readyReplicas") or 0),
+        desired_replicas=replicas
+        if replicas is not None
+        else (deployment.get("spec") or {}).get("replicas"),
+        last_scale_time=last_scale,
+        throttled_until=_parse(status.get("throttledUntil")),
+        throttle_reason=status.get("throttleReason"),
+        previous_conditions=previous,
+    )
+    verdict = decide_pool_status(observed, now)
+    await _write_status(ctx, body, verdict, [])
+    if scaled:
+        kopf.event(
+            as_body(body),
+            type="Normal",
+            reason=str(decision_reason),
+            message=f"senders scaled to {replicas} "
+            f"(queue: {depth.visible} waiting, {depth.in_flight} in flight)",
+        )
+    return verdict
+
+
+def _ensure_queues(
+    ctx: Context, clients: OutboundClients, meta: Mapping[str, Any], spec: SenderPoolSpec
+) -> aws.PoolQueues:
+    topic = aws.ensure_topic(clients.sns, ctx.settings.outbound_topic)
+    return aws.ensure_pool_queues(
+        clients.sqs,
+        clients.sns,
+        topic_arn=topic,
+        name=queue_name(ctx.settings.outbound_queue_prefix, meta["namespace"], meta["name"]),
+        uid=meta["uid"],
+        pool=f"{meta['namespace']}/{meta['name']}",
+        target=spec.target,
+        settings=aws.QueueSettings(
+            max_receive_count=spec.queue.max_receive_count,
+            visibility_timeout_s=spec.queue.visibility_timeout_seconds,
+            retention_s=spec.queue.message_retention_seconds,
+        ),
+    )
+
+
+def _replicas(
+    ctx: Context,
+    body: Mapping[str, Any],
+    spec: SenderPoolSpec,
+    depth: aws.QueueDepth,
+    now: datetime,
+) -> tuple[int | None, ScaleReason | None]:
+    """The replicas to render (None: KEDA owns them) and why they changed, if they did."""
+    if spec.scaling.provider is ScalingProvider.KEDA:
+        return None, None
+    bounds = {"min_replicas": spec.replicas.min, "max_replicas": spec.replicas.max}
+    wanted = desired_replicas(
+        depth.visible, depth.in_flight, backlog_per_replica=spec.backlog_per_replica, **bounds
+    )
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    window = spec.scaling.stabilization_window_seconds
+    history = [
+        (at, n) for at, n in ctx.scale_history.get(key, []) if at > now - timedelta(seconds=window)
+    ]
+    history.append((now, wanted))
+    ctx.scale_history[key] = history
+    status = body.get("status") or {}
+    current = status.get("desiredReplicas")
+    if current is None:  # a new pool: start where the queue says, no window to honour
+        return wanted, ScaleReason.SCALE_UP if wanted else None
+    decision = scale_decision(
+        int(current),
+        wanted,
+        now,
+        _parse(status.get("lastScaleTime")),
+        history,
+        window,
+        **bounds,
+    )
+    return decision.replicas, decision.reason if decision.changed else None
+
+
+async def _write_status(
+    ctx: Context, body: Mapping[str, Any], verdict: PoolVerdict, problems: list[Problem]
+) -> None:
+    meta = body["metadata"]
+    old: Mapping[str, Any] = body.get("status") or {}
+    if all(old.get(key) == value for key, value in verdict.patch.items()):
+        return
+    await ctx.kube.patch_status(API_VERSION, KIND, meta["namespace"], meta["name"], verdict.patch)
+    _announce(body, old, verdict, problems)
+
+
+def _announce(
+    body: Mapping[str, Any], old: Mapping[str, Any], verdict: PoolVerdict, problems: list[Problem]
+) -> None:
+    """Warning events on the transitions a user must act on; Normal when they are over."""
+    before = find_condition(old.get("conditions"), "Ready")
+    ready = verdict.ready
+    if ready["status"] == "False" and ready["reason"] in ("InvalidSpec", "QueueUnavailable"):
+        if before.get("message") != ready["message"]:
+            for problem in problems:
+                INVALID_SPECS.labels(field=problem.field).inc()
+            kopf.warn(as_body(body), reason=ready["reason"], message=ready["message"])
+    elif before.get("reason") in ("InvalidSpec", "QueueUnavailable"):
+        kopf.event(as_body(body), type="Normal", reason="Recovered", message=ready["message"])
+    throttled = find_condition(verdict.conditions, "Throttled")
+    if (
+        throttled.get("status") == "True"
+        and find_condition(old.get("conditions"), "Throttled").get("status") != "True"
+    ):
+        kopf.warn(as_body(body), reason="Throttled", message=str(throttled.get("message")))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _format(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

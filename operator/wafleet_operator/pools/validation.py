@@ -1,0 +1,84 @@
+"""What a SenderPool's schema cannot reject, each problem naming its field. Pure.
+
+The reconciler gathers the facts (the credentials Secret's key names, the
+pools that route the same target, whether the account of a session pool
+exists); this module judges them, so every rule has a table row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
+from wafleet_operator.api.sender_pool import SenderPoolSpec
+from wafleet_operator.status import Problem
+
+
+@dataclass(frozen=True, order=True)
+class TargetClaim:
+    """A pool routing some target, ordered by who was first (then by name, for ties)."""
+
+    created: str  # metadata.creationTimestamp, RFC 3339: orders as text
+    namespace: str
+    name: str
+
+
+def target_owner(claims: Sequence[TargetClaim]) -> TargetClaim | None:
+    """Which of the pools naming one target routes it: the oldest. The topic is shared by
+    the whole cluster, so two pools with one target would both receive every message."""
+    return min(claims) if claims else None
+
+
+def pool_problems(
+    me: TargetClaim,
+    spec: SenderPoolSpec,
+    *,
+    secret_keys: Collection[str] | None,
+    target_claims: Sequence[TargetClaim],
+    account_exists: bool | None,
+    image_problem: str | None,
+    name_problem: str | None,
+) -> list[Problem]:
+    """Every problem at once, so one edit can fix them all.
+
+    `secret_keys`: the key names of spec.credentialsSecret, None when it does not
+    exist. `target_claims`: every pool (this one included) with spec.target.
+    `account_exists`: for a session pool, whether spec.accountRef names an account.
+    """
+    problems: list[Problem] = []
+    if name_problem:
+        problems.append(Problem("metadata.name", name_problem))
+    ref = spec.credentials_secret
+    if ref is not None:
+        if secret_keys is None:
+            problems.append(Problem("spec.credentialsSecret.name", f"Secret {ref.name} not found"))
+        else:
+            missing = [k for k in VENDOR_CREDENTIAL_KEYS[spec.vendor] if k not in secret_keys]
+            if missing:
+                problems.append(
+                    Problem(
+                        "spec.credentialsSecret",
+                        f"Secret {ref.name} lacks key(s) {', '.join(missing)} "
+                        f"that vendor {spec.vendor} needs",
+                    )
+                )
+    owner = target_owner(target_claims)
+    if owner is not None and owner != me:
+        problems.append(
+            Problem(
+                "spec.target",
+                f"target {spec.target} is already routed by SenderPool "
+                f"{owner.namespace}/{owner.name}; one target, one pool",
+            )
+        )
+    if spec.account_ref is not None and account_exists is False:
+        problems.append(
+            Problem(
+                "spec.accountRef.name",
+                f"WhatsAppAccount {spec.account_ref.name} not found in this namespace",
+            )
+        )
+    if image_problem:
+        problems.append(Problem("spec.image", image_problem))
+    return problems

@@ -1,0 +1,88 @@
+"""`pool_problems` and `target_owner`: what a SenderPool's schema cannot reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wafleet_operator.api.sender_pool import SenderPoolSpec
+from wafleet_operator.pools.validation import TargetClaim, pool_problems, target_owner
+
+ME = TargetClaim("2026-12-01T10:00:00Z", "shop", "twilio-us")
+OLDER = TargetClaim("2026-11-01T10:00:00Z", "other", "twilio-us-too")
+YOUNGER = TargetClaim("2026-12-02T10:00:00Z", "other", "late")
+
+TWILIO: dict[str, Any] = {
+    "vendor": "twilio",
+    "target": "twilio-us",
+    "credentialsSecret": {"name": "twilio-creds"},
+}
+SESSION: dict[str, Any] = {"vendor": "session", "target": "own", "accountRef": {"name": "demo"}}
+
+
+def problems(spec: dict[str, Any], **facts: Any) -> list[tuple[str, str]]:
+    defaults: dict[str, Any] = {
+        "secret_keys": {"accountSid", "authToken"},
+        "target_claims": [ME],
+        "account_exists": None,
+        "image_problem": None,
+        "name_problem": None,
+    }
+    found = pool_problems(ME, SenderPoolSpec.model_validate(spec), **{**defaults, **facts})
+    return [(p.field, p.message) for p in found]
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "facts", "fields"),
+    [
+        ("all good", TWILIO, {}, []),
+        ("Secret missing", TWILIO, {"secret_keys": None}, ["spec.credentialsSecret.name"]),
+        ("Secret lacks a key", TWILIO, {"secret_keys": {"accountSid"}}, ["spec.credentialsSecret"]),
+        (
+            "an older pool routes the target",
+            TWILIO,
+            {"target_claims": [ME, OLDER]},
+            ["spec.target"],
+        ),
+        (
+            "a younger pool with our target is its problem",
+            TWILIO,
+            {"target_claims": [YOUNGER, ME]},
+            [],
+        ),
+        ("session pool, account exists", SESSION, {"account_exists": True}, []),
+        (
+            "session pool, account missing",
+            SESSION,
+            {"account_exists": False},
+            ["spec.accountRef.name"],
+        ),
+        ("image refused", TWILIO, {"image_problem": "not allowed"}, ["spec.image"]),
+        ("name too long", TWILIO, {"name_problem": "at most 60"}, ["metadata.name"]),
+        (
+            "every problem at once",
+            TWILIO,
+            {"secret_keys": None, "target_claims": [OLDER, ME], "image_problem": "no"},
+            ["spec.credentialsSecret.name", "spec.target", "spec.image"],
+        ),
+    ],
+)
+def test_pool_problems(
+    case: str, spec: dict[str, Any], facts: dict[str, Any], fields: list[str]
+) -> None:
+    assert [field for field, _ in problems(spec, **facts)] == fields, case
+
+
+def test_a_missing_key_is_named_and_no_value_is_needed() -> None:
+    [(_, message)] = problems(TWILIO, secret_keys={"accountSid"})
+    assert "authToken" in message
+    assert "twilio" in message
+
+
+def test_the_oldest_claim_routes_a_target_and_ties_go_by_name() -> None:
+    assert target_owner([YOUNGER, ME, OLDER]) == OLDER
+    tie_a = TargetClaim("2026-12-01T10:00:00Z", "a", "p")
+    tie_b = TargetClaim("2026-12-01T10:00:00Z", "b", "p")
+    assert target_owner([tie_b, tie_a]) == tie_a
+    assert target_owner([]) is None
