@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
 from session_runner.sender.message import OutboundMessage
 from session_runner.sender.vendors.base import (
     CANNOT_TELL,
@@ -55,7 +56,7 @@ VENDOR: Final = "meta-cloud"
 DEFAULT_BASE_URL: Final = "https://graph.facebook.com"
 #: Released 2026-02-18, available until 2028-07-29 (Graph API changelog).
 DEFAULT_API_VERSION: Final = "v25.0"
-CREDENTIAL_KEYS: Final = ("accessToken", "phoneNumberId")  # optional: apiVersion
+CREDENTIAL_KEYS: Final = VENDOR_CREDENTIAL_KEYS["meta-cloud"]  # optional: apiVersion
 #: Meta's documented pair rate: about one message every 6 s to one recipient.
 PAIR_RATE_WAIT_S: Final = 6.0
 SIGNATURE_HEADER: Final = "X-Hub-Signature-256"

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
+from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
 from session_runner.sender.message import OutboundMessage
 from session_runner.sender.vendors import twilio_lookup
 from session_runner.sender.vendors.base import (
@@ -58,7 +59,7 @@ from session_runner.sender.vendors.transport import (
 
 VENDOR: Final = "twilio"
 DEFAULT_BASE_URL: Final = "https://api.twilio.com"
-CREDENTIAL_KEYS: Final = ("accountSid", "authToken")  # optional: messagingServiceSid
+CREDENTIAL_KEYS: Final = VENDOR_CREDENTIAL_KEYS["twilio"]  # optional: messagingServiceSid
 #: The StatusCallback query parameter that carries our message id.
 ID_QUERY_PARAM: Final = "wafleet_message_id"
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
