@@ -77,8 +77,26 @@ def session(
 
 @app.command()
 def sender() -> None:
-    """Consume a SenderPool's queue and send idempotently through its vendor."""
-    not_built("wafleet-runner sender", "sender pool")
+    """Consume a SenderPool's queue and send each message once through its vendor.
+
+    Configured by WAFLEET_SENDER_* variables (the operator renders them).
+    """
+    from pydantic import ValidationError
+
+    from session_runner.contract.sender_settings import SENDER_ENV_PREFIX, SenderSettings
+    from session_runner.sender.main import main as run
+
+    try:
+        settings = SenderSettings.model_validate({})  # everything from the environment
+    except ValidationError as error:
+        for item in error.errors():
+            name = ".".join(str(part) for part in item["loc"]) or "settings"
+            typer.echo(
+                f"wafleet-runner sender: {SENDER_ENV_PREFIX}{name.upper()}: {item['msg']}",
+                err=True,
+            )
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=run(settings))
 
 
 @app.command()

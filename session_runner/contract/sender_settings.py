@@ -61,6 +61,11 @@ class SenderSettings(BaseSettings):
     vendor_base_url: str | None = Field(
         default=None, description="The vendor API's base URL; its public one when empty."
     )
+    status_callback_url: str | None = Field(
+        default=None,
+        description="Where the vendor posts delivery statuses (Twilio's StatusCallback, with "
+        "our message id in its query: the only place Twilio keeps it).",
+    )
 
     health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables the probes.")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables /metrics.")

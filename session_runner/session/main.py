@@ -20,11 +20,10 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
-from session_runner import logs
+from session_runner import health, logs
 from session_runner.contract.resources import account_path
 from session_runner.contract.settings import LeaseBackend, RunnerSettings
 from session_runner.kube.client import KubeClient
-from session_runner.session import health
 from session_runner.session.engines.registry import create_engine
 from session_runner.session.floor import TokenFloor, combined_floor, status_token_floor
 from session_runner.session.lease.factory import open_backend

@@ -28,7 +28,6 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("script", "args", "expect"),
     [
-        ("wafleet-runner", ("sender",), "wafleet-runner sender: not built yet"),
         ("wafleet-runner", ("dispatcher",), "wafleet-runner dispatcher: not built yet"),
         ("wafleet-runner", ("api",), "wafleet-runner api: not built yet"),
         ("wafleet", ("send",), "wafleet send: not built yet"),
@@ -42,6 +41,14 @@ def test_unbuilt_subcommands_exit_2_with_one_line(
     lines = (done.stdout + done.stderr).strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(expect)
+
+
+def test_a_sender_without_its_settings_names_each_missing_variable_and_exits_2() -> None:
+    done = run("wafleet-runner", "sender")
+    assert done.returncode == 2
+    said = done.stderr
+    for variable in ("WAFLEET_SENDER_POOL", "WAFLEET_SENDER_VENDOR", "WAFLEET_SENDER_QUEUE_URL"):
+        assert f"wafleet-runner sender: {variable}:" in said, said
 
 
 @pytest.mark.parametrize(

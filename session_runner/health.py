@@ -1,4 +1,5 @@
-"""The runner's probes, as the StatefulSet's pod template expects them on the health port.
+"""Probes and metrics endpoints of every role (session, sender), on the ports the pod
+templates name. The session runner's meaning of each probe:
 
 - /healthz (liveness): fails when the lease loop is stuck, like client-go's
   HealthzAdaptor — a runner that believes it leads but has not renewed for
@@ -19,13 +20,14 @@ from collections.abc import Callable
 from aiohttp import web
 
 
-def build_app(alive: Callable[[], bool], ready: Callable[[], bool]) -> web.Application:
+def build_app(
+    alive: Callable[[], bool],
+    ready: Callable[[], bool],
+    why_not_alive: str = "lease loop stuck or the session keeps failing to start",
+) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         ok = alive()
-        return web.Response(
-            status=200 if ok else 500,
-            text="ok\n" if ok else "lease loop stuck or the session keeps failing to start\n",
-        )
+        return web.Response(status=200 if ok else 500, text="ok\n" if ok else f"{why_not_alive}\n")
 
     async def readyz(_: web.Request) -> web.Response:
         ok = ready()

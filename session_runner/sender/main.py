@@ -1,0 +1,159 @@
+"""`wafleet-runner sender`: wire one replica from its settings and run it until SIGTERM.
+
+The vendor credentials are the files of the pool's mounted Secret (only the
+keys the vendor needs are read). On SIGTERM the replica stops receiving and
+settles what it holds (the pod's grace period covers one vendor call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from session_runner import health, logs
+from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
+from session_runner.contract.sender_settings import SenderSettings
+from session_runner.sender.ledger import Ledger
+from session_runner.sender.queue import PoolQueue
+from session_runner.sender.ratelimit import PoolRateLimiter
+from session_runner.sender.vendors import create_adapter
+from session_runner.sender.worker import RECEIVE_WAIT_S, Sender, SenderConfig
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+class SenderStartError(Exception):
+    """The replica cannot start: what is wrong, naming the setting or file, never a value."""
+
+
+def read_credentials(vendor: str, folder: Path) -> dict[str, str]:
+    """The vendor's credential files from the mounted Secret (one file per key)."""
+    if vendor not in VENDOR_CREDENTIAL_KEYS:
+        raise SenderStartError(f"WAFLEET_SENDER_VENDOR: unknown vendor {vendor!r}")
+    credentials: dict[str, str] = {}
+    for key in VENDOR_CREDENTIAL_KEYS[vendor]:
+        path = folder / key
+        try:
+            credentials[key] = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise SenderStartError(
+                f"credentials file {path} unreadable ({type(error).__name__})"
+            ) from None
+    return credentials
+
+
+def aws_clients(settings: SenderSettings) -> tuple[Any, Any]:
+    """SQS (boto3's standard retries: every call is idempotent or guarded by the ledger) and
+    DynamoDB (no hidden retries: a retried conditional write could report a false conflict)."""
+    common: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        common["endpoint_url"] = settings.aws_endpoint_url
+    sqs = boto3.client(
+        "sqs",
+        config=Config(
+            connect_timeout=5,
+            read_timeout=RECEIVE_WAIT_S + 10,
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=32,
+        ),
+        **common,
+    )
+    dynamodb = boto3.client(
+        "dynamodb",
+        config=Config(
+            connect_timeout=5,
+            read_timeout=5,
+            retries={"max_attempts": 1, "mode": "standard"},
+            max_pool_connections=32,
+        ),
+        **common,
+    )
+    return sqs, dynamodb
+
+
+async def run(settings: SenderSettings, stop: asyncio.Event) -> None:
+    if settings.vendor == "session":
+        raise SenderStartError(
+            "WAFLEET_SENDER_VENDOR: session pools are sent by the account's runner, "
+            "not by a sender replica (not built yet)"
+        )
+    credentials = read_credentials(settings.vendor, settings.credentials_dir)
+    sqs, dynamodb = aws_clients(settings)
+    options: dict[str, Any] = {}
+    if settings.vendor == "twilio" and settings.status_callback_url:
+        options["status_callback"] = settings.status_callback_url
+    adapter = create_adapter(
+        settings.vendor, credentials, base_url=settings.vendor_base_url, **options
+    )
+    identity = f"{settings.pod_name}-{secrets.token_hex(4)}"
+    sender = Sender(
+        SenderConfig(
+            identity=identity,
+            concurrency=settings.concurrency,
+            claim_s=settings.claim_seconds,
+            visibility_timeout_s=settings.visibility_timeout_seconds,
+            max_receive_count=settings.max_receive_count,
+            sender_number=settings.sender_number,
+        ),
+        PoolQueue(sqs, settings.queue_url, settings.dead_letter_queue_url),
+        Ledger(dynamodb, settings.ledger_table),
+        PoolRateLimiter(
+            dynamodb,
+            settings.ledger_table,
+            f"{settings.namespace}/{settings.pool}",
+            settings.rate_limit_per_second,
+        ),
+        adapter,
+    )
+    probes = None
+    if settings.health_port:
+
+        def alive() -> bool:  # a receive loop that stopped polling is stuck
+            return time.monotonic() - sender.stats.last_receive_at < 3 * RECEIVE_WAIT_S + 30
+
+        probes = await health.serve(
+            health.build_app(alive, lambda: True, why_not_alive="the receive loop is stuck"),
+            settings.health_port,
+        )
+    log.info(
+        "sender %s for pool %s/%s (%s) started",
+        identity,
+        settings.namespace,
+        settings.pool,
+        settings.vendor,
+    )
+    try:
+        await sender.run(stop)
+    finally:
+        await adapter.close()
+        if probes is not None:
+            await probes.cleanup()
+        log.info("sender %s stopped: %s", identity, sender.stats)
+
+
+def main(settings: SenderSettings) -> int:
+    logs.configure(settings.log_level, "json")
+
+    async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run(settings, stop)
+        except SenderStartError as error:
+            log.error("sender cannot start: %s", error)
+            return EXIT_USAGE
+        return 0
+
+    return asyncio.run(serve())

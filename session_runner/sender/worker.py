@@ -1,0 +1,338 @@
+"""One sender replica's loop: receive a batch, claim, wait for slots, send, settle.
+
+The decisions live in pure modules: whether a message may be sent
+(`ledger_decision`), when (`rate_decision`), and what an answer means
+(`steps`). This module only orders the I/O around them:
+
+    receive ≤ 10 (only while the pool is not paused and slots are free)
+      → claim each in the ledger (DONE: delete; BUSY: come back when the claim ends;
+        RECLAIM: ask the vendor first)
+      → reserve one send time per message still to send, for the whole batch at once
+      → at its time, each message is sent (the queue message kept invisible meanwhile)
+      → `after_send` → ledger, queue message, pool pause
+
+A message whose body is not an `OutboundMessage` has no id to hold in the
+ledger: it goes to the dead-letter queue with the parse error as its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from pydantic import ValidationError
+
+from session_runner.sender.ledger import Ledger
+from session_runner.sender.ledger_decision import (
+    ClaimAction,
+    ClaimDecision,
+    ReclaimStep,
+    VendorLookup,
+    after_vendor_lookup,
+    may_start_send,
+)
+from session_runner.sender.message import OutboundMessage
+from session_runner.sender.queue import PoolQueue, QueueMessage
+from session_runner.sender.ratelimit import PoolRateLimiter
+from session_runner.sender.steps import LedgerStep, QueueStep, after_send
+from session_runner.sender.vendors.base import Lookup, Outcome, SendResult, VendorAdapter
+
+log = logging.getLogger(__name__)
+
+#: The adapters' own bound on one vendor call (aiohttp total timeout).
+SEND_TIMEOUT_S: Final = 10.0
+#: Clock skew between replicas a claim must survive (see `may_start_send`).
+SKEW_MARGIN_S: Final = 2.0
+#: How long a receive waits for a first message (SQS long polling).
+RECEIVE_WAIT_S: Final = 20
+
+
+@dataclass
+class SenderStats:
+    """What this replica did, for its metrics and for tests."""
+
+    received: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    duplicates_skipped: int = 0
+    unknown: int = 0
+    last_receive_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    identity: str  # pod name + a per-process suffix: a restarted pod is another claimer
+    concurrency: int
+    claim_s: float
+    visibility_timeout_s: int
+    max_receive_count: int
+    sender_number: str | None = None
+    token: int | None = None  # a session pool's fencing token
+    send_timeout_s: float = SEND_TIMEOUT_S  # the adapter's bound on one call
+    #: SQS long polling: a stop waits for the receive in progress (no message is left
+    #: invisible by an abandoned receive), so this bounds how long a stop takes.
+    receive_wait_s: int = RECEIVE_WAIT_S
+    skew_margin_s: float = SKEW_MARGIN_S
+
+
+class Sender:
+    """One replica of a pool's sender."""
+
+    def __init__(
+        self,
+        config: SenderConfig,
+        queue: PoolQueue,
+        ledger: Ledger,
+        limiter: PoolRateLimiter,
+        adapter: VendorAdapter,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.queue = queue
+        self.ledger = ledger
+        self.limiter = limiter
+        self.adapter = adapter
+        self.stats = SenderStats()
+        self._clock = clock
+        self._sleep = sleep
+        self._busy = 0  # messages received and not yet settled (at most `concurrency`)
+        self._settled = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    @property
+    def holding(self) -> int:
+        """Messages received and not yet settled: 0 after `run` returns, whatever happened."""
+        return self._busy
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Receive and send until `stop` is set; then finish what is in flight."""
+        while not stop.is_set():
+            if await self._paused(stop):
+                continue
+            free = self.config.concurrency - self._busy
+            if free <= 0:
+                self._settled.clear()
+                await _wait_event(stop, self._settled)
+                continue
+            try:
+                batch = await self.queue.receive(
+                    max_messages=free, wait_s=self.config.receive_wait_s
+                )
+            except Exception as error:  # SQS unavailable: say so, wait, try again
+                log.warning("receive failed: %s", type(error).__name__)
+                await _wait(stop, 1.0)
+                continue
+            self.stats.last_receive_at = time.monotonic()
+            self.stats.received += len(batch)
+            self._busy += len(batch)
+            if batch:
+                task = asyncio.create_task(self._handle_batch(batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def _settle(self, count: int = 1) -> None:
+        self._busy -= count
+        self._settled.set()
+
+    async def _paused(self, stop: asyncio.Event) -> bool:
+        """Wait out a pool-wide pause (a vendor's throttle) instead of receiving."""
+        try:
+            state = await self.limiter.state()
+        except Exception as error:
+            log.warning("rate limiter unavailable: %s", type(error).__name__)
+            await _wait(stop, 1.0)
+            return True
+        remaining = state.throttled_until - self._clock()
+        if remaining <= 0:
+            return False
+        await _wait(stop, min(remaining, 5.0))
+        return True
+
+    # -- one batch -------------------------------------------------------------------
+
+    async def _handle_batch(self, batch: list[QueueMessage]) -> None:
+        """Claim the batch, reserve its send times at once, send each at its time."""
+        to_send: list[tuple[QueueMessage, OutboundMessage, ClaimDecision]] = []
+        claimed = await asyncio.gather(*(self._claim(m) for m in batch), return_exceptions=True)
+        for queue_message, outcome in zip(batch, claimed, strict=True):
+            if isinstance(outcome, BaseException):  # it comes back when its visibility ends
+                log.warning("claim failed: %s: %s", type(outcome).__name__, outcome)
+            elif outcome is not None:
+                to_send.append((queue_message, *outcome))
+        self._settle(len(batch) - len(to_send))
+        sends: list[asyncio.Task[None]] = []
+        pending = to_send
+        try:
+            while pending:  # the limiter hands out at most its horizon's worth at a time
+                times = await self.limiter.acquire(len(pending))
+                for at, item in zip(times, pending, strict=False):
+                    sends.append(asyncio.create_task(self._send_at(at, *item)))
+                pending = pending[len(times) :]
+        except Exception as error:  # the unscheduled come back when their visibility ends
+            log.warning("sends could not be scheduled: %s", type(error).__name__)
+            self._settle(len(pending))
+        await asyncio.gather(*sends)
+
+    async def _claim(
+        self, queue_message: QueueMessage
+    ) -> tuple[OutboundMessage, ClaimDecision] | None:
+        """The message and its claim when it is ours to send now; None when settled here."""
+        try:
+            message = OutboundMessage.from_json(queue_message.body)
+        except ValidationError as error:
+            reason = f"not an outbound message: {error.error_count()} error(s), first: "
+            reason += str(error.errors()[0].get("msg", ""))[:200]
+            await self.queue.dead_letter(queue_message, reason)
+            self.stats.failed += 1
+            return None
+        decision = await self.ledger.claim(
+            message.id, self.config.identity, self.config.claim_s, token=self.config.token
+        )
+        action = decision.action
+        if action is ClaimAction.DONE:
+            self.stats.duplicates_skipped += 1
+            await self.queue.finish(queue_message)
+            return None
+        if action is ClaimAction.BUSY:
+            await self.queue.release(queue_message, _seconds(decision.retry_after_s + 1))
+            return None
+        if action is ClaimAction.FENCED:
+            await self.queue.release(queue_message, 0)
+            return None
+        if action is ClaimAction.RECLAIM:
+            decision_or_none = await self._after_reclaim(queue_message, message, decision)
+            return None if decision_or_none is None else (message, decision_or_none)
+        return message, decision
+
+    async def _after_reclaim(
+        self, queue_message: QueueMessage, message: OutboundMessage, decision: ClaimDecision
+    ) -> ClaimDecision | None:
+        """A previous claimer died mid-send: send only if the vendor says it has no such message."""
+        found = await self.adapter.lookup(message, sender=self.config.sender_number)
+        lookup = {
+            Lookup.FOUND: VendorLookup.FOUND,
+            Lookup.NOT_FOUND: VendorLookup.NOT_FOUND,
+        }.get(found.lookup, VendorLookup.UNKNOWN)
+        step = after_vendor_lookup(decision, lookup)
+        me, token = self.config.identity, self.config.token
+        if step.step is ReclaimStep.SEND:
+            return decision
+        if step.step is ReclaimStep.RECORD_SENT and found.vendor_message_id:
+            await self.ledger.record_sent(message.id, me, found.vendor_message_id, token=token)
+            self.stats.duplicates_skipped += 1
+            await self.queue.finish(queue_message)
+            return None
+        reason = step.reason or "outcome unknown"
+        await self.ledger.record_failed(message.id, me, reason, token=token)
+        self.stats.failed += 1
+        await self.queue.dead_letter(queue_message, reason)
+        return None
+
+    # -- one send --------------------------------------------------------------------
+
+    async def _send_at(
+        self,
+        at: float,
+        queue_message: QueueMessage,
+        message: OutboundMessage,
+        decision: ClaimDecision,
+    ) -> None:
+        try:
+            await self._send_and_settle(at, queue_message, message, decision)
+        except Exception as error:  # the queue message comes back when its visibility ends
+            log.warning("settling message %s failed: %s", message.id, type(error).__name__)
+        finally:
+            self._settle()
+
+    async def _send_and_settle(
+        self,
+        at: float,
+        queue_message: QueueMessage,
+        message: OutboundMessage,
+        decision: ClaimDecision,
+    ) -> None:
+        delay = at - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+        entry = decision.entry
+        now = self._clock()
+        if not may_start_send(
+            entry,
+            now,
+            send_timeout_s=self.config.send_timeout_s,
+            skew_margin_s=self.config.skew_margin_s,
+        ):
+            if not await self.ledger.extend(message.id, self.config.identity, self.config.claim_s):
+                return  # someone reclaimed it: theirs now
+            entry = replace(entry, claim_expires_at=now + self.config.claim_s)
+            await self.queue.keep(queue_message, self.config.visibility_timeout_s)
+        result = await self._send(message)
+        claim_remaining = entry.claim_expires_at - self._clock()
+        steps = after_send(
+            result,
+            receive_count=queue_message.receive_count,
+            max_receive_count=self.config.max_receive_count,
+            claim_remaining_s=claim_remaining,
+        )
+        me, token = self.config.identity, self.config.token
+        if steps.pause_pool_s is not None:
+            with contextlib.suppress(Exception):  # best effort: the next 429 says it again
+                await self.limiter.throttle(steps.pause_pool_s, steps.reason or "throttled")
+        if steps.ledger is LedgerStep.RECORD_SENT:
+            assert result.vendor_message_id is not None
+            await self.ledger.record_sent(message.id, me, result.vendor_message_id, token=token)
+            self.stats.sent += 1
+        elif steps.ledger is LedgerStep.RECORD_FAILED:
+            await self.ledger.record_failed(message.id, me, steps.reason or "failed", token=token)
+            self.stats.failed += 1
+        elif steps.ledger is LedgerStep.RELEASE:
+            await self.ledger.release(message.id, me, token=token)
+            self.stats.retried += 1
+        else:
+            self.stats.unknown += 1
+        if steps.queue is QueueStep.DELETE:
+            await self.queue.finish(queue_message)
+        elif steps.queue is QueueStep.DEAD_LETTER:
+            await self.queue.dead_letter(queue_message, steps.reason or "failed")
+        else:
+            await self.queue.release(queue_message, _seconds(steps.delay_s))
+
+    async def _send(self, message: OutboundMessage) -> SendResult:
+        """The vendor call; a cancelled or crashed call may have been sent: UNKNOWN."""
+        try:
+            return await self.adapter.send(message, sender=self.config.sender_number)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            return SendResult(Outcome.UNKNOWN, detail=f"adapter error: {type(error).__name__}")
+
+
+def _seconds(delay: float) -> int:
+    """SQS visibility timeouts are whole seconds, at most 12 hours."""
+    return max(0, min(math.ceil(delay), 43200))
+
+
+async def _wait_event(stop: asyncio.Event, event: asyncio.Event) -> None:
+    """Until `event` or `stop` is set."""
+    waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(event.wait())}
+    _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
