@@ -33,6 +33,7 @@ from session_runner.contract.resources import account_path
 from session_runner.kube.client import MERGE_PATCH, KubeClient
 from session_runner.kube.connection import KubeConfigError, load_connection
 from session_runner.kube.errors import APIError, APINotFoundError
+from session_runner.sender.ledger_decision import LedgerState
 
 T = TypeVar("T")
 
@@ -132,9 +133,70 @@ def qr(
 
 
 @app.command()
-def send() -> None:
-    """Send one message."""
-    not_built("wafleet send", "sender pool")
+def send(
+    pool: str = typer.Option(..., "--pool", help="SenderPool to send through."),
+    to: str = typer.Option(..., "--to", help="Recipient, E.164 (+14155550123)."),
+    text: str = typer.Option(..., "--text", help="The message."),
+    idempotency_key: str | None = typer.Option(
+        None, "--idempotency-key", help="Send once per key, however often this is repeated."
+    ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Default: the kubeconfig context's namespace."
+    ),
+    topic: str = typer.Option(
+        "wafleet-outbound", "--topic", help="The outbound SNS topic (name or ARN)."
+    ),
+    ledger_table: str = typer.Option(
+        "wafleet-outbound-ledger", "--ledger-table", help="The ledger's DynamoDB table."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Follow the message until sent or failed."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait with --wait."),
+) -> None:
+    """Send one text message through a SenderPool (exactly once per --idempotency-key).
+
+    AWS is reached as boto3 does (AWS_ENDPOINT_URL, AWS_REGION, credentials
+    chain). Exit 0 when published (with --wait: when sent), 1 when it failed
+    or did not settle in time, 2 for bad arguments.
+    """
+    import boto3
+    from pydantic import ValidationError
+
+    from session_runner.cli.send import SendError, describe, follow, pool_target, topic_arn
+    from session_runner.sender.ledger import Ledger
+    from session_runner.sender.message import OutboundMessage, new_message_id
+    from session_runner.sender.publish import publish
+
+    namespace = _namespace(namespace)
+    try:
+        target = asyncio.run(_fetch(lambda client: pool_target(client, namespace, pool)))
+        message = OutboundMessage(
+            id=idempotency_key or new_message_id(), target=target, to=to, text=text
+        )
+    except SendError as error:
+        typer.echo(f"wafleet send: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    except ValidationError as error:
+        for item in error.errors():
+            field = {"id": "--idempotency-key"}.get(str(item["loc"][0]), f"--{item['loc'][0]}")
+            typer.echo(f"wafleet send: {field}: {item['msg']}", err=True)
+        raise typer.Exit(code=2) from None
+
+    async def publish_and_follow() -> str:
+        sns = boto3.client("sns")
+        await publish(sns, await asyncio.to_thread(topic_arn, sns, topic), message)
+        if not wait:
+            return "published"
+        entry = await follow(Ledger(boto3.client("dynamodb"), ledger_table), message.id, timeout)
+        if entry is None or entry.state is not LedgerState.SENT:
+            raise SendError(describe(entry))
+        return describe(entry)
+
+    try:
+        outcome = asyncio.run(publish_and_follow())
+    except SendError as error:
+        typer.echo(f"wafleet send: {message.id}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{message.id}: {outcome}")
 
 
 @app.command()

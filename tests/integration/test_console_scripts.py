@@ -30,7 +30,7 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     [
         ("wafleet-runner", ("dispatcher",), "wafleet-runner dispatcher: not built yet"),
         ("wafleet-runner", ("api",), "wafleet-runner api: not built yet"),
-        ("wafleet", ("send",), "wafleet send: not built yet"),
+        ("wafleet", ("bulk",), "wafleet bulk: not built yet"),
     ],
 )
 def test_unbuilt_subcommands_exit_2_with_one_line(

@@ -20,6 +20,7 @@ from wafleet_operator.config import OperatorSettings
 class OutboundClients:
     sqs: Any
     sns: Any
+    dynamodb: Any
 
 
 def connect(settings: OperatorSettings) -> OutboundClients:
@@ -29,4 +30,8 @@ def connect(settings: OperatorSettings) -> OutboundClients:
     kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": config}
     if settings.aws_endpoint_url:
         kwargs["endpoint_url"] = settings.aws_endpoint_url
-    return OutboundClients(sqs=boto3.client("sqs", **kwargs), sns=boto3.client("sns", **kwargs))
+    return OutboundClients(
+        sqs=boto3.client("sqs", **kwargs),
+        sns=boto3.client("sns", **kwargs),
+        dynamodb=boto3.client("dynamodb", **kwargs),
+    )

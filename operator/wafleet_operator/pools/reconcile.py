@@ -25,6 +25,7 @@ import kopf
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from session_runner.sender.ledger import ensure_table
 from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec
 from wafleet_operator.conditions import find_condition
 from wafleet_operator.metrics import INVALID_SPECS
@@ -230,6 +231,7 @@ def _ensure_queues(
     ctx: Context, clients: OutboundClients, meta: Mapping[str, Any], spec: SenderPoolSpec
 ) -> aws.PoolQueues:
     topic = aws.ensure_topic(clients.sns, ctx.settings.outbound_topic)
+    ensure_table(clients.dynamodb, ctx.settings.outbound_ledger_table)
     return aws.ensure_pool_queues(
         clients.sqs,
         clients.sns,

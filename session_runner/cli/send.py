@@ -1,0 +1,74 @@
+"""`wafleet send`: one message through a SenderPool, optionally followed to its outcome.
+
+The CLI is a producer like any other: it reads the pool's routing target from
+the cluster (the kubeconfig), publishes an `OutboundMessage` to the outbound
+topic (boto3: AWS_ENDPOINT_URL, AWS_REGION and the usual credentials chain)
+and, with --wait, polls the ledger until the message is SENT or FAILED.
+Publishing twice with one --idempotency-key sends once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from session_runner.contract.resources import GROUP, VERSION
+from session_runner.kube.client import KubeClient
+from session_runner.sender.ledger import Ledger
+from session_runner.sender.ledger_decision import LedgerEntry, LedgerState
+
+POOL_PLURAL = "senderpools"
+
+
+class SendError(Exception):
+    """What stops a send, in words for the terminal (exit 1)."""
+
+
+async def pool_target(client: KubeClient, namespace: str, pool: str) -> str:
+    """The pool's spec.target, refusing a pool that is not Ready (its queue may not exist)."""
+    body = await client.request(
+        "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{POOL_PLURAL}/{pool}"
+    )
+    ready: dict[str, Any] = next(
+        (c for c in (body.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"),
+        {},
+    )
+    if ready.get("status") != "True":
+        why = ready.get("message") or "no status yet"
+        raise SendError(f"SenderPool {namespace}/{pool} is not ready: {why}")
+    return str(body["spec"]["target"])
+
+
+def topic_arn(sns: Any, name_or_arn: str) -> str:
+    """An ARN as given, or the ARN of the topic named so (listing needs no create rights)."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    for page in sns.get_paginator("list_topics").paginate():
+        for topic in page.get("Topics", []):
+            if str(topic["TopicArn"]).rsplit(":", 1)[-1] == name_or_arn:
+                return str(topic["TopicArn"])
+    raise SendError(f"no SNS topic named {name_or_arn} (is the operator's outbound configured?)")
+
+
+def describe(entry: LedgerEntry | None) -> str:
+    """One line about where a message is."""
+    if entry is None:
+        return "queued (not picked up yet)"
+    if entry.state is LedgerState.SENT:
+        return f"sent (vendor id {entry.vendor_message_id})"
+    if entry.state is LedgerState.FAILED:
+        return f"failed: {entry.reason}"
+    return f"sending (attempt {entry.attempts})"
+
+
+async def follow(
+    ledger: Ledger, message_id: str, limit_s: float, poll_s: float = 0.5
+) -> LedgerEntry | None:
+    """The ledger entry once it is SENT or FAILED, or the last one seen after `limit_s`."""
+    deadline = time.monotonic() + limit_s
+    entry = await ledger.get(message_id)
+    while (entry is None or not entry.terminal) and time.monotonic() < deadline:
+        await asyncio.sleep(poll_s)
+        entry = await ledger.get(message_id)
+    return entry
