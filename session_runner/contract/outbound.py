@@ -21,3 +21,8 @@ VENDOR_CREDENTIAL_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "twilio": ("accountSid", "authToken"),
     "session": (),
 }
+
+
+def limiter_key(namespace: str, pool: str) -> str:
+    """Which rate-limiter item a pool's senders share (and the operator reads for `Throttled`)."""
+    return f"{namespace}/{pool}"

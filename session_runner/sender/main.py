@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 
 from session_runner import health, logs
-from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
+from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS, limiter_key
 from session_runner.contract.sender_settings import SenderSettings
 from session_runner.sender.ledger import Ledger
 from session_runner.sender.queue import PoolQueue
@@ -110,7 +110,7 @@ async def run(settings: SenderSettings, stop: asyncio.Event) -> None:
         PoolRateLimiter(
             dynamodb,
             settings.ledger_table,
-            f"{settings.namespace}/{settings.pool}",
+            limiter_key(settings.namespace, settings.pool),
             settings.rate_limit_per_second,
         ),
         adapter,

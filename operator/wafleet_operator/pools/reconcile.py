@@ -25,7 +25,9 @@ import kopf
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from session_runner.contract.outbound import limiter_key
 from session_runner.sender.ledger import ensure_table
+from session_runner.sender.ratelimit import PoolRateLimiter, RateLimitError
 from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec
 from wafleet_operator.conditions import find_condition
 from wafleet_operator.metrics import INVALID_SPECS
@@ -166,7 +168,13 @@ async def _converge(
             queues = await asyncio.to_thread(_ensure_queues, ctx, clients, meta, spec)
             queue_url, dlq_url = queues.queue_url, queues.dead_letter_queue_url
         depth = await asyncio.to_thread(aws.queue_depth, clients.sqs, queue_url)
-    except (ClientError, BotoCoreError, aws.ForeignQueueError) as error:
+        limiter = await PoolRateLimiter(
+            clients.dynamodb,
+            ctx.settings.outbound_ledger_table,
+            limiter_key(namespace, name),
+            spec.rate_limit_per_second,
+        ).state()
+    except (ClientError, BotoCoreError, aws.ForeignQueueError, RateLimitError) as error:
         queue_error = aws_error_text(error)
         log.warning("SenderPool %s/%s: queues unavailable: %s", namespace, name, queue_error)
         verdict = decide_pool_status(
@@ -210,8 +218,10 @@ async def _converge(
         if replicas is not None
         else (deployment.get("spec") or {}).get("replicas"),
         last_scale_time=last_scale,
-        throttled_until=_parse(status.get("throttledUntil")),
-        throttle_reason=status.get("throttleReason"),
+        throttled_until=datetime.fromtimestamp(limiter.throttled_until, UTC)
+        if limiter.throttled_until
+        else None,
+        throttle_reason=limiter.throttle_reason,
         previous_conditions=previous,
     )
     verdict = decide_pool_status(observed, now)

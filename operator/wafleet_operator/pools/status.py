@@ -6,7 +6,8 @@ Two conditions, as the pool's users read them with `kubectl get sp`:
   and senders run whenever there is something to send (an idle pool scaled
   to zero is ready: the first message scales it up).
 - `Throttled`: a vendor asked the pool to slow down (a 429 or a quota code,
-  recorded by a sender as `status.throttledUntil`) and the time has not passed.
+  which a sender records in the pool's shared rate limiter, read by the
+  operator at every sync) and the time has not passed.
 """
 
 from __future__ import annotations
@@ -94,5 +95,12 @@ def decide_pool_status(observed: PoolObserved, now: datetime) -> PoolVerdict:
         "replicas": observed.ready_replicas,
         "desiredReplicas": observed.desired_replicas,
         "lastScaleTime": observed.last_scale_time,
+        "throttledUntil": _throttled_until(observed, now),
+        "throttleReason": observed.throttle_reason if _throttled_until(observed, now) else None,
     }
     return PoolVerdict(conditions, patch)
+
+
+def _throttled_until(observed: PoolObserved, now: datetime) -> str | None:
+    until = observed.throttled_until
+    return f"{until:%Y-%m-%dT%H:%M:%SZ}" if until is not None and until > now else None

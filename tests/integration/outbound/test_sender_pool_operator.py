@@ -7,11 +7,14 @@ tests read what the operator creates and decides, not what senders do.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 
+from session_runner.contract.outbound import limiter_key
+from session_runner.sender.ratelimit import PoolRateLimiter
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
 from tests.harness.waiting import wait_for
@@ -202,3 +205,35 @@ def test_the_operator_never_logs_the_vendor_credentials(
     wait_for(lambda: ready(cluster, "quiet").get("status") == "True", "the pool ready")
     assert TWILIO_TOKEN.decode() not in wafleet_operator.logs()
     # the teardown's secret scan also searches Events, the objects and the operator log
+
+
+async def test_a_vendor_throttle_recorded_by_a_sender_shows_as_the_pools_throttled_condition(
+    cluster: Cluster,
+    aws: AwsEndpoint,
+    twilio_secret: str,
+    wafleet_operator: OperatorProcess,
+) -> None:
+    create_pool(cluster, "busy", twilio_spec("busy"))
+    await asyncio.to_thread(
+        wait_for, lambda: ready(cluster, "busy").get("status") == "True", "the pool ready"
+    )
+    # what a sender does when the vendor answers 429: the pool's shared limiter pauses
+    limiter = PoolRateLimiter(
+        aws.client("dynamodb"), "wafleet-outbound-ledger", limiter_key(cluster.namespace, "busy"), 5
+    )
+    await limiter.throttle(120, "throttle: 20429: Too Many Requests")
+
+    def throttled() -> dict[str, Any] | None:
+        conditions = (pool(cluster, "busy").get("status") or {}).get("conditions") or []
+        found = next((c for c in conditions if c["type"] == "Throttled"), {})
+        return found if found.get("status") == "True" else None
+
+    condition = await asyncio.to_thread(wait_for, throttled, "the Throttled condition")
+    assert "20429" in condition["message"]
+    assert pool(cluster, "busy")["status"]["throttleReason"] == "throttle: 20429: Too Many Requests"
+    warnings = await asyncio.to_thread(
+        wait_for,
+        lambda: [e for e in cluster.events_for("busy") if e.reason == "Throttled"],
+        "a Throttled warning",
+    )
+    assert warnings[0].type == "Warning"

@@ -94,6 +94,23 @@ def test_the_patch_carries_queues_depth_and_replicas_and_clears_what_is_unknown(
     assert unknown["queueUrl"] is None
 
 
+def test_a_live_throttle_is_in_the_status_and_a_past_one_is_cleared() -> None:
+    live = decide_pool_status(
+        PoolObserved(
+            1, throttled_until=NOW + timedelta(seconds=30), throttle_reason="throttle: 20429"
+        ),
+        NOW,
+    ).patch
+    assert (live["throttledUntil"], live["throttleReason"]) == (
+        "2026-12-06T12:00:30Z",
+        "throttle: 20429",
+    )
+    past = decide_pool_status(
+        PoolObserved(1, throttled_until=NOW, throttle_reason="throttle: 20429"), NOW
+    ).patch
+    assert (past["throttledUntil"], past["throttleReason"]) == (None, None)
+
+
 def test_a_condition_keeps_its_transition_time_while_its_status_holds() -> None:
     first = decide_pool_status(PoolObserved(1, visible=0, desired_replicas=0), NOW)
     later = decide_pool_status(
