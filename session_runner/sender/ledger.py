@@ -29,12 +29,13 @@ exception, whose text can carry parameter values.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
+from session_runner.dynamodb import client_config as client_config
+from session_runner.dynamodb import ensure_table as ensure_dynamodb_table
 from session_runner.sender.ledger_decision import (
     DEFAULT_MAX_ATTEMPTS,
     ClaimAction,
@@ -45,7 +46,6 @@ from session_runner.sender.ledger_decision import (
     decide_claim,
 )
 from session_runner.sender.message import MESSAGE_ID_PATTERN
-from session_runner.session.lease.dynamodb import client_config
 
 __all__ = [
     "HASH_KEY",
@@ -113,15 +113,8 @@ async def call_dynamodb(
 
 
 def ensure_table(client: Any, table: str) -> None:
-    """Create `table` with hash key `id` (on-demand billing) unless it exists; wait for ACTIVE."""
-    with contextlib.suppress(client.exceptions.ResourceInUseException):
-        client.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": HASH_KEY, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": HASH_KEY, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
+    """Create the ledger's table (hash key `id`) unless it exists; wait for it."""
+    ensure_dynamodb_table(client, table, HASH_KEY)
 
 
 class Ledger:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from wafleet_operator.api import Engine, ResourceList, WhatsAppAccountSpec
+from wafleet_operator.api import Engine, WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 
 from .account import AccountRef, object_meta
+from .container import http_probe, resource_requirements
 from .labels import labels, selector_labels
 from .naming import child_name
 from .runner_config import (
@@ -47,17 +47,6 @@ DEFAULT_RESOURCES: Final[Mapping[Engine, Mapping[str, Mapping[str, str]]]] = {
 }
 
 
-def _resource_list(resources: ResourceList | None) -> dict[str, str] | None:
-    if resources is None:
-        return None
-    out = {
-        name: str(value)
-        for name, value in (("cpu", resources.cpu), ("memory", resources.memory))
-        if value is not None
-    }
-    return out or None
-
-
 def container_resources(spec: WhatsAppAccountSpec) -> dict[str, Any]:
     """The runner container's resources.
 
@@ -66,27 +55,7 @@ def container_resources(spec: WhatsAppAccountSpec) -> dict[str, Any]:
     default limit below it, which the API server rejects. Quantities are
     rendered as strings (the API server's own form) so a re-apply shows no diff.
     """
-    if spec.resources is None:
-        return copy.deepcopy(dict(DEFAULT_RESOURCES[spec.engine]))
-    out: dict[str, Any] = {}
-    requests = _resource_list(spec.resources.requests)
-    limits = _resource_list(spec.resources.limits)
-    if requests:
-        out["requests"] = requests
-    if limits:
-        out["limits"] = limits
-    return out
-
-
-def _http_probe(path: str, period: int, failures: int, initial_delay: int = 0) -> dict[str, Any]:
-    probe: dict[str, Any] = {
-        "httpGet": {"path": path, "port": "health"},
-        "periodSeconds": period,
-        "failureThreshold": failures,
-    }
-    if initial_delay:
-        probe["initialDelaySeconds"] = initial_delay
-    return probe
+    return resource_requirements(spec.resources, DEFAULT_RESOURCES[spec.engine])
 
 
 def _volumes(spec: WhatsAppAccountSpec) -> list[dict[str, Any]]:
@@ -154,8 +123,8 @@ def build_container(
             {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
-        "readinessProbe": _http_probe("/readyz", period=5, failures=2),
-        "livenessProbe": _http_probe("/healthz", period=10, failures=3, initial_delay=10),
+        "readinessProbe": http_probe("/readyz", period=5, failures=2),
+        "livenessProbe": http_probe("/healthz", period=10, failures=3, initial_delay=10),
         "resources": container_resources(spec),
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -21,11 +21,12 @@ conflict, and the elector already retries on its own schedule.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from session_runner.dynamodb import client_config as client_config
+from session_runner.dynamodb import ensure_table as ensure_dynamodb_table
 from session_runner.session.lease.record import (
     LeaseBackendError,
     LeaseConflict,
@@ -35,17 +36,6 @@ from session_runner.session.lease.record import (
 
 HASH_KEY = "name"
 _NAMES = {"#n": HASH_KEY, "#v": "version"}
-
-
-def client_config(request_timeout: float = 5.0) -> Any:
-    """A botocore Config for lease clients: bounded calls, no hidden retries."""
-    from botocore.config import Config
-
-    return Config(
-        connect_timeout=request_timeout,
-        read_timeout=request_timeout,
-        retries={"max_attempts": 1, "mode": "standard"},
-    )
 
 
 class DynamoDbLeaseBackend:
@@ -153,15 +143,8 @@ class _ConditionFailedError(Exception):
 
 
 def ensure_table(client: Any, table: str) -> None:
-    """Create `table` with hash key `name` (on-demand billing) unless it exists; wait for it."""
-    with contextlib.suppress(client.exceptions.ResourceInUseException):
-        client.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": HASH_KEY, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": HASH_KEY, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
+    """Create the lease table (hash key `name`) unless it exists; wait for it."""
+    ensure_dynamodb_table(client, table, HASH_KEY)
 
 
 def _with_version(record: LeaseRecord, version: int) -> LeaseRecord:

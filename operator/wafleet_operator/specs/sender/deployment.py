@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from wafleet_operator.api import ResourceList
 from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec
 from wafleet_operator.config import OperatorSettings
+from wafleet_operator.specs.container import http_probe, resource_requirements
 from wafleet_operator.specs.labels import sender_labels, sender_selector_labels
 from wafleet_operator.specs.naming import sender_child_name
 from wafleet_operator.specs.runner_config import HEALTH_PORT, METRICS_PORT
@@ -57,42 +57,11 @@ def sender_image(spec: SenderPoolSpec, settings: OperatorSettings) -> str:
     return spec.image or settings.runner_image
 
 
-def _resource_list(resources: ResourceList | None) -> dict[str, str] | None:
-    if resources is None:
-        return None
-    out = {
-        name: str(value)
-        for name, value in (("cpu", resources.cpu), ("memory", resources.memory))
-        if value is not None
-    }
-    return out or None
-
-
 def sender_resources(spec: SenderPoolSpec) -> dict[str, Any]:
     """The container's resources: ``spec.resources`` replaces the defaults as a whole (a
     merge could pair a user's request with a default limit below it, which the API server
     refuses); quantities as strings, the API server's own form, so a re-apply shows no diff."""
-    if spec.resources is None:
-        return {kind: dict(values) for kind, values in DEFAULT_RESOURCES.items()}
-    out: dict[str, Any] = {}
-    requests = _resource_list(spec.resources.requests)
-    limits = _resource_list(spec.resources.limits)
-    if requests:
-        out["requests"] = requests
-    if limits:
-        out["limits"] = limits
-    return out
-
-
-def _http_probe(path: str, period: int, failures: int, initial_delay: int = 0) -> dict[str, Any]:
-    probe: dict[str, Any] = {
-        "httpGet": {"path": path, "port": "health"},
-        "periodSeconds": period,
-        "failureThreshold": failures,
-    }
-    if initial_delay:
-        probe["initialDelaySeconds"] = initial_delay
-    return probe
+    return resource_requirements(spec.resources, DEFAULT_RESOURCES)
 
 
 def _volumes(spec: SenderPoolSpec) -> list[dict[str, Any]]:
@@ -138,8 +107,8 @@ def build_sender_container(
             {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
-        "readinessProbe": _http_probe("/readyz", period=5, failures=2),
-        "livenessProbe": _http_probe("/healthz", period=10, failures=3, initial_delay=10),
+        "readinessProbe": http_probe("/readyz", period=5, failures=2),
+        "livenessProbe": http_probe("/healthz", period=10, failures=3, initial_delay=10),
         "resources": sender_resources(spec),
         "securityContext": {
             "allowPrivilegeEscalation": False,
