@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from wafleet_operator.api import API_VERSION, WHATSAPP_ACCOUNT, WhatsAppAccount
+from wafleet_operator.api import WHATSAPP_ACCOUNT, WhatsAppAccount
 
 from .labels import labels
+from .owner import OwnerRef, owner_reference
 
 
 @dataclass(frozen=True, slots=True)
-class AccountRef:
-    """What the builders need to know about the account object itself.
+class AccountRef(OwnerRef):
+    """A WhatsAppAccount as the owner of its children (see `OwnerRef`)."""
 
-    Kept apart from the spec because it comes from metadata (the uid for the
-    owner references, the namespace the children live in), and small and frozen
-    so a builder cannot mistake it for something to read the cluster with.
-    ``generation`` is not rendered into any child on purpose: stamping it on
-    the children would rewrite all of them on every spec edit, and stamping it
-    on the pod template would restart the session for changes that do not
-    affect it. The operator reports it as ``status.observedGeneration``.
-    """
-
-    name: str
-    namespace: str
-    uid: str
-    generation: int
-
-    @classmethod
-    def from_metadata(cls, meta: Mapping[str, Any]) -> AccountRef:
-        """From the account's ``metadata`` (a kopf ``meta`` or a raw body's)."""
-        return cls(
-            name=str(meta["name"]),
-            namespace=str(meta["namespace"]),
-            uid=str(meta["uid"]),
-            generation=int(meta.get("generation") or 1),
-        )
+    KIND: ClassVar[str] = WHATSAPP_ACCOUNT.kind
 
     @classmethod
     def from_account(cls, account: WhatsAppAccount) -> AccountRef:
@@ -52,24 +30,6 @@ class AccountRef:
             uid=meta.uid,
             generation=meta.generation or 1,
         )
-
-
-def owner_reference(account: AccountRef) -> dict[str, Any]:
-    """The controller reference that makes every child go away with its account
-    (garbage collection) and lets kopf/kubectl find the owner.
-
-    ``blockOwnerDeletion`` keeps foreground deletion of the account waiting for
-    its children; it requires the operator to be allowed to update
-    ``whatsappaccounts/finalizers``.
-    """
-    return {
-        "apiVersion": API_VERSION,
-        "kind": WHATSAPP_ACCOUNT.kind,
-        "name": account.name,
-        "uid": account.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def object_meta(account: AccountRef, name: str) -> dict[str, Any]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
-
 from session_runner.contract.settings import ENV_PREFIX, RunnerSettings
 from session_runner.contract.settings import Engine as RunnerEngine
 from session_runner.session.engines.registry import LOCAL_ENV_PREFIX
 from wafleet_operator.api import Engine, LocalLogin, WhatsAppAccountSpec
+from wafleet_operator.specs.settings_values import without_environment
 
 from .account import AccountRef
 from .naming import child_name, pod_name
@@ -122,38 +121,7 @@ def build_runner_settings(account: AccountRef, spec: WhatsAppAccountSpec) -> Run
         "stop_timeout_seconds": stop_timeout_seconds(spec.engine),
         **snapshot_fields,
     }
-    return _without_environment(values)
-
-
-class _InitOnlyRunnerSettings(RunnerSettings):
-    """RunnerSettings that read nothing but their arguments (and defaults)."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def _without_environment(values: dict[str, Any]) -> RunnerSettings:
-    """A RunnerSettings from ``values`` and the class defaults only.
-
-    The operator's own environment uses the same ``WAFLEET_`` prefix
-    (``WAFLEET_NAMESPACE`` is its list of watched namespaces,
-    ``WAFLEET_METRICS_PORT`` its own port), and BaseSettings reads the
-    environment even in ``model_validate``; a builder must depend on its
-    arguments alone. So the values are validated (defaults filled in) by a
-    subclass that reads no source but its arguments, and the result is passed
-    back to the real class with every field explicit, which no environment
-    variable can override.
-    """
-    complete = _InitOnlyRunnerSettings(**values).model_dump()
-    return RunnerSettings(**complete)
+    return without_environment(RunnerSettings, values)
 
 
 def literal_env_value(value: str) -> str:

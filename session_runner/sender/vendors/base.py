@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Final, Protocol
 
+from session_runner.error_codes import as_code as as_code
 from session_runner.sender.message import OutboundMessage
 
 MAX_DETAIL_CHARS: Final = 200
@@ -86,17 +87,6 @@ class VendorAdapter(Protocol):
 
 class AdapterConfigError(ValueError):
     """An adapter cannot be built from this configuration (names keys, never values)."""
-
-
-def as_code(value: object) -> int | None:
-    """A vendor error code given as a number or as digits (a boolean is no code)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def outcome_for_status(status: int) -> Outcome:

@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from session_runner.error_codes import as_code
+
 __all__ = ["QUOTA_CODES", "js_error_code", "quota_code", "whatsmeow_error_code"]
 
 #: 463: too many messages to new contacts (throttled); 475: account restricted.
@@ -41,28 +43,17 @@ def quota_code(code: int | None) -> Literal[463, 475] | None:
     return None
 
 
-def _as_code(value: Any) -> int | None:
-    """An integer code from an int or an all-digit string; anything else is no code."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def js_error_code(error: Mapping[str, Any] | None) -> int | None:
     """The numeric code of a JS error object as the page returned it (`code`, else `status`)."""
     if not error:
         return None
-    code = _as_code(error.get("code"))
-    return code if code is not None else _as_code(error.get("status"))
+    code = as_code(error.get("code"))
+    return code if code is not None else as_code(error.get("status"))
 
 
 def whatsmeow_error_code(error: BaseException) -> int | None:
     """The server's code of a failed neonize call: a `code` attribute, else whatsmeow's sentinel."""
-    code = _as_code(getattr(error, "code", None))
+    code = as_code(getattr(error, "code", None))
     if code is not None:
         return code
     found = _WHATSMEOW_SERVER_ERROR.search(str(error).strip())

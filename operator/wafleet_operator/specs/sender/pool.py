@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from wafleet_operator.api import API_VERSION, SENDER_POOL, SenderPool
+from wafleet_operator.api import SENDER_POOL, SenderPool
 from wafleet_operator.specs.labels import sender_labels
+from wafleet_operator.specs.owner import OwnerRef, owner_reference
 
 
 @dataclass(frozen=True, slots=True)
-class PoolRef:
-    """What the builders need to know about the pool object itself (the twin of
-    ``AccountRef``): its name, the namespace its children live in, and the uid of
-    their owner references. ``generation`` is never rendered into a child, so a
-    spec edit that does not concern a child leaves it (and its pods) alone.
-    """
+class PoolRef(OwnerRef):
+    """A SenderPool as the owner of its children (see `OwnerRef`)."""
 
-    name: str
-    namespace: str
-    uid: str
-    generation: int
-
-    @classmethod
-    def from_metadata(cls, meta: Mapping[str, Any]) -> PoolRef:
-        """From the pool's ``metadata`` (a kopf ``meta`` or a raw body's)."""
-        return cls(
-            name=str(meta["name"]),
-            namespace=str(meta["namespace"]),
-            uid=str(meta["uid"]),
-            generation=int(meta.get("generation") or 1),
-        )
+    KIND: ClassVar[str] = SENDER_POOL.kind
 
     @classmethod
     def from_pool(cls, pool: SenderPool) -> PoolRef:
@@ -45,23 +28,6 @@ class PoolRef:
         )
 
 
-def pool_owner_reference(pool: PoolRef) -> dict[str, Any]:
-    """The controller reference that makes every child go away with its pool.
-
-    ``blockOwnerDeletion`` keeps a foreground deletion of the pool waiting for its
-    children (so its senders have stopped before the pool is gone); it requires the
-    operator to be allowed to update ``senderpools/finalizers``.
-    """
-    return {
-        "apiVersion": API_VERSION,
-        "kind": SENDER_POOL.kind,
-        "name": pool.name,
-        "uid": pool.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
 def pool_object_meta(pool: PoolRef, name: str) -> dict[str, Any]:
     """metadata of a child: its name, the pool's namespace, the common labels and the
     owner reference."""
@@ -69,5 +35,5 @@ def pool_object_meta(pool: PoolRef, name: str) -> dict[str, Any]:
         "name": name,
         "namespace": pool.namespace,
         "labels": sender_labels(pool.name),
-        "ownerReferences": [pool_owner_reference(pool)],
+        "ownerReferences": [owner_reference(pool)],
     }

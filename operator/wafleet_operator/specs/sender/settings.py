@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
-
 from session_runner.contract.sender_settings import (
     CREDENTIALS_MOUNT_PATH,
     SENDER_ENV_PREFIX,
@@ -23,6 +21,7 @@ from session_runner.contract.sender_settings import (
 )
 from wafleet_operator.api.sender_pool import SenderPoolSpec
 from wafleet_operator.specs.runner_config import HEALTH_PORT, METRICS_PORT, literal_env_value
+from wafleet_operator.specs.settings_values import without_environment
 
 from .pool import PoolRef
 
@@ -90,30 +89,7 @@ def build_sender_settings(
         "health_port": HEALTH_PORT,
         "metrics_port": METRICS_PORT,
     }
-    return _without_environment(values)
-
-
-class _InitOnlySenderSettings(SenderSettings):
-    """SenderSettings that read nothing but their arguments (and defaults)."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def _without_environment(values: dict[str, Any]) -> SenderSettings:
-    """A SenderSettings from ``values`` and the class defaults only: a builder depends on
-    its arguments alone, never on ``WAFLEET_SENDER_*`` variables the operator's own
-    process might have (the same reasoning as ``runner_config._without_environment``)."""
-    complete = _InitOnlySenderSettings(**values).model_dump()
-    return SenderSettings(**complete)
+    return without_environment(SenderSettings, values)
 
 
 def build_sender_env(
