@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from wafleet_operator.api import ResourceList
 from wafleet_operator.api.common import ResourceRequirements
@@ -49,3 +49,46 @@ def http_probe(path: str, period: int, failures: int, initial_delay: int = 0) ->
     if initial_delay:
         probe["initialDelaySeconds"] = initial_delay
     return probe
+
+
+#: Every wafleet container: no privilege escalation, a read-only root, no capabilities.
+CONTAINER_SECURITY_CONTEXT: Final[Mapping[str, Any]] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def security_context() -> dict[str, Any]:
+    return copy.deepcopy(dict(CONTAINER_SECURITY_CONTEXT))
+
+
+def ports(health_port: int, metrics_port: int) -> list[dict[str, Any]]:
+    """The probe and metrics ports every role listens on (the Service and probes name them)."""
+    return [
+        {"name": "health", "containerPort": health_port, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": metrics_port, "protocol": "TCP"},
+    ]
+
+
+def settings_env(
+    values: Mapping[str, str],
+    field_refs: Mapping[str, str],
+    literal: Callable[[str], str],
+) -> list[dict[str, Any]]:
+    """A container's ``env`` from a settings object's ``as_env()``: the variables named in
+    `field_refs` from the downward API (values only the pod knows), the rest literal
+    (passed through `literal`, which escapes ``$``), sorted so the rendering is stable."""
+    env: list[dict[str, Any]] = []
+    for name, value in values.items():
+        field_path = field_refs.get(name)
+        if field_path is not None:
+            env.append(
+                {
+                    "name": name,
+                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}},
+                }
+            )
+        else:
+            env.append({"name": name, "value": literal(value)})
+    return sorted(env, key=lambda item: str(item["name"]))

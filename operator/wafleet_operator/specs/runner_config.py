@@ -17,6 +17,7 @@ from session_runner.contract.settings import ENV_PREFIX, RunnerSettings
 from session_runner.contract.settings import Engine as RunnerEngine
 from session_runner.session.engines.registry import LOCAL_ENV_PREFIX
 from wafleet_operator.api import Engine, LocalLogin, WhatsAppAccountSpec
+from wafleet_operator.specs.container import settings_env
 from wafleet_operator.specs.settings_values import without_environment
 
 from .account import AccountRef
@@ -154,18 +155,9 @@ def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dic
     appear in the StatefulSet. Without a credentials Secret the runner uses the
     pod's ambient AWS credentials (IRSA, instance profile).
     """
-    env: list[dict[str, Any]] = []
-    for name, value in build_runner_settings(account, spec).as_env().items():
-        field_path = FIELD_REF_ENV.get(name)
-        if field_path is not None:
-            env.append(
-                {
-                    "name": name,
-                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}},
-                }
-            )
-        else:
-            env.append({"name": name, "value": literal_env_value(value)})
+    env = settings_env(
+        build_runner_settings(account, spec).as_env(), FIELD_REF_ENV, literal_env_value
+    )
     if spec.engine is Engine.LOCAL and (
         spec.local is None or spec.local.login is LocalLogin.AUTOMATIC
     ):

@@ -9,7 +9,7 @@ from wafleet_operator.api import Engine, WhatsAppAccountSpec
 from wafleet_operator.config import OperatorSettings
 
 from .account import AccountRef, object_meta
-from .container import http_probe, resource_requirements
+from .container import http_probe, ports, resource_requirements, security_context
 from .labels import labels, selector_labels
 from .naming import child_name
 from .runner_config import (
@@ -119,18 +119,11 @@ def build_container(
         "imagePullPolicy": settings.runner_image_pull_policy,
         "args": ["session"],
         "env": build_runner_env(account, spec),
-        "ports": [
-            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
-            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
-        ],
+        "ports": ports(HEALTH_PORT, METRICS_PORT),
         "readinessProbe": http_probe("/readyz", period=5, failures=2),
         "livenessProbe": http_probe("/healthz", period=10, failures=3, initial_delay=10),
         "resources": container_resources(spec),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": security_context(),
         "volumeMounts": _volume_mounts(spec),
     }
 

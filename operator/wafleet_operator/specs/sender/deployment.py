@@ -6,7 +6,12 @@ from typing import Any, Final
 
 from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec
 from wafleet_operator.config import OperatorSettings
-from wafleet_operator.specs.container import http_probe, resource_requirements
+from wafleet_operator.specs.container import (
+    http_probe,
+    ports,
+    resource_requirements,
+    security_context,
+)
 from wafleet_operator.specs.labels import sender_labels, sender_selector_labels
 from wafleet_operator.specs.naming import sender_child_name
 from wafleet_operator.specs.runner_config import HEALTH_PORT, METRICS_PORT
@@ -103,18 +108,11 @@ def build_sender_container(
         "imagePullPolicy": settings.runner_image_pull_policy,
         "args": ["sender"],
         "env": build_sender_env(pool, spec, wiring),
-        "ports": [
-            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
-            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
-        ],
+        "ports": ports(HEALTH_PORT, METRICS_PORT),
         "readinessProbe": http_probe("/readyz", period=5, failures=2),
         "livenessProbe": http_probe("/healthz", period=10, failures=3, initial_delay=10),
         "resources": sender_resources(spec),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": security_context(),
         "volumeMounts": _volume_mounts(spec),
     }
 

@@ -20,6 +20,7 @@ from session_runner.contract.sender_settings import (
     SenderSettings,
 )
 from wafleet_operator.api.sender_pool import SenderPoolSpec
+from wafleet_operator.specs.container import settings_env
 from wafleet_operator.specs.runner_config import HEALTH_PORT, METRICS_PORT, literal_env_value
 from wafleet_operator.specs.settings_values import without_environment
 
@@ -102,16 +103,5 @@ def build_sender_env(
     vendor's credentials are files, and AWS is reached with the pod's ambient
     credentials (IRSA, an instance profile, or the image's environment in tests).
     """
-    env: list[dict[str, Any]] = []
-    for name, value in build_sender_settings(pool, spec, wiring).as_env().items():
-        field_path = FIELD_REF_ENV.get(name)
-        if field_path is not None:
-            env.append(
-                {
-                    "name": name,
-                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": field_path}},
-                }
-            )
-        else:
-            env.append({"name": name, "value": literal_env_value(value)})
-    return sorted(env, key=lambda item: str(item["name"]))
+    values = build_sender_settings(pool, spec, wiring).as_env()
+    return settings_env(values, FIELD_REF_ENV, literal_env_value)
