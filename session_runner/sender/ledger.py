@@ -9,8 +9,9 @@ other keys such as the rate limiter's `ratelimit#<pool>` share the table):
 Every change is one conditional write, so two replicas racing on one id are
 serialised by DynamoDB: a claim of an absent id is conditional on
 `attribute_not_exists(id)`, a reclaim on the exact expired claim it read
-(claimer and expiry), and extend / record_* on still being the SENDING
-claimer (and, with a fencing token, on the stored token not being higher).
+(claimer and expiry), and extend / record_* / release on still being the
+SENDING claimer (and, with a fencing token, on the stored token not being
+higher).
 Reads are strongly consistent: an eventually consistent one could show an
 old claim and turn a live BUSY into a RECLAIM.
 

@@ -346,3 +346,29 @@ async def test_an_unreachable_endpoint_is_a_ledger_error_without_request_data(aw
         await ledger.record_sent("msg-1", A, SECRET)
     assert SECRET not in chain_text(caught.value)
     assert aws.server.client_kwargs()["aws_secret_access_key"] not in chain_text(caught.value)
+
+
+async def test_release_lets_the_next_receive_claim_afresh(make_client: Callable[[], Any]) -> None:
+    """Definitely not sent (a 429): the claim goes, and the next claim is a CLAIM, no vendor
+    lookup, while nobody else can release or finish what is not theirs."""
+    first, second = Ledger(make_client(), TABLE), Ledger(make_client(), TABLE)
+    await first.claim("msg-1", A, LEASE, token=5)
+    assert not await second.release("msg-1", B)  # not B's claim
+    assert not await first.release("msg-1", A, token=4)  # a deposed runner's
+    assert await first.release("msg-1", A, token=5)
+    assert await first.get("msg-1") is None
+    assert not await first.release("msg-1", A)  # nothing of ours left
+    again = await second.claim("msg-1", B, LEASE)
+    assert again.action is ClaimAction.CLAIM
+    assert not again.must_ask_vendor
+    assert not await first.record_sent("msg-1", A, "wamid.late")  # A's old claim is gone
+
+
+async def test_a_finished_message_cannot_be_released(client: Any) -> None:
+    ledger = Ledger(client, TABLE)
+    await ledger.claim("msg-1", A, LEASE)
+    assert await ledger.record_sent("msg-1", A, "wamid.HBgL")
+    assert not await ledger.release("msg-1", A)
+    entry = await ledger.get("msg-1")
+    assert entry is not None
+    assert entry.state is LedgerState.SENT

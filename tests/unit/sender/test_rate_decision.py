@@ -324,7 +324,8 @@ BACKLOG_ROWS = [
 @pytest.mark.parametrize("rate", BACKLOG_ROWS)
 def test_backlog_uses_at_least_95_percent_and_never_more_than_the_limit(rate: float) -> None:
     """Replicas keep asking as soon as they may (a backlog): measure 10 s of the schedule."""
-    state, now, times = RateState(), NOW, []
+    state, now = RateState(), NOW
+    times: list[float] = []
     while now < NOW + 10:
         reservation = reserve(state, now, 4, rate)
         if reservation.send_at:
@@ -372,7 +373,8 @@ def test_no_one_second_window_holds_more_than_ceil_of_capacity_times_safety(
     case: tuple[float, float, list[tuple[str, float, float, int]]],
 ) -> None:
     rate, safety, operations = case
-    state, now, granted = RateState(), NOW, []
+    state, now = RateState(), NOW
+    granted: list[float] = []
     for kind, step, wait_s, n in operations:
         now += step
         if kind == "throttle":

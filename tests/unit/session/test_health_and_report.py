@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from session_runner.session import health
+from session_runner import health
 from session_runner.session.report import RunnerFacts, build_report
 from tests.harness.devserver import free_port
 
