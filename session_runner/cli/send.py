@@ -25,19 +25,35 @@ class SendError(Exception):
     """What stops a send, in words for the terminal (exit 1)."""
 
 
+#: A pool's Ready reasons that mean its queue cannot take a message (no queue, or a bad spec).
+REFUSING_REASONS = frozenset({"InvalidSpec", "QueueUnavailable"})
+
+
 async def pool_target(client: KubeClient, namespace: str, pool: str) -> str:
-    """The pool's spec.target, refusing a pool that is not Ready (its queue may not exist)."""
+    """The pool's spec.target, refusing a pool whose queue cannot take the message.
+
+    A pool whose senders are still starting (Ready False, SendersStarting) takes
+    messages: they wait in its queue, which is what the queue is for.
+    """
     body = await client.request(
         "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{POOL_PLURAL}/{pool}"
     )
-    ready: dict[str, Any] = next(
-        (c for c in (body.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"),
-        {},
-    )
-    if ready.get("status") != "True":
-        why = ready.get("message") or "no status yet"
+    why = send_refusal(body.get("status") or {})
+    if why is not None:
         raise SendError(f"SenderPool {namespace}/{pool} is not ready: {why}")
     return str(body["spec"]["target"])
+
+
+def send_refusal(status: dict[str, Any]) -> str | None:
+    """Why a pool with this status cannot take a message now, or None when it can."""
+    ready: dict[str, Any] = next(
+        (c for c in status.get("conditions") or () if c.get("type") == "Ready"), {}
+    )
+    if ready.get("reason") in REFUSING_REASONS:
+        return str(ready.get("message") or ready["reason"])
+    if not status.get("queueUrl"):
+        return "its queue does not exist yet (no status.queueUrl)"
+    return None
 
 
 def topic_arn(sns: Any, name_or_arn: str) -> str:
