@@ -12,14 +12,17 @@ import contextlib
 from typing import Any
 
 
-def client_config(request_timeout: float = 5.0) -> Any:
-    """A botocore Config for conditional-write clients: bounded calls, no hidden retries."""
+def client_config(request_timeout: float = 5.0, max_pool_connections: int = 10) -> Any:
+    """A botocore Config for conditional-write clients: bounded calls, no hidden retries.
+    (`max_pool_connections`: botocore's default is 10; a sender with more messages in
+    flight than that would queue for a connection.)"""
     from botocore.config import Config
 
     return Config(
         connect_timeout=request_timeout,
         read_timeout=request_timeout,
         retries={"max_attempts": 1, "mode": "standard"},
+        max_pool_connections=max_pool_connections,
     )
 
 

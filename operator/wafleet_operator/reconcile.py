@@ -128,7 +128,8 @@ def _statefulset_facts(statefulset: Mapping[str, Any] | None) -> tuple[bool, int
     return True, int(ready)
 
 
-def _status_changed(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
+def status_changed(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
+    """Whether writing `patch` would change any field of the `current` status."""
     return any(current.get(key) != value for key, value in patch.items())
 
 
@@ -312,7 +313,7 @@ async def _converge(
         now,
     )
     patch = verdict.as_status_patch()
-    if _status_changed(status, patch):
+    if status_changed(status, patch):
         try:
             await ctx.kube.patch_status(
                 API_VERSION,

@@ -21,6 +21,7 @@ from botocore.config import Config
 from session_runner import health, logs
 from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS, limiter_key
 from session_runner.contract.sender_settings import SenderSettings
+from session_runner.dynamodb import client_config
 from session_runner.sender.ledger import Ledger
 from session_runner.sender.queue import PoolQueue
 from session_runner.sender.ratelimit import PoolRateLimiter
@@ -69,14 +70,7 @@ def aws_clients(settings: SenderSettings) -> tuple[Any, Any]:
         **common,
     )
     dynamodb = boto3.client(
-        "dynamodb",
-        config=Config(
-            connect_timeout=5,
-            read_timeout=5,
-            retries={"max_attempts": 1, "mode": "standard"},
-            max_pool_connections=32,
-        ),
-        **common,
+        "dynamodb", config=client_config(5.0, max_pool_connections=32), **common
     )
     return sqs, dynamodb
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import kopf
 import pytest
 
-from wafleet_operator.handlers.retry_policy import MAX_DELAY_S, api_retry_delay
+from session_runner.kube.errors import APIError
+from wafleet_operator.handlers.retry_policy import MAX_DELAY_S, api_retry_delay, kopf_outcome
 
 
 @pytest.mark.parametrize(
@@ -25,3 +27,10 @@ from wafleet_operator.handlers.retry_policy import MAX_DELAY_S, api_retry_delay
 )
 def test_api_retry_delay(case: str, status: int, attempt: int, delay: float | None) -> None:
     assert api_retry_delay(status, attempt) == delay, case
+
+
+def test_the_kopf_outcome_of_an_api_error() -> None:
+    retried = kopf_outcome(APIError(409, "Conflict", "changed"), retry=1)
+    assert isinstance(retried, kopf.TemporaryError)
+    assert retried.delay == 1.0  # the second failure
+    assert isinstance(kopf_outcome(APIError(422, "Invalid", "no"), retry=0), kopf.PermanentError)

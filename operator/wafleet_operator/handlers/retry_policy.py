@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from typing import Final
 
+import kopf
+
+from wafleet_operator.kube import KubeError
+
 #: Answers a retry can fix: no answer (0), conflicts, throttling, server trouble.
 RETRYABLE: Final = frozenset({0, 409, 429, 500, 502, 503, 504})
 FIRST_DELAY_S: Final = 0.5
@@ -29,3 +33,12 @@ def api_retry_delay(status: int, attempt: int) -> float | None:
         return None
     delay: float = FIRST_DELAY_S * 2 ** (max(attempt, 1) - 1)
     return min(delay, MAX_DELAY_S)
+
+
+def kopf_outcome(error: KubeError, retry: int) -> kopf.TemporaryError | kopf.PermanentError:
+    """What a handler raises for an API error: kopf retries it after `api_retry_delay`,
+    or gives up on it. `retry` is kopf's count of the handler's earlier failed calls."""
+    delay = api_retry_delay(error.status, retry + 1)
+    if delay is None:
+        return kopf.PermanentError(f"API refused a write: {error}")
+    return kopf.TemporaryError(f"API error, retrying: {error}", delay=delay)

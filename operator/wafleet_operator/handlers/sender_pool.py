@@ -12,7 +12,7 @@ from wafleet_operator.kube import KubeError
 from wafleet_operator.pools.deletion import delete_pool
 from wafleet_operator.pools.reconcile import reconcile_pool
 
-from .retry_policy import api_retry_delay
+from .retry_policy import kopf_outcome
 
 POOLS = (GROUP, VERSION, "senderpools")
 
@@ -27,10 +27,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         try:
             await reconcile_pool(memo["ctx"], body, trigger="spec")
         except KubeError as error:
-            delay = api_retry_delay(error.status, retry + 1)
-            if delay is None:
-                raise kopf.PermanentError(f"API refused a write: {error}") from None
-            raise kopf.TemporaryError(f"API error, retrying: {error}", delay=delay) from None
+            raise kopf_outcome(error, retry) from None
 
     @kopf.timer(
         *POOLS,

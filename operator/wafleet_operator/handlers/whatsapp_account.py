@@ -24,7 +24,7 @@ from wafleet_operator.kube import KubeError
 from wafleet_operator.reconcile import Context, reconcile
 
 from .deletion import delete_snapshots
-from .retry_policy import api_retry_delay
+from .retry_policy import kopf_outcome
 
 ACCOUNTS = (GROUP, VERSION, ACCOUNT_PLURAL)
 
@@ -50,10 +50,7 @@ async def run_reconcile(
     try:
         await reconcile(ctx, body, apply_children=apply_children, trigger=trigger)
     except KubeError as error:
-        delay = api_retry_delay(error.status, retry + 1)
-        if delay is None:
-            raise kopf.PermanentError(f"API refused a write: {error}") from None
-        raise kopf.TemporaryError(f"API error, retrying: {error}", delay=delay) from None
+        raise kopf_outcome(error, retry) from None
 
 
 def _runner_fingerprint(body: Mapping[str, Any]) -> str:

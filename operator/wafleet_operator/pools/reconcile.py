@@ -34,7 +34,14 @@ from wafleet_operator.metrics import INVALID_SPECS
 from wafleet_operator.outbound import aws
 from wafleet_operator.outbound.clients import OutboundClients, connect
 from wafleet_operator.outbound.resources import queue_name
-from wafleet_operator.reconcile import Context, apply_child, as_body, counted
+from wafleet_operator.reconcile import (
+    Context,
+    apply_child,
+    as_body,
+    counted,
+    secret_facts,
+    status_changed,
+)
 from wafleet_operator.scaling import ScaleReason, desired_replicas, scale_decision
 from wafleet_operator.specs.naming import sender_child_name, sender_pool_name_problem
 from wafleet_operator.specs.sender import (
@@ -78,11 +85,8 @@ async def _facts(
     namespace = body["metadata"]["namespace"]
     secret_keys: frozenset[str] | None = None
     if spec.credentials_secret is not None:
-        secret = await ctx.kube.get("v1", "Secret", namespace, spec.credentials_secret.name)
-        if secret is not None:
-            secret_keys = frozenset(secret.get("data") or {}) | frozenset(
-                secret.get("stringData") or {}
-            )
+        name = spec.credentials_secret.name
+        secret_keys = (await secret_facts(ctx.kube, namespace, {name}, None)).keys.get(name)
     # The pools this operator serves: all namespaces, or the ones it watches (where its
     # Role lets it list). Pools of another operator sharing the topic are not seen.
     scopes: list[str | None] = list(ctx.settings.namespaces) or [None]
@@ -300,7 +304,7 @@ async def _write_status(
 ) -> None:
     meta = body["metadata"]
     old: Mapping[str, Any] = body.get("status") or {}
-    if all(old.get(key) == value for key, value in verdict.patch.items()):
+    if not status_changed(old, verdict.patch):
         return
     await ctx.kube.patch_status(API_VERSION, KIND, meta["namespace"], meta["name"], verdict.patch)
     _announce(body, old, verdict, problems)
