@@ -185,6 +185,27 @@ class Kube:
             return False
         return True
 
+    async def annotate(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        annotations: dict[str, str | None],
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """JSON merge patch of metadata.annotations (None removes one), optionally guarded by
+        resourceVersion so a decision made on a read is not written over a newer object."""
+        metadata: dict[str, Any] = {"annotations": annotations}
+        if resource_version is not None:
+            metadata["resourceVersion"] = resource_version
+        return await self._call(
+            "PATCH",
+            kind_of(api_version, kind).object_path(namespace, name),
+            body={"metadata": metadata},
+            content_type=MERGE_PATCH,
+        )
+
     async def patch_status(
         self,
         api_version: str,

@@ -53,12 +53,13 @@ def read_credentials(vendor: str, folder: Path) -> dict[str, str]:
     return credentials
 
 
-def aws_clients(settings: SenderSettings) -> tuple[Any, Any]:
+def aws_clients(region: str, endpoint_url: str | None) -> tuple[Any, Any]:
     """SQS (boto3's standard retries: every call is idempotent or guarded by the ledger) and
-    DynamoDB (no hidden retries: a retried conditional write could report a false conflict)."""
-    common: dict[str, Any] = {"region_name": settings.aws_region}
-    if settings.aws_endpoint_url:
-        common["endpoint_url"] = settings.aws_endpoint_url
+    DynamoDB (no hidden retries: a retried conditional write could report a false conflict).
+    Shared by sender replicas and by account runners consuming a session pool."""
+    common: dict[str, Any] = {"region_name": region}
+    if endpoint_url:
+        common["endpoint_url"] = endpoint_url
     sqs = boto3.client(
         "sqs",
         config=Config(
@@ -82,7 +83,7 @@ async def run(settings: SenderSettings, stop: asyncio.Event) -> None:
             "not by a sender replica (not built yet)"
         )
     credentials = read_credentials(settings.vendor, settings.credentials_dir)
-    sqs, dynamodb = aws_clients(settings)
+    sqs, dynamodb = aws_clients(settings.aws_region, settings.aws_endpoint_url)
     options: dict[str, Any] = {}
     if settings.vendor == "twilio" and settings.status_callback_url:
         options["status_callback"] = settings.status_callback_url

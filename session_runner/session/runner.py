@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from session_runner.contract import RunnerPhase, is_fenced
+from session_runner.contract.session_outbound import wiring_from_annotations
 from session_runner.contract.settings import RunnerSettings
 from session_runner.session import metrics
 from session_runner.session.engines.base import Engine
@@ -76,6 +77,8 @@ from session_runner.session.lease.elector import LeaseElector
 from session_runner.session.lease.factory import timings_from_settings
 from session_runner.session.lease.fencing import FencedOutError
 from session_runner.session.lease.record import unique_identity
+from session_runner.session.outbound.consumer import SessionOutbound
+from session_runner.session.outbound.decision import wanted_consumer
 from session_runner.session.report import Reporter, RunnerFacts, WriteDecision
 from session_runner.session.requests import Served, next_requests
 from session_runner.session.restore_request import OneShotRestore
@@ -163,6 +166,10 @@ class SessionRunner:
         self._floor_failing_since: float | None = None  # monotonic; None while it reads fine
         self._background = BackgroundTasks("session runner", log)
         self._one_shot = OneShotRestore(settings.restore_from, None)
+        self._outbound = SessionOutbound(
+            settings.namespace, settings.pod_name, lambda: self._engine
+        )
+        self._wiring_problem: str | None = None  # last one logged, so it is logged once
 
     # ------------------------------------------------------------ snapshots
 
@@ -243,6 +250,10 @@ class SessionRunner:
         return self.elector.check(LIVENESS_TOLERANCE_S) and start_healthy(
             self._failed_starts, failing_for, self.settings.lease_retry_period_seconds
         )
+
+    def consuming_outbound(self) -> bool:
+        """Whether a session pool's queue is being consumed (or a halted consumer settles)."""
+        return self._outbound.active
 
     def ready(self) -> bool:
         engine = self._engine
@@ -359,7 +370,7 @@ class SessionRunner:
     def _start_failed(self, error: Exception) -> None:
         """Restore or engine start raised: no engine may be left half started, and the
         lease must not be kept without one. `run()` reports, releases and backs off."""
-        engine, self._engine = self._engine, None
+        engine = self._let_go_of_engine()
         if engine is not None:
             engine.kill()
         self._failed_starts += 1
@@ -384,7 +395,7 @@ class SessionRunner:
         reason = " ".join(str(error).split())[:200]
         log.error("storage refused our fencing token %s (%s): stopping the engine", token, reason)
         self._snapshots.error = f"storage refused fencing token {token}: {reason}"
-        engine, self._engine = self._engine, None
+        engine = self._let_go_of_engine()
         if engine is not None:
             engine.kill()
         if self._token != token:
@@ -398,6 +409,12 @@ class SessionRunner:
                 0.0,
             )
         )
+
+    def _let_go_of_engine(self) -> Engine | None:
+        """Drop the engine; the session pool's consumer sends through it, so it halts too."""
+        self._outbound.halt()
+        engine, self._engine = self._engine, None
+        return engine
 
     def _request_step_down(self, step: StepDown) -> None:
         if self._step_down is None:  # the first reason wins; one release serves both
@@ -413,7 +430,7 @@ class SessionRunner:
         When the runner stops the elector itself (SIGTERM, a fence), nothing was lost:
         `run()` writes the final report, with the token, before it releases.
         """
-        engine, self._engine = self._engine, None
+        engine = self._let_go_of_engine()
         if engine is not None:
             engine.kill()
         self._token = None
@@ -451,7 +468,7 @@ class SessionRunner:
             return
         metrics.FENCED.inc()
         self._fence = fence
-        engine, self._engine = self._engine, None
+        engine = self._let_go_of_engine()
         if engine is not None:
             engine.kill()
         self._fenced.set()
@@ -466,7 +483,7 @@ class SessionRunner:
         previous snapshot stays the latest; an abandoned one never becomes it
         half-written (the pointer is written last, by compare-and-swap).
         """
-        engine, self._engine = self._engine, None
+        engine = self._let_go_of_engine()
         if engine is None:
             return
         if not graceful:
@@ -475,6 +492,8 @@ class SessionRunner:
         budget = self.settings.stop_timeout_seconds
         try:
             async with asyncio.timeout(budget):
+                # Sends in flight settle in the ledger before the engine goes.
+                await self._outbound.drain(budget / 2)
                 await engine.stop()
                 if self._token is not None:
                     # A refusal is handled by `take_quietly`; the lease is released either way.
@@ -517,9 +536,20 @@ class SessionRunner:
             self._served = todo.served
             if todo.verify is not None:
                 self._background.spawn(self._verifier.answer(todo.verify))
+            self._consume_outbound(annotations)
             if todo.snapshot is not None and token is not None:
                 log.info("on-demand snapshot requested (%s)", todo.snapshot)
                 await self._snapshots.take_quietly(token)
+
+    def _consume_outbound(self, annotations: Mapping[str, str]) -> None:
+        """Consume the session pool's queue the operator annotated, while leading and ready."""
+        wiring, problem = wiring_from_annotations(annotations)
+        if problem is not None and problem != self._wiring_problem:
+            log.warning("session pool not consumed: %s", problem)
+        self._wiring_problem = problem
+        engine = self._engine
+        ready = engine is not None and engine.ready
+        self._outbound.want(wanted_consumer(wiring, self._token, engine_ready=ready))
 
     async def _wait_for_unfence(self, stop: asyncio.Event) -> bool:
         """True when the fence was lifted (annotation removed); False on stop or a conflict."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -13,6 +14,8 @@ from wafleet_operator.pools.deletion import delete_pool
 from wafleet_operator.pools.reconcile import reconcile_pool
 
 from .retry_policy import kopf_outcome
+
+log = logging.getLogger(__name__)
 
 POOLS = (GROUP, VERSION, "senderpools")
 
@@ -37,8 +40,20 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         registry=registry,
     )
     async def pool_sync(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        """Queue depth → replicas → status, every interval; errors wait for the next tick."""
-        await reconcile_pool(memo["ctx"], body, trigger="sync", ensure_queues=False)
+        """Queue depth → replicas → status, every interval; errors wait for the next tick.
+
+        An API error is logged, not raised: kopf would hold a raising timer back for its
+        own backoff (60 s), far longer than the next tick."""
+        try:
+            await reconcile_pool(memo["ctx"], body, trigger="sync", ensure_queues=False)
+        except KubeError as error:
+            log.warning(
+                "SenderPool %s/%s: sync failed, next in %g s: %s",
+                body["metadata"]["namespace"],
+                body["metadata"]["name"],
+                settings.pool_sync_interval_s,
+                error,
+            )
 
     @kopf.on.delete(*POOLS, id="pool_deleted", registry=registry)
     async def pool_deleted(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:

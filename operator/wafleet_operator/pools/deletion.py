@@ -21,7 +21,8 @@ from wafleet_operator.outbound import aws
 from wafleet_operator.outbound.resources import queue_name
 from wafleet_operator.reconcile import Context, as_body
 
-from .reconcile import aws_error_text, outbound_clients
+from .reconcile import API_VERSION, aws_error_text, outbound_clients
+from .session import wiring_patch
 
 DELETE_ATTEMPTS: Final = 10
 
@@ -34,8 +35,10 @@ def delete_retry_delay(attempt: int) -> float | None:
 
 
 async def delete_pool(ctx: Context, body: Mapping[str, Any], *, retry: int) -> None:
-    """Unsubscribe and delete the pool's queues (only those tagged with its uid)."""
+    """Take a session pool's wiring off its account, then unsubscribe and delete the pool's
+    queues (only those tagged with its uid)."""
     meta = body["metadata"]
+    await _unwire_account(ctx, body)
     name = queue_name(ctx.settings.outbound_queue_prefix, meta["namespace"], meta["name"])
     clients = outbound_clients(ctx)
 
@@ -59,3 +62,26 @@ async def delete_pool(ctx: Context, body: Mapping[str, Any], *, retry: int) -> N
             )
             return
         raise kopf.TemporaryError(f"deleting queue {name}: {why}", delay=delay) from None
+
+
+async def _unwire_account(ctx: Context, body: Mapping[str, Any]) -> None:
+    """The account's runner stops consuming once its annotation no longer names this pool.
+    An API error is raised: kopf retries the deletion, the queues wait for the next try."""
+    account_name = ((body.get("spec") or {}).get("accountRef") or {}).get("name")
+    if not account_name:
+        return
+    meta = body["metadata"]
+    account = await ctx.kube.get(API_VERSION, "WhatsAppAccount", meta["namespace"], account_name)
+    if account is None:
+        return
+    account_meta = account["metadata"]
+    patch = wiring_patch(account_meta.get("annotations") or {}, meta["name"], None)
+    if patch is not None:
+        await ctx.kube.annotate(
+            API_VERSION,
+            "WhatsAppAccount",
+            meta["namespace"],
+            account_name,
+            patch,
+            resource_version=account_meta.get("resourceVersion"),
+        )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 from session_runner.contract.outbound import limiter_key
 from session_runner.sender.ledger import ensure_table
 from session_runner.sender.ratelimit import PoolRateLimiter, RateLimitError
-from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec
+from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec, Vendor
 from wafleet_operator.conditions import find_condition
 from wafleet_operator.metrics import INVALID_SPECS
 from wafleet_operator.outbound import aws
@@ -53,6 +54,7 @@ from wafleet_operator.specs.sender import (
 from wafleet_operator.status import Problem
 from wafleet_operator.validation import problems_from_validation_error
 
+from .session import account_not_sending, session_wiring, wiring_patch
 from .status import PoolObserved, PoolVerdict, decide_pool_status
 from .validation import TargetClaim, pool_problems
 
@@ -79,9 +81,17 @@ def aws_error_text(error: Exception) -> str:
     return type(error).__name__
 
 
-async def _facts(
-    ctx: Context, body: Mapping[str, Any], spec: SenderPoolSpec
-) -> tuple[frozenset[str] | None, list[TargetClaim], bool | None]:
+@dataclass(frozen=True)
+class PoolFacts:
+    """What a pool's validity and a session pool's wiring depend on, read from the API."""
+
+    secret_keys: frozenset[str] | None = None  # the credentials Secret's keys; None: no Secret
+    target_claims: tuple[TargetClaim, ...] = ()  # live pools routing the same target
+    account: Mapping[str, Any] | None = None  # a session pool's account, when it exists
+    account_claims: tuple[TargetClaim, ...] = ()  # live session pools naming that account
+
+
+async def _facts(ctx: Context, body: Mapping[str, Any], spec: SenderPoolSpec) -> PoolFacts:
     namespace = body["metadata"]["namespace"]
     secret_keys: frozenset[str] | None = None
     if spec.credentials_secret is not None:
@@ -90,20 +100,27 @@ async def _facts(
     # The pools this operator serves: all namespaces, or the ones it watches (where its
     # Role lets it list). Pools of another operator sharing the topic are not seen.
     scopes: list[str | None] = list(ctx.settings.namespaces) or [None]
-    pools = [pool for scope in scopes for pool in await ctx.kube.list(API_VERSION, KIND, scope)]
-    claims = [
-        _claim(pool)
-        for pool in pools
-        if (pool.get("spec") or {}).get("target") == spec.target
-        and not pool["metadata"].get("deletionTimestamp")
+    pools = [
+        pool
+        for scope in scopes
+        for pool in await ctx.kube.list(API_VERSION, KIND, scope)
+        if not pool["metadata"].get("deletionTimestamp")
     ]
-    account_exists: bool | None = None
+    claims = tuple(
+        _claim(pool) for pool in pools if (pool.get("spec") or {}).get("target") == spec.target
+    )
+    account: Mapping[str, Any] | None = None
+    account_claims: tuple[TargetClaim, ...] = ()
     if spec.account_ref is not None:
-        account = await ctx.kube.get(
-            API_VERSION, "WhatsAppAccount", namespace, spec.account_ref.name
+        account_name = spec.account_ref.name
+        account = await ctx.kube.get(API_VERSION, "WhatsAppAccount", namespace, account_name)
+        account_claims = tuple(
+            _claim(pool)
+            for pool in pools
+            if pool["metadata"]["namespace"] == namespace
+            and ((pool.get("spec") or {}).get("accountRef") or {}).get("name") == account_name
         )
-        account_exists = account is not None
-    return secret_keys, claims, account_exists
+    return PoolFacts(secret_keys, claims, account, account_claims)
 
 
 def _claim(pool: Mapping[str, Any]) -> TargetClaim:
@@ -120,19 +137,24 @@ def parse_pool_spec(raw: Mapping[str, Any]) -> tuple[SenderPoolSpec | None, list
 
 async def find_pool_problems(
     ctx: Context, body: Mapping[str, Any]
-) -> tuple[SenderPoolSpec | None, list[Problem]]:
+) -> tuple[SenderPoolSpec | None, PoolFacts, list[Problem]]:
     spec, problems = parse_pool_spec(body.get("spec") or {})
     if spec is None:
-        return None, problems
-    secret_keys, claims, account_exists = await _facts(ctx, body, spec)
-    return spec, pool_problems(
-        _claim(body),
+        return None, PoolFacts(), problems
+    facts = await _facts(ctx, body, spec)
+    return (
         spec,
-        secret_keys=secret_keys,
-        target_claims=claims,
-        account_exists=account_exists,
-        image_problem=sender_image_problem(spec, ctx.settings),
-        name_problem=sender_pool_name_problem(body["metadata"]["name"]),
+        facts,
+        pool_problems(
+            _claim(body),
+            spec,
+            secret_keys=facts.secret_keys,
+            target_claims=facts.target_claims,
+            account_exists=None if spec.account_ref is None else facts.account is not None,
+            image_problem=sender_image_problem(spec, ctx.settings),
+            name_problem=sender_pool_name_problem(body["metadata"]["name"]),
+            account_claims=facts.account_claims,
+        ),
     )
 
 
@@ -155,7 +177,7 @@ async def _converge(
     status: Mapping[str, Any] = body.get("status") or {}
     generation = int(meta.get("generation") or 1)
     previous = tuple(status.get("conditions") or ())
-    spec, problems = await find_pool_problems(ctx, body)
+    spec, facts, problems = await find_pool_problems(ctx, body)
     if spec is None or problems:
         verdict = decide_pool_status(
             PoolObserved(generation, problems=tuple(problems), previous_conditions=previous), _now()
@@ -188,26 +210,23 @@ async def _converge(
         return verdict
 
     now = _now()
-    pool = PoolRef.from_metadata(meta)
-    replicas, decision_reason = _replicas(ctx, body, spec, depth, now)
-    wiring = SenderWiring(
-        queue_url=str(queue_url),
-        dead_letter_queue_url=str(dlq_url),
-        ledger_table=ctx.settings.outbound_ledger_table,
-        aws_region=ctx.settings.aws_region,
-        aws_endpoint_url=ctx.settings.aws_endpoint_url,
-        vendor_base_url=ctx.settings.vendor_base_url(spec.vendor),
-    )
-    deployment: Mapping[str, Any] = {}
-    for child in build_sender_children(pool, spec, ctx.settings, wiring, replicas=replicas):
-        applied = await apply_child(ctx.kube, child)
-        if child["kind"] == "Deployment":
-            deployment = applied
-    if ensure_queues and spec.scaling.provider is ScalingProvider.OPERATOR:
-        # A spec change may have switched from KEDA: its ScaledObject would fight us.
-        await ctx.kube.delete(
-            "keda.sh/v1alpha1", "ScaledObject", namespace, sender_child_name(name)
+    account_problem: str | None = None
+    replicas: int | None
+    if spec.vendor is Vendor.SESSION:
+        assert facts.account is not None  # pool_problems: a session pool's account exists
+        account_problem = await _hand_to_account(
+            ctx, meta["name"], spec, facts.account, str(queue_url), str(dlq_url)
         )
+        replicas, decision_reason = 1, None
+        ready_replicas = 0 if account_problem else 1
+    else:
+        replicas, decision_reason = _replicas(ctx, body, spec, depth, now)
+        deployment = await _apply_senders(
+            ctx, meta, spec, str(queue_url), str(dlq_url), replicas, ensure_queues=ensure_queues
+        )
+        ready_replicas = int((deployment.get("status") or {}).get("readyReplicas") or 0)
+        if replicas is None:
+            replicas = (deployment.get("spec") or {}).get("replicas")
 
     scaled = decision_reason in (ScaleReason.SCALE_UP, ScaleReason.SCALE_DOWN)
     last_scale = _format(now) if scaled else status.get("lastScaleTime")
@@ -217,10 +236,9 @@ async def _converge(
         dead_letter_queue_url=str(dlq_url),
         visible=depth.visible,
         in_flight=depth.in_flight,
-        ready_replicas=int((deployment.get("status") or {}).get("readyReplicas") or 0),
-        desired_replicas=replicas
-        if replicas is not None
-        else (deployment.get("spec") or {}).get("replicas"),
+        account_problem=account_problem,
+        ready_replicas=ready_replicas,
+        desired_replicas=replicas,
         last_scale_time=last_scale,
         throttled_until=datetime.fromtimestamp(limiter.throttled_until, UTC)
         if limiter.throttled_until
@@ -239,6 +257,61 @@ async def _converge(
             f"(queue: {depth.visible} waiting, {depth.in_flight} in flight)",
         )
     return verdict
+
+
+async def _apply_senders(
+    ctx: Context,
+    meta: Mapping[str, Any],
+    spec: SenderPoolSpec,
+    queue_url: str,
+    dlq_url: str,
+    replicas: int | None,
+    *,
+    ensure_queues: bool,
+) -> Mapping[str, Any]:
+    """Apply the sender Deployment and its companions; the Deployment as the server has it."""
+    wiring = SenderWiring(
+        queue_url=queue_url,
+        dead_letter_queue_url=dlq_url,
+        ledger_table=ctx.settings.outbound_ledger_table,
+        aws_region=ctx.settings.aws_region,
+        aws_endpoint_url=ctx.settings.aws_endpoint_url,
+        vendor_base_url=ctx.settings.vendor_base_url(spec.vendor),
+    )
+    deployment: Mapping[str, Any] = {}
+    pool = PoolRef.from_metadata(meta)
+    for child in build_sender_children(pool, spec, ctx.settings, wiring, replicas=replicas):
+        applied = await apply_child(ctx.kube, child)
+        if child["kind"] == "Deployment":
+            deployment = applied
+    if ensure_queues and spec.scaling.provider is ScalingProvider.OPERATOR:
+        # A spec change may have switched from KEDA: its ScaledObject would fight us.
+        await ctx.kube.delete(
+            "keda.sh/v1alpha1", "ScaledObject", meta["namespace"], sender_child_name(meta["name"])
+        )
+    return deployment
+
+
+async def _hand_to_account(
+    ctx: Context,
+    pool: str,
+    spec: SenderPoolSpec,
+    account: Mapping[str, Any],
+    queue_url: str,
+    dlq_url: str,
+) -> str | None:
+    """Annotate the account with the pool's wiring (its runner consumes the queue); return
+    why the account cannot send now, if it cannot."""
+    wanted = session_wiring(
+        pool, spec, ctx.settings, queue_url=queue_url, dead_letter_queue_url=dlq_url
+    )
+    account_meta = account["metadata"]
+    patch = wiring_patch(account_meta.get("annotations") or {}, pool, wanted)
+    if patch is not None:  # one key the operator alone writes: no resourceVersion guard
+        await ctx.kube.annotate(
+            API_VERSION, "WhatsAppAccount", account_meta["namespace"], account_meta["name"], patch
+        )
+    return account_not_sending(account)
 
 
 def _ensure_queues(

@@ -4,7 +4,9 @@ Two conditions, as the pool's users read them with `kubectl get sp`:
 
 - `Ready`: the pool can take messages — its spec is valid, its queues exist,
   and senders run whenever there is something to send (an idle pool scaled
-  to zero is ready: the first message scales it up).
+  to zero is ready: the first message scales it up). A session pool is ready
+  while its account is connected; otherwise `AccountNotConnected` says the
+  messages wait in the queue.
 - `Throttled`: a vendor asked the pool to slow down (a 429 or a quota code,
   which a sender records in the pool's shared rate limiter, read by the
   operator at every sync) and the time has not passed.
@@ -31,6 +33,8 @@ class PoolObserved:
     problems: tuple[Problem, ...] = ()
     #: Ensuring the pool's queues or subscription failed (the error, short, no secrets).
     queue_error: str | None = None
+    #: A session pool: why its account cannot send now (None: it can, or not a session pool).
+    account_problem: str | None = None
     queue_url: str | None = None
     dead_letter_queue_url: str | None = None
     visible: int | None = None
@@ -58,6 +62,8 @@ def _ready(observed: PoolObserved) -> tuple[str, str, str]:
         return "False", "InvalidSpec", "; ".join(str(p) for p in observed.problems)[:1000]
     if observed.queue_error is not None:
         return "False", "QueueUnavailable", observed.queue_error[:1000]
+    if observed.account_problem is not None:
+        return "False", "AccountNotConnected", observed.account_problem[:1000]
     desired = observed.desired_replicas or 0
     if desired > 0 and observed.ready_replicas == 0:
         return "False", "SendersStarting", f"0 of {desired} sender replica(s) ready"

@@ -2,7 +2,8 @@
 
 The reconciler gathers the facts (the credentials Secret's key names, the
 pools that route the same target, whether the account of a session pool
-exists); this module judges them, so every rule has a table row.
+exists and which other session pools name it); this module judges them, so
+every rule has a table row.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ def pool_problems(
     account_exists: bool | None,
     image_problem: str | None,
     name_problem: str | None,
+    account_claims: Sequence[TargetClaim] = (),
 ) -> list[Problem]:
     """Every problem at once, so one edit can fix them all.
 
     `secret_keys`: the key names of spec.credentialsSecret, None when it does not
     exist. `target_claims`: every pool (this one included) with spec.target.
     `account_exists`: for a session pool, whether spec.accountRef names an account.
+    `account_claims`: every session pool (this one included) naming the same account.
     """
     problems: list[Problem] = []
     if name_problem:
@@ -77,6 +80,15 @@ def pool_problems(
             Problem(
                 "spec.accountRef.name",
                 f"WhatsAppAccount {spec.account_ref.name} not found in this namespace",
+            )
+        )
+    account_owner = target_owner(account_claims)
+    if spec.account_ref is not None and account_owner is not None and account_owner != me:
+        problems.append(
+            Problem(
+                "spec.accountRef.name",
+                f"WhatsAppAccount {spec.account_ref.name} already sends for SenderPool "
+                f"{account_owner.namespace}/{account_owner.name}; one session pool per account",
             )
         )
     if image_problem:

@@ -187,6 +187,14 @@ class Engine(abc.ABC):
     def ready(self) -> bool:
         """Logged in and connected: what the runner's readiness probe reports."""
 
+    def sent_under(self, idempotency_key: str) -> str | None:
+        """WhatsApp's id of the message this engine sent under `idempotency_key`, if it did.
+
+        Only this engine's own lifetime counts (a new engine knows nothing): the outbound
+        sender asks it before sending again after its claim ran out mid-send.
+        """
+        return None
+
     @contextlib.asynccontextmanager
     async def quiesce(self) -> AsyncIterator[None]:
         """Hold the session dir consistent and unwritten for a snapshot. Default: nothing to do."""

@@ -396,6 +396,9 @@ class BrowserEngine(Engine):
 
     # -- what the runner calls ------------------------------------------------
 
+    def sent_under(self, idempotency_key: str) -> str | None:
+        return self._core.sent_under(idempotency_key)
+
     @property
     def ready(self) -> bool:
         """Logged in and connected (WPP main_ready seen in the current browser)."""

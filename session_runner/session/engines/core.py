@@ -304,6 +304,10 @@ class EngineCore:
         if not self.ready:
             raise NotReady(not_ready)
 
+    def sent_under(self, key: str) -> str | None:
+        """The id a send under `key` returned, if one did (in this core's lifetime)."""
+        return self._ids_by_key.get(key)
+
     async def send_once(self, key: str | None, send: Callable[[], Awaitable[str]]) -> str:
         """Run `send()` once per idempotency key: a key already sent returns its id, a key in
         flight waits for that send; a failed send leaves the key free to try again."""

@@ -27,7 +27,9 @@ conflict), fsynced before the call returns, so a SIGKILL right after still
 leaves the line. `t` is `time.monotonic()`: CLOCK_MONOTONIC is system-wide on
 Linux, so lines from several runner processes order on one clock, which is
 what the lease fault harness needs to prove two engines were never active at
-once. These writes (and the tiny session file) are synchronous on purpose:
+once. `sent_log` likewise gets one line per message handed to the peer (with
+its idempotency key): what the recipient would receive, counted by tests that
+prove a message never went out twice. These writes (and the tiny session file) are synchronous on purpose:
 `kill()` must record before it returns, without awaiting.
 """
 
@@ -154,6 +156,11 @@ class LocalEngineOptions(BaseModel):
     activity_log: Path | None = Field(
         default=None, description="Append active/inactive JSON lines here (fsynced)."
     )
+    sent_log: Path | None = Field(
+        default=None,
+        description="Append one JSON line per message handed to the peer (fsynced): what a "
+        "recipient would get, so tests and the demo count deliveries by idempotency key.",
+    )
 
     @field_validator("phone_number")
     @classmethod
@@ -199,6 +206,9 @@ class LocalEngine(Engine):
         self._active = False
 
     # -- what the runner calls ------------------------------------------------
+
+    def sent_under(self, idempotency_key: str) -> str | None:
+        return self._core.sent_under(idempotency_key)
 
     @property
     def ready(self) -> bool:
@@ -463,6 +473,7 @@ class LocalEngine(Engine):
                 latency = self._core.tasks.spawn(self._clock.sleep(self.options.send_latency_s))
                 await self._core.in_flight.wait(latency, answer_within_s=None, no_answer="")
             log.debug("local engine sent %s to %s", message_id, jid)
+            self._record_sent(idempotency_key, message_id, jid)
             self._core.tasks.spawn(self._acknowledge(message_id, fails=fails, audio=audio))
             return message_id
 
@@ -579,17 +590,30 @@ class LocalEngine(Engine):
         path = self.options.activity_log
         if path is None:
             return
-        line = json.dumps(
+        _append_line(
+            path,
             {
                 "event": event,
                 "pid": os.getpid(),
                 "identity": self.options.identity,
                 "t": time.monotonic(),
-            }
+            },
         )
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(descriptor, (line + "\n").encode())
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+
+    def _record_sent(self, key: str | None, message_id: str, jid: str) -> None:
+        """One fsynced line per message handed over (written before the send returns)."""
+        path = self.options.sent_log
+        if path is None:
+            return
+        line = {"key": key, "id": message_id, "to": jid, "identity": self.options.identity}
+        _append_line(path, {**line, "t": time.monotonic()})
+
+
+def _append_line(path: Path, record: dict[str, object]) -> None:
+    """Append one JSON line and fsync it: a SIGKILL right after still leaves the line."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, (json.dumps(record) + "\n").encode())
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

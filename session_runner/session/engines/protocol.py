@@ -302,6 +302,9 @@ class ProtocolEngine(Engine):
 
     # -- what the runner calls ------------------------------------------------
 
+    def sent_under(self, idempotency_key: str) -> str | None:
+        return self._core.sent_under(idempotency_key)
+
     @property
     def ready(self) -> bool:
         """Logged in and connected (ConnectedEv seen and no disconnect since)."""

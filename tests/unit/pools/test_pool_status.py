@@ -64,6 +64,24 @@ QUEUES: dict[str, Any] = {
             ("True", "VendorThrottled"),
         ),
         (
+            "a session pool whose account is logged out: messages wait in the queue",
+            PoolObserved(
+                1,
+                visible=3,
+                desired_replicas=1,
+                account_problem="WhatsAppAccount a is AwaitingLogin",
+                **QUEUES,
+            ),
+            ("False", "AccountNotConnected"),
+            ("False", "NotThrottled"),
+        ),
+        (
+            "a session pool whose account is connected",
+            PoolObserved(1, visible=3, ready_replicas=1, desired_replicas=1, **QUEUES),
+            ("True", "Sending"),
+            ("False", "NotThrottled"),
+        ),
+        (
             "a throttle that has passed is over",
             PoolObserved(
                 1, visible=0, desired_replicas=0, throttled_until=NOW - timedelta(seconds=1)

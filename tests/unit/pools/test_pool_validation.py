@@ -58,6 +58,18 @@ def problems(spec: dict[str, Any], **facts: Any) -> list[tuple[str, str]]:
             {"account_exists": False},
             ["spec.accountRef.name"],
         ),
+        (
+            "an older session pool sends through the account",
+            SESSION,
+            {"account_exists": True, "account_claims": [OLDER, ME]},
+            ["spec.accountRef.name"],
+        ),
+        (
+            "a younger session pool naming our account is its problem",
+            SESSION,
+            {"account_exists": True, "account_claims": [ME, YOUNGER]},
+            [],
+        ),
         ("image refused", TWILIO, {"image_problem": "not allowed"}, ["spec.image"]),
         ("name too long", TWILIO, {"name_problem": "at most 60"}, ["metadata.name"]),
         (
