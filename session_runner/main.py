@@ -7,15 +7,19 @@ laptop against a kubeconfig or the embedded moto server, for development.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import typer
+from pydantic_settings import BaseSettings
 
 from session_runner import __version__
 from session_runner.cli.not_built import not_built
 
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
 app = typer.Typer(
     name="wafleet-runner",
-    help="wafleet's worker processes: session, sender, dispatcher, api.",
+    help="wafleet's worker processes: session, sender, ingest, dispatcher, api.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -75,27 +79,42 @@ def session(
     raise typer.Exit(code=run(settings))
 
 
+def _settings_from_env(model: type[SettingsT], prefix: str, command: str) -> SettingsT:
+    """The command's settings, all from the environment; a bad one exits 2 naming its variable."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate({})
+    except ValidationError as error:
+        for item in error.errors():
+            name = ".".join(str(part) for part in item["loc"]) or "settings"
+            typer.echo(f"wafleet-runner {command}: {prefix}{name.upper()}: {item['msg']}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def sender() -> None:
     """Consume a SenderPool's queue and send each message once through its vendor.
 
     Configured by WAFLEET_SENDER_* variables (the operator renders them).
     """
-    from pydantic import ValidationError
-
     from session_runner.contract.sender_settings import SENDER_ENV_PREFIX, SenderSettings
     from session_runner.sender.main import main as run
 
-    try:
-        settings = SenderSettings.model_validate({})  # everything from the environment
-    except ValidationError as error:
-        for item in error.errors():
-            name = ".".join(str(part) for part in item["loc"]) or "settings"
-            typer.echo(
-                f"wafleet-runner sender: {SENDER_ENV_PREFIX}{name.upper()}: {item['msg']}",
-                err=True,
-            )
-        raise typer.Exit(code=2) from None
+    settings = _settings_from_env(SenderSettings, SENDER_ENV_PREFIX, "sender")
+    raise typer.Exit(code=run(settings))
+
+
+@app.command()
+def ingest() -> None:
+    """Receive vendor webhooks (Meta, Twilio): verify, normalise, publish events.
+
+    Configured by WAFLEET_INGEST_* variables.
+    """
+    from session_runner.contract.ingest_settings import INGEST_ENV_PREFIX, IngestSettings
+    from session_runner.ingest.main import main as run
+
+    settings = _settings_from_env(IngestSettings, INGEST_ENV_PREFIX, "ingest")
     raise typer.Exit(code=run(settings))
 
 

@@ -52,6 +52,8 @@ class Context:
     phases: PhaseBook
     #: SenderPools' AWS clients (SQS, SNS); None until a pool needs them.
     outbound: OutboundClients | None = None
+    #: The events topic's ARN once ensured (with the dispatcher's queue); None until then.
+    events_topic_arn: str | None = None
     #: Each pool's recent scale recommendations, for the scale-down stabilisation window.
     scale_history: dict[tuple[str, str], list[tuple[datetime, int]]] = field(default_factory=dict)
 

@@ -150,22 +150,41 @@ def send(
         "wafleet-outbound-ledger", "--ledger-table", help="The ledger's DynamoDB table."
     ),
     wait: bool = typer.Option(False, "--wait", help="Follow the message until sent or failed."),
+    until: str = typer.Option(
+        "sent",
+        "--until",
+        help="With --wait, follow it further: sent, delivered or read (from delivery statuses).",
+    ),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait with --wait."),
 ) -> None:
     """Send one text message through a SenderPool (exactly once per --idempotency-key).
 
     AWS is reached as boto3 does (AWS_ENDPOINT_URL, AWS_REGION, credentials
-    chain). Exit 0 when published (with --wait: when sent), 1 when it failed
-    or did not settle in time, 2 for bad arguments.
+    chain). Exit 0 when published (with --wait: when sent, or as far as --until
+    says), 1 when it failed or did not get there in time, 2 for bad arguments.
     """
     import boto3
     from pydantic import ValidationError
 
-    from session_runner.cli.send import SendError, describe, follow, pool_target, topic_arn
+    from session_runner.cli.send import (
+        SendError,
+        describe,
+        follow,
+        follow_delivery,
+        pool_target,
+        reached,
+        topic_arn,
+    )
+    from session_runner.events.delivery import DeliveryLedger
     from session_runner.sender.ledger import Ledger
     from session_runner.sender.message import OutboundMessage, new_message_id
     from session_runner.sender.publish import publish
+    from session_runner.session.engines.events import AckStatus
 
+    goals = {s.value: s for s in (AckStatus.SENT, AckStatus.DELIVERED, AckStatus.READ)}
+    if until not in goals:
+        typer.echo(f"wafleet send: --until: one of {', '.join(goals)}, not {until!r}", err=True)
+        raise typer.Exit(code=2)
     namespace = _namespace(namespace)
     try:
         target = asyncio.run(_fetch(lambda client: pool_target(client, namespace, pool)))
@@ -186,10 +205,22 @@ def send(
         await publish(sns, await asyncio.to_thread(topic_arn, sns, topic), message)
         if not wait:
             return "published"
-        entry = await follow(Ledger(boto3.client("dynamodb"), ledger_table), message.id, timeout)
+        started = time.monotonic()
+        dynamodb = boto3.client("dynamodb")
+        entry = await follow(Ledger(dynamodb, ledger_table), message.id, timeout)
         if entry is None or entry.state is not LedgerState.SENT:
             raise SendError(describe(entry))
-        return describe(entry)
+        goal = goals[until]
+        if goal is AckStatus.SENT:
+            return describe(entry)
+        left = max(0.0, timeout - (time.monotonic() - started))
+        status = await follow_delivery(
+            DeliveryLedger(dynamodb, ledger_table), message.id, goal, left
+        )
+        if status is None or not reached(status, goal) or status is AckStatus.FAILED:
+            seen = status.value if status is not None else "no delivery status yet"
+            raise SendError(f"{describe(entry)}, not {goal.value}: {seen}")
+        return f"{describe(entry)}, {status.value}"
 
     try:
         outcome = asyncio.run(publish_and_follow())

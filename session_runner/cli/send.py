@@ -14,9 +14,11 @@ import time
 from typing import Any
 
 from session_runner.contract.resources import GROUP, VERSION
+from session_runner.events.delivery import DeliveryLedger
 from session_runner.kube.client import KubeClient
 from session_runner.sender.ledger import Ledger
 from session_runner.sender.ledger_decision import LedgerEntry, LedgerState
+from session_runner.session.engines.events import AckStatus
 
 POOL_PLURAL = "senderpools"
 
@@ -88,3 +90,26 @@ async def follow(
         await asyncio.sleep(poll_s)
         entry = await ledger.get(message_id)
     return entry
+
+
+async def follow_delivery(
+    deliveries: DeliveryLedger,
+    message_id: str,
+    until: AckStatus,
+    limit_s: float,
+    poll_s: float = 0.5,
+) -> AckStatus | None:
+    """The message's delivery status once it reached `until` (or failed), or the last one
+    seen after `limit_s` (None: no status event arrived). The statuses come from the
+    vendor's webhooks and the engines' acks (`session_runner.events`)."""
+    deadline = time.monotonic() + limit_s
+    status = (await deliveries.read(message_id)).status
+    while not reached(status, until) and time.monotonic() < deadline:
+        await asyncio.sleep(poll_s)
+        status = (await deliveries.read(message_id)).status
+    return status
+
+
+def reached(status: AckStatus | None, until: AckStatus) -> bool:
+    """Whether following a message to `until` is over: it got there or further, or failed."""
+    return status is not None and (status is AckStatus.FAILED or status.rank >= until.rank)

@@ -49,6 +49,9 @@ class SessionOutboundWiring(BaseModel):
     max_receive_count: int = Field(ge=1)
     visibility_timeout_seconds: int = Field(ge=10)
     claim_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    #: Where the runner publishes its engine's acks and inbound messages as normalised
+    #: events (`session_runner.events`); None: it publishes none.
+    events_topic_arn: str | None = None
 
     def to_annotation(self) -> str:
         """Compact, sorted JSON: the same wiring always writes the same value (no churn)."""

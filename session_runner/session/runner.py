@@ -167,7 +167,11 @@ class SessionRunner:
         self._background = BackgroundTasks("session runner", log)
         self._one_shot = OneShotRestore(settings.restore_from, None)
         self._outbound = SessionOutbound(
-            settings.namespace, settings.pod_name, lambda: self._engine
+            settings.namespace,
+            settings.pod_name,
+            lambda: self._engine,
+            account=settings.account_name,
+            phone=settings.phone_number,
         )
         self._wiring_problem: str | None = None  # last one logged, so it is logged once
 
@@ -441,6 +445,7 @@ class SessionRunner:
         self._background.spawn(self._report(RunnerPhase.STANDBY, "lease lost: engine stopped"))
 
     async def _on_event(self, event: EngineEvent) -> None:
+        self._outbound.on_engine_event(event)
         if isinstance(event, QrCode):
             self._login_qr = event.payload
             await self._report(RunnerPhase.AWAITING_LOGIN, "scan the QR code")

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from session_runner.contract.outbound import limiter_key
+from session_runner.events.pipeline import ensure_events_pipeline, pipeline_names
 from session_runner.sender.ledger import ensure_table
 from session_runner.sender.ratelimit import PoolRateLimiter, RateLimitError
 from wafleet_operator.api.sender_pool import ScalingProvider, SenderPoolSpec, Vendor
@@ -193,6 +194,8 @@ async def _converge(
         if ensure_queues or not (queue_url and dlq_url):
             queues = await asyncio.to_thread(_ensure_queues, ctx, clients, meta, spec)
             queue_url, dlq_url = queues.queue_url, queues.dead_letter_queue_url
+        elif ctx.events_topic_arn is None:  # an operator restarted: only the ARN is missing
+            await asyncio.to_thread(_ensure_events, ctx, clients)
         depth = await asyncio.to_thread(aws.queue_depth, clients.sqs, queue_url)
         limiter = await PoolRateLimiter(
             clients.dynamodb,
@@ -303,7 +306,12 @@ async def _hand_to_account(
     """Annotate the account with the pool's wiring (its runner consumes the queue); return
     why the account cannot send now, if it cannot."""
     wanted = session_wiring(
-        pool, spec, ctx.settings, queue_url=queue_url, dead_letter_queue_url=dlq_url
+        pool,
+        spec,
+        ctx.settings,
+        queue_url=queue_url,
+        dead_letter_queue_url=dlq_url,
+        events_topic_arn=ctx.events_topic_arn,
     )
     account_meta = account["metadata"]
     patch = wiring_patch(account_meta.get("annotations") or {}, pool, wanted)
@@ -314,11 +322,21 @@ async def _hand_to_account(
     return account_not_sending(account)
 
 
+def _ensure_events(ctx: Context, clients: OutboundClients) -> None:
+    """The events topic and the dispatcher's queue, once per operator process: session
+    pools' runners publish their engines' acks and inbound messages there."""
+    if ctx.events_topic_arn is None:
+        names = pipeline_names(ctx.settings.outbound_queue_prefix)
+        pipeline = ensure_events_pipeline(clients.sns, clients.sqs, names.topic, names.queue)
+        ctx.events_topic_arn = pipeline.topic_arn
+
+
 def _ensure_queues(
     ctx: Context, clients: OutboundClients, meta: Mapping[str, Any], spec: SenderPoolSpec
 ) -> aws.PoolQueues:
     topic = aws.ensure_topic(clients.sns, ctx.settings.outbound_topic)
     ensure_table(clients.dynamodb, ctx.settings.outbound_ledger_table)
+    _ensure_events(ctx, clients)
     return aws.ensure_pool_queues(
         clients.sqs,
         clients.sns,

@@ -29,8 +29,10 @@ def session_wiring(
     *,
     queue_url: str,
     dead_letter_queue_url: str,
+    events_topic_arn: str | None = None,
 ) -> SessionOutboundWiring:
-    """What the account's runner is told: the pool's queues, ledger, limit and sizes."""
+    """What the account's runner is told: the pool's queues, ledger, limit and sizes, and
+    the events topic its engine's acks and inbound messages go to."""
     return SessionOutboundWiring(
         pool=pool,
         queue_url=queue_url,
@@ -42,6 +44,7 @@ def session_wiring(
         concurrency=spec.concurrency,
         max_receive_count=spec.queue.max_receive_count,
         visibility_timeout_seconds=spec.queue.visibility_timeout_seconds,
+        events_topic_arn=events_topic_arn,
     )
 
 

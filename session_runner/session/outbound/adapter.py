@@ -10,6 +10,7 @@ a guess), a restricted account (463, 475) pauses the whole pool.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final
 
@@ -35,6 +36,9 @@ VENDOR: Final = "session"
 ACCOUNT_LIMITED_CODES: Final = frozenset({463, 475})
 #: How long a pool waits after an account-level refusal before trying again.
 ACCOUNT_LIMITED_PAUSE_S: Final = 60.0
+#: How many sent messages' ids are remembered to name acks with our id (acks come within
+#: minutes; an ack older than this many sends still becomes an event, without our id).
+MAX_REMEMBERED: Final = 10_000
 
 
 def result_for_error(error: Exception) -> SendResult:
@@ -70,6 +74,17 @@ class SessionAdapter:
 
     def __init__(self, engine: Callable[[], Engine | None]) -> None:
         self._engine = engine
+        #: WhatsApp's id → ours, for the messages sent here: acks carry only WhatsApp's.
+        self._ours: OrderedDict[str, str] = OrderedDict()
+
+    def our_id(self, whatsapp_id: str) -> str | None:
+        """Our id of a message this adapter sent, if it is among the last MAX_REMEMBERED."""
+        return self._ours.get(whatsapp_id)
+
+    def _remember(self, whatsapp_id: str, ours: str) -> None:
+        self._ours[whatsapp_id] = ours
+        while len(self._ours) > MAX_REMEMBERED:
+            self._ours.popitem(last=False)
 
     async def send(self, message: OutboundMessage, *, sender: str | None) -> SendResult:
         engine = self._engine()
@@ -81,6 +96,7 @@ class SessionAdapter:
             vendor_id = await engine.send_text(message.to, message.text, idempotency_key=message.id)
         except Exception as error:
             return result_for_error(error)
+        self._remember(vendor_id, message.id)
         return SendResult(Outcome.SENT, vendor_message_id=vendor_id)
 
     async def lookup(self, message: OutboundMessage, *, sender: str | None) -> LookupResult:

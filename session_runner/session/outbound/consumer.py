@@ -22,9 +22,11 @@ from typing import Any, Final, Protocol
 from session_runner.contract.outbound import limiter_key
 from session_runner.sender.worker import Sender, SenderConfig
 from session_runner.session.engines.base import Engine
+from session_runner.session.engines.events import EngineEvent, MessageAck
 
 from .adapter import SessionAdapter
 from .decision import Consuming, OutboundStep, outbound_step
+from .events import EventForwarder, carries_event
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,15 @@ class SessionOutbound:
         pod_name: str,
         engine: Callable[[], Engine | None],
         *,
+        account: str = "",
+        phone: str | None = None,
         make_sender: SenderFactory = build_sender,
     ) -> None:
         self._namespace = namespace
         self._pod_name = pod_name
+        self._account = account or pod_name
+        self._phone = phone
+        self._events: EventForwarder | None = None
         self._adapter = SessionAdapter(engine)
         self._make_sender = make_sender
         self._running: Consuming | None = None
@@ -117,6 +124,20 @@ class SessionOutbound:
         """A loop still runs: consuming, or halted and settling its last receive."""
         running = self._task is not None and not self._task.done()
         return running or any(not task.done() for task in self._stopping)
+
+    def on_engine_event(self, event: EngineEvent) -> None:
+        """Publish a message event (ack, inbound) while a wiring with an events topic holds."""
+        if self._running is None or not carries_event(event):
+            return
+        wiring = self._running.wiring
+        if wiring.events_topic_arn is None:
+            return
+        if self._events is None or self._events.wiring != wiring:
+            self._events = EventForwarder(
+                wiring, namespace=self._namespace, account=self._account, phone=self._phone
+            )
+        our_id = self._adapter.our_id(event.message_id) if isinstance(event, MessageAck) else None
+        self._events.submit(event, our_id)
 
     def want(self, wanted: Consuming | None) -> None:
         """Converge on `wanted` (None: consume nothing). Never waits: the runner's poll of
@@ -145,6 +166,8 @@ class SessionOutbound:
     async def drain(self, timeout_s: float = STOP_WAIT_S) -> None:
         """Halt, then wait (bounded) for the loops to settle what they hold."""
         self.halt()
+        if self._events is not None:
+            await self._events.drain()
         tasks = set(self._stopping)
         if not tasks:
             return

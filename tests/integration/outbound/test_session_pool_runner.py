@@ -23,6 +23,9 @@ import pytest
 
 from session_runner.contract.session_outbound import OUTBOUND_ANNOTATION, SessionOutboundWiring
 from session_runner.contract.settings import RunnerSettings
+from session_runner.events.delivery import DeliveryLedger
+from session_runner.events.event import Event
+from session_runner.events.pipeline import ensure_events_pipeline, pipeline_names
 from session_runner.sender.ledger import Ledger, client_config, ensure_table
 from session_runner.sender.ledger_decision import LedgerEntry, LedgerState
 from session_runner.sender.message import OutboundMessage
@@ -147,9 +150,7 @@ class Account:
 
 
 @pytest.fixture
-def account(
-    aws: AwsEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Account:
+def account(aws: AwsEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Account:
     # The runner reaches AWS through boto3's credential chain, as in a pod.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEV_ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEV_SECRET_ACCESS_KEY)
@@ -275,3 +276,48 @@ async def test_without_the_annotation_the_runner_consumes_nothing_and_stops_when
     await until(lambda: account.polls >= polls + 10, "ten polls more")
     assert account.waiting() == 1
     assert [line["key"] for line in account.sent()] == ["early"]
+
+
+async def test_the_engines_acks_become_events_with_our_id_and_the_ledger_follows_them(
+    account: Account, running: Callable[[SessionRunner], asyncio.Event]
+) -> None:
+    names = pipeline_names("wafleet")
+    pipeline = ensure_events_pipeline(
+        account.aws.client("sns"), account.sqs, names.topic, names.queue
+    )
+    account.wiring = account.wiring.model_copy(update={"events_topic_arn": pipeline.topic_arn})
+    account.wire()
+    runner = account.runner("waa-alice-0")
+    running(runner)
+    await until(lambda: runner.ready(), "connected")
+    account.publish(["order-7"])
+    deliveries = DeliveryLedger(account.ledger.client, TABLE)
+    # The local engine acks sent, then delivered, then read (its defaults: 0.5 s, 1 s, 3 s).
+    await until(lambda: _delivery(deliveries, "order-7", "read"), "the ledger follows to read", 60)
+    events: list[Event] = []
+
+    def drained() -> bool:
+        got = account.sqs.receive_message(
+            QueueUrl=pipeline.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        events.extend(Event.from_json(m["Body"]) for m in got.get("Messages", []))
+        return {e.type.value for e in events} >= {"message.sent", "message.read"}
+
+    await until(drained, "the events on the dispatcher's queue")
+    mine = [e for e in events if e.message_id == "order-7"]
+    assert [e.type.value for e in mine][:1] == ["message.sent"]
+    assert {e.type.value for e in mine} == {
+        "message.sent",
+        "message.delivered",
+        "message.read",
+    }
+    assert len({e.id for e in mine}) == len(mine)  # one event per status, each its own id
+    entry = await account.ledger.get("order-7")
+    assert entry is not None
+    assert {e.vendor_message_id for e in mine} == {entry.vendor_message_id}
+    assert {e.account for e in mine} == {"alice"}
+
+
+async def _delivery(deliveries: DeliveryLedger, message_id: str, status: str) -> bool:
+    recorded = await deliveries.read(message_id)
+    return recorded.status is not None and recorded.status.value == status

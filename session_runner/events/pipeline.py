@@ -1,0 +1,135 @@
+"""The events topic and the webhook dispatcher's queue behind it, ensured idempotently.
+
+    ingest server / session runners ── SNS publish ──► <prefix>-events (topic)
+        └─ raw-delivery subscription ──► <prefix>-events-dispatcher (SQS queue)
+             └─ `wafleet-runner dispatcher`
+
+Synchronous boto3 (run it in a thread from async code). Every step may run
+again after a crash at any line: CreateTopic and CreateQueue return what
+exists by that name, attributes and the queue policy are set every time, and
+the subscription is looked up before one is made.
+
+The operator's outbound ensure (`wafleet_operator/outbound/aws.py`) does the
+same for pool queues; it is not imported here because the runner's package
+never depends on the operator's (the operator imports the runner's contract,
+not the other way round).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+DEFAULT_PREFIX: Final = "wafleet"
+#: Events wait this long for a dispatcher that is down: SQS's longest, 14 days.
+RETENTION_S: Final = 1209600
+#: The dispatcher holds a received event this long before SQS offers it again.
+VISIBILITY_TIMEOUT_S: Final = 60
+RECEIVE_WAIT_S: Final = 20
+#: SNS topic names: up to 256 of [A-Za-z0-9_-]; SQS queue names: up to 80.
+QUEUE_NAME_MAX: Final = 80
+
+
+@dataclass(frozen=True)
+class PipelineNames:
+    topic: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class EventsPipeline:
+    topic_arn: str
+    queue_url: str
+    queue_arn: str
+    subscription_arn: str
+
+
+def pipeline_names(prefix: str = DEFAULT_PREFIX) -> PipelineNames:
+    """`<prefix>-events` and `<prefix>-events-dispatcher` (the names in the chart's values)."""
+    queue = f"{prefix}-events-dispatcher"
+    if not prefix or len(queue) > QUEUE_NAME_MAX:
+        raise ValueError(f"prefix must be 1 to {QUEUE_NAME_MAX - 18} characters")
+    return PipelineNames(topic=f"{prefix}-events", queue=queue)
+
+
+def queue_attributes() -> dict[str, str]:
+    """The dispatcher queue's attributes: long polling, the longest retention."""
+    return {
+        "VisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
+        "MessageRetentionPeriod": str(RETENTION_S),
+        "ReceiveMessageWaitTimeSeconds": str(RECEIVE_WAIT_S),
+    }
+
+
+def queue_policy(queue_arn: str, topic_arn: str) -> str:
+    """Let the events topic, and nothing else, send into the queue."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "events-topic-only",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
+def _queue_url(sqs: Any, name: str) -> str | None:
+    try:
+        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return None
+        raise
+
+
+def _subscription(sns: Any, topic_arn: str, endpoint_arn: str) -> str | None:
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for subscription in page.get("Subscriptions", []):
+            if subscription.get("Endpoint") == endpoint_arn:
+                return str(subscription["SubscriptionArn"])
+    return None
+
+
+def ensure_events_pipeline(sns: Any, sqs: Any, topic_name: str, queue_name: str) -> EventsPipeline:
+    """The topic, the queue (policy: only the topic sends) and its raw subscription."""
+    topic_arn = str(sns.create_topic(Name=topic_name)["TopicArn"])
+    url = _queue_url(sqs, queue_name)
+    if url is None:
+        url = str(sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes())["QueueUrl"])
+    else:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=queue_attributes())
+    queue_arn = str(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    )
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": queue_policy(queue_arn, topic_arn)}
+    )
+    subscription = _subscription(sns, topic_arn, queue_arn)
+    if subscription is None:
+        subscription = str(
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+        )
+    else:
+        sns.set_subscription_attributes(
+            SubscriptionArn=subscription, AttributeName="RawMessageDelivery", AttributeValue="true"
+        )
+    return EventsPipeline(topic_arn, url, queue_arn, subscription)

@@ -1,0 +1,99 @@
+"""`wafleet-runner ingest`: serve the vendors' webhooks until SIGTERM.
+
+Wires the routes (`server.py`) to the pool secrets under `credentials_dir`,
+the ledger's delivery attributes (DynamoDB) and the events topic (SNS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from session_runner import health, logs
+from session_runner.contract.ingest_settings import IngestSettings
+from session_runner.dynamodb import client_config
+from session_runner.events.delivery import DeliveryLedger
+from session_runner.events.event import Event
+from session_runner.events.forward import forward
+from session_runner.events.publish import EventPublisher
+from session_runner.ingest.secrets import FileSecrets
+from session_runner.ingest.server import build_app, start
+
+log = logging.getLogger(__name__)
+
+
+def aws_clients(settings: IngestSettings) -> tuple[Any, Any]:
+    """SNS (standard retries: a repeated publish only repeats an event with the same id) and
+    DynamoDB (no hidden retries, as every conditional writer in wafleet)."""
+    common: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        common["endpoint_url"] = settings.aws_endpoint_url
+    sns = boto3.client(
+        "sns",
+        config=Config(
+            connect_timeout=3,
+            read_timeout=5,
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=32,
+        ),
+        **common,
+    )
+    dynamodb = boto3.client(
+        "dynamodb", config=client_config(3.0, max_pool_connections=32), **common
+    )
+    return sns, dynamodb
+
+
+async def run(
+    settings: IngestSettings, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Serve until `stop` is set; `ready` is set once the port listens (tests wait on it)."""
+    sns, dynamodb = aws_clients(settings)
+    deliveries = DeliveryLedger(dynamodb, settings.ledger_table)
+    publisher = EventPublisher(sns, settings.events_topic_arn)
+
+    async def sink(events: list[Event]) -> None:
+        await forward(events, deliveries, publisher)
+
+    app = build_app(
+        public_base_url=settings.public_base_url,
+        secrets=FileSecrets(settings.credentials_dir),
+        sink=sink,
+        max_body_bytes=settings.max_body_bytes,
+        processing_timeout_s=settings.processing_timeout_seconds,
+    )
+    server, port = await start(app, settings.host, settings.port)
+    probes = None
+    if settings.health_port:
+        probes = await health.serve(
+            health.build_app(lambda: True, lambda: True), settings.health_port, settings.host
+        )
+    log.info("ingest listening", extra={"port": port, "public_base_url": settings.public_base_url})
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await server.cleanup()
+        if probes is not None:
+            await probes.cleanup()
+        log.info("ingest stopped")
+
+
+def main(settings: IngestSettings) -> int:
+    logs.configure(settings.log_level, "json")
+
+    async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+        return 0
+
+    return asyncio.run(serve())
