@@ -72,7 +72,6 @@ from wafleet_operator.specs import build_children
 from wafleet_operator.specs.account import AccountRef
 from wafleet_operator.specs.rbac import role_rules
 from wafleet_operator.specs.sender import PoolRef, SenderWiring, build_sender_children
-from wafleet_operator.specs.sender.rbac import sender_role_rules
 from wafleet_operator.validation import parse_spec
 
 OPERATOR_AGENTS = ("kopf/", "wafleet-operator/")
@@ -100,10 +99,6 @@ PEERING = (
     "the operator under test is one standalone replica"
 )
 
-SENDER_GRANT = (
-    "granted to each SenderPool's senders (specs/sender/rbac.py sender_role_rules), which "
-    "the operator may only grant because it holds it"
-)
 KEDA_ONLY = (
     "applies the ScaledObject of a pool with spec.scaling.provider keda; the test control "
     "plane has no KEDA CRDs, so only the delete (on a switch back) shows in the recording"
@@ -115,7 +110,6 @@ NECESSARY_EXTRAS: dict[Attributes, str] = {
     ("policy", "poddisruptionbudgets", "create"): CREATED_BY_APPLY,
     ("keda.sh", "scaledobjects", "create"): KEDA_ONLY,
     ("keda.sh", "scaledobjects", "patch"): KEDA_ONLY,
-    ("wafleet.io", "senderpools", "get"): SENDER_GRANT,
     ("wafleet.io", "senderpools/finalizers", "update"): OWNER_FINALIZERS,
     ("apps", "statefulsets", "create"): CREATED_BY_APPLY,
     ("", "services", "create"): CREATED_BY_APPLY,
@@ -403,7 +397,7 @@ def pool_ready(cluster: Cluster, name: str) -> bool:
 
 def run_pool_lifecycle(cluster: Cluster, aws: AwsEndpoint) -> None:
     """Everything the operator does for one SenderPool: create (queues, senders, their
-    Role), scale from the queue, delete (the finalizer removes the queues)."""
+    ServiceAccount), scale from the queue, delete (the finalizer removes the queues)."""
     make_secret(cluster, "twilio", {"accountSid": "AC1", "authToken": SECRET_KEY_VALUE})
     spec = {
         "vendor": "twilio",
@@ -495,11 +489,6 @@ def test_the_chart_grants_exactly_what_the_operator_uses(
     )
     not_held = sorted(a for a in grants_of(runner_role) if not allowed(roles, cluster.namespace, a))
     assert not_held == [], f"the runner's Role grants what the operator does not hold: {not_held}"
-    sender_role = sender_role_rules(
-        PoolRef(name="rbac", namespace=cluster.namespace, uid="u", generation=1)
-    )
-    not_held = sorted(a for a in grants_of(sender_role) if not allowed(roles, cluster.namespace, a))
-    assert not_held == [], f"the senders' Role grants what the operator does not hold: {not_held}"
 
     granted = set().union(*(grants_of(role.rules) for role in roles))
     unused = sorted(granted - used - NECESSARY_EXTRAS.keys())
@@ -609,9 +598,9 @@ def test_every_necessary_extra_is_still_necessary() -> None:
         by_reason.setdefault(reason, set()).add(attrs)
     # create, and only create, on exactly the kinds the operator applies.
     assert by_reason[CREATED_BY_APPLY] == {(g, r, "create") for g, r in applied}
-    # What the runner's Role and the senders' Role really grant.
+    # What the runner's Role really grants (senders get no Role: they never call the API).
     assert by_reason[RUNNER_GRANT] <= grants_of(role_rules(account))
-    assert by_reason[SENDER_GRANT] <= grants_of(sender_role_rules(pool))
+    assert not {c["kind"] for c in pool_children} & {"Role", "RoleBinding"}
     # Only KEDA pools apply a ScaledObject (create and patch).
     assert by_reason[KEDA_ONLY] == {
         (g, r, verb) for g, r in keda_applied for verb in ("create", "patch")

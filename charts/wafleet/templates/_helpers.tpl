@@ -173,11 +173,13 @@ yet: their rules come with it.
   verbs: ["get"]
 # SenderPools, as accounts: kopf lists, watches and patches them (finalizer,
 # progress annotations); the operator lists every pool to find the one that
-# routes a target first, writes their status, and grants each pool's senders
-# get on their pool and patch on its status (they record a vendor's throttle).
+# routes a target first and writes their status. No get: the operator reads
+# pools only from its watch and that list, and each pool's senders get no
+# Kubernetes permissions at all (they never call the API server), so there is
+# nothing of the pools' to grant them.
 - apiGroups: ["wafleet.io"]
   resources: ["senderpools"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["wafleet.io"]
   resources: ["senderpools/status"]
   verbs: ["patch"]

@@ -29,6 +29,12 @@ from .common import (
     conditions_field,
     defaulted,
 )
+from .whatsapp_account import S3CredentialsSecretRef
+
+#: Static AWS keys in a Secret: the account's snapshot credentials reference, reused as is
+#: (a Secret's name, and the keys of the access key id and the secret access key in it,
+#: ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` by default).
+AwsCredentialsSecretRef = S3CredentialsSecretRef
 
 TARGET_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -144,6 +150,11 @@ class SenderPoolSpec(KubeModel):
     )
     credentials_secret: SecretRef | None = Field(
         None, description="Secret with the vendor's API credentials (meta-cloud, twilio)."
+    )
+    aws_credentials_secret: AwsCredentialsSecretRef | None = Field(
+        None,
+        description="Secret with static AWS keys for the senders (off EKS); "
+        "the pod's ambient credentials if unset.",
     )
     phone_numbers: Annotated[list[PhoneNumber], Field(max_length=256), SetList, Unique] | None = (
         Field(None, description="Sender numbers in E.164 this pool sends from.")

@@ -87,6 +87,7 @@ class PoolFacts:
     """What a pool's validity and a session pool's wiring depend on, read from the API."""
 
     secret_keys: frozenset[str] | None = None  # the credentials Secret's keys; None: no Secret
+    aws_secret_keys: frozenset[str] | None = None  # the same for spec.awsCredentialsSecret
     target_claims: tuple[TargetClaim, ...] = ()  # live pools routing the same target
     account: Mapping[str, Any] | None = None  # a session pool's account, when it exists
     account_claims: tuple[TargetClaim, ...] = ()  # live session pools naming that account
@@ -94,10 +95,13 @@ class PoolFacts:
 
 async def _facts(ctx: Context, body: Mapping[str, Any], spec: SenderPoolSpec) -> PoolFacts:
     namespace = body["metadata"]["namespace"]
-    secret_keys: frozenset[str] | None = None
-    if spec.credentials_secret is not None:
-        name = spec.credentials_secret.name
-        secret_keys = (await secret_facts(ctx.kube, namespace, {name}, None)).keys.get(name)
+    # Both Secrets by name (one read if they are the same Secret); key names only.
+    refs = (spec.credentials_secret, spec.aws_credentials_secret)
+    names = {ref.name for ref in refs if ref is not None}
+    keys = (await secret_facts(ctx.kube, namespace, names, None)).keys
+    secret_keys = keys.get(spec.credentials_secret.name) if spec.credentials_secret else None
+    aws_ref = spec.aws_credentials_secret
+    aws_secret_keys = keys.get(aws_ref.name) if aws_ref else None
     # The pools this operator serves: all namespaces, or the ones it watches (where its
     # Role lets it list). Pools of another operator sharing the topic are not seen.
     scopes: list[str | None] = list(ctx.settings.namespaces) or [None]
@@ -121,7 +125,7 @@ async def _facts(ctx: Context, body: Mapping[str, Any], spec: SenderPoolSpec) ->
             if pool["metadata"]["namespace"] == namespace
             and ((pool.get("spec") or {}).get("accountRef") or {}).get("name") == account_name
         )
-    return PoolFacts(secret_keys, claims, account, account_claims)
+    return PoolFacts(secret_keys, aws_secret_keys, claims, account, account_claims)
 
 
 def _claim(pool: Mapping[str, Any]) -> TargetClaim:
@@ -150,6 +154,7 @@ async def find_pool_problems(
             _claim(body),
             spec,
             secret_keys=facts.secret_keys,
+            aws_secret_keys=facts.aws_secret_keys,
             target_claims=facts.target_claims,
             account_exists=None if spec.account_ref is None else facts.account is not None,
             image_problem=sender_image_problem(spec, ctx.settings),

@@ -1,7 +1,7 @@
 """What a SenderPool's schema cannot reject, each problem naming its field. Pure.
 
-The reconciler gathers the facts (the credentials Secret's key names, the
-pools that route the same target, whether the account of a session pool
+The reconciler gathers the facts (the key names of the credentials Secret and
+of the AWS credentials Secret, the pools that route the same target, whether the account of a session pool
 exists and which other session pools name it); this module judges them, so
 every rule has a table row.
 """
@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
-from wafleet_operator.api.sender_pool import SenderPoolSpec
+from wafleet_operator.api.sender_pool import AwsCredentialsSecretRef, SenderPoolSpec, Vendor
 from wafleet_operator.status import Problem
 
 
@@ -31,11 +31,54 @@ def target_owner(claims: Sequence[TargetClaim]) -> TargetClaim | None:
     return min(claims) if claims else None
 
 
+def aws_credentials_problems(
+    vendor: Vendor, ref: AwsCredentialsSecretRef | None, keys: Collection[str] | None
+) -> list[Problem]:
+    """What keeps the senders from reading their AWS keys from ``spec.awsCredentialsSecret``.
+
+    Checked before anything is applied because the Deployment's ``secretKeyRef``s are not
+    optional: a missing Secret or key would leave every sender pod in
+    CreateContainerConfigError, which only ``kubectl describe pod`` shows. A session pool
+    may not name one at all: it has no sender replicas, so the field would be silently
+    ignored. `keys`: the Secret's key names, None when it does not exist.
+    """
+    if ref is None:
+        return []
+    if vendor is Vendor.SESSION:
+        # No sender replicas: the account's runner sends, with the account's AWS identity.
+        return [
+            Problem(
+                "spec.awsCredentialsSecret",
+                "not used by a session pool: its account's runner sends, with the "
+                "account's own AWS identity",
+            )
+        ]
+    if keys is None:
+        return [Problem("spec.awsCredentialsSecret.name", f"Secret {ref.name} not found")]
+    missing = [
+        f"{key} (the {field})"
+        for key, field in (
+            (ref.access_key_id_key, "accessKeyIdKey"),
+            (ref.secret_access_key_key, "secretAccessKeyKey"),
+        )
+        if key not in keys
+    ]
+    if not missing:
+        return []
+    return [
+        Problem(
+            "spec.awsCredentialsSecret",
+            f"Secret {ref.name} lacks key(s) {', '.join(missing)}",
+        )
+    ]
+
+
 def pool_problems(
     me: TargetClaim,
     spec: SenderPoolSpec,
     *,
     secret_keys: Collection[str] | None,
+    aws_secret_keys: Collection[str] | None,
     target_claims: Sequence[TargetClaim],
     account_exists: bool | None,
     image_problem: str | None,
@@ -45,7 +88,8 @@ def pool_problems(
     """Every problem at once, so one edit can fix them all.
 
     `secret_keys`: the key names of spec.credentialsSecret, None when it does not
-    exist. `target_claims`: every pool (this one included) with spec.target.
+    exist. `aws_secret_keys`: the same for spec.awsCredentialsSecret (read only when
+    the spec names one). `target_claims`: every pool (this one included) with spec.target.
     `account_exists`: for a session pool, whether spec.accountRef names an account.
     `account_claims`: every session pool (this one included) naming the same account.
     """
@@ -66,6 +110,9 @@ def pool_problems(
                         f"that vendor {spec.vendor} needs",
                     )
                 )
+    problems.extend(
+        aws_credentials_problems(spec.vendor, spec.aws_credentials_secret, aws_secret_keys)
+    )
     owner = target_owner(target_claims)
     if owner is not None and owner != me:
         problems.append(

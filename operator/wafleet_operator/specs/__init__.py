@@ -24,8 +24,6 @@ from .sender import (
     build_sender_children,
     build_sender_deployment,
     build_sender_pdb,
-    build_sender_role,
-    build_sender_role_binding,
     build_sender_service_account,
 )
 from .service import build_service
@@ -66,7 +64,5 @@ __all__ += [
     "build_sender_children",
     "build_sender_deployment",
     "build_sender_pdb",
-    "build_sender_role",
-    "build_sender_role_binding",
     "build_sender_service_account",
 ]

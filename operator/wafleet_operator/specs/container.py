@@ -92,3 +92,12 @@ def settings_env(
         else:
             env.append({"name": name, "value": literal(value)})
     return sorted(env, key=lambda item: str(item["name"]))
+
+
+def secret_key_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    """Env var ``name`` from ``key`` of Secret ``secret``; not optional, so a Secret or key
+    that went missing keeps the pod from starting instead of starting it without AWS keys."""
+    return {
+        "name": name,
+        "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": False}},
+    }

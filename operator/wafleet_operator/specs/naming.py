@@ -61,9 +61,9 @@ MAX_SENDER_POOL_NAME_LENGTH = MAX_SENDER_CHILD_NAME_LENGTH - len(SENDER_CHILD_PR
 
 
 def sender_child_name(pool_name: str) -> str:
-    """Name of every child of a pool: Deployment, ServiceAccount, Role, RoleBinding,
-    PodDisruptionBudget and ScaledObject, so ``kubectl get deploy,sa,role,rolebinding,pdb,so
-    sp-<pool>`` shows the pool's whole footprint."""
+    """Name of every child of a pool: Deployment, ServiceAccount, PodDisruptionBudget and
+    ScaledObject, so ``kubectl get deploy,sa,pdb,so sp-<pool>`` shows the pool's whole
+    footprint."""
     return f"{SENDER_CHILD_PREFIX}{pool_name}"
 
 

@@ -17,7 +17,7 @@ from session_runner.contract.settings import ENV_PREFIX, RunnerSettings
 from session_runner.contract.settings import Engine as RunnerEngine
 from session_runner.session.engines.registry import LOCAL_ENV_PREFIX
 from wafleet_operator.api import Engine, LocalLogin, WhatsAppAccountSpec
-from wafleet_operator.specs.container import settings_env
+from wafleet_operator.specs.container import secret_key_env, settings_env
 from wafleet_operator.specs.settings_values import without_environment
 
 from .account import AccountRef
@@ -137,13 +137,6 @@ def literal_env_value(value: str) -> str:
     return value.replace("$", "$$")
 
 
-def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": False}},
-    }
-
-
 def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dict[str, Any]]:
     """The runner container's ``env``, sorted by name so the rendering is stable.
 
@@ -167,10 +160,10 @@ def build_runner_env(account: AccountRef, spec: WhatsAppAccountSpec) -> list[dic
     credentials = spec.snapshot.credentials_secret if spec.snapshot else None
     if credentials is not None:
         env.append(
-            _secret_env(AWS_ACCESS_KEY_ID_ENV, credentials.name, credentials.access_key_id_key)
+            secret_key_env(AWS_ACCESS_KEY_ID_ENV, credentials.name, credentials.access_key_id_key)
         )
         env.append(
-            _secret_env(
+            secret_key_env(
                 AWS_SECRET_ACCESS_KEY_ENV, credentials.name, credentials.secret_access_key_key
             )
         )

@@ -100,6 +100,7 @@ async def test_wafleet_send_goes_once_through_a_sender_process_to_the_vendor(
         vendor_base_url=twilio_standin.base_url,
         status_callback_url="http://127.0.0.1:9/twilio/status",
         health_port=0,
+        metrics_port=0,
     )
     log = (tmp_path / "sender.log").open("w")
     kube_api.log_files["sender log"] = tmp_path / "sender.log"

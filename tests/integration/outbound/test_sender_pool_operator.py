@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from session_runner.contract.outbound import limiter_key
 from session_runner.sender.ratelimit import PoolRateLimiter
@@ -76,7 +77,9 @@ def twilio_spec(target: str, **extra: Any) -> dict[str, Any]:
 
 
 def queue_urls(aws: AwsEndpoint) -> list[str]:
-    return list(aws.client("sqs").list_queues().get("QueueUrls", []))
+    """The pools' queues: all but the events pipeline's, which the operator shares."""
+    urls = aws.client("sqs").list_queues().get("QueueUrls", [])
+    return [url for url in urls if not url.endswith("-events-dispatcher")]
 
 
 def publish(aws: AwsEndpoint, target: str, n: int) -> None:
@@ -107,9 +110,14 @@ def test_a_pool_gets_its_queues_and_senders_scaled_from_its_queue(
     assert any(v.secret and v.secret.secret_name == twilio_secret for v in volumes.values())
     env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
     assert env["WAFLEET_SENDER_QUEUE_URL"] == status["queueUrl"]
-    cluster.core.read_namespaced_service_account("sp-twilio-us", cluster.namespace)
-    cluster.rbac.read_namespaced_role("sp-twilio-us", cluster.namespace)
-    cluster.rbac.read_namespaced_role_binding("sp-twilio-us", cluster.namespace)
+    # An identity for the pool's AWS role, and no Kubernetes permissions: no token, no Role.
+    account = cluster.core.read_namespaced_service_account("sp-twilio-us", cluster.namespace)
+    assert account.automount_service_account_token is False
+    assert deployment.spec.template.spec.automount_service_account_token is False
+    for read in (cluster.rbac.read_namespaced_role, cluster.rbac.read_namespaced_role_binding):
+        with pytest.raises(ApiException) as missing:
+            read("sp-twilio-us", cluster.namespace)
+        assert missing.value.status == 404
 
     publish(aws, "twilio-us", 5)  # 5 waiting / 2 per replica -> 3 replicas
     wait_for(
@@ -129,8 +137,10 @@ def test_a_pool_gets_its_queues_and_senders_scaled_from_its_queue(
     cluster.custom.delete_namespaced_custom_object(
         GROUP, VERSION, cluster.namespace, PLURAL, "twilio-us"
     )
-    wait_for(lambda: status["queueUrl"] not in queue_urls(aws), "the pool's queue deleted")
-    assert status["deadLetterQueueUrl"] not in queue_urls(aws)
+    wait_for(
+        lambda: not {status["queueUrl"], status["deadLetterQueueUrl"]} & set(queue_urls(aws)),
+        "the pool's queue and dead-letter queue deleted",
+    )
     sns = aws.client("sns")
     topic = sns.create_topic(Name="wafleet-outbound")["TopicArn"]
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []

@@ -39,8 +39,6 @@ from wafleet_operator.specs.sender import (
     build_sender_deployment,
     build_sender_env,
     build_sender_pdb,
-    build_sender_role,
-    build_sender_role_binding,
     build_sender_service_account,
     build_sender_settings,
     sender_image,
@@ -181,6 +179,27 @@ POOLS: dict[str, PoolCase] = {
         replicas=3,  # passed, and ignored: KEDA owns the replicas
         keda_authentication=KedaAuthentication(name="wafleet-sqs"),
     ),
+    # Twilio off EKS: static AWS keys from a Secret, under key names of its own.
+    "sender-aws-keys": PoolCase(
+        name="otp-eu",
+        namespace="tenant-b",
+        uid="7e1f3a2b-4c5d-4e6f-8a9b-0c1d2e3f4a04",
+        spec={
+            "vendor": "twilio",
+            "target": "otp-eu",
+            "credentialsSecret": {"name": "twilio-credentials"},
+            "awsCredentialsSecret": {
+                "name": "sender-aws",
+                "accessKeyIdKey": "access-key-id",
+                "secretAccessKeyKey": "secret-access-key",
+            },
+            "phoneNumbers": ["+447700900123"],
+            "rateLimitPerSecond": 5,
+            "replicas": {"min": 0, "max": 3},
+        },
+        wiring=_wiring("wafleet-tenant-b-otp-eu"),
+        replicas=1,
+    ),
 }
 POOL_IDS = list(POOLS)
 
@@ -261,15 +280,69 @@ def _walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 @pytest.mark.parametrize("case", POOL_IDS)
 def test_vendor_credentials_are_a_mounted_secret_never_env(case: str) -> None:
+    """The vendor's Secret only as a volume; the one secretKeyRef allowed is to the AWS keys
+    of spec.awsCredentialsSecret (boto3 reads them from the environment)."""
     c = POOLS[case]
     secret = c.parsed.credentials_secret
+    aws = c.parsed.aws_credentials_secret
     for child in c.children():
         assert child["kind"] != "Secret"
         for path, value in _walk(child):
-            assert ".secretKeyRef" not in path, path
             assert not path.endswith((".data", ".stringData")), path
             if secret is not None and value == secret.name:
                 assert path.endswith(".secret.secretName"), path
+    env = _container(c.deployment())["env"]
+    refs = [e["valueFrom"]["secretKeyRef"] for e in env if "secretKeyRef" in e.get("valueFrom", {})]
+    if aws is None:
+        assert refs == []
+    else:
+        assert [e["name"] for e in env if "secretKeyRef" in e.get("valueFrom", {})] == [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ]
+        assert {ref["name"] for ref in refs} == {aws.name}
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        pytest.param(None, [], id="none: the pod's ambient identity"),
+        pytest.param(
+            {"name": "aws"},
+            [
+                (
+                    "AWS_ACCESS_KEY_ID",
+                    {"name": "aws", "key": "AWS_ACCESS_KEY_ID", "optional": False},
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    {"name": "aws", "key": "AWS_SECRET_ACCESS_KEY", "optional": False},
+                ),
+            ],
+            id="default key names",
+        ),
+        pytest.param(
+            {"name": "aws", "accessKeyIdKey": "id", "secretAccessKeyKey": "secret"},
+            [
+                ("AWS_ACCESS_KEY_ID", {"name": "aws", "key": "id", "optional": False}),
+                ("AWS_SECRET_ACCESS_KEY", {"name": "aws", "key": "secret", "optional": False}),
+            ],
+            id="the Secret's own key names",
+        ),
+    ],
+)
+def test_aws_keys_reach_the_sender_as_secret_key_refs_only(
+    ref: dict[str, str] | None, expected: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Never a value: the kubelet resolves the references, so the keys pass neither through
+    the operator nor the Deployment; not optional, so a missing key stops the pod."""
+    c = POOLS["sender-meta-cloud"]
+    spec = SenderPoolSpec.model_validate({**c.spec, "awsCredentialsSecret": ref})
+    env = build_sender_env(c.pool, spec, c.wiring)
+    assert [e["name"] for e in env] == sorted(e["name"] for e in env)
+    aws = [(e["name"], e["valueFrom"]["secretKeyRef"]) for e in env if e["name"].startswith("AWS_")]
+    assert aws == expected
+    assert all(set(e) == {"name", "valueFrom"} for e in env if e["name"].startswith("AWS_"))
 
 
 def test_credentials_volume_is_the_whole_secret_read_only() -> None:
@@ -365,7 +438,7 @@ def test_locked_down_pod_like_the_charts(case: str) -> None:
     assert pod["securityContext"] == values["podSecurityContext"]
     assert _container(deployment)["securityContext"] == values["securityContext"]
     assert pod["serviceAccountName"] == f"sp-{POOLS[case].name}"
-    assert pod["automountServiceAccountToken"] is True
+    assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
     assert _container(deployment)["args"] == ["sender"]
 
@@ -483,8 +556,11 @@ def test_env_loads_back_into_the_senders_settings(
     """The contract: what the pod's environment makes SenderSettings() load is exactly what
     the operator built, with the pod's own name and namespace from the downward API."""
     c = POOLS[case]
-    env = build_sender_env(c.pool, c.parsed, c.wiring)
-    assert [e["name"] for e in env] == sorted(e["name"] for e in env)
+    env = [
+        e
+        for e in build_sender_env(c.pool, c.parsed, c.wiring)
+        if "secretKeyRef" not in e.get("valueFrom", {})  # AWS keys: not settings
+    ]
     assert all(e["name"].startswith(SENDER_ENV_PREFIX) for e in env)
     for name, value in _load_env(env, "sp-x-abc", c.namespace).items():
         monkeypatch.setenv(name, value)
@@ -531,57 +607,23 @@ def test_a_dollar_in_a_value_reaches_the_sender_verbatim() -> None:
     assert env[f"{SENDER_ENV_PREFIX}VENDOR_BASE_URL"] == "http://stand-in/$$(AWS_SECRET)"
 
 
-# ------------------------------------------------------------------ RBAC and the budget
-
-NAME_RESTRICTABLE = {"get", "update", "patch", "delete", "list", "watch"}
-UNRESTRICTABLE = {"create", "deletecollection"}
+# ------------------------------------------------------------------ identity and the budget
 
 
 @pytest.mark.parametrize("case", POOL_IDS)
-def test_every_restrictable_rule_is_restricted_to_the_pool(case: str) -> None:
+def test_senders_get_an_identity_and_no_kubernetes_permissions(case: str) -> None:
+    """A sender never calls the API server: its pool's ServiceAccount (for IRSA or Pod
+    Identity) mounts no token, the pods mount none, and nothing grants it anything."""
     c = POOLS[case]
-    for rule in build_sender_role(c.pool)["rules"]:
-        verbs = set(rule["verbs"])
-        assert "*" not in verbs
-        assert "*" not in rule["resources"]
-        assert "secrets" not in rule["resources"]
-        if verbs & NAME_RESTRICTABLE:
-            assert not verbs & UNRESTRICTABLE, rule
-            assert rule["resourceNames"] == [c.name], rule
-        else:
-            assert verbs <= UNRESTRICTABLE, rule
-
-
-def test_exact_sender_rules() -> None:
-    assert build_sender_role(POOLS["sender-session"].pool)["rules"] == [
-        {
-            "apiGroups": ["wafleet.io"],
-            "resources": ["senderpools"],
-            "resourceNames": ["demo"],
-            "verbs": ["get"],
-        },
-        {
-            "apiGroups": ["wafleet.io"],
-            "resources": ["senderpools/status"],
-            "resourceNames": ["demo"],
-            "verbs": ["patch"],
-        },
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
-    ]
-
-
-def test_binding_ties_the_role_to_the_pools_service_account_only() -> None:
-    c = POOLS["sender-session"]
-    binding = build_sender_role_binding(c.pool)
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "Role",
-        "name": build_sender_role(c.pool)["metadata"]["name"],
-    }
-    account = build_sender_service_account(c.pool)
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "tenant-a"}
-    ]
+    children = c.children()
+    account = _kind(children, "ServiceAccount")
+    assert account == build_sender_service_account(c.pool)
+    assert account["automountServiceAccountToken"] is False
+    assert _pod(_kind(children, "Deployment"))["automountServiceAccountToken"] is False
+    assert _pod(_kind(children, "Deployment"))["serviceAccountName"] == account["metadata"]["name"]
+    granting = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+    assert not [child["kind"] for child in children if child["kind"] in granting]
+    assert not granting & set(SENDER_APPLY_ORDER)
 
 
 @pytest.mark.parametrize("case", POOL_IDS)

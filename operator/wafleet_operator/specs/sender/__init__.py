@@ -1,8 +1,8 @@
 """Pure builders: a SenderPool in, the Kubernetes objects its senders need out.
 
 One module per object, as for an account: ``deployment`` (the senders),
-``rbac`` (their ServiceAccount, Role, RoleBinding), ``pdb`` (their disruption
-budget), ``keda`` (the ScaledObject of a KEDA-scaled pool); ``settings`` fills
+``service_account`` (their identity, with no Kubernetes permissions: a sender
+never calls the API server), ``pdb`` (their disruption budget), ``keda`` (the ScaledObject of a KEDA-scaled pool); ``settings`` fills
 the sender's contract, ``pool`` holds the pool's identity and the children's
 metadata. Every child is named ``sp-<pool>`` (``naming.sender_child_name``).
 The pool's AWS half (queues, subscription) is not here: ``wafleet_operator.outbound``.
@@ -24,15 +24,13 @@ from .deployment import (
 from .keda import KedaAuthentication, KedaAuthKind, build_scaled_object
 from .pdb import build_sender_pdb
 from .pool import PoolRef
-from .rbac import build_sender_role, build_sender_role_binding, build_sender_service_account
+from .service_account import build_sender_service_account
 from .settings import SenderWiring, build_sender_env, build_sender_settings
 
 #: Kinds in the order build_sender_children returns (and the operator applies) them;
 #: ScaledObject only for a KEDA-scaled pool.
 SENDER_APPLY_ORDER = (
     "ServiceAccount",
-    "Role",
-    "RoleBinding",
     "PodDisruptionBudget",
     "Deployment",
     "ScaledObject",
@@ -50,16 +48,14 @@ def build_sender_children(
 ) -> list[dict[str, Any]]:
     """Every Kubernetes child of the pool, in apply order.
 
-    Identity and permissions first, so a sender's token works from its first
-    request; the disruption budget before the pods it guards; the Deployment,
+    The ServiceAccount first, so the pods (and an IRSA or Pod Identity binding that
+    names it) find it from the start; the disruption budget before the pods it guards; the Deployment,
     which starts something; the ScaledObject last, as it needs its target to
     exist (KEDA reports it not Ready until then). Raises
     :class:`SenderImageNotAllowedError` for an image the allow-list refuses.
     """
     children = [
         build_sender_service_account(pool),
-        build_sender_role(pool),
-        build_sender_role_binding(pool),
         build_sender_pdb(pool),
         build_sender_deployment(pool, spec, settings, wiring, replicas=replicas),
     ]
@@ -80,8 +76,6 @@ __all__ = [
     "build_sender_deployment",
     "build_sender_env",
     "build_sender_pdb",
-    "build_sender_role",
-    "build_sender_role_binding",
     "build_sender_service_account",
     "build_sender_settings",
     "sender_image",

@@ -47,7 +47,7 @@ class SenderImageNotAllowedError(ValueError):
 
 def sender_image_problem(spec: SenderPoolSpec, settings: OperatorSettings) -> str | None:
     """Why ``spec.image`` may not run, or None: the account's rule, and for the same
-    reason (the pods get the vendor's credentials and a token for the pool's status),
+    reason (the pods get the vendor's credentials and the pool's AWS identity),
     so the operator can report it at ``spec.image`` before it applies anything."""
     return image_problem(spec.image, settings.allowed_runner_images)
 
@@ -144,11 +144,14 @@ def build_sender_deployment(
     The pod template holds nothing the scaler changes, so scaling never restarts a
     sender; a spec change that reaches the pods (rate limit, concurrency, image)
     rolls them.
+
+    No API token in the pods (``automountServiceAccountToken: false`` here and on the
+    ServiceAccount): a sender never calls the Kubernetes API (``service_account``).
     """
     name = sender_child_name(pool.name)
     pod_spec: dict[str, Any] = {
         "serviceAccountName": name,
-        "automountServiceAccountToken": True,
+        "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "securityContext": {

@@ -6,7 +6,10 @@ pool and the operator's wiring and renders it with its own ``as_env()``, so a
 field added there reaches the pod without anyone writing its name twice. The
 pod's own name and namespace come from the downward API; the vendor's
 credentials are files of the pool's Secret (mounted by the Deployment), never
-settings and never environment values.
+settings and never environment values. Static AWS keys (``spec.awsCredentialsSecret``)
+are the one exception to "no secret in the env": boto3 reads them from
+``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, so they are ``secretKeyRef``s the
+kubelet resolves; their values never pass through the operator or the Deployment.
 """
 
 from __future__ import annotations
@@ -20,8 +23,14 @@ from session_runner.contract.sender_settings import (
     SenderSettings,
 )
 from wafleet_operator.api.sender_pool import SenderPoolSpec
-from wafleet_operator.specs.container import settings_env
-from wafleet_operator.specs.runner_config import HEALTH_PORT, METRICS_PORT, literal_env_value
+from wafleet_operator.specs.container import secret_key_env, settings_env
+from wafleet_operator.specs.runner_config import (
+    AWS_ACCESS_KEY_ID_ENV,
+    AWS_SECRET_ACCESS_KEY_ENV,
+    HEALTH_PORT,
+    METRICS_PORT,
+    literal_env_value,
+)
 from wafleet_operator.specs.settings_values import without_environment
 
 from .pool import PoolRef
@@ -93,15 +102,31 @@ def build_sender_settings(
     return without_environment(SenderSettings, values)
 
 
+def aws_credentials_env(spec: SenderPoolSpec) -> list[dict[str, Any]]:
+    """``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` from ``spec.awsCredentialsSecret``;
+    none without it. The environment is first in boto3's credentials chain, so the keys win
+    over whatever ambient identity the node also offers."""
+    ref = spec.aws_credentials_secret
+    if ref is None:
+        return []
+    return [
+        secret_key_env(AWS_ACCESS_KEY_ID_ENV, ref.name, ref.access_key_id_key),
+        secret_key_env(AWS_SECRET_ACCESS_KEY_ENV, ref.name, ref.secret_access_key_key),
+    ]
+
+
 def build_sender_env(
     pool: PoolRef, spec: SenderPoolSpec, wiring: SenderWiring
 ) -> list[dict[str, Any]]:
     """The sender container's ``env``, sorted by name so the rendering is stable.
 
     Every setting is a literal value (``$`` escaped, see ``literal_env_value``)
-    except the pod's name and namespace (downward API). No ``secretKeyRef``: the
-    vendor's credentials are files, and AWS is reached with the pod's ambient
-    credentials (IRSA, an instance profile, or the image's environment in tests).
+    except the pod's name and namespace (downward API). The vendor's credentials are
+    files, not env. AWS is reached with the keys of ``spec.awsCredentialsSecret``
+    (``secretKeyRef``s, :func:`aws_credentials_env`) when set, else with the pod's
+    ambient credentials (IRSA, Pod Identity, an instance profile, or the image's
+    environment in tests).
     """
     values = build_sender_settings(pool, spec, wiring).as_env()
-    return settings_env(values, FIELD_REF_ENV, literal_env_value)
+    env = settings_env(values, FIELD_REF_ENV, literal_env_value) + aws_credentials_env(spec)
+    return sorted(env, key=lambda item: str(item["name"]))
