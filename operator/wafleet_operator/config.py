@@ -77,6 +77,12 @@ class OperatorSettings(BaseSettings):
         "base URL (a stand-in for tests and demos). Operator-wide on purpose: a per-pool "
         "setting would let a pool's author send the pool's credentials anywhere.",
     )
+    ingest_public_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="The webhook ingest's public URL (the chart sets it with ingest.enabled): "
+        "Twilio senders ask for status callbacks at <it>/twilio/<namespace>/<pool>.",
+    )
     pool_sync_interval_s: float = Field(
         default=15.0,
         gt=0,

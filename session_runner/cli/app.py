@@ -159,15 +159,17 @@ def send(
 ) -> None:
     """Send one text message through a SenderPool (exactly once per --idempotency-key).
 
-    AWS is reached as boto3 does (AWS_ENDPOINT_URL, AWS_REGION, credentials
+    AWS is reached as boto3 does (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials
     chain). Exit 0 when published (with --wait: when sent, or as far as --until
     says), 1 when it failed or did not get there in time, 2 for bad arguments.
     """
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
     from pydantic import ValidationError
 
     from session_runner.cli.send import (
         SendError,
+        aws_failure,
         describe,
         follow,
         follow_delivery,
@@ -175,8 +177,8 @@ def send(
         reached,
         topic_arn,
     )
-    from session_runner.events.delivery import DeliveryLedger
-    from session_runner.sender.ledger import Ledger
+    from session_runner.events.delivery import DeliveryError, DeliveryLedger
+    from session_runner.sender.ledger import Ledger, LedgerError
     from session_runner.sender.message import OutboundMessage, new_message_id
     from session_runner.sender.publish import publish
     from session_runner.session.engines.events import AckStatus
@@ -226,6 +228,9 @@ def send(
         outcome = asyncio.run(publish_and_follow())
     except SendError as error:
         typer.echo(f"wafleet send: {message.id}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    except (BotoCoreError, ClientError, LedgerError, DeliveryError) as error:
+        typer.echo(f"wafleet send: {message.id}: {aws_failure(error)}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"{message.id}: {outcome}")
 

@@ -2,7 +2,7 @@
 
 The CLI is a producer like any other: it reads the pool's routing target from
 the cluster (the kubeconfig), publishes an `OutboundMessage` to the outbound
-topic (boto3: AWS_ENDPOINT_URL, AWS_REGION and the usual credentials chain)
+topic (boto3: AWS_ENDPOINT_URL, AWS_DEFAULT_REGION and the usual credentials chain)
 and, with --wait, polls the ledger until the message is SENT or FAILED.
 Publishing twice with one --idempotency-key sends once.
 """
@@ -13,14 +13,12 @@ import asyncio
 import time
 from typing import Any
 
-from session_runner.contract.resources import GROUP, VERSION
+from session_runner.contract.resources import pool_path
 from session_runner.events.delivery import DeliveryLedger
 from session_runner.kube.client import KubeClient
 from session_runner.sender.ledger import Ledger
 from session_runner.sender.ledger_decision import LedgerEntry, LedgerState
 from session_runner.session.engines.events import AckStatus
-
-POOL_PLURAL = "senderpools"
 
 
 class SendError(Exception):
@@ -37,9 +35,7 @@ async def pool_target(client: KubeClient, namespace: str, pool: str) -> str:
     A pool whose senders are still starting (Ready False, SendersStarting) takes
     messages: they wait in its queue, which is what the queue is for.
     """
-    body = await client.request(
-        "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{POOL_PLURAL}/{pool}"
-    )
+    body = await client.request("GET", pool_path(namespace, pool))
     why = send_refusal(body.get("status") or {})
     if why is not None:
         raise SendError(f"SenderPool {namespace}/{pool} is not ready: {why}")
@@ -113,3 +109,17 @@ async def follow_delivery(
 def reached(status: AckStatus | None, until: AckStatus) -> bool:
     """Whether following a message to `until` is over: it got there or further, or failed."""
     return status is not None and (status is AckStatus.FAILED or status.rank >= until.rank)
+
+
+def aws_failure(error: Exception) -> str:
+    """A failed AWS call as one line for a person, with what to set when that is the cause."""
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, NoRegionError):
+        return "AWS: no region (set AWS_DEFAULT_REGION, or a profile's region)"
+    if isinstance(error, NoCredentialsError):
+        return "AWS: no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)"
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"AWS: {details.get('Code', 'error')}: {str(details.get('Message', ''))[:200]}"
+    return f"AWS: {type(error).__name__}: {str(error)[:200]}"

@@ -2,7 +2,8 @@
 
 The operator's models (`wafleet_operator.api`) generate the CRDs with this
 group and version; the runner reads and reports on its account at
-`account_path`, and the CLI lists and annotates accounts there.
+`account_path`, and the CLI lists and annotates accounts there; the CLI and the
+webhook ingest read a SenderPool at `pool_path`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Final
 GROUP: Final = "wafleet.io"
 VERSION: Final = "v1alpha1"
 ACCOUNT_PLURAL: Final = "whatsappaccounts"
+POOL_PLURAL: Final = "senderpools"
 
 
 def account_path(namespace: str | None = None, name: str | None = None) -> str:
@@ -23,3 +25,8 @@ def account_path(namespace: str | None = None, name: str | None = None) -> str:
         else f"{base}/{ACCOUNT_PLURAL}"
     )
     return f"{collection}/{name}" if name else collection
+
+
+def pool_path(namespace: str, name: str) -> str:
+    """The API path of one SenderPool."""
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{POOL_PLURAL}/{name}"

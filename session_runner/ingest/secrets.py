@@ -1,11 +1,13 @@
-"""Where the ingest server gets a pool's webhook secrets: a small interface and two providers.
+"""Where the ingest server gets a pool's webhook secrets: a small interface and its providers.
 
 `PoolSecrets` never shows its values (repr, str, logs); the server compares
-them in constant time and never echoes them. `FileSecrets` reads the files of
-a folder per pool, `<root>/<namespace>/<pool>/<key>`, the way the sender reads
-its credentials from its mounted Secret; each request reads them afresh (in a
-worker thread), so a rotated Secret applies without a restart.
-`StaticSecrets` holds them in memory (tests, development).
+them in constant time and never echoes them. `KubeSecrets` (kube_secrets.py,
+what the chart deploys) reads the SenderPool and its credentials Secret from
+the API server. `FileSecrets` reads the files of a folder per pool,
+`<root>/<namespace>/<pool>/<key>`, the way the sender reads its credentials
+from its mounted Secret; each request reads them afresh (in a worker thread),
+so a rotated Secret applies without a restart. `StaticSecrets` holds them in
+memory (tests, development).
 """
 
 from __future__ import annotations
@@ -46,9 +48,16 @@ class PoolSecrets:
         return (self.app_secret, self.verify_token, self.auth_token)
 
 
+class SecretsUnavailableError(Exception):
+    """The provider cannot tell right now (the API server is unreachable, or refuses us):
+    the request is answered 503 and the vendor retries. The message names the pool and
+    the cause, never a value."""
+
+
 class SecretsProvider(Protocol):
     async def get(self, namespace: str, pool: str) -> PoolSecrets | None:
-        """The pool's secrets, None when the pool is unknown here."""
+        """The pool's secrets, None when the pool is unknown here; SecretsUnavailableError
+        when that cannot be known now."""
         ...
 
 

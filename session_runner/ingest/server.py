@@ -6,7 +6,9 @@
                                      (X-Twilio-Signature, auth token, over the public URL)
 
 A request whose signature does not check is answered 403 and goes no
-further. A verified one is normalised (`session_runner.events.from_*`) and
+further; one for a pool the secrets provider does not know, 404; one whose
+pool's secrets cannot be read right now (the API server unreachable), 503, so
+the vendor retries. A verified one is normalised (`session_runner.events.from_*`) and
 handed to the sink (ledger + publish, `events.forward`) before the answer: a
 200 means the events are published. When the sink fails or takes longer than
 the processing timeout, the answer is 503 and the vendor sends the webhook
@@ -33,7 +35,12 @@ from session_runner.events.event import Event
 from session_runner.events.from_meta import from_meta
 from session_runner.events.from_twilio import from_twilio, message_id_from_query
 from session_runner.events.publish import PublishError
-from session_runner.ingest.secrets import PoolSecrets, SecretsProvider, valid_names
+from session_runner.ingest.secrets import (
+    PoolSecrets,
+    SecretsProvider,
+    SecretsUnavailableError,
+    valid_names,
+)
 from session_runner.sender.ledger import LedgerError
 from session_runner.sender.vendors import meta_cloud, twilio
 
@@ -85,7 +92,15 @@ class IngestRoutes:
         pool = request.match_info["pool"]
         if not valid_names(namespace, pool):
             return namespace, pool, None
-        return namespace, pool, await self.secrets.get(namespace, pool)
+        try:
+            return namespace, pool, await self.secrets.get(namespace, pool)
+        except SecretsUnavailableError as error:
+            log.error(
+                "pool secrets unavailable (%s): answered 503",
+                error,
+                extra={"pool": f"{namespace}/{pool}"},
+            )
+            raise web.HTTPServiceUnavailable(text="try again\n") from None
 
     async def meta_verify(self, request: web.Request) -> web.Response:
         namespace, pool, secrets = await self._pool(request)

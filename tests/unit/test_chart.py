@@ -510,3 +510,167 @@ def test_main_passes_on_the_chart(helm: Path, capsys: pytest.CaptureFixture[str]
     assert out.count("PASS") == 1 + len(cc.ci_values_files(CHART)) + len(
         cc.bad_values_files(FIXTURES)
     )
+
+
+# ---------------------------------------------------------------- the webhook ingest
+
+INGEST_BASE_URL = "https://hooks.example.com/wafleet"
+INGEST_VALUES: dict[str, Any] = {
+    "aws": {"region": "eu-west-1", "endpointUrl": "http://localstack.tools:4566"},
+    "ingest": {
+        "enabled": True,
+        "publicBaseUrl": INGEST_BASE_URL,
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "tls": [{"secretName": "hooks-tls", "hosts": ["hooks.example.com"]}],
+        },
+    }
+}
+
+
+def ingest_objects(objects: Sequence[cc.Manifest]) -> list[cc.Manifest]:
+    return [o for o in objects if o.labels.get("app.kubernetes.io/component") == "ingest"]
+
+
+def ingest_container(objects: Sequence[cc.Manifest]) -> dict[str, Any]:
+    (deployment,) = [o for o in ingest_objects(objects) if o.kind == "Deployment"]
+    (container,) = cc.pod_template(deployment)["spec"]["containers"]
+    return dict(container)
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"watchNamespaces": ["whatsapp-prod", "whatsapp-staging"]}],
+    ids=["cluster-wide", "namespaced"],
+)  # fmt: skip
+def test_ingest_enabled_lints_renders_and_validates(
+    helm: Path,
+    tmp_path: Path,
+    extra: dict[str, Any],
+    kube_versions: list[str],
+    repo_crds: list[cc.Manifest],
+) -> None:
+    values = tmp_path / "ingest-values.yaml"
+    values.write_text(yaml.safe_dump({**INGEST_VALUES, **extra}))
+    report = cc.check_case(helm, CHART, values, kube_versions=kube_versions, repo_crds=repo_crds)
+    assert report.ok, report.summary() + "\n" + "\n".join(report.problems)
+    kinds = sorted(o.kind for o in ingest_objects(report.objects))
+    rbac = ["Role", "RoleBinding"] * 2 if extra else ["ClusterRole", "ClusterRoleBinding"]
+    expected = ["Deployment", "Ingress", "Service", "ServiceAccount", *rbac]
+    assert kinds == sorted(expected)
+
+
+def test_ingest_is_off_by_default(default_objects: list[cc.Manifest]) -> None:
+    assert ingest_objects(default_objects) == []
+
+
+def test_ingest_needs_a_public_base_url(helm: Path) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", "ingest.enabled=true")
+    assert proc.returncode != 0
+    assert "ingest.publicBaseUrl is required when ingest.enabled is true" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("ingest.publicBaseUrl=hooks.example.com", "publicBaseUrl"),
+        ("ingest.eventsTopic=not a topic", "eventsTopic"),
+        ("ingest.port=80", "port"),
+        ("ingest.secretsCacheSeconds=-1", "secretsCacheSeconds"),
+        ("ingest.ingress.hots=x", "hots"),
+    ],
+)
+def test_schema_rejects_a_bad_ingest_setting(helm: Path, setting: str, key: str) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", setting)
+    assert proc.returncode != 0, f"--set {setting} was accepted"
+    assert key in proc.stderr
+
+
+def test_ingest_pod_runs_the_runner_locked_down_like_the_operator(
+    helm: Path, tmp_path: Path
+) -> None:
+    values = tmp_path / "ingest-values.yaml"
+    values.write_text(yaml.safe_dump(INGEST_VALUES))
+    objects = cc.render(helm, CHART, values)
+    container = ingest_container(objects)
+    operator = operator_container([o for o in objects if o not in ingest_objects(objects)])
+    assert container["image"] == f"wafleet/runner:{APP_VERSION}"
+    assert container["args"] == ["ingest"]
+    assert "command" not in container  # the image's entrypoint, wafleet-runner
+    assert container["securityContext"] == operator["securityContext"]
+    (deployment,) = [o for o in ingest_objects(objects) if o.kind == "Deployment"]
+    pod = cc.pod_template(deployment)["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["serviceAccountName"] == "wafleet-ingest"
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "http": 8080,
+        "health": 8081,
+    }
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    (service,) = [o for o in ingest_objects(objects) if o.kind == "Service"]
+    assert service.body["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    ]
+    (ingress,) = [o for o in ingest_objects(objects) if o.kind == "Ingress"]
+    spec = ingress.body["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["rules"][0]["host"] == "hooks.example.com"  # from publicBaseUrl
+    assert spec["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == service.name
+    assert spec["tls"] == [{"secretName": "hooks-tls", "hosts": ["hooks.example.com"]}]
+
+
+@pytest.mark.parametrize("namespaced", [False, True], ids=["cluster-wide", "namespaced"])
+def test_ingest_env_loads_into_its_settings(
+    helm: Path, tmp_path: Path, namespaced: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WAFLEET_INGEST_* variable the chart sets is an IngestSettings field, valid."""
+    from session_runner.contract.ingest_settings import IngestSettings
+
+    watched = ["whatsapp-prod", "whatsapp-staging"] if namespaced else []
+    values = tmp_path / "ingest-values.yaml"
+    values.write_text(yaml.safe_dump({**INGEST_VALUES, "watchNamespaces": watched}))
+    env = env_of(ingest_container(cc.render(helm, CHART, values)))
+    assert set(env) <= {f"WAFLEET_INGEST_{name.upper()}" for name in IngestSettings.model_fields}
+    for name in list(os.environ):
+        if name.startswith("WAFLEET_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = IngestSettings()
+    assert settings.public_base_url == INGEST_BASE_URL
+    assert settings.events_topic_arn == "wafleet-events"  # a name, resolved at start-up
+    assert settings.secrets_source == "kubernetes"
+    assert settings.secrets_cache_seconds == 30
+    assert settings.ledger_table == "wafleet-outbound-ledger"
+    assert (settings.aws_region, settings.aws_endpoint_url) == (
+        "eu-west-1",
+        "http://localstack.tools:4566",
+    )
+    assert (settings.port, settings.health_port) == (8080, 8081)
+    assert settings.namespace_list == tuple(watched)
+
+
+@pytest.mark.parametrize("namespaced", [False, True], ids=["cluster-wide", "namespaced"])
+def test_ingest_rbac_is_get_on_pools_and_secrets_only(
+    helm: Path, tmp_path: Path, namespaced: bool
+) -> None:
+    watched = ["whatsapp-prod", "whatsapp-staging"] if namespaced else []
+    values = tmp_path / "ingest-values.yaml"
+    values.write_text(yaml.safe_dump({**INGEST_VALUES, "watchNamespaces": watched}))
+    objects = ingest_objects(cc.render(helm, CHART, values))
+    roles = [o for o in objects if o.kind in ("Role", "ClusterRole")]
+    bindings = [o for o in objects if o.kind in ("RoleBinding", "ClusterRoleBinding")]
+    assert {r.kind for r in roles} == {"Role" if namespaced else "ClusterRole"}
+    assert sorted(r.namespace or "" for r in roles) == (watched or [""])
+    for role in roles:
+        assert cc.rule_grants(role.body["rules"]) == {
+            ("wafleet.io", "senderpools"): {"get"},
+            ("", "secrets"): {"get"},
+        }
+    for binding in bindings:
+        assert binding.body["subjects"] == [
+            {"kind": "ServiceAccount", "name": "wafleet-ingest", "namespace": cc.NAMESPACE}
+        ]
+    assert cc.check_rbac(objects) == []

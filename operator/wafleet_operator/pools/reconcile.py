@@ -52,6 +52,7 @@ from wafleet_operator.specs.sender import (
     build_sender_children,
     sender_image_problem,
 )
+from wafleet_operator.specs.sender.settings import status_callback_url
 from wafleet_operator.status import Problem
 from wafleet_operator.validation import problems_from_validation_error
 
@@ -285,6 +286,9 @@ async def _apply_senders(
         aws_region=ctx.settings.aws_region,
         aws_endpoint_url=ctx.settings.aws_endpoint_url,
         vendor_base_url=ctx.settings.vendor_base_url(spec.vendor),
+        status_callback_url=status_callback_url(
+            ctx.settings.ingest_public_base_url, spec.vendor, meta["namespace"], meta["name"]
+        ),
     )
     deployment: Mapping[str, Any] = {}
     pool = PoolRef.from_metadata(meta)

@@ -2,7 +2,7 @@
 moto's SNS, SQS and DynamoDB behind it.
 
 The server runs as `wafleet-runner ingest` does (`ingest.main.run` from `IngestSettings`,
-secrets from files). What a test asserts is what the dispatcher would see on its queue
+secrets from files; from the API server in test_ingest_on_kubernetes.py). What a test asserts is what the dispatcher would see on its queue
 and what `wafleet send --wait` would read in the ledger.
 """
 
@@ -30,6 +30,7 @@ from session_runner.events.pipeline import EventsPipeline, ensure_events_pipelin
 from session_runner.ingest.main import run
 from session_runner.ingest.secrets import PoolSecrets, StaticSecrets
 from session_runner.ingest.server import build_app, start
+from session_runner.ingest.topic import TopicError, resolve_topic_arn
 from session_runner.sender.ledger import Ledger, client_config, ensure_table
 from session_runner.sender.message import OutboundMessage
 from session_runner.sender.vendors import create_adapter
@@ -112,6 +113,7 @@ async def ingest(
         aws_endpoint_url=aws.endpoint_url,
         host="127.0.0.1",
         port=port,
+        secrets_source="files",
         credentials_dir=tmp_path / "webhooks",
         health_port=0,
     )
@@ -497,3 +499,18 @@ async def test_a_failing_sink_answers_503_so_the_vendor_retries(
     assert attempts[0] == attempts[1]  # the retry carries the same event, the same id
     assert "RuntimeError" in caplog.text
     assert not find_leaks({"app secret": secret.encode()}, {"logs": caplog.text})
+
+
+# ------------------------------------------------------------------ the topic, by name
+
+
+def test_a_topic_name_resolves_to_the_operators_topic(aws: AwsEndpoint) -> None:
+    names = pipeline_names("wafleet")
+    sns = aws.client("sns")
+    pipeline = ensure_events_pipeline(sns, aws.client("sqs"), names.topic, names.queue)
+    assert resolve_topic_arn(sns, names.topic) == pipeline.topic_arn
+    assert resolve_topic_arn(sns, pipeline.topic_arn) == pipeline.topic_arn
+    topics = sns.list_topics()["Topics"]
+    assert [t["TopicArn"] for t in topics] == [pipeline.topic_arn]  # nothing new was made
+    with pytest.raises(TopicError, match=r"^events topic not a name: CreateTopic failed: \w+$"):
+        resolve_topic_arn(sns, "not a name")

@@ -31,3 +31,16 @@ S, D, R, P, F = (
 )
 def test_reached(status: AckStatus | None, until: AckStatus, over: bool) -> None:
     assert reached(status, until) is over
+
+
+def test_an_aws_failure_says_what_to_set_and_nothing_else() -> None:
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    from session_runner.cli.send import aws_failure
+
+    assert "AWS_DEFAULT_REGION" in aws_failure(NoRegionError())
+    assert "AWS_ACCESS_KEY_ID" in aws_failure(NoCredentialsError())
+    denied = ClientError(
+        {"Error": {"Code": "AuthorizationError", "Message": "not allowed to publish"}}, "Publish"
+    )
+    assert aws_failure(denied) == "AWS: AuthorizationError: not allowed to publish"

@@ -738,3 +738,22 @@ def test_pool_ref_from_metadata_and_from_pool() -> None:
     assert c.pool == PoolRef(name="marketing-meta", namespace="default", uid=c.uid, generation=2)
     with pytest.raises(ValueError, match=r"metadata\.name, namespace and uid"):
         PoolRef.from_pool(SenderPool.model_validate({**c.body(), "metadata": {"name": "x"}}))
+
+
+@pytest.mark.parametrize(
+    ("base", "vendor", "url"),
+    [
+        (None, "twilio", None),  # no ingest deployed: Twilio is asked for no callbacks
+        ("https://hooks.example.com", "twilio", "https://hooks.example.com/twilio/shop/otp"),
+        (
+            "https://hooks.example.com/wafleet/",
+            "twilio",
+            "https://hooks.example.com/wafleet/twilio/shop/otp",
+        ),
+        ("https://hooks.example.com", "meta-cloud", None),  # set once in Meta's dashboard
+    ],
+)
+def test_status_callback_url(base: str | None, vendor: str, url: str | None) -> None:
+    from wafleet_operator.specs.sender.settings import status_callback_url
+
+    assert status_callback_url(base, vendor, "shop", "otp") == url

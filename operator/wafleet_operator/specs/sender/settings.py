@@ -66,6 +66,21 @@ class SenderWiring:
     aws_region: str
     aws_endpoint_url: str | None = None
     vendor_base_url: str | None = None
+    #: Where the vendor posts this pool's delivery statuses (`status_callback_url`).
+    status_callback_url: str | None = None
+
+
+def status_callback_url(
+    ingest_base_url: str | None, vendor: str, namespace: str, pool: str
+) -> str | None:
+    """The ingest's route for a Twilio pool's status callbacks, when the ingest is deployed.
+
+    Only Twilio takes the URL per message (its StatusCallback, where our id rides in
+    the query); Meta's webhook URL is set once in the app's dashboard (docs/events.md).
+    """
+    if not ingest_base_url or vendor != "twilio":
+        return None
+    return f"{ingest_base_url.rstrip('/')}/twilio/{namespace}/{pool}"
 
 
 def build_sender_settings(
@@ -96,6 +111,7 @@ def build_sender_settings(
         "visibility_timeout_seconds": spec.queue.visibility_timeout_seconds,
         "credentials_dir": CREDENTIALS_DIR,
         "vendor_base_url": wiring.vendor_base_url,
+        "status_callback_url": wiring.status_callback_url,
         "health_port": HEALTH_PORT,
         "metrics_port": METRICS_PORT,
     }
