@@ -3,12 +3,13 @@
 It starts the moto server (S3, SQS, SNS, DynamoDB over real HTTP), checks the
 sample resources against the CRDs generated from the models, shows the
 storage guarantees the session runner's fencing is built on and a failover
-between two runners. (Outbound routing joins the demo with the SenderPool
-work, when product code does it.) Then, where
+between two runners. Then, where
 the control-plane binaries are (KUBEBUILDER_ASSETS or ../shared/kube, and
 etcd), it runs the operator on a real kube-apiserver: `kubectl apply`, the pod
 run by the harness's kubelet stand-in, `kubectl wait`, verify and repair of a
-snapshot, a deleted pod replaced and restored, suspend. Without them that part
+snapshot, a message sent through the account's own session and one through
+Twilio's stand-in (`scripts/demo_outbound.py`), a deleted pod replaced and
+restored, suspend. Without them that part
 is skipped, saying why. Each step prints what it did.
 """
 
@@ -187,6 +188,8 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
     import subprocess
     import tempfile
 
+    from scripts.demo_outbound import Ingest, StandinThread, show_outbound
+    from scripts.demo_outbound import operator_env as outbound_env
     from tests.harness.control_plane import find_assets, start_control_plane
     from tests.harness.control_plane.kubelet import Kubelet, StandInNode
     from tests.harness.kube import apply_crds, crd_documents
@@ -202,7 +205,8 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
         return True
     step("The operator on a real Kubernetes control plane (kube-apiserver v1.36.2, etcd)")
     kubectl = REPO / ".tools" / "bin" / "kubectl"
-    with tempfile.TemporaryDirectory() as tmp:
+    ingest = Ingest()
+    with tempfile.TemporaryDirectory() as tmp, StandinThread() as twilio:
         plane = start_control_plane(assets, Path(tmp) / "control-plane")
         node = kubelet = operator = None
         try:
@@ -229,7 +233,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             }
             operator = subprocess.Popen(
                 [str(Path(sys.executable).with_name("wafleet-operator"))],
-                env=env,
+                env={**env, **outbound_env(moto, twilio, ingest)},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -299,6 +303,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             show("get", "waa")
             show("get", "statefulsets,pods,leases,services,roles,serviceaccounts")
             show_verify(kc, moto, bucket, env)
+            sent = show_outbound(console, kc, moto, env, Path(tmp), twilio, ingest)
 
             # A lost pod: the StatefulSet makes a new one, which restores the session.
             console.print(
@@ -353,8 +358,11 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
                 f"  phase: {phase}, StatefulSet replicas: {replicas}; the pod took its final"
                 " snapshot and released the lease on SIGTERM"
             )
-            return restored
+            if not sent:
+                console.print("  [red]a message did not reach its vendor exactly once[/]")
+            return restored and sent
         finally:
+            ingest.stop()
             if operator is not None:
                 operator.terminate()
                 operator.wait(timeout=15)
@@ -425,7 +433,10 @@ def main() -> int:
         console.print("\n[bold red]demo failed[/]: the standby runner did not take over")
         return 1
     if not on_kubernetes:
-        console.print("\n[bold red]demo failed[/]: the replacement pod did not restore the session")
+        console.print(
+            "\n[bold red]demo failed[/]: the replacement pod did not restore the session,"
+            " or a message did not reach its vendor exactly once"
+        )
         return 1
     console.print(
         f"\n[bold green]demo finished[/] in {time.monotonic() - started:.1f} s. "
