@@ -19,7 +19,7 @@ def test_the_demo_fails_over_and_runs_the_account_on_the_real_control_plane() ->
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=480,
         env={**os.environ, "COLUMNS": "400"},
         check=False,
     )
@@ -38,6 +38,14 @@ def test_the_demo_fails_over_and_runs_the_account_on_the_real_control_plane() ->
     verdicts = re.findall(r"default/demo: (OK|DAMAGED):.*?\(exit (\d)\)", out, re.DOTALL)
     assert verdicts == [("OK", "0"), ("DAMAGED", "1"), ("OK", "0")]
     assert "SnapshotHealthy reason: SnapshotCorrupt" in out
+    # Outbound: through the account's own session (to read), and through Twilio's stand-in.
+    assert re.search(r"demo-order-1: sent \(vendor id 3EB0\w+\), read", out)
+    assert re.search(r"ledger demo-order-1: SENT by waa-demo-0-t\d+-\w+, .*fencing token", out)
+    assert re.search(r"otp-4711: sent \(vendor id SM\w+\)", out)
+    assert "the Twilio stand-in received otp-4711 1 time(s)" in out
+    assert "Twilio's signed status callback reached the ingest: the ledger says sent" in out
+    assert re.search(r"message\.read\s+session\s+message demo-order-1", out)
+    assert re.search(r"message\.sent\s+twilio\s+message otp-4711", out)
     # A deleted pod is replaced by the StatefulSet controller and restores the session.
     assert "restored the session from the snapshot: fencing token 2 -> 3, no new QR scan" in out
     assert "phase: Suspended, StatefulSet replicas: 0" in out
