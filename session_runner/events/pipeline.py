@@ -17,11 +17,10 @@ not the other way round).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from session_runner import topic_queues
 
 DEFAULT_PREFIX: Final = "wafleet"
 #: Events wait this long for a dispatcher that is down: SQS's longest, 14 days.
@@ -57,67 +56,26 @@ def pipeline_names(prefix: str = DEFAULT_PREFIX) -> PipelineNames:
 
 def queue_attributes() -> dict[str, str]:
     """The dispatcher queue's attributes: long polling, the longest retention."""
-    return {
-        "VisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
-        "MessageRetentionPeriod": str(RETENTION_S),
-        "ReceiveMessageWaitTimeSeconds": str(RECEIVE_WAIT_S),
-    }
-
-
-def queue_policy(queue_arn: str, topic_arn: str) -> str:
-    """Let the events topic, and nothing else, send into the queue."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "events-topic-only",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                }
-            ],
-        }
+    return topic_queues.queue_attributes(
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+        retention_s=RETENTION_S,
+        receive_wait_s=RECEIVE_WAIT_S,
     )
-
-
-def _queue_url(sqs: Any, name: str) -> str | None:
-    try:
-        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            return None
-        raise
-
-
-def _subscription(sns: Any, topic_arn: str, endpoint_arn: str) -> str | None:
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
-        for subscription in page.get("Subscriptions", []):
-            if subscription.get("Endpoint") == endpoint_arn:
-                return str(subscription["SubscriptionArn"])
-    return None
 
 
 def ensure_events_pipeline(sns: Any, sqs: Any, topic_name: str, queue_name: str) -> EventsPipeline:
     """The topic, the queue (policy: only the topic sends) and its raw subscription."""
     topic_arn = str(sns.create_topic(Name=topic_name)["TopicArn"])
-    url = _queue_url(sqs, queue_name)
+    url = topic_queues.queue_url(sqs, queue_name)
     if url is None:
         url = str(sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes())["QueueUrl"])
     else:
         sqs.set_queue_attributes(QueueUrl=url, Attributes=queue_attributes())
-    queue_arn = str(
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-    )
+    queue_arn = topic_queues.queue_arn(sqs, url)
     sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": queue_policy(queue_arn, topic_arn)}
+        QueueUrl=url, Attributes={"Policy": topic_queues.topic_only_policy(queue_arn, topic_arn)}
     )
-    subscription = _subscription(sns, topic_arn, queue_arn)
+    subscription = topic_queues.subscription(sns, topic_arn, queue_arn)
     if subscription is None:
         subscription = str(
             sns.subscribe(

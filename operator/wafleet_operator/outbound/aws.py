@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from session_runner import topic_queues
 
 from .resources import (
     POOL_TAG,
@@ -21,9 +21,7 @@ from .resources import (
     Owner,
     dead_letter_queue_name,
     filter_policy,
-    queue_attributes,
     queue_owner,
-    queue_policy,
     redrive_policy,
 )
 
@@ -61,22 +59,9 @@ def ensure_topic(sns: Any, name: str) -> str:
     return str(sns.create_topic(Name=name)["TopicArn"])
 
 
-def _queue_url(sqs: Any, name: str) -> str | None:
-    try:
-        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
-    except ClientError as error:
-        if _code(error) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            return None
-        raise
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _owned_queue(sqs: Any, name: str, uid: str, pool: str, attributes: dict[str, str]) -> str:
     """The URL of queue `name`, created and tagged if missing; refused if it is not ours."""
-    url = _queue_url(sqs, name)
+    url = topic_queues.queue_url(sqs, name)
     tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") if url else None
     owner = queue_owner(url is not None, tags, uid)
     if owner is Owner.FOREIGN:
@@ -90,11 +75,6 @@ def _owned_queue(sqs: Any, name: str, uid: str, pool: str, attributes: dict[str,
     else:
         sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     return url
-
-
-def _arn(sqs: Any, url: str) -> str:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return str(attributes["Attributes"]["QueueArn"])
 
 
 def ensure_pool_queues(
@@ -116,15 +96,17 @@ def ensure_pool_queues(
         pool,
         {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_S)},
     )
-    dlq_arn = _arn(sqs, dlq_url)
-    attributes = queue_attributes(
+    dlq_arn = topic_queues.queue_arn(sqs, dlq_url)
+    attributes = topic_queues.queue_attributes(
         visibility_timeout_s=settings.visibility_timeout_s, retention_s=settings.retention_s
     )
     attributes["RedrivePolicy"] = redrive_policy(dlq_arn, settings.max_receive_count)
     url = _owned_queue(sqs, name, uid, pool, attributes)
-    arn = _arn(sqs, url)
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(arn, topic_arn)})
-    subscription = _subscription(sns, topic_arn, arn)
+    arn = topic_queues.queue_arn(sqs, url)
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": topic_queues.topic_only_policy(arn, topic_arn)}
+    )
+    subscription = topic_queues.subscription(sns, topic_arn, arn)
     if subscription is None:
         subscription = str(
             sns.subscribe(
@@ -144,25 +126,16 @@ def ensure_pool_queues(
     return PoolQueues(url, arn, dlq_url, subscription)
 
 
-def _subscription(sns: Any, topic_arn: str, endpoint_arn: str) -> str | None:
-    """The topic's subscription delivering to `endpoint_arn`, if any."""
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
-        for subscription in page.get("Subscriptions", []):
-            if subscription.get("Endpoint") == endpoint_arn:
-                return str(subscription["SubscriptionArn"])
-    return None
-
-
 def delete_pool_queues(sqs: Any, sns: Any, *, topic_arn: str, name: str, uid: str) -> None:
     """Unsubscribe, then delete the queue and its DLQ: only those tagged with this pool's uid."""
     for queue in (name, dead_letter_queue_name(name)):
-        url = _queue_url(sqs, queue)
+        url = topic_queues.queue_url(sqs, queue)
         if url is None:
             continue
         tags = sqs.list_queue_tags(QueueUrl=url).get("Tags")
         if queue_owner(True, tags, uid) is not Owner.OURS:
             continue
-        subscription = _subscription(sns, topic_arn, _arn(sqs, url))
+        subscription = topic_queues.subscription(sns, topic_arn, topic_queues.queue_arn(sqs, url))
         if subscription is not None:
             sns.unsubscribe(SubscriptionArn=subscription)
         sqs.delete_queue(QueueUrl=url)

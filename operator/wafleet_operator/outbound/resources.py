@@ -51,35 +51,6 @@ def filter_policy(target: str) -> str:
     return json.dumps({TARGET_ATTRIBUTE: [target]})
 
 
-def queue_attributes(
-    *, visibility_timeout_s: int, retention_s: int, receive_wait_s: int = 20
-) -> dict[str, str]:
-    """The main queue's attributes besides the redrive policy (long polling by default)."""
-    return {
-        "VisibilityTimeout": str(visibility_timeout_s),
-        "MessageRetentionPeriod": str(retention_s),
-        "ReceiveMessageWaitTimeSeconds": str(receive_wait_s),
-    }
-
-
-def queue_policy(queue_arn: str, topic_arn: str) -> str:
-    """Allow the outbound topic, and only it, to deliver into the queue."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                }
-            ],
-        }
-    )
-
-
 class Owner(StrEnum):
     MISSING = "missing"  # no queue by that name: create it, tagged
     OURS = "ours"  # tagged with this pool's uid

@@ -6,13 +6,9 @@ import json
 
 import pytest
 
-from session_runner.events.pipeline import (
-    PipelineNames,
-    pipeline_names,
-    queue_attributes,
-    queue_policy,
-)
+from session_runner.events.pipeline import PipelineNames, pipeline_names, queue_attributes
 from session_runner.events.publish import TYPE_ATTRIBUTE, publish_request
+from session_runner.topic_queues import topic_only_policy
 
 
 @pytest.mark.parametrize(
@@ -33,7 +29,7 @@ def test_names_that_do_not_fit(prefix: str) -> None:
 
 
 def test_only_the_topic_may_send() -> None:
-    policy = json.loads(queue_policy("arn:aws:sqs:us-east-1:1:q", "arn:aws:sns:us-east-1:1:t"))
+    policy = json.loads(topic_only_policy("arn:aws:sqs:us-east-1:1:q", "arn:aws:sns:us-east-1:1:t"))
     [statement] = policy["Statement"]
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "sqs:SendMessage"
