@@ -157,15 +157,23 @@ class Ledger:
     async def claim(
         self, message_id: str, claimer: str, lease_s: float, *, token: int | None = None
     ) -> ClaimOutcome:
-        """Read, `decide_claim`, and write the claim conditionally; re-decide on a lost race.
+        """`decide_claim`, and write the claim conditionally; re-decide on a lost race.
+
+        The first decision assumes there is no entry (a new id: one write, no
+        read); a refused write returns the stored entry and the decision is
+        made again on it.
 
         CLAIM / RECLAIM are returned only once their write landed: the entry
         is then ours until `entry.claim_expires_at` (keep it with `extend`).
         BUSY, DONE and FENCED write nothing. Raises LedgerError on DynamoDB
         failure, or when the item kept changing for `MAX_CLAIM_RACES` reads.
         """
+        # Most ids are new: try the claim of an absent entry first. When the entry exists
+        # the refused write returns it as stored (as fresh as a consistent read), and the
+        # decision is made again on it: one round trip for a new id instead of two.
+        _key(message_id)  # refuses what is not a message id before anything is written
+        current: LedgerEntry | None = None
         for _ in range(MAX_CLAIM_RACES):
-            current = await self.get(message_id)
             decision = decide_claim(
                 current,
                 self._clock(),
@@ -181,7 +189,10 @@ class Ledger:
                 elif decision.action is ClaimAction.RECLAIM:
                     assert decision.previous is not None
                     await self._put_over(decision.entry, decision.previous, token)
-            except ConditionFailedError:
+            except ConditionFailedError as refused:
+                current = _entry(refused.old_item) if refused.old_item else None
+                if current is None:  # no item returned: read it
+                    current = await self.get(message_id)
                 continue
             return decision
         raise LedgerError(f"ledger {self.table} claim: the entry kept changing (contention)")
@@ -327,6 +338,7 @@ class Ledger:
             Item=_item(entry),
             ConditionExpression="attribute_not_exists(#id)",
             ExpressionAttributeNames=_names("#id"),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
     async def _put_over(self, entry: LedgerEntry, previous: LedgerEntry, token: int | None) -> None:
@@ -349,6 +361,7 @@ class Ledger:
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
     async def _call(self, operation: str, method: Any, **kwargs: Any) -> dict[str, Any]:

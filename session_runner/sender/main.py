@@ -2,7 +2,9 @@
 
 The vendor credentials are the files of the pool's mounted Secret (only the
 keys the vendor needs are read). On SIGTERM the replica stops receiving and
-settles what it holds (the pod's grace period covers one vendor call).
+settles what it holds (the pod's grace period covers one vendor call). The
+probes serve on `health_port`, Prometheus metrics (`sender.metrics`) on
+`metrics_port`; 0 turns either off.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from aiohttp import web
 from botocore.config import Config
 
 from session_runner import health, logs
@@ -23,8 +26,14 @@ from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS, limiter_key
 from session_runner.contract.sender_settings import SenderSettings
 from session_runner.dynamodb import client_config
 from session_runner.sender.ledger import Ledger
+from session_runner.sender.metrics import (
+    SenderView,
+    WatchedRateLimiter,
+    build_metrics_app,
+    pool_label,
+    sender_registry,
+)
 from session_runner.sender.queue import PoolQueue
-from session_runner.sender.ratelimit import PoolRateLimiter
 from session_runner.sender.vendors import create_adapter
 from session_runner.sender.worker import RECEIVE_WAIT_S, Sender, SenderConfig
 
@@ -91,6 +100,12 @@ async def run(settings: SenderSettings, stop: asyncio.Event) -> None:
         settings.vendor, credentials, base_url=settings.vendor_base_url, **options
     )
     identity = f"{settings.pod_name}-{secrets.token_hex(4)}"
+    limiter = WatchedRateLimiter(
+        dynamodb,
+        settings.ledger_table,
+        limiter_key(settings.namespace, settings.pool),
+        settings.rate_limit_per_second,
+    )
     sender = Sender(
         SenderConfig(
             identity=identity,
@@ -102,38 +117,53 @@ async def run(settings: SenderSettings, stop: asyncio.Event) -> None:
         ),
         PoolQueue(sqs, settings.queue_url, settings.dead_letter_queue_url),
         Ledger(dynamodb, settings.ledger_table),
-        PoolRateLimiter(
-            dynamodb,
-            settings.ledger_table,
-            limiter_key(settings.namespace, settings.pool),
-            settings.rate_limit_per_second,
-        ),
+        limiter,
         adapter,
     )
-    probes = None
+    servers: list[web.AppRunner] = []
+    try:
+        await _serve_endpoints(settings, sender, limiter, servers)
+        log.info(
+            "sender %s for pool %s/%s (%s) started",
+            identity,
+            settings.namespace,
+            settings.pool,
+            settings.vendor,
+        )
+        try:
+            await sender.run(stop)
+        finally:
+            log.info("sender %s stopped: %s", identity, sender.stats)
+    finally:
+        await adapter.close()
+        for server in servers:
+            await server.cleanup()
+
+
+async def _serve_endpoints(
+    settings: SenderSettings,
+    sender: Sender,
+    limiter: WatchedRateLimiter,
+    servers: list[web.AppRunner],
+) -> None:
+    """Start the probes and /metrics on their ports (0: not served), appending each
+    server to `servers` as it starts so the caller stops what did start."""
     if settings.health_port:
 
         def alive() -> bool:  # a receive loop that stopped polling is stuck
             return time.monotonic() - sender.stats.last_receive_at < 3 * RECEIVE_WAIT_S + 30
 
-        probes = await health.serve(
-            health.build_app(alive, lambda: True, why_not_alive="the receive loop is stuck"),
-            settings.health_port,
+        app = health.build_app(alive, lambda: True, why_not_alive="the receive loop is stuck")
+        servers.append(await health.serve(app, settings.health_port))
+    if settings.metrics_port:
+        view = SenderView(
+            pool=pool_label(settings.namespace, settings.pool),
+            stats=sender.stats,
+            holding=lambda: sender.holding,
+            paused=limiter.paused,
         )
-    log.info(
-        "sender %s for pool %s/%s (%s) started",
-        identity,
-        settings.namespace,
-        settings.pool,
-        settings.vendor,
-    )
-    try:
-        await sender.run(stop)
-    finally:
-        await adapter.close()
-        if probes is not None:
-            await probes.cleanup()
-        log.info("sender %s stopped: %s", identity, sender.stats)
+        metrics_app = build_metrics_app(sender_registry(view))
+        servers.append(await health.serve(metrics_app, settings.metrics_port))
 
 
 def main(settings: SenderSettings) -> int:

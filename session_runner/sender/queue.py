@@ -4,6 +4,12 @@ Synchronous boto3 behind `asyncio.to_thread`, as every AWS call in the
 runner image. Long polling (20 s, batches of 10) keeps an idle pool at three
 requests a minute per replica. A receipt handle is the only way to touch a
 received message again, so `QueueMessage` carries it next to the body.
+
+Deletes are coalesced: `finish` waits until its message is deleted, but the
+deletes asked for within `delete_linger_s` (or ten of them) go out as one
+DeleteMessageBatch, which takes a round trip per ten messages instead of one
+each. A message settled in the ledger and not yet deleted is harmless: if it
+came back, the ledger would say DONE.
 """
 
 from __future__ import annotations
@@ -12,10 +18,16 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Final
 
-MAX_BATCH: Final = 10  # SQS's limit per ReceiveMessage
+MAX_BATCH: Final = 10  # SQS's limit per ReceiveMessage and DeleteMessageBatch
 LONG_POLL_S: Final = 20  # SQS's longest wait
 REASON_ATTRIBUTE: Final = "wafleet-reason"
 MAX_REASON_CHARS: Final = 256
+#: How long a delete waits for others to share its DeleteMessageBatch.
+DELETE_LINGER_S: Final = 0.05
+
+
+class DeleteError(Exception):
+    """SQS refused to delete one message of a batch; the message names its error code only."""
 
 
 @dataclass(frozen=True)
@@ -29,10 +41,21 @@ class QueueMessage:
 class PoolQueue:
     """One pool's queue and its dead-letter queue, through a boto3 SQS client."""
 
-    def __init__(self, sqs: Any, url: str, dead_letter_url: str | None = None) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        url: str,
+        dead_letter_url: str | None = None,
+        *,
+        delete_linger_s: float = DELETE_LINGER_S,
+    ) -> None:
         self.sqs = sqs
         self.url = url
         self.dead_letter_url = dead_letter_url
+        self.delete_linger_s = delete_linger_s
+        self._deletes: list[tuple[QueueMessage, asyncio.Future[None]]] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
 
     async def receive(
         self, *, max_messages: int = MAX_BATCH, wait_s: int = LONG_POLL_S
@@ -64,15 +87,76 @@ class PoolQueue:
             VisibilityTimeout=seconds,
         )
 
+    async def renew(self, messages: list[QueueMessage], delay_s: int) -> set[str]:
+        """Put a fresh copy of each of `messages` (≤ 10) on this queue in one call, visible
+        after `delay_s` (≤ 900): a copy's receive count starts again (`steps.last_receive`).
+        Returns the receipt handles of those copied; raises when the call failed."""
+        if not messages:
+            return set()
+        delay = max(0, min(delay_s, 900))
+        answer = await asyncio.to_thread(
+            self.sqs.send_message_batch,
+            QueueUrl=self.url,
+            Entries=[
+                {"Id": str(n), "MessageBody": message.body, "DelaySeconds": delay}
+                for n, message in enumerate(messages)
+            ],
+        )
+        copied = {str(item.get("Id")) for item in answer.get("Successful", [])}
+        return {m.receipt_handle for n, m in enumerate(messages) if str(n) in copied}
+
     async def release(self, message: QueueMessage, delay_s: int = 0) -> None:
         """Give the message back (visible again after `delay_s`): not sent, try later."""
         await self.keep(message, delay_s)
 
     async def finish(self, message: QueueMessage) -> None:
-        """Delete: its outcome is in the ledger."""
-        await asyncio.to_thread(
-            self.sqs.delete_message, QueueUrl=self.url, ReceiptHandle=message.receipt_handle
-        )
+        """Delete: its outcome is in the ledger. Returns once SQS deleted it (batched with
+        other deletes asked for meanwhile); raises when SQS refused."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._deletes.append((message, done))
+        if len(self._deletes) >= MAX_BATCH:
+            self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                self.delete_linger_s, self._flush
+            )
+        await done
+
+    def _flush(self) -> None:
+        """Send the waiting deletes, ten at a time."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        while self._deletes:
+            batch, self._deletes = self._deletes[:MAX_BATCH], self._deletes[MAX_BATCH:]
+            task = asyncio.create_task(self._delete_batch(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _delete_batch(self, batch: list[tuple[QueueMessage, asyncio.Future[None]]]) -> None:
+        try:
+            answer = await asyncio.to_thread(
+                self.sqs.delete_message_batch,
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": message.receipt_handle}
+                    for n, (message, _) in enumerate(batch)
+                ],
+            )
+        except Exception as error:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        failed = {str(item.get("Id")): item for item in answer.get("Failed", [])}
+        for n, (_, done) in enumerate(batch):
+            if done.done():
+                continue
+            refusal = failed.get(str(n))
+            if refusal is None:
+                done.set_result(None)
+            else:
+                done.set_exception(DeleteError(f"delete refused: {refusal.get('Code')}"))
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         """Copy to the dead-letter queue with the reason as an attribute, then delete here.

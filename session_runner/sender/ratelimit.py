@@ -104,6 +104,7 @@ class PoolRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._known: RateState | None = None
+        self._known_at = float("-inf")  # when `_known` was last seen to be the stored state
         self._random = random.Random()
 
     async def ensure_table(self) -> None:
@@ -161,6 +162,14 @@ class PoolRateLimiter:
                 continue
             return
 
+    async def recent_state(self, max_age_s: float) -> RateState:
+        """The state as last read or written by this replica, if that was within `max_age_s`;
+        else read it. For checks that may lag a little (whether to receive during a pause):
+        reservations never do, a lost CAS hands them the current state."""
+        if self._known is not None and self._clock() - self._known_at <= max_age_s:
+            return self._known
+        return await self.state()
+
     async def state(self) -> RateState:
         """The pool's current state (strongly consistent read): `throttled(now)`,
         `throttled_until` and `throttle_reason` are the pool's Throttled condition."""
@@ -173,6 +182,7 @@ class PoolRateLimiter:
         )
         item = response.get("Item")
         self._known = _state(item) if item else RateState()
+        self._known_at = self._clock()
         return self._known
 
     async def _write(self, expected: RateState, new_state: RateState) -> None:
@@ -195,12 +205,14 @@ class PoolRateLimiter:
             **values,
         )
         self._known = new_state
+        self._known_at = self._clock()
 
     async def _after_conflict(self, lost: ConditionFailedError, conflicts: int) -> RateState:
         """The winner's state, after a jittered pause (so racing replicas spread out)."""
         if conflicts > MAX_CONFLICTS:
             raise RateLimitError(f"rate limiter {self.key}: {conflicts} lost races in one call")
         self._known = _state(lost.old_item) if lost.old_item else RateState()
+        self._known_at = self._clock()
         pause = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** min(conflicts, 16))
         await self._sleep(self._random.uniform(0.0, pause))
         return self._known

@@ -19,10 +19,27 @@ the next receive claim it afresh, without asking the vendor. A message that
 keeps failing is given up on the last receive SQS allows before its redrive
 (`max_receive_count`): recorded FAILED with the last reason and dead-lettered
 by us, so the ledger says why (SQS's own redrive would not).
+
+The last receive (`last_receive`) needs one more rule. Some ways back to the
+queue are not failures of the message: another replica's live claim (BUSY),
+an answer that never came (UNKNOWN: the claim stays and a reclaimer asks the
+vendor), a replica killed while holding it. Handed back on its last receive,
+SQS would move it to the dead-letter queue with no reason while its ledger
+entry still says SENDING: lost. So on its last receive the sender first puts
+a fresh copy on the queue (`renew_when`; visible `renew_delay_s` later; its receive
+count starts again; a copy of a message that settles meanwhile is DONE when it
+comes): the copies of a batch go in one call before anything else, so a replica
+killed right after receiving leaves them behind (a receive can still be lost
+with its replica in the moment before: SQS's rule for a message that kills
+every receiver). Then, where it would hand the message back, it deletes it
+instead (`hand_back_step`): the copy carries it. How often that can repeat is bounded
+by the ledger: each claim that runs out adds an attempt, and a reclaim after
+the last one records FAILED.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -60,6 +77,45 @@ class Steps:
     reason: str | None = None
     #: Pause every replica of the pool this long (the pool-wide limiter's throttle).
     pause_pool_s: float | None = None
+
+
+#: SQS's longest DelaySeconds.
+MAX_DELAY_S: Final = 900
+
+
+def last_receive(receive_count: int, max_receive_count: int) -> bool:
+    """Whether SQS moves this message to its dead-letter queue if it comes back once more."""
+    return receive_count >= max_receive_count
+
+
+class Renew(StrEnum):
+    """Whether and when a message gets its last-receive copy."""
+
+    NO = "no"  # not its last receive
+    FIRST = "first"  # before anything else: even a crash right after leaves the copy
+    #: after the claim, unless the ledger says DONE: with a redrive after one receive every
+    #: receive is the last, and a copy made first of a settled message would be copied again
+    #: on its own receive, forever
+    AFTER_CLAIM = "after-claim"
+
+
+def renew_when(receive_count: int, max_receive_count: int) -> Renew:
+    if not last_receive(receive_count, max_receive_count):
+        return Renew.NO
+    return Renew.FIRST if max_receive_count > 1 else Renew.AFTER_CLAIM
+
+
+def renew_delay_s(claim_s: float) -> int:
+    """When the last-receive copy becomes visible: after a claim taken now would have expired
+    (so a copy of a message still being worked on finds its outcome, or a claim to reclaim)."""
+    return min(math.ceil(claim_s) + 1, MAX_DELAY_S)
+
+
+def hand_back_step(*, copied: bool) -> QueueStep:
+    """How a message not settled here goes back: visible again later, or, when a copy of it
+    was put on the queue on its last receive, deleted (the copy carries it; if the copy
+    could not be made, it goes back as any other, and SQS may dead-letter it)."""
+    return QueueStep.DELETE if copied else QueueStep.RETRY_AFTER
 
 
 def retry_delay(receive_count: int) -> float:

@@ -13,6 +13,9 @@ The decisions live in pure modules: whether a message may be sent
 
 A message whose body is not an `OutboundMessage` has no id to hold in the
 ledger: it goes to the dead-letter queue with the parse error as its reason.
+On the last receive SQS allows, a fresh copy goes on the queue first and the
+message is deleted where it would be handed back (`steps.renew_when`), so SQS
+never dead-letters, without a reason, a message whose claim is still open.
 """
 
 from __future__ import annotations
@@ -40,7 +43,15 @@ from session_runner.sender.ledger_decision import (
 from session_runner.sender.message import OutboundMessage
 from session_runner.sender.queue import PoolQueue, QueueMessage
 from session_runner.sender.ratelimit import PoolRateLimiter
-from session_runner.sender.steps import LedgerStep, QueueStep, after_send
+from session_runner.sender.steps import (
+    LedgerStep,
+    QueueStep,
+    Renew,
+    after_send,
+    hand_back_step,
+    renew_delay_s,
+    renew_when,
+)
 from session_runner.sender.vendors.base import Lookup, Outcome, SendResult, VendorAdapter
 
 log = logging.getLogger(__name__)
@@ -51,6 +62,9 @@ SEND_TIMEOUT_S: Final = 10.0
 SKEW_MARGIN_S: Final = 2.0
 #: How long a receive waits for a first message (SQS long polling).
 RECEIVE_WAIT_S: Final = 20
+#: How stale the pool's pause may be when deciding whether to receive: a pause set by
+#: another replica is noticed within this (sends never miss it: see `PoolRateLimiter`).
+PAUSE_CHECK_S: Final = 1.0
 
 
 @dataclass
@@ -107,6 +121,8 @@ class Sender:
         self._busy = 0  # messages received and not yet settled (at most `concurrency`)
         self._settled = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: receipt handles of messages copied on their last receive (see `steps.renew_when`)
+        self._copied: set[str] = set()
 
     @property
     def holding(self) -> int:
@@ -150,7 +166,7 @@ class Sender:
     async def _paused(self, stop: asyncio.Event) -> bool:
         """Wait out a pool-wide pause (a vendor's throttle) instead of receiving."""
         try:
-            state = await self.limiter.state()
+            state = await self.limiter.recent_state(PAUSE_CHECK_S)
         except Exception as error:
             log.warning("rate limiter unavailable: %s", type(error).__name__)
             await _wait(stop, 1.0)
@@ -164,6 +180,20 @@ class Sender:
     # -- one batch -------------------------------------------------------------------
 
     async def _handle_batch(self, batch: list[QueueMessage]) -> None:
+        """Copy what is on its last receive, then the batch's steps; forget the copies after."""
+        try:
+            await self._renew(
+                [
+                    m
+                    for m in batch
+                    if renew_when(m.receive_count, self.config.max_receive_count) is Renew.FIRST
+                ]
+            )
+            await self._claim_and_send(batch)
+        finally:
+            self._copied -= {m.receipt_handle for m in batch}
+
+    async def _claim_and_send(self, batch: list[QueueMessage]) -> None:
         """Claim the batch, reserve its send times at once, send each at its time."""
         to_send: list[tuple[QueueMessage, OutboundMessage, ClaimDecision]] = []
         claimed = await asyncio.gather(*(self._claim(m) for m in batch), return_exceptions=True)
@@ -202,15 +232,27 @@ class Sender:
             message.id, self.config.identity, self.config.claim_s, token=self.config.token
         )
         action = decision.action
+        renew = renew_when(queue_message.receive_count, self.config.max_receive_count)
+        if renew is Renew.AFTER_CLAIM and action is not ClaimAction.DONE:
+            await self._renew([queue_message])
+        if queue_message.receive_count > 1:  # rare in steady state: worth a line when it is not
+            log.info(
+                "message received again",
+                extra={
+                    "message_id": message.id,
+                    "receive_count": queue_message.receive_count,
+                    "claim": action.value,
+                },
+            )
         if action is ClaimAction.DONE:
             self.stats.duplicates_skipped += 1
             await self.queue.finish(queue_message)
             return None
         if action is ClaimAction.BUSY:
-            await self.queue.release(queue_message, _seconds(decision.retry_after_s + 1))
+            await self._hand_back(queue_message, decision.retry_after_s + 1)
             return None
         if action is ClaimAction.FENCED:
-            await self.queue.release(queue_message, 0)
+            await self._hand_back(queue_message, 0)
             return None
         if action is ClaimAction.RECLAIM:
             decision_or_none = await self._after_reclaim(queue_message, message, decision)
@@ -276,7 +318,10 @@ class Sender:
             skew_margin_s=self.config.skew_margin_s,
         ):
             if not await self.ledger.extend(message.id, self.config.identity, self.config.claim_s):
-                return  # someone reclaimed it: theirs now
+                # someone reclaimed it: theirs now (when it was copied, the copy's)
+                if queue_message.receipt_handle in self._copied:
+                    await self.queue.finish(queue_message)
+                return
             entry = replace(entry, claim_expires_at=now + self.config.claim_s)
             await self.queue.keep(queue_message, self.config.visibility_timeout_s)
         result = await self._send(message)
@@ -308,7 +353,31 @@ class Sender:
         elif steps.queue is QueueStep.DEAD_LETTER:
             await self.queue.dead_letter(queue_message, steps.reason or "failed")
         else:
-            await self.queue.release(queue_message, _seconds(steps.delay_s))
+            await self._hand_back(queue_message, steps.delay_s)
+
+    async def _hand_back(self, queue_message: QueueMessage, delay_s: float) -> None:
+        """Not settled here: visible again after `delay_s`, or deleted when its copy carries it."""
+        step = hand_back_step(copied=queue_message.receipt_handle in self._copied)
+        if step is QueueStep.DELETE:
+            await self.queue.finish(queue_message)
+        else:
+            await self.queue.release(queue_message, _seconds(delay_s))
+
+    async def _renew(self, messages: list[QueueMessage]) -> None:
+        """Copy messages on their last receive (see `steps`); a failure is logged and those
+        messages go back as any other when handed back."""
+        if not messages:
+            return
+        try:
+            copied = await self.queue.renew(messages, renew_delay_s(self.config.claim_s))
+        except Exception as error:
+            log.warning("copying messages on their last receive failed: %s", type(error).__name__)
+            return
+        self._copied |= copied
+        if len(copied) < len(messages):
+            log.warning(
+                "%d message(s) on their last receive not copied", len(messages) - len(copied)
+            )
 
     async def _send(self, message: OutboundMessage) -> SendResult:
         """The vendor call; a cancelled or crashed call may have been sent: UNKNOWN."""

@@ -525,7 +525,7 @@ INGEST_VALUES: dict[str, Any] = {
             "className": "nginx",
             "tls": [{"secretName": "hooks-tls", "hosts": ["hooks.example.com"]}],
         },
-    }
+    },
 }
 
 

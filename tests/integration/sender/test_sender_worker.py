@@ -57,7 +57,9 @@ class Pool:
         for _ in range(times):
             self.sqs.send_message(QueueUrl=self.url, MessageBody=body.to_json())
 
-    def replica(self, name: str, *, rate: float = 50.0, claim_s: float = 6.0) -> Sender:
+    def replica(
+        self, name: str, *, rate: float = 50.0, claim_s: float = 6.0, max_receive_count: int = 5
+    ) -> Sender:
         adapter = create_adapter(
             "twilio",
             self.vendor.credentials(),
@@ -74,7 +76,7 @@ class Pool:
                 concurrency=8,
                 claim_s=claim_s,
                 visibility_timeout_s=30,
-                max_receive_count=5,
+                max_receive_count=max_receive_count,
                 sender_number=self.vendor.sender,
                 send_timeout_s=2.0,
                 skew_margin_s=0.5,
@@ -145,7 +147,7 @@ async def test_every_message_is_sent_once_even_when_published_three_times(pool: 
     await pool.run_until([pool.replica("c")], lambda: _async(pool.waiting() == 0))
 
     assert pool.vendor.log.sent_twice() == {}
-    assert sorted({s.our_id for s in pool.vendor.log.sends}) == sorted(ids)
+    assert sorted(str(s.our_id) for s in pool.vendor.log.sends) == sorted(ids)
     for message_id in ids:
         entry = await pool.ledger.get(message_id)
         assert entry is not None
@@ -205,6 +207,25 @@ async def test_a_send_whose_answer_was_lost_is_looked_up_not_sent_again(pool: Po
     assert entry.state is LedgerState.SENT
     assert entry.attempts == 2  # reclaimed once
     assert pool.vendor.log.count("lost-answer") == 1
+
+
+async def test_a_message_busy_on_its_last_receive_lives_on_in_a_copy(pool: Pool) -> None:
+    """A dead replica's claim holds the message on the last receive SQS allows: handed back,
+    SQS would dead-letter it without a reason while the ledger says SENDING. The sender puts
+    a copy on the queue first; the copy is reclaimed once the claim ran out, and sent once."""
+    await pool.ledger.claim("orphan", "killed-replica-0a1b", 3.0)  # its sender died mid-send
+    pool.publish("orphan")
+
+    replica = pool.replica("a", claim_s=3.0, max_receive_count=1)  # every receive is the last
+    await pool.run_until([replica], pool.settled(["orphan"]), limit_s=60)
+    await pool.run_until([pool.replica("b", claim_s=3.0)], lambda: _async(pool.waiting() == 0))
+
+    entry = await pool.ledger.get("orphan")
+    assert entry is not None
+    assert entry.state is LedgerState.SENT
+    assert entry.attempts == 2  # the dead claim, then the copy's reclaim
+    assert pool.vendor.log.count("orphan") == 1
+    assert pool.dead_letters() == []
 
 
 async def test_a_body_that_is_no_message_is_dead_lettered_with_why(pool: Pool) -> None:

@@ -6,10 +6,16 @@ import pytest
 
 from session_runner.sender.steps import (
     AUTH_PAUSE_S,
+    MAX_DELAY_S,
     LedgerStep,
     QueueStep,
+    Renew,
     Steps,
     after_send,
+    hand_back_step,
+    last_receive,
+    renew_delay_s,
+    renew_when,
 )
 from session_runner.sender.vendors.base import Outcome, SendResult
 
@@ -124,3 +130,39 @@ def test_backoff_is_capped() -> None:
         result(Outcome.RETRY), receive_count=40, max_receive_count=100, claim_remaining_s=1.0
     )
     assert got.delay_s == 300.0
+
+
+@pytest.mark.parametrize(
+    ("receive_count", "max_receive_count", "last", "renew"),
+    [
+        pytest.param(1, 5, False, Renew.NO, id="first of five"),
+        pytest.param(4, 5, False, Renew.NO, id="one more to go"),
+        pytest.param(5, 5, True, Renew.FIRST, id="the last: copied before anything else"),
+        pytest.param(1, 1, True, Renew.AFTER_CLAIM, id="one receive allowed: copy unless done"),
+        pytest.param(7, 5, True, Renew.FIRST, id="past the count (redrive changed)"),
+    ],
+)
+def test_the_last_receive_is_copied(
+    receive_count: int, max_receive_count: int, last: bool, renew: Renew
+) -> None:
+    assert last_receive(receive_count, max_receive_count) is last
+    assert renew_when(receive_count, max_receive_count) is renew
+
+
+@pytest.mark.parametrize(
+    ("copied", "expected"),
+    [
+        pytest.param(True, Q.DELETE, id="copied: the copy carries it"),
+        pytest.param(False, Q.RETRY_AFTER, id="not copied: visible again later"),
+    ],
+)
+def test_a_copied_message_is_handed_back_by_deleting_it(copied: bool, expected: QueueStep) -> None:
+    assert hand_back_step(copied=copied) is expected
+
+
+@pytest.mark.parametrize(
+    ("claim_s", "expected"),
+    [(60.0, 61), (15.0, 16), (2.5, 4), (0.1, 2), (3600.0, MAX_DELAY_S)],
+)
+def test_the_copy_comes_back_after_a_claim_taken_now_expired(claim_s: float, expected: int) -> None:
+    assert renew_delay_s(claim_s) == expected
