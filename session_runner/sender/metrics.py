@@ -14,6 +14,7 @@ sums the replicas of one pool without joining on pod labels):
   try), duplicate (already settled in the ledger: not sent again), unknown (the
   vendor may have it; the claim is kept until it expires);
 - ``wafleet_sender_received_messages_total``: queue messages received;
+- ``wafleet_sender_late_slots_total``: send times given up for waking too late;
 - ``wafleet_sender_messages_holding``: received and not settled yet (at most the
   pool's ``concurrency``);
 - ``wafleet_sender_pool_paused``: 1 while the vendor's throttle pauses the whole
@@ -94,13 +95,19 @@ def sender_families(view: SenderView) -> list[Metric]:
         labels=["pool"],
     )
     received.add_metric(labels, view.stats.received)
+    late = CounterMetricFamily(
+        "wafleet_sender_late_slots",
+        "Send times given up because the replica woke too late for them (a loaded node).",
+        labels=["pool"],
+    )
+    late.add_metric(labels, view.stats.late_slots)
     holding = GaugeMetricFamily(
         "wafleet_sender_messages_holding",
         "Messages received and not yet settled.",
         labels=["pool"],
     )
     holding.add_metric(labels, view.holding())
-    families: list[Metric] = [messages, received, holding]
+    families: list[Metric] = [messages, received, late, holding]
     if view.paused is not None:
         paused = GaugeMetricFamily(
             "wafleet_sender_pool_paused",

@@ -179,3 +179,19 @@ def _check_rate(rate_per_s: float, safety: float) -> None:
         raise ValueError(f"rate_per_s must be a positive number, got {rate_per_s}")
     if not 0 < safety <= 1:
         raise ValueError(f"safety must be in (0, 1], got {safety}")
+
+
+#: How late a sender may wake for its send time and still use it: part of the ~31 ms of
+#: latency spread `safety` absorbs (see above), the rest left for the network.
+LATE_TOLERANCE_S: Final = 0.010
+
+
+def too_late_for_slot(send_at: float, now: float, tolerance_s: float = LATE_TOLERANCE_S) -> bool:
+    """Whether a send woken at `now` for `send_at` must take a new slot instead.
+
+    A loaded machine wakes sleepers late; a send that goes out more than the spread
+    `safety` absorbs after its time shares a one-second window with the next slots,
+    and the pool goes over the vendor's limit. Giving the slot up costs one slot's
+    worth of rate; keeping it could cost a 429 for the whole pool.
+    """
+    return now - send_at > tolerance_s

@@ -42,6 +42,7 @@ from session_runner.sender.ledger_decision import (
 )
 from session_runner.sender.message import OutboundMessage
 from session_runner.sender.queue import PoolQueue, QueueMessage
+from session_runner.sender.rate_decision import too_late_for_slot
 from session_runner.sender.ratelimit import PoolRateLimiter
 from session_runner.sender.steps import (
     LedgerStep,
@@ -77,6 +78,7 @@ class SenderStats:
     retried: int = 0
     duplicates_skipped: int = 0
     unknown: int = 0
+    late_slots: int = 0  # send times given up because the sender woke too late for them
     last_receive_at: float = field(default_factory=time.monotonic)
 
 
@@ -299,6 +301,17 @@ class Sender:
         finally:
             self._settle()
 
+    async def _wait_for_slot(self, at: float) -> None:
+        """Sleep until the send time `at`; woken too late for it, reserve another."""
+        while True:
+            delay = at - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+            if not too_late_for_slot(at, self._clock()):
+                return
+            self.stats.late_slots += 1
+            [at, *_] = await self.limiter.acquire(1)
+
     async def _send_and_settle(
         self,
         at: float,
@@ -306,9 +319,7 @@ class Sender:
         message: OutboundMessage,
         decision: ClaimDecision,
     ) -> None:
-        delay = at - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
+        await self._wait_for_slot(at)
         entry = decision.entry
         now = self._clock()
         if not may_start_send(

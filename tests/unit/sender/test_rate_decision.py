@@ -426,3 +426,20 @@ def test_without_the_safety_margin_jitter_breaks_the_limit() -> None:
     assert max_in_window(times) == 10  # on time: exactly the limit
     arrivals = [t + (0.03 if i == 0 else 0.0) for i, t in enumerate(times)]
     assert max_in_window(arrivals) == 11
+
+
+@pytest.mark.parametrize(
+    ("late_by", "too_late"),
+    [
+        (-0.5, False),  # woke early (the sleep was cut short): wait on, then send
+        (0.0, False),
+        (0.0099, False),  # within the tolerance: the slot is still good
+        (0.0101, True),  # later: it would crowd the next second's slots
+        (0.5, True),
+    ],
+)
+def test_a_sender_woken_too_late_takes_a_new_slot(late_by: float, too_late: bool) -> None:
+    from session_runner.sender.rate_decision import too_late_for_slot
+
+    send_at = 1_765_000_000.0
+    assert too_late_for_slot(send_at, send_at + late_by) is too_late
