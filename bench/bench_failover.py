@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 import boto3
 import httpx
 
+from bench.memory import bare_python_pss
 from bench.result import BenchResult, median
 from session_runner.procmem import pss_mb
 from tests.faults.activity import intervals
@@ -97,16 +97,6 @@ def one_run(i: int, root: Path, kubeconfig: Path, s3: str) -> tuple[float, float
     finally:
         for runner in runners.values():
             runner.stop()
-
-
-def bare_python_pss() -> float:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
-    try:
-        time.sleep(0.5)
-        return pss_mb([process.pid])
-    finally:
-        process.kill()
-        process.wait()
 
 
 def control_plane(folder: Path) -> ControlPlane:

@@ -28,7 +28,6 @@ baseline keeps the same. Sizes shrink with WAFLEET_BENCH_OUTBOUND_MESSAGES
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -36,8 +35,8 @@ from typing import Any
 
 import boto3
 
+from bench.memory import bare_python_pss
 from bench.result import BenchResult, median
-from session_runner.procmem import pss_mb
 from session_runner.sender.ledger import client_config, ensure_table
 from tests.harness.devserver import MotoServer
 from tests.harness.outbound_trial import AtomicMotoServer, TrialConfig, TrialResult, run_trial
@@ -179,16 +178,6 @@ def fault_run(moto: MotoServer) -> TrialResult:
         limit_s=max(900.0, FAULT_MESSAGES / 2),
     )
     return run_trial(config, moto, progress=True)
-
-
-def bare_python_pss() -> float:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
-    try:
-        time.sleep(0.5)
-        return pss_mb([process.pid])
-    finally:
-        process.kill()
-        process.wait()
 
 
 def run() -> list[BenchResult]:

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 #: Credentials moto accepts; never real ones. Kept here so every caller agrees.
 DEV_ACCESS_KEY_ID = "testing"
@@ -61,14 +61,19 @@ class MotoServer:
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> MotoServer:
+    def command(self) -> list[str]:
+        """The server process's command line (a subclass may run moto another way)."""
+        return [*_moto_server_executable(), "-H", self.host, "-p", str(self.port)]
+
+    def start(self) -> Self:
         env = dict(os.environ)
         env.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
         self._process = subprocess.Popen(
-            [*_moto_server_executable(), "-H", self.host, "-p", str(self.port)],
+            self.command(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
+            cwd=Path(__file__).resolve().parents[2],
         )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
@@ -111,7 +116,7 @@ class MotoServer:
             "aws_secret_access_key": DEV_SECRET_ACCESS_KEY,
         }
 
-    def __enter__(self) -> MotoServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -39,8 +39,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -239,30 +237,15 @@ class AtomicMotoServer(MotoServer):
     the sender's exactly-once, not moto's race.
     """
 
-    def start(self) -> AtomicMotoServer:
-        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
-        command = [sys.executable, "-m", "tests.harness.outbound_trial", "--moto"]
-        self._process = subprocess.Popen(
-            [*command, self.host, str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {self._process.returncode}")
-            try:
-                with urllib.request.urlopen(
-                    f"{self.endpoint_url}/moto-api/data.json", timeout=1
-                ) as answer:
-                    if answer.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"moto_server did not answer on {self.endpoint_url}")
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "tests.harness.outbound_trial",
+            "--moto",
+            self.host,
+            str(self.port),
+        ]
 
 
 def serve_atomic_moto(host: str, port: int) -> None:
