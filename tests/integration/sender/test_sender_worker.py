@@ -65,6 +65,7 @@ class Pool:
         claim_s: float = 6.0,
         max_receive_count: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> Sender:
         adapter = create_adapter(
             "twilio",
@@ -93,6 +94,7 @@ class Pool:
             PoolRateLimiter(dynamodb, TABLE, "ns/p", rate),
             adapter,
             sleep=sleep,
+            clock=clock,
         )
 
     async def run_until(
@@ -159,6 +161,23 @@ async def test_a_sender_woken_late_takes_a_new_slot_and_still_sends_each_message
     await pool.run_until([replica], pool.settled(ids))
 
     assert replica.stats.late_slots > 0  # slots it woke too late for were given up
+    assert pool.vendor.log.sent_twice() == {}
+    assert sorted(str(s.our_id) for s in pool.vendor.log.sends) == sorted(ids)
+
+
+async def test_a_sender_that_reaches_its_slots_late_without_sleeping_gives_them_up_too(
+    pool: Pool,
+) -> None:
+    """Every slot is already 50 ms past when the sender looks at it (as when a loaded loop
+    starts the send task late): it is given up, three times per message, and then sent."""
+    ids = [f"behind-{n}" for n in range(6)]
+    for message_id in ids:
+        pool.publish(message_id)
+    # 1,000/s: every slot it gets is at the limiter's now, 50 ms behind its own clock
+    replica = pool.replica("a", rate=1000.0, clock=lambda: time.time() + 0.05)
+    await pool.run_until([replica], pool.settled(ids))
+
+    assert replica.stats.late_slots == 3 * len(ids)  # MAX_LATE_SLOTS each, then sent anyway
     assert pool.vendor.log.sent_twice() == {}
     assert sorted(str(s.our_id) for s in pool.vendor.log.sends) == sorted(ids)
 
