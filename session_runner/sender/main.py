@@ -14,6 +14,7 @@ import logging
 import secrets
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +167,22 @@ async def _serve_endpoints(
         servers.append(await health.serve(metrics_app, settings.metrics_port))
 
 
+def aws_threads(concurrency: int) -> int:
+    """Threads for the blocking boto3 calls (`asyncio.to_thread`): a claim and a ledger
+    record per message in flight, one long-polling receive, a delete batch, a limiter
+    write, and a spare. asyncio's default (cores + 4: six on two cores) queued claims
+    behind each other and behind the receive that holds a thread for up to 20 s."""
+    return 2 * concurrency + 4
+
+
 def main(settings: SenderSettings) -> int:
     logs.configure(settings.log_level, "json")
 
     async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        threads = aws_threads(settings.concurrency)
+        loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="aws"))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:

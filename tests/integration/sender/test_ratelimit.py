@@ -119,6 +119,36 @@ async def test_a_replica_that_loses_the_write_race_takes_the_next_slots(
     assert max_in_window([*fast_times[0], *slow_times]) <= 10
 
 
+async def test_concurrent_calls_of_one_replica_share_one_write(
+    make_client: Callable[[], Any],
+) -> None:
+    """Five batches ask at once: one reservation write serves them all, in the order asked."""
+    clock = VirtualClock()
+    limiter = replica(make_client, clock, 20.0)
+    shares = await asyncio.gather(*(limiter.acquire(2) for _ in range(5)))
+
+    assert [len(share) for share in shares] == [2] * 5
+    everything = [t for share in shares for t in share]
+    assert everything == sorted(everything)
+    assert len(set(everything)) == 10
+    assert everything[0] == START
+    assert (await limiter.state()).version == 1  # one write, not five racing ones
+
+
+async def test_a_call_the_horizon_cannot_serve_waits_for_the_next_write(
+    make_client: Callable[[], Any],
+) -> None:
+    """At 2/s one second holds two slots: the first call takes both, the second waits."""
+    clock = VirtualClock()
+    limiter = replica(make_client, clock, 2.0)
+    first, second = await asyncio.gather(limiter.acquire(2), limiter.acquire(2))
+
+    assert first == [START, pytest.approx(START + 1 / (2 * DEFAULT_SAFETY), abs=1e-5)]
+    assert second
+    assert second[0] > first[-1]
+    assert max_in_window([*first, *second]) <= 2
+
+
 async def test_a_throttle_from_one_replica_delays_the_others(
     make_client: Callable[[], Any],
 ) -> None:
@@ -195,6 +225,19 @@ async def test_real_clock_replicas_get_times_from_now_on_within_the_limit(
     assert everything[0] >= started
     assert len(set(everything)) == len(everything)
     assert max_in_window(everything) <= rate
+
+
+async def test_a_free_slot_is_put_off_by_the_round_trip_to_the_item(
+    make_client: Callable[[], Any],
+) -> None:
+    """Real clock: no slot is handed out for earlier than the reservation can arrive."""
+    limiter = PoolRateLimiter(make_client(), TABLE, "pool-a", 1000.0)
+    await limiter.acquire(1)  # a first round trip to measure
+    lead = limiter.lead_s
+    assert lead > 0
+    asked = time.time()
+    [at] = await limiter.acquire(1)
+    assert at >= asked + lead
 
 
 async def test_a_missing_table_is_a_rate_limit_error(make_client: Callable[[], Any]) -> None:

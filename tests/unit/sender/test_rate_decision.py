@@ -91,6 +91,7 @@ class ReserveRow:
     burst: int = 1
     rate: float = RATE
     horizon_s: float = 1.0
+    lead_s: float = 0.0
 
 
 RESERVE_ROWS = [
@@ -174,6 +175,27 @@ RESERVE_ROWS = [
         id="burst 3 after idle: three at once, then T apart",
     ),
     pytest.param(
+        ReserveRow(RateState(), 3, lead_s=0.04),
+        (0.04, 0.04 + T, 0.04 + 2 * T),
+        0.04 + 3 * T,
+        None,
+        id="lead: a free slot starts when the reservation can reach the sender",
+    ),
+    pytest.param(
+        ReserveRow(RateState(tat=NOW + 0.25), 2, lead_s=0.04),
+        (0.25, 0.25 + T),
+        0.25 + 2 * T,
+        None,
+        id="lead: backlog slots are further out anyway",
+    ),
+    pytest.param(
+        ReserveRow(RateState(tat=NOW + 1.5), 1, lead_s=0.04),
+        (),
+        None,
+        0.5,
+        id="lead: a full horizon still says when to ask again",
+    ),
+    pytest.param(
         ReserveRow(RateState(), 2, rate=0.5),
         (0.0,),
         1 / 0.485 + FLOAT_SLACK_S,
@@ -190,7 +212,15 @@ def test_reserve(
     tat: float | None,
     retry_at: float | None,
 ) -> None:
-    reservation = reserve(row.state, NOW, row.n, row.rate, burst=row.burst, horizon_s=row.horizon_s)
+    reservation = reserve(
+        row.state,
+        NOW,
+        row.n,
+        row.rate,
+        burst=row.burst,
+        horizon_s=row.horizon_s,
+        lead_s=row.lead_s,
+    )
     assert [t - NOW for t in reservation.send_at] == pytest.approx(send_at, abs=1e-6)
     if send_at:
         assert reservation.retry_at is None
@@ -219,6 +249,8 @@ def test_reserve_asking_again_at_retry_at_gets_the_slot() -> None:
         pytest.param({"horizon_s": 0.0}, id="no horizon"),
         pytest.param({"rate_per_s": 0.0}, id="zero rate"),
         pytest.param({"safety": 1.5}, id="safety above 1"),
+        pytest.param({"lead_s": -0.01}, id="negative lead"),
+        pytest.param({"lead_s": 1.0}, id="a lead as long as the horizon"),
     ],
 )
 def test_reserve_refuses_nonsense(arguments: dict[str, float]) -> None:
@@ -438,8 +470,33 @@ def test_without_the_safety_margin_jitter_breaks_the_limit() -> None:
         (0.5, True),
     ],
 )
-def test_a_sender_woken_too_late_takes_a_new_slot(late_by: float, too_late: bool) -> None:
+def test_a_sender_late_for_its_slot_takes_a_new_one(late_by: float, too_late: bool) -> None:
     from session_runner.sender.rate_decision import too_late_for_slot
 
     send_at = 1_765_000_000.0
     assert too_late_for_slot(send_at, send_at + late_by) is too_late
+
+
+@pytest.mark.parametrize(
+    ("times", "wants", "shares"),
+    [
+        ((1.0, 2.0, 3.0, 4.0), (2, 2), ((1.0, 2.0), (3.0, 4.0))),
+        ((1.0, 2.0, 3.0), (2, 2), ((1.0, 2.0), (3.0,))),  # the horizon held fewer
+        ((1.0,), (3, 1, 1), ((1.0,), (), ())),  # first come, first served
+        ((1.0, 2.0), (1,), ((1.0,),)),  # more than asked: the rest is not handed out
+        ((), (1, 1), ((), ())),
+    ],
+)
+def test_one_reservation_is_shared_first_come_first_served(
+    times: tuple[float, ...], wants: tuple[int, ...], shares: tuple[tuple[float, ...], ...]
+) -> None:
+    from session_runner.sender.rate_decision import share_out
+
+    assert tuple(share_out(times, wants)) == shares
+
+
+def test_a_share_of_nothing_is_refused() -> None:
+    from session_runner.sender.rate_decision import share_out
+
+    with pytest.raises(ValueError, match="at least 1"):
+        share_out((1.0,), (1, 0))
