@@ -54,6 +54,7 @@ from session_runner.sender.ledger import client_config, ensure_table
 from session_runner.sender.ledger_decision import LedgerState
 from session_runner.sender.message import OutboundMessage
 from session_runner.sender.queue import REASON_ATTRIBUTE
+from tests.harness.children import dies_with_parent
 from tests.harness.devserver import (
     DEV_ACCESS_KEY_ID,
     DEV_REGION,
@@ -238,14 +239,16 @@ class AtomicMotoServer(MotoServer):
     """
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "tests.harness.outbound_trial",
-            "--moto",
-            self.host,
-            str(self.port),
-        ]
+        return dies_with_parent(
+            [
+                sys.executable,
+                "-m",
+                "tests.harness.outbound_trial",
+                "--moto",
+                self.host,
+                str(self.port),
+            ]
+        )
 
 
 def serve_atomic_moto(host: str, port: int) -> None:
@@ -406,7 +409,7 @@ class TrialPool:
         }
         with log_path.open("wb") as log:
             self.processes[slot] = subprocess.Popen(
-                [str(BIN / "wafleet-runner"), "sender"],
+                dies_with_parent([str(BIN / "wafleet-runner"), "sender"]),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
