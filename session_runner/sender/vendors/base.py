@@ -18,12 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Final, Protocol
 
 from session_runner.error_codes import as_code as as_code
+from session_runner.retry_after import parse_retry_after as parse_retry_after
 from session_runner.sender.message import OutboundMessage
 
 MAX_DETAIL_CHARS: Final = 200
@@ -106,29 +105,6 @@ def outcome_for_status(status: int) -> Outcome:
     if 400 <= status < 500:
         return Outcome.PERMANENT
     return Outcome.UNKNOWN
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """`Retry-After` (RFC 9110): delay-seconds or an HTTP-date; None when absent or garbled.
-
-    A date in the past means "now" (0), never a negative wait.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max(0.0, (when - now).total_seconds())
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return None
-    return max(0.0, seconds)
 
 
 def short_detail(text: str, secrets: Iterable[str] = ()) -> str:
