@@ -143,6 +143,7 @@ def sender_run(moto: MotoServer, messages: int) -> TrialResult:
         replicas=REPLICAS,
         duplicate_fraction=0.0,
         kill_every_s=None,
+        freeze_every_s=None,
         faults=None,
         rate_limit_per_second=10_000.0,
         concurrency=10,
@@ -159,6 +160,7 @@ def rate_run(moto: MotoServer) -> TrialResult:
         replicas=REPLICAS,
         duplicate_fraction=0.0,
         kill_every_s=None,
+        freeze_every_s=None,
         faults=None,
         rate_limit_per_second=RATE,
         concurrency=8,
@@ -207,7 +209,7 @@ def run() -> list[BenchResult]:
         faults = fault_run(moto)
         _log(
             f"fault run: {faults.config.messages} messages, {faults.publishes} publishes, "
-            f"{faults.kills} kills, {faults.throttles} throttles, {faults.failures} failures, "
+            f"{faults.kills} kills, {faults.freezes} freezes, {faults.throttles} throttles, {faults.failures} failures, "
             f"{faults.drops} drops, {faults.slow_sends} slow sends, {faults.redeliveries} "
             f"redeliveries, {faults.reclaims} reclaims, {faults.dead_letters_without_reason} "
             f"redriven by SQS; {faults.tally}; {faults.elapsed_s:.0f} s "

@@ -111,6 +111,13 @@ def renew_delay_s(claim_s: float) -> int:
     return min(math.ceil(claim_s) + 1, MAX_DELAY_S)
 
 
+def keep_visible_every_s(visibility_timeout_s: int) -> float:
+    """How often a send in progress renews its queue message's visibility: at a third of the
+    timeout, so two renewals in a row can be late or fail before the message shows again.
+    Never more often than once a second (SQS's timeouts are whole seconds)."""
+    return max(1.0, visibility_timeout_s / 3)
+
+
 def hand_back_step(*, copied: bool) -> QueueStep:
     """How a message not settled here goes back: visible again later, or, when a copy of it
     was put on the queue on its last receive, deleted (the copy carries it; if the copy

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -50,6 +50,7 @@ from session_runner.sender.steps import (
     Renew,
     after_send,
     hand_back_step,
+    keep_visible_every_s,
     renew_delay_s,
     renew_when,
 )
@@ -349,7 +350,8 @@ class Sender:
                 return
             entry = replace(entry, claim_expires_at=now + self.config.claim_s)
             await self.queue.keep(queue_message, self.config.visibility_timeout_s)
-        result = await self._send(message)
+        async with self._kept_visible(queue_message):
+            result = await self._send(message)
         claim_remaining = entry.claim_expires_at - self._clock()
         steps = after_send(
             result,
@@ -379,6 +381,30 @@ class Sender:
             await self.queue.dead_letter(queue_message, steps.reason or "failed")
         else:
             await self._hand_back(queue_message, steps.delay_s)
+
+    @contextlib.asynccontextmanager
+    async def _kept_visible(self, queue_message: QueueMessage) -> AsyncIterator[None]:
+        """While the block runs (a send), the queue message stays invisible: renewed every
+        third of the visibility timeout. A renewal that fails is logged and tried again at
+        the next beat; if the message shows anyway (SQS unreachable, this process frozen),
+        the claim keeps another replica from sending it (`ledger_decision`)."""
+
+        async def beat() -> None:
+            every = keep_visible_every_s(self.config.visibility_timeout_s)
+            while True:
+                await self._sleep(every)
+                try:
+                    await self.queue.keep(queue_message, self.config.visibility_timeout_s)
+                except Exception as error:
+                    log.warning("keeping a message invisible failed: %s", type(error).__name__)
+
+        heart = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            heart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heart
 
     async def _hand_back(self, queue_message: QueueMessage, delay_s: float) -> None:
         """Not settled here: visible again after `delay_s`, or deleted when its copy carries it."""

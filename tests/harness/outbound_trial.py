@@ -103,6 +103,11 @@ class TrialConfig:
     duplicate_fraction: float = 0.05
     #: Seconds between SIGKILLs (uniform in the range); None: no kills.
     kill_every_s: tuple[float, float] | None = (4.0, 9.0)
+    #: Seconds between freezes of a random replica (SIGSTOP, then SIGCONT after `freeze_s`,
+    #: longer than the visibility timeout: a stopped VM, a long GC pause); None: none.
+    #: Its sends in progress outlive their visibility however it renews it.
+    freeze_every_s: tuple[float, float] | None = (10.0, 20.0)
+    freeze_s: tuple[float, float] = (11.0, 14.0)
     faults: TrialFaults | None = field(default_factory=TrialFaults)
     rate_limit_per_second: float = 2_000.0
     concurrency: int = 16
@@ -141,6 +146,7 @@ class TrialResult:
     tally: Tally
     publishes: int  # queue messages published (duplicates included)
     kills: int
+    freezes: int
     throttles: int  # stand-in answers, by kind
     failures: int
     drops: int
@@ -361,6 +367,7 @@ class TrialPool:
             (credentials / key).write_text(value)
         self.credentials = credentials
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.frozen: set[int] = set()
         self.generations: Counter[int] = Counter()
         self.log_files: list[Path] = []
         self.max_pss_mb = 0.0
@@ -419,8 +426,21 @@ class TrialPool:
         process = self.processes[slot]
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+        self.frozen.discard(slot)
+
+    def freeze(self, slot: int) -> None:
+        """Stop the replica where it stands, mid-send or not (its sockets stay open)."""
+        self.processes[slot].send_signal(signal.SIGSTOP)
+        self.frozen.add(slot)
+
+    def thaw(self, slot: int) -> None:
+        if slot in self.frozen:
+            self.processes[slot].send_signal(signal.SIGCONT)
+            self.frozen.discard(slot)
 
     def stop_all(self) -> None:
+        for slot in list(self.frozen):  # a stopped process would not act on SIGTERM
+            self.thaw(slot)
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
@@ -563,8 +583,10 @@ def run_trial(
         started = time.monotonic()
         for slot in range(config.replicas):
             pool.start(slot)
-        kills = 0
+        kills = freezes = 0
         next_kill = _next_kill(config, rng, started)
+        next_freeze = _next_freeze(config, rng, started)
+        frozen: tuple[int, float] | None = None  # (slot, when it thaws)
         pending = set(ids)
         ledger: dict[str, tuple[str, str | None]] = {}
         dead_letters: dict[str, str | None] = {}
@@ -589,6 +611,15 @@ def run_trial(
                     kills += 1
                     pool.start(slot)
                     next_kill = _next_kill(config, rng, now)
+                if frozen is not None and now >= frozen[1]:
+                    pool.thaw(frozen[0])
+                    frozen = None
+                if frozen is None and next_freeze is not None and now >= next_freeze and killing:
+                    slot = rng.randrange(config.replicas)
+                    pool.freeze(slot)
+                    freezes += 1
+                    frozen = (slot, now + rng.uniform(*config.freeze_s))
+                    next_freeze = _next_freeze(config, rng, now)
                 pool.sample_memory()
                 drained = all_published and visible + hidden == 0
                 # the ledger is read every few seconds only: reading it is work for moto,
@@ -638,6 +669,7 @@ def run_trial(
             tally=verdict,
             publishes=len(order),
             kills=kills,
+            freezes=freezes,
             throttles=counts[Plan.THROTTLE.value],
             failures=counts[Plan.FAIL.value],
             drops=counts[Plan.ACCEPT_THEN_DROP.value],
@@ -652,6 +684,12 @@ def run_trial(
             - min((s.at for s in sends), default=0.0),
             replica_pss_mb=round(pool.max_pss_mb, 1),
         )
+
+
+def _next_freeze(config: TrialConfig, rng: random.Random, now: float) -> float | None:
+    if config.freeze_every_s is None:
+        return None
+    return now + rng.uniform(*config.freeze_every_s)
 
 
 def _next_kill(config: TrialConfig, rng: random.Random, now: float) -> float | None:

@@ -106,7 +106,9 @@ def atomic_moto() -> Iterator[AtomicMotoServer]:
 async def test_no_message_is_sent_twice_or_lost_under_kills_and_vendor_faults(
     atomic_moto: AtomicMotoServer,
 ) -> None:
-    config = TrialConfig(messages=1_000, replicas=3, kill_every_s=(3.0, 7.0), seed=15)
+    config = TrialConfig(
+        messages=1_000, replicas=3, kill_every_s=(3.0, 7.0), freeze_every_s=(3.0, 6.0), seed=15
+    )
 
     result = await asyncio.to_thread(run_trial, config, atomic_moto)
 
@@ -116,6 +118,7 @@ async def test_no_message_is_sent_twice_or_lost_under_kills_and_vendor_faults(
     # the faults happened, so the test cannot pass by everything going right
     assert result.publishes > 1_000  # duplicated publishes
     assert result.kills > 0, result
+    assert result.freezes > 0, result  # visibility ran out mid-send, renewals or not
     assert result.throttles > 0, result
     assert result.failures > 0, result
     assert result.redeliveries > 0, result

@@ -65,12 +65,14 @@ class Pool:
         claim_s: float = 6.0,
         max_receive_count: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        visibility_timeout_s: int = 30,
+        send_timeout_s: float = 2.0,
     ) -> Sender:
         adapter = create_adapter(
             "twilio",
             self.vendor.credentials(),
             base_url=self.vendor.base_url,
-            timeout=aiohttp.ClientTimeout(total=2.0),
+            timeout=aiohttp.ClientTimeout(total=send_timeout_s),
             # where delivery statuses go; it also carries our id, the only place Twilio keeps it
             status_callback="http://127.0.0.1:9/twilio/status",
         )
@@ -81,10 +83,10 @@ class Pool:
                 identity=name,
                 concurrency=8,
                 claim_s=claim_s,
-                visibility_timeout_s=30,
+                visibility_timeout_s=visibility_timeout_s,
                 max_receive_count=max_receive_count,
                 sender_number=self.vendor.sender,
-                send_timeout_s=2.0,
+                send_timeout_s=send_timeout_s,
                 skew_margin_s=0.5,
                 receive_wait_s=1,
             ),
@@ -190,6 +192,23 @@ async def test_a_sender_whose_loop_starts_sends_late_gives_their_slots_up_too(
     assert replica.stats.late_slots >= len(ids)  # each send's first slot was given up
     assert pool.vendor.log.sent_twice() == {}
     assert sorted(str(s.our_id) for s in pool.vendor.log.sends) == sorted(ids)
+
+
+async def test_a_send_slower_than_the_visibility_timeout_keeps_its_message_hidden(
+    pool: Pool,
+) -> None:
+    """The vendor takes 5 s to answer, the queue hides a message for 2 s: the sender renews
+    the visibility while it waits, so the other replica never receives the message."""
+    pool.sqs.set_queue_attributes(QueueUrl=pool.url, Attributes={"VisibilityTimeout": "2"})
+    pool.vendor.faults = Faults(delay_s=5.0)
+    pool.publish("slow-1")
+    sending = pool.replica("a", visibility_timeout_s=2, send_timeout_s=8.0, claim_s=12.0)
+    watching = pool.replica("b", visibility_timeout_s=2, send_timeout_s=8.0, claim_s=12.0)
+    await pool.run_until([sending, watching], pool.settled(["slow-1"]))
+
+    assert sending.stats.sent + watching.stats.sent == 1
+    assert sending.stats.received + watching.stats.received == 1  # never shown again
+    assert [s.our_id for s in pool.vendor.log.sends] == ["slow-1"]
 
 
 async def test_every_message_is_sent_once_even_when_published_three_times(pool: Pool) -> None:

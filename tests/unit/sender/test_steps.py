@@ -166,3 +166,15 @@ def test_a_copied_message_is_handed_back_by_deleting_it(copied: bool, expected: 
 )
 def test_the_copy_comes_back_after_a_claim_taken_now_expired(claim_s: float, expected: int) -> None:
     assert renew_delay_s(claim_s) == expected
+
+
+@pytest.mark.parametrize(
+    ("visibility_timeout_s", "every_s"),
+    [(30, 10.0), (10, 10 / 3), (3, 1.0), (2, 1.0), (43200, 14400.0)],
+)
+def test_a_send_renews_its_visibility_at_a_third_of_the_timeout(
+    visibility_timeout_s: int, every_s: float
+) -> None:
+    from session_runner.sender.steps import keep_visible_every_s
+
+    assert keep_visible_every_s(visibility_timeout_s) == pytest.approx(every_s)
