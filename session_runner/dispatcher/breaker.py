@@ -8,6 +8,8 @@ it closes, and are not counted as failures: nothing was tried), then one
 attempt goes through (half-open). Its success closes the breaker, its failure
 opens it for another cooldown. This is what keeps ten dead subscribers from
 costing the healthy ones anything: the dead ones stop being tried at all.
+Only unavailability counts (timeouts, no connection, 408, 429, 5xx): a 4xx is
+an answer from a subscriber that is up, and its breaker stays closed.
 
 Per replica, in memory: each replica learns on its own within `threshold`
 attempts, and losing that state in a restart costs only those attempts.

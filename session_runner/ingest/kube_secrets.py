@@ -20,13 +20,10 @@ Values are never logged: only the pool's name and which keys it holds.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Final
 
 import aiohttp
 
@@ -34,13 +31,14 @@ from session_runner.contract.ingest_settings import WEBHOOK_SECRET_KEYS
 from session_runner.contract.resources import pool_path
 from session_runner.ingest.secrets import (
     KEYS,
-    MAX_SECRET_BYTES,
     PoolSecrets,
     SecretsUnavailableError,
     valid_names,
 )
 from session_runner.kube.client import KubeClient
 from session_runner.kube.errors import APIError, APINotFoundError
+from session_runner.kube.secrets import decode_value, secret_path
+from session_runner.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +46,6 @@ log = logging.getLogger(__name__)
 MAX_CACHED_POOLS: Final = 4096
 #: One read of a pool and its Secret takes at most this long, then the request gets 503.
 API_TIMEOUT_SECONDS: Final = 5.0
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-def secret_path(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/secrets/{name}"
-
 
 # ------------------------------------------------------------------ pure decisions
 
@@ -78,105 +68,12 @@ def credentials_secret_name(pool: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def decode_value(encoded: object) -> str | None:
-    """A Secret's `data` value as the secret it holds: base64, then UTF-8, surrounding
-    whitespace dropped (a Secret made from a file keeps its newline, as the files provider
-    strips it). None when absent, empty, not base64, not text, or too large to be one."""
-    if not isinstance(encoded, str) or not encoded:
-        return None
-    if len(encoded) > (MAX_SECRET_BYTES + 2) // 3 * 4:
-        return None
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-        if len(raw) > MAX_SECRET_BYTES:
-            return None
-        value = raw.decode("utf-8").strip()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return value or None
-
-
 def pool_secrets(vendor: object, data: Mapping[str, object]) -> PoolSecrets:
     """The webhook secrets of a pool of `vendor` from its Secret's `data`: only that vendor's
     keys are decoded; the rest of the Secret is never looked at."""
     wanted = webhook_keys(vendor)
     values = {key: decode_value(data.get(key)) for key in wanted}
     return PoolSecrets(*(values.get(key) for key in KEYS))
-
-
-def is_fresh(fetched_at: float, now: float, ttl_s: float) -> bool:
-    """Whether an answer read at `fetched_at` may still be used at `now` (monotonic seconds).
-    A clock that went back (it should not) counts as stale rather than fresh for ever."""
-    return fetched_at <= now < fetched_at + ttl_s
-
-
-def evictions(fetched: Mapping[K, float], now: float, ttl_s: float, max_entries: int) -> list[K]:
-    """Which entries to drop before adding one more: every stale one, then the oldest
-    (`fetched` in insertion order, oldest first) until there is room."""
-    stale = [key for key, at in fetched.items() if not is_fresh(at, now, ttl_s)]
-    dropped = set(stale)
-    kept = [key for key in fetched if key not in dropped]
-    excess = max(0, len(kept) + 1 - max_entries)
-    return stale + kept[:excess]
-
-
-# ------------------------------------------------------------------ the cache
-
-
-@dataclass(frozen=True)
-class _Entry(Generic[V]):
-    value: V
-    fetched_at: float
-
-
-class TtlCache(Generic[K, V]):
-    """Answers of `fetch` reused for `ttl_s` seconds; concurrent misses of a key share one
-    call. A failed call is not remembered (the next request tries again)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[K], Awaitable[V]],
-        *,
-        ttl_s: float,
-        clock: Callable[[], float] = time.monotonic,
-        max_entries: int = MAX_CACHED_POOLS,
-    ) -> None:
-        self._fetch = fetch
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self.max_entries = max_entries
-        self._entries: dict[K, _Entry[V]] = {}
-        self._pending: dict[K, asyncio.Task[V]] = {}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    async def get(self, key: K) -> V:
-        entry = self._entries.get(key)
-        if entry is not None and is_fresh(entry.fetched_at, self._clock(), self.ttl_s):
-            return entry.value
-        task = self._pending.get(key)
-        if task is None:
-            task = asyncio.create_task(self._load(key))
-            # Retrieved even when every waiter went away, so a failure is not reported
-            # as "never retrieved".
-            task.add_done_callback(lambda done: done.cancelled() or done.exception())
-            self._pending[key] = task
-        # One waiter leaving (a client hanging up) must not cancel the others' read.
-        return await asyncio.shield(task)
-
-    async def _load(self, key: K) -> V:
-        started = self._clock()
-        try:
-            value = await self._fetch(key)
-        finally:
-            self._pending.pop(key, None)
-        fetched = {k: e.fetched_at for k, e in self._entries.items() if k != key}
-        for victim in evictions(fetched, started, self.ttl_s, self.max_entries):
-            self._entries.pop(victim, None)
-        self._entries.pop(key, None)
-        self._entries[key] = _Entry(value, started)
-        return value
 
 
 # ------------------------------------------------------------------ the provider

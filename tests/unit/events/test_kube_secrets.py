@@ -19,13 +19,8 @@ from session_runner.contract.ingest_settings import IngestSettings
 from session_runner.contract.resources import pool_path
 from session_runner.ingest.kube_secrets import (
     KubeSecrets,
-    TtlCache,
     credentials_secret_name,
-    decode_value,
-    evictions,
-    is_fresh,
     pool_secrets,
-    secret_path,
     serves,
     webhook_keys,
 )
@@ -34,6 +29,8 @@ from session_runner.ingest.server import build_app, start
 from session_runner.ingest.topic import is_topic_arn
 from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import Connection
+from session_runner.kube.secrets import decode_value, secret_path
+from session_runner.ttl_cache import TtlCache, evictions, is_fresh
 
 #: Long and random-looking, so any leak of it is unmistakable.
 TOKEN = "twtok_7Gh2Lq9Xc4Vb1Nm8Kd3Sf6Pw0Zr5Ty"

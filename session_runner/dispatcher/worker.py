@@ -1,0 +1,355 @@
+"""The dispatcher's loop: fresh events fan out, waiting deliveries come back, each attempt settled.
+
+    events queue ─► an event: `routing.routes` → one first attempt per live subscriber,
+                    all at once ─► deleted once every one is settled
+    retry queue  ─► a `DeliveryJob`: not due yet → back on the queue for the rest (≤ 900 s
+                    a time); due → its attempt ─► deleted
+
+    one delivery:  subscriber gone, disabled or tombstoned → dropped
+                   breaker open, or its `concurrency` in use → postponed on the retry queue
+                     (not an attempt: nothing was tried)
+                   signing secret unusable, API server away → postponed (its error logged)
+                   else signed, attempted, `retry_decision.after_attempt`:
+                     delivered → done
+                     failed → counted in the shared 24 h window (`failures`); over the
+                       limit, or 410 → tombstoned; retryable → the next attempt on the
+                       retry queue
+
+At least once: a queue message is deleted only after everything it asked for
+is settled (delivered, failed, or the next attempt queued), so a dispatcher
+killed mid-way leaves it to come back, and its deliveries are made again
+under the same `webhook-id`. Isolation: fresh events never wait behind
+retries (two queues, two loops, each with its own bound on messages in
+hand), and a slow or dead subscriber holds at most its `concurrency` of
+attempts, its breaker then keeping it from being tried at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+import aiohttp
+from pydantic import ValidationError
+
+from session_runner.dispatcher.attempt import attempt
+from session_runner.dispatcher.breaker import Breaker, after, probe
+from session_runner.dispatcher.directory import DirectoryError
+from session_runner.dispatcher.failure_window import in_window, over_limit
+from session_runner.dispatcher.failures import FailureStore, FailureStoreError
+from session_runner.dispatcher.jobs import DeliveryJob
+from session_runner.dispatcher.retry_decision import (
+    Decision,
+    Verdict,
+    after_attempt,
+    hold_for,
+    retryable,
+)
+from session_runner.dispatcher.routing import routes
+from session_runner.dispatcher.signing import SigningSecretError, delivery_headers
+from session_runner.dispatcher.subscriber import Subscriber
+from session_runner.dispatcher.url_safety import Network
+from session_runner.events.event import Event
+from session_runner.sender.queue import PoolQueue, QueueMessage
+
+log = logging.getLogger(__name__)
+
+#: A delivery whose subscriber has no free attempt slot comes back this much later.
+BUSY_POSTPONE_S: Final = 1.0
+#: ... whose signing secret cannot be read or used (the error is logged each time).
+SECRET_POSTPONE_S: Final = 30.0
+
+
+class Directory(Protocol):
+    """Where subscriptions and their signing secrets come from (`directory.KubeDirectory`)."""
+
+    def subscribers(self) -> list[Subscriber]: ...
+
+    def get(self, key: str) -> Subscriber | None: ...
+
+    async def secrets(self, subscriber: Subscriber) -> list[str]: ...
+
+
+class Reporter(Protocol):
+    """Who hears how deliveries went (the subscription's status and events, metrics)."""
+
+    async def delivered(self, subscriber: Subscriber, job: DeliveryJob, status: int) -> None: ...
+
+    async def failed(
+        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, failures_24h: int
+    ) -> None: ...
+
+    async def tombstoned(self, subscriber: Subscriber, reason: str, failures_24h: int) -> None: ...
+
+
+class LogReporter:
+    """Reports as log lines: what a dispatcher without a status writer does."""
+
+    async def delivered(self, subscriber: Subscriber, job: DeliveryJob, status: int) -> None:
+        log.debug("delivered", extra={"subscription": subscriber.key, "webhook_id": job.webhook_id})
+
+    async def failed(
+        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, failures_24h: int
+    ) -> None:
+        log.info(
+            "delivery failed",
+            extra={
+                "subscription": subscriber.key,
+                "webhook_id": job.webhook_id,
+                "attempt": job.attempt,
+                "verdict": decision.verdict.value,
+                "reason": decision.reason,
+                "failures_24h": failures_24h,
+            },
+        )
+
+    async def tombstoned(self, subscriber: Subscriber, reason: str, failures_24h: int) -> None:
+        log.warning(
+            "subscription tombstoned",
+            extra={"subscription": subscriber.key, "reason": reason, "failures_24h": failures_24h},
+        )
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    allowed: tuple[Network, ...] = ()  # networks deliveries may go to beyond public ones
+    #: Attempts in flight to one subscriber from this replica; more wait on the retry queue.
+    concurrency_per_subscriber: int = 8
+    #: Queue messages in hand at once, per queue (each a fan-out or one delivery).
+    in_flight: int = 32
+    receive_wait_s: int = 20
+
+
+@dataclass
+class DispatcherStats:
+    """Counts by outcome, for metrics and tests."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def count(self, what: str) -> None:
+        self.outcomes[what] += 1
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        config: DispatcherConfig,
+        events: PoolQueue,
+        retries: PoolQueue,
+        directory: Directory,
+        failures: FailureStore,
+        http: aiohttp.ClientSession,
+        *,
+        reporter: Reporter | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.events = events
+        self.retries = retries
+        self.directory = directory
+        self.failures = failures
+        self.http = http
+        self.reporter: Reporter = reporter or LogReporter()
+        self.stats = DispatcherStats()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._breakers: dict[str, Breaker] = {}
+        self._attempting: Counter[str] = Counter()
+        #: switched off here, by generation, until the directory shows it too
+        self._tombstoned: dict[str, int] = {}
+
+    # -- the loops --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume both queues until `stop`; then finish what is in hand."""
+        await asyncio.gather(
+            self._consume(self.events, self._on_event, stop),
+            self._consume(self.retries, self._on_job, stop),
+        )
+
+    async def _consume(
+        self,
+        queue: PoolQueue,
+        handle: Callable[[QueueMessage], Awaitable[None]],
+        stop: asyncio.Event,
+    ) -> None:
+        in_hand: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            free = self.config.in_flight - len(in_hand)
+            if free <= 0:
+                await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                batch = await queue.receive(max_messages=free, wait_s=self.config.receive_wait_s)
+            except Exception as error:  # SQS unavailable: say so, wait, try again
+                log.warning("receive failed: %s", type(error).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                continue
+            for message in batch:
+                task = asyncio.create_task(self._settle(handle, message))
+                in_hand.add(task)
+                task.add_done_callback(in_hand.discard)
+        if in_hand:
+            await asyncio.gather(*in_hand, return_exceptions=True)
+
+    async def _settle(
+        self, handle: Callable[[QueueMessage], Awaitable[None]], message: QueueMessage
+    ) -> None:
+        try:
+            await handle(message)
+        except Exception as error:  # it comes back when its visibility ends
+            log.warning("handling a queue message failed: %s", type(error).__name__)
+
+    async def _on_event(self, message: QueueMessage) -> None:
+        try:
+            event = Event.from_json(message.body)
+        except ValidationError as error:
+            log.warning("not an event, dropped: %d error(s)", error.error_count())
+            self.stats.count("not-an-event")
+            await self.events.finish(message)
+            return
+        targets = routes(event, self.directory.subscribers())
+        body = event.to_json()
+        now = self._clock()
+        await asyncio.gather(
+            *(
+                self._deliver(
+                    DeliveryJob(
+                        webhook_id=event.id,
+                        namespace=subscriber.namespace,
+                        subscription=subscriber.name,
+                        generation=subscriber.generation,
+                        attempt=1,
+                        due_at=now,
+                        body=body,
+                    )
+                )
+                for subscriber in targets
+            )
+        )
+        await self.events.finish(message)
+
+    async def _on_job(self, message: QueueMessage) -> None:
+        try:
+            job = DeliveryJob.from_json(message.body)
+        except ValidationError as error:
+            log.warning("not a delivery job, dropped: %d error(s)", error.error_count())
+            self.stats.count("not-a-job")
+            await self.retries.finish(message)
+            return
+        hold = hold_for(job.due_at, self._clock())
+        if hold > 0:  # a wait longer than SQS holds a message: the rest of it
+            await self._put(job)
+        else:
+            await self._deliver(job)
+        await self.retries.finish(message)
+
+    # -- one delivery ------------------------------------------------------------------
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        key = job.subscriber_key
+        subscriber = self.directory.get(key)
+        if subscriber is None or not subscriber.live or self._switched_off(subscriber):
+            self.stats.count("dropped")
+            return
+        now = self._clock()
+        breaker = self._breakers.get(key, Breaker())
+        if not breaker.allows(now):
+            self.stats.count("postponed")
+            await self._put(job.postponed(breaker.open_until))
+            return
+        if self._attempting[key] >= self.config.concurrency_per_subscriber:
+            self.stats.count("postponed")
+            await self._put(job.postponed(now + BUSY_POSTPONE_S))
+            return
+        self._breakers[key] = probe(breaker)
+        self._attempting[key] += 1
+        try:
+            try:
+                secrets = await self.directory.secrets(subscriber)
+            except (SigningSecretError, DirectoryError) as error:
+                log.warning("cannot sign for %s: %s", key, error)
+                self.stats.count("postponed")
+                self._breakers[key] = breaker
+                await self._put(job.postponed(now + SECRET_POSTPONE_S))
+                return
+            body = job.body.encode()
+            headers = delivery_headers(secrets, job.webhook_id, int(now), body)
+            answer = await attempt(
+                self.http,
+                subscriber.url,
+                body,
+                headers,
+                timeout_s=subscriber.timeout_s,
+                allowed=self.config.allowed,
+            )
+        finally:
+            self._attempting[key] -= 1
+        decision = after_attempt(
+            answer,
+            job.attempt,
+            subscriber.schedule_s,
+            jitter_ratio=subscriber.jitter_ratio,
+            draw=self._rng.random(),
+        )
+        now = self._clock()
+        # only unavailability trips the breaker: a 4xx is an answer from a subscriber that is up
+        unavailable = decision.failed and retryable(answer)
+        self._breakers[key] = after(self._breakers.get(key, Breaker()), not unavailable, now)
+        self.stats.count(decision.verdict.value)
+        if not decision.failed:
+            assert answer.status is not None
+            await self.reporter.delivered(subscriber, job, answer.status)
+            return
+        await self._after_failure(subscriber, job, decision, now)
+
+    async def _after_failure(
+        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, now: float
+    ) -> None:
+        try:
+            window = await self.failures.record(
+                subscriber.namespace,
+                subscriber.name,
+                subscriber.generation,
+                now,
+                subscriber.failures_in_24h,
+            )
+        except FailureStoreError as error:  # not counted; the delivery still follows its rule
+            log.warning("recording a failure of %s failed: %s", subscriber.key, error)
+            window = ()
+        failures_24h = in_window(window, now)
+        if decision.verdict is Verdict.TOMBSTONE or over_limit(
+            window, now, subscriber.failures_in_24h
+        ):
+            reason = decision.reason
+            if decision.verdict is not Verdict.TOMBSTONE:
+                reason = f"{failures_24h} failed attempts in 24 hours, the last: {decision.reason}"
+            self._tombstoned[subscriber.key] = subscriber.generation
+            self.stats.count("tombstoned")
+            await self.reporter.tombstoned(subscriber, reason, failures_24h)
+            return
+        if decision.verdict is Verdict.RETRY:
+            assert decision.delay_s is not None
+            await self._put(job.retry(now + decision.delay_s))
+        await self.reporter.failed(subscriber, job, decision, failures_24h)
+
+    def _switched_off(self, subscriber: Subscriber) -> bool:
+        return self._tombstoned.get(subscriber.key) == subscriber.generation
+
+    async def _put(self, job: DeliveryJob) -> None:
+        """On the retry queue, visible when due (or after SQS's longest delay, 900 s)."""
+        await asyncio.to_thread(
+            self.retries.sqs.send_message,
+            QueueUrl=self.retries.url,
+            MessageBody=job.to_json(),
+            DelaySeconds=hold_for(job.due_at, self._clock()),
+        )
