@@ -315,7 +315,7 @@ async def test_a_dead_subscriber_stops_being_tried_while_its_breaker_is_open(
     async with running(rig):
         for n in range(5):  # five timeouts in a row, one event at a time
             rig.publish(n)
-            await until(lambda: len(rig.heard.failed) == n + 1)
+            await until(lambda n=n: len(rig.heard.failed) == n + 1)
         for n in range(5, 12):
             rig.publish(n)
         await until(lambda: len(rig.heard.delivered) == 12)
