@@ -83,7 +83,12 @@ class Reporter(Protocol):
     async def delivered(self, subscriber: Subscriber, job: DeliveryJob, status: int) -> None: ...
 
     async def failed(
-        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, failures_24h: int
+        self,
+        subscriber: Subscriber,
+        job: DeliveryJob,
+        decision: Decision,
+        failures_24h: int,
+        status: int | None = None,
     ) -> None: ...
 
     async def tombstoned(self, subscriber: Subscriber, reason: str, failures_24h: int) -> None: ...
@@ -96,7 +101,12 @@ class LogReporter:
         log.debug("delivered", extra={"subscription": subscriber.key, "webhook_id": job.webhook_id})
 
     async def failed(
-        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, failures_24h: int
+        self,
+        subscriber: Subscriber,
+        job: DeliveryJob,
+        decision: Decision,
+        failures_24h: int,
+        status: int | None = None,
     ) -> None:
         log.info(
             "delivery failed",
@@ -310,10 +320,15 @@ class Dispatcher:
             assert answer.status is not None
             await self.reporter.delivered(subscriber, job, answer.status)
             return
-        await self._after_failure(subscriber, job, decision, now)
+        await self._after_failure(subscriber, job, decision, now, answer.status)
 
     async def _after_failure(
-        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, now: float
+        self,
+        subscriber: Subscriber,
+        job: DeliveryJob,
+        decision: Decision,
+        now: float,
+        status: int | None,
     ) -> None:
         try:
             window = await self.failures.record(
@@ -340,7 +355,7 @@ class Dispatcher:
         if decision.verdict is Verdict.RETRY:
             assert decision.delay_s is not None
             await self._put(job.retry(now + decision.delay_s))
-        await self.reporter.failed(subscriber, job, decision, failures_24h)
+        await self.reporter.failed(subscriber, job, decision, failures_24h, status)
 
     def _switched_off(self, subscriber: Subscriber) -> bool:
         return self._tombstoned.get(subscriber.key) == subscriber.generation

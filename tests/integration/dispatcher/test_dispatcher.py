@@ -96,7 +96,12 @@ class HeardReporter:
         self.heard.delivered.append((subscriber.name, job.webhook_id, status))
 
     async def failed(
-        self, subscriber: Subscriber, job: DeliveryJob, decision: Decision, failures_24h: int
+        self,
+        subscriber: Subscriber,
+        job: DeliveryJob,
+        decision: Decision,
+        failures_24h: int,
+        status: int | None = None,
     ) -> None:
         self.heard.failed.append((subscriber.name, job.attempt, decision.reason, failures_24h))
 
