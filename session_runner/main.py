@@ -120,8 +120,18 @@ def ingest() -> None:
 
 @app.command()
 def dispatcher() -> None:
-    """Deliver events to WebhookSubscriptions: signed, retried, tombstoned."""
-    not_built("wafleet-runner dispatcher", "webhook dispatcher")
+    """Deliver events to WebhookSubscriptions: signed, retried, tombstoned.
+
+    Configured by WAFLEET_DISPATCHER_* variables.
+    """
+    from session_runner.contract.dispatcher_settings import (
+        DISPATCHER_ENV_PREFIX,
+        DispatcherSettings,
+    )
+    from session_runner.dispatcher.main import main as run
+
+    settings = _settings_from_env(DispatcherSettings, DISPATCHER_ENV_PREFIX, "dispatcher")
+    raise typer.Exit(code=run(settings))
 
 
 @app.command()

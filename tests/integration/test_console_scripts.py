@@ -28,7 +28,6 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("script", "args", "expect"),
     [
-        ("wafleet-runner", ("dispatcher",), "wafleet-runner dispatcher: not built yet"),
         ("wafleet-runner", ("api",), "wafleet-runner api: not built yet"),
         ("wafleet", ("bulk",), "wafleet bulk: not built yet"),
     ],
@@ -49,6 +48,27 @@ def test_a_sender_without_its_settings_names_each_missing_variable_and_exits_2()
     said = done.stderr
     for variable in ("WAFLEET_SENDER_POOL", "WAFLEET_SENDER_VENDOR", "WAFLEET_SENDER_QUEUE_URL"):
         assert f"wafleet-runner sender: {variable}:" in said, said
+
+
+def test_a_dispatcher_with_a_bad_setting_names_it_and_exits_2() -> None:
+    env = {
+        **os.environ,
+        "KUBECONFIG": "/nonexistent/kubeconfig",
+        "WAFLEET_DISPATCHER_ALLOWED_NETWORKS": "10.0.0.0/8, ten",
+        "WAFLEET_DISPATCHER_CONCURRENCY_PER_SUBSCRIBER": "0",
+    }
+    done = subprocess.run(
+        [str(BIN / "wafleet-runner"), "dispatcher"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "wafleet-runner dispatcher: WAFLEET_DISPATCHER_ALLOWED_NETWORKS:" in done.stderr
+    assert "'ten'" in done.stderr
+    assert "WAFLEET_DISPATCHER_CONCURRENCY_PER_SUBSCRIBER" in done.stderr
 
 
 @pytest.mark.parametrize(
