@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Any
 
 import boto3
@@ -28,6 +27,7 @@ from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
 from session_runner.dynamodb import client_config
 from session_runner.kube.client import KubeClient
 from session_runner.sender.queue import PoolQueue
+from session_runner.signals import run_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +107,4 @@ async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
 
 def main(settings: DispatcherSettings) -> int:
     logs.configure(settings.log_level, "json")
-
-    async def serve() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
-        return 0
-
-    return asyncio.run(serve())
+    return run_until_signalled(lambda stop: run(settings, stop))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from typing import Any
 
 import boto3
@@ -29,6 +28,7 @@ from session_runner.ingest.secrets import FileSecrets, SecretsProvider
 from session_runner.ingest.server import build_app, start
 from session_runner.ingest.topic import resolve_topic_arn
 from session_runner.kube.client import KubeClient
+from session_runner.signals import run_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,4 @@ async def run(
 
 def main(settings: IngestSettings) -> int:
     logs.configure(settings.log_level, "json")
-
-    async def serve() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
-        return 0
-
-    return asyncio.run(serve())
+    return run_until_signalled(lambda stop: run(settings, stop))
