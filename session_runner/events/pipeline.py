@@ -2,7 +2,8 @@
 
     ingest server / session runners ── SNS publish ──► <prefix>-events (topic)
         └─ raw-delivery subscription ──► <prefix>-events-dispatcher (SQS queue)
-             └─ `wafleet-runner dispatcher`
+             └─ `wafleet-runner dispatcher` ◄──► <prefix>-events-retries (SQS queue:
+                deliveries waiting for their next attempt; only the dispatcher uses it)
 
 Synchronous boto3 (run it in a thread from async code). Every step may run
 again after a crash at any line: CreateTopic and CreateQueue return what
@@ -36,6 +37,7 @@ QUEUE_NAME_MAX: Final = 80
 class PipelineNames:
     topic: str
     queue: str
+    retries: str
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,16 @@ class EventsPipeline:
     queue_url: str
     queue_arn: str
     subscription_arn: str
+    retry_queue_url: str
 
 
 def pipeline_names(prefix: str = DEFAULT_PREFIX) -> PipelineNames:
-    """`<prefix>-events` and `<prefix>-events-dispatcher` (the names in the chart's values)."""
+    """`<prefix>-events`, `<prefix>-events-dispatcher` and `<prefix>-events-retries` (the
+    names in the chart's values)."""
     queue = f"{prefix}-events-dispatcher"
     if not prefix or len(queue) > QUEUE_NAME_MAX:
         raise ValueError(f"prefix must be 1 to {QUEUE_NAME_MAX - 18} characters")
-    return PipelineNames(topic=f"{prefix}-events", queue=queue)
+    return PipelineNames(topic=f"{prefix}-events", queue=queue, retries=f"{prefix}-events-retries")
 
 
 def queue_attributes() -> dict[str, str]:
@@ -63,8 +67,12 @@ def queue_attributes() -> dict[str, str]:
     )
 
 
-def ensure_events_pipeline(sns: Any, sqs: Any, topic_name: str, queue_name: str) -> EventsPipeline:
-    """The topic, the queue (policy: only the topic sends) and its raw subscription."""
+def ensure_events_pipeline(
+    sns: Any, sqs: Any, topic_name: str, queue_name: str, retry_queue_name: str | None = None
+) -> EventsPipeline:
+    """The topic, the queue (policy: only the topic sends) and its raw subscription, and the
+    dispatcher's retry queue (`<queue>`'s name with `-retries` for `-dispatcher` unless
+    given)."""
     topic_arn = str(sns.create_topic(Name=topic_name)["TopicArn"])
     url = topic_queues.queue_url(sqs, queue_name)
     if url is None:
@@ -90,4 +98,12 @@ def ensure_events_pipeline(sns: Any, sqs: Any, topic_name: str, queue_name: str)
         sns.set_subscription_attributes(
             SubscriptionArn=subscription, AttributeName="RawMessageDelivery", AttributeValue="true"
         )
-    return EventsPipeline(topic_arn, url, queue_arn, subscription)
+    retries = retry_queue_name or queue_name.removesuffix("-dispatcher") + "-retries"
+    retry_url = topic_queues.queue_url(sqs, retries)
+    if retry_url is None:
+        retry_url = str(
+            sqs.create_queue(QueueName=retries, Attributes=queue_attributes())["QueueUrl"]
+        )
+    else:
+        sqs.set_queue_attributes(QueueUrl=retry_url, Attributes=queue_attributes())
+    return EventsPipeline(topic_arn, url, queue_arn, subscription, retry_url)

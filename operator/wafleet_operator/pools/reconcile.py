@@ -332,11 +332,13 @@ async def _hand_to_account(
 
 
 def _ensure_events(ctx: Context, clients: OutboundClients) -> None:
-    """The events topic and the dispatcher's queue, once per operator process: session
-    pools' runners publish their engines' acks and inbound messages there."""
+    """The events topic, the dispatcher's queue and its retry queue, once per operator
+    process: session pools' runners publish their engines' acks and inbound messages there."""
     if ctx.events_topic_arn is None:
         names = pipeline_names(ctx.settings.outbound_queue_prefix)
-        pipeline = ensure_events_pipeline(clients.sns, clients.sqs, names.topic, names.queue)
+        pipeline = ensure_events_pipeline(
+            clients.sns, clients.sqs, names.topic, names.queue, names.retries
+        )
         ctx.events_topic_arn = pipeline.topic_arn
 
 

@@ -67,6 +67,12 @@ def test_pipeline_is_ensured_idempotently(aws: AwsEndpoint) -> None:
     [statement] = policy["Statement"]
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == first.topic_arn
     assert statement["Resource"] == first.queue_arn
+    # the dispatcher's retry queue, named after the dispatcher's queue, with no subscription
+    assert first.retry_queue_url == sqs.get_queue_url(QueueName=NAMES.retries)["QueueUrl"]
+    retention = sqs.get_queue_attributes(
+        QueueUrl=first.retry_queue_url, AttributeNames=["MessageRetentionPeriod"]
+    )["Attributes"]["MessageRetentionPeriod"]
+    assert retention == "1209600"
 
 
 def test_a_changed_subscription_is_put_back(aws: AwsEndpoint) -> None:

@@ -14,8 +14,14 @@ from session_runner.topic_queues import topic_only_policy
 @pytest.mark.parametrize(
     ("prefix", "expected"),
     [
-        ("wafleet", PipelineNames("wafleet-events", "wafleet-events-dispatcher")),
-        ("prod-eu", PipelineNames("prod-eu-events", "prod-eu-events-dispatcher")),
+        (
+            "wafleet",
+            PipelineNames("wafleet-events", "wafleet-events-dispatcher", "wafleet-events-retries"),
+        ),
+        (
+            "prod-eu",
+            PipelineNames("prod-eu-events", "prod-eu-events-dispatcher", "prod-eu-events-retries"),
+        ),
     ],
 )
 def test_names(prefix: str, expected: PipelineNames) -> None:
