@@ -674,3 +674,102 @@ def test_ingest_rbac_is_get_on_pools_and_secrets_only(
             {"kind": "ServiceAccount", "name": "wafleet-ingest", "namespace": cc.NAMESPACE}
         ]
     assert cc.check_rbac(objects) == []
+
+
+# ---------------------------------------------------------------- the webhook dispatcher
+
+DISPATCHER_VALUES: dict[str, Any] = {
+    "aws": {"region": "eu-west-1", "endpointUrl": "http://localstack.tools:4566"},
+    "dispatcher": {"enabled": True, "allowedNetworks": ["10.0.0.0/8", "fd00::/8"]},
+}
+
+
+def dispatcher_objects(objects: Sequence[cc.Manifest]) -> list[cc.Manifest]:
+    return [o for o in objects if o.labels.get("app.kubernetes.io/component") == "dispatcher"]
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"watchNamespaces": ["whatsapp-prod", "whatsapp-staging"]}],
+    ids=["cluster-wide", "namespaced"],
+)  # fmt: skip
+def test_dispatcher_enabled_lints_renders_and_validates(
+    helm: Path,
+    tmp_path: Path,
+    extra: dict[str, Any],
+    kube_versions: list[str],
+    repo_crds: list[cc.Manifest],
+) -> None:
+    values = tmp_path / "dispatcher-values.yaml"
+    values.write_text(yaml.safe_dump({**DISPATCHER_VALUES, **extra}))
+    report = cc.check_case(helm, CHART, values, kube_versions=kube_versions, repo_crds=repo_crds)
+    assert report.ok, report.summary() + "\n" + "\n".join(report.problems)
+    kinds = sorted(o.kind for o in dispatcher_objects(report.objects))
+    rbac = ["Role", "RoleBinding"] * 2 if extra else ["ClusterRole", "ClusterRoleBinding"]
+    assert kinds == sorted(["Deployment", "ServiceAccount", *rbac])
+
+
+def test_dispatcher_is_off_by_default(default_objects: list[cc.Manifest]) -> None:
+    assert dispatcher_objects(default_objects) == []
+
+
+def test_dispatcher_pod_runs_the_runner_with_its_settings(helm: Path, tmp_path: Path) -> None:
+    values = tmp_path / "dispatcher-values.yaml"
+    values.write_text(yaml.safe_dump({**DISPATCHER_VALUES, "watchNamespaces": ["shop"]}))
+    objects = cc.render(helm, CHART, values)
+    (deployment,) = [o for o in dispatcher_objects(objects) if o.kind == "Deployment"]
+    (container,) = cc.pod_template(deployment)["spec"]["containers"]
+    operator = operator_container([o for o in objects if o not in dispatcher_objects(objects)])
+    assert container["image"] == f"wafleet/runner:{APP_VERSION}"
+    assert container["args"] == ["dispatcher"]
+    assert container["securityContext"] == operator["securityContext"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["WAFLEET_DISPATCHER_EVENTS_QUEUE"] == "wafleet-events-dispatcher"
+    assert env["WAFLEET_DISPATCHER_RETRY_QUEUE"] == "wafleet-events-retries"
+    assert env["WAFLEET_DISPATCHER_ALLOWED_NETWORKS"] == "10.0.0.0/8,fd00::/8"
+    assert env["WAFLEET_DISPATCHER_NAMESPACES"] == "shop"
+    assert env["WAFLEET_DISPATCHER_AWS_ENDPOINT_URL"] == "http://localstack.tools:4566"
+    # every variable the chart sets is one the dispatcher reads
+    from session_runner.contract.dispatcher_settings import (
+        DISPATCHER_ENV_PREFIX,
+        DispatcherSettings,
+    )
+
+    known = {DISPATCHER_ENV_PREFIX + f.upper() for f in DispatcherSettings.model_fields}
+    assert set(env) <= known, set(env) - known
+
+
+def test_dispatcher_rbac_is_what_it_uses(helm: Path, tmp_path: Path) -> None:
+    values = tmp_path / "dispatcher-values.yaml"
+    values.write_text(yaml.safe_dump(DISPATCHER_VALUES))
+    (role,) = [
+        o for o in dispatcher_objects(cc.render(helm, CHART, values)) if o.kind == "ClusterRole"
+    ]
+    rules = {
+        (group, resource): sorted(rule["verbs"])
+        for rule in role.body["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert rules == {
+        ("wafleet.io", "webhooksubscriptions"): ["get", "list"],
+        ("wafleet.io", "webhooksubscriptions/status"): ["patch"],
+        ("", "secrets"): ["get"],
+        ("", "events"): ["create"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("dispatcher.eventsQueue=not a queue", "eventsQueue"),
+        ("dispatcher.allowedNetworks[0]=everything", "allowedNetworks"),
+        ("dispatcher.concurrencyPerSubscriber=0", "concurrencyPerSubscriber"),
+        ("dispatcher.refreshSeconds=0", "refreshSeconds"),
+        ("dispatcher.healthPort=80", "healthPort"),
+        ("dispatcher.retyQueue=x", "retyQueue"),
+    ],
+)
+def test_schema_rejects_a_bad_dispatcher_setting(helm: Path, setting: str, key: str) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", setting)
+    assert proc.returncode != 0, f"--set {setting} was accepted"
+    assert key in proc.stderr

@@ -1,9 +1,10 @@
 """`wafleet-runner dispatcher` as a process, SIGKILLed mid-delivery: nothing is lost.
 
 The real entry point with its settings from the environment, the subscriptions
-and their Secret on the real API server (the admin kubeconfig here; the
-chart's RBAC comes with its Deployment), queues and the failure windows on the
-moto server, real local subscribers. One subscriber answers slowly, so the
+and their Secret on the real API server, read and reported on with a token of
+the chart's dispatcher ServiceAccount and exactly the Role the chart renders
+(`templates/dispatcher.yaml`), queues and the failure windows on the moto
+server, real local subscribers. One subscriber answers slowly, so the
 kills land while deliveries are in flight; every event must reach every
 subscriber at least once, under its one id, verified with the reference
 library. The dispatcher's log is scanned for the signing secret.
@@ -37,7 +38,8 @@ from tests.harness.children import dies_with_parent
 from tests.harness.devserver import DEV_ACCESS_KEY_ID, DEV_REGION, DEV_SECRET_ACCESS_KEY
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
-from tests.integration.conftest import Cluster, secret
+from tests.harness.waiting import wait_for
+from tests.integration.conftest import HELM, ChartRbac, Cluster, secret
 
 BIN = Path(sys.executable).parent
 SECRET = "whsec_" + base64.b64encode(b"process-test-signing-key-32-byte").decode()
@@ -87,8 +89,32 @@ def subscription(name: str, url: str) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def chart_dispatcher_rbac(kube_api: KubeApi, cluster: Cluster, tmp_path: Path) -> Any:
+    """The chart's dispatcher ServiceAccount and Role (only templates/dispatcher.yaml's)."""
+    if not HELM.exists():
+        pytest.skip("helm is not installed: run `make tools`")
+    args = ["--show-only", "templates/dispatcher.yaml", "--set", "dispatcher.enabled=true"]
+    args += ["--set", f"watchNamespaces[0]={kube_api.namespace}"]
+    rbac = ChartRbac.install(kube_api, tmp_path / "dispatcher", *args)
+    try:
+        assert rbac.service_account == "wafleet-dispatcher"
+        wait_for(
+            lambda: rbac.allows("wafleet.io", "webhooksubscriptions", "list"),
+            "the dispatcher's Role",
+        )
+        yield rbac
+    finally:
+        rbac.uninstall()
+
+
 async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
-    kube_api: KubeApi, cluster: Cluster, aws: AwsEndpoint, subscribers: Received, tmp_path: Path
+    kube_api: KubeApi,
+    cluster: Cluster,
+    aws: AwsEndpoint,
+    subscribers: Received,
+    tmp_path: Path,
+    chart_dispatcher_rbac: ChartRbac,
 ) -> None:
     kube_api.known_secrets["hooks-secret"] = SECRET.encode()
     with kube_api.http() as http:
@@ -125,7 +151,7 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
     )
     env = {
         **os.environ,
-        "KUBECONFIG": str(kube_api.kubeconfig),
+        "KUBECONFIG": str(chart_dispatcher_rbac.kubeconfig),
         "AWS_ACCESS_KEY_ID": DEV_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": DEV_SECRET_ACCESS_KEY,
         **settings.as_env(),
@@ -190,3 +216,11 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
         for headers, body in got:
             assert headers["webhook-id"] == Webhook(SECRET).verify(body, headers)["id"]
     assert SECRET not in log_path.read_text()
+    # the status was written with the chart's RBAC: a delivery and Ready, per subscription
+    for name in ("crm", "slow"):
+        status = cluster.custom.get_namespaced_custom_object(
+            "wafleet.io", "v1alpha1", cluster.namespace, "webhooksubscriptions", name
+        )["status"]
+        assert status["state"] == "Active"
+        assert status["lastDelivery"]["statusCode"] == 204
+    assert "forbidden" not in log_path.read_text().lower()
