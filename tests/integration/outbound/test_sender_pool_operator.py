@@ -79,7 +79,7 @@ def twilio_spec(target: str, **extra: Any) -> dict[str, Any]:
 def queue_urls(aws: AwsEndpoint) -> list[str]:
     """The pools' queues: all but the events pipeline's, which the operator shares."""
     urls = aws.client("sqs").list_queues().get("QueueUrls", [])
-    return [url for url in urls if not url.endswith("-events-dispatcher")]
+    return [url for url in urls if not url.endswith(("-events-dispatcher", "-events-retries"))]
 
 
 def publish(aws: AwsEndpoint, target: str, n: int) -> None:
