@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from session_runner import health, logs
+from session_runner.aws_location import client_location
 from session_runner.contract.dispatcher_settings import DispatcherSettings
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
@@ -35,9 +36,7 @@ log = logging.getLogger(__name__)
 def aws_clients(settings: DispatcherSettings) -> tuple[Any, Any]:
     """SQS (standard retries, a read timeout past the 20 s long poll) and DynamoDB (no hidden
     retries: the failure window is a conditional write)."""
-    common: dict[str, Any] = {"region_name": settings.aws_region}
-    if settings.aws_endpoint_url:
-        common["endpoint_url"] = settings.aws_endpoint_url
+    common = client_location(settings.aws_region, settings.aws_endpoint_url)
     sqs = boto3.client(
         "sqs",
         config=Config(

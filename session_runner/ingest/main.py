@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from session_runner import health, logs
+from session_runner.aws_location import client_location
 from session_runner.contract.ingest_settings import IngestSettings
 from session_runner.dynamodb import client_config
 from session_runner.events.delivery import DeliveryLedger
@@ -36,9 +37,7 @@ log = logging.getLogger(__name__)
 def aws_clients(settings: IngestSettings) -> tuple[Any, Any]:
     """SNS (standard retries: a repeated publish only repeats an event with the same id) and
     DynamoDB (no hidden retries, as every conditional writer in wafleet)."""
-    common: dict[str, Any] = {"region_name": settings.aws_region}
-    if settings.aws_endpoint_url:
-        common["endpoint_url"] = settings.aws_endpoint_url
+    common = client_location(settings.aws_region, settings.aws_endpoint_url)
     sns = boto3.client(
         "sns",
         config=Config(

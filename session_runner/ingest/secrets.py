@@ -21,13 +21,12 @@ from typing import Final, Protocol
 
 from session_runner.contract.ingest_settings import WEBHOOK_SECRET_KEYS
 from session_runner.events.event import NAME_PATTERN
+from session_runner.kube.secrets import MAX_SECRET_BYTES as MAX_SECRET_BYTES  # the file bound too
 
 _NAME = re.compile(NAME_PATTERN)
 APP_SECRET, VERIFY_TOKEN = WEBHOOK_SECRET_KEYS["meta-cloud"]
 (AUTH_TOKEN,) = WEBHOOK_SECRET_KEYS["twilio"]
 KEYS: Final = (APP_SECRET, VERIFY_TOKEN, AUTH_TOKEN)
-#: A secret file larger than this is not a secret: refuse rather than read a huge file.
-MAX_SECRET_BYTES: Final = 4096
 
 
 @dataclass(frozen=True)

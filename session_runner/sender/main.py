@@ -23,6 +23,7 @@ from aiohttp import web
 from botocore.config import Config
 
 from session_runner import health, logs
+from session_runner.aws_location import client_location
 from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS, limiter_key
 from session_runner.contract.sender_settings import SenderSettings
 from session_runner.dynamodb import client_config
@@ -67,9 +68,7 @@ def aws_clients(region: str, endpoint_url: str | None) -> tuple[Any, Any]:
     """SQS (boto3's standard retries: every call is idempotent or guarded by the ledger) and
     DynamoDB (no hidden retries: a retried conditional write could report a false conflict).
     Shared by sender replicas and by account runners consuming a session pool."""
-    common: dict[str, Any] = {"region_name": region}
-    if endpoint_url:
-        common["endpoint_url"] = endpoint_url
+    common = client_location(region, endpoint_url)
     sqs = boto3.client(
         "sqs",
         config=Config(

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from typing import Any
 
+from session_runner.aws_location import client_location
 from session_runner.contract.session_outbound import SessionOutboundWiring
 from session_runner.events.delivery import DeliveryLedger
 from session_runner.events.forward import forward
@@ -44,9 +45,7 @@ class EventForwarder:
 
         from session_runner.dynamodb import client_config
 
-        common: dict[str, Any] = {"region_name": wiring.aws_region}
-        if wiring.aws_endpoint_url:
-            common["endpoint_url"] = wiring.aws_endpoint_url
+        common = client_location(wiring.aws_region, wiring.aws_endpoint_url)
         self.wiring = wiring
         self._publisher = EventPublisher(boto3.client("sns", **common), wiring.events_topic_arn)
         self._deliveries = DeliveryLedger(
