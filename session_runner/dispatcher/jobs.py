@@ -1,25 +1,43 @@
-"""A delivery waiting its turn on the retry queue: one event, for one subscription.
+"""Deliveries waiting their turn: one event's, for its subscriptions, on the retry queue.
 
 Fresh events arrive on the events queue; every delivery that has to wait (a
 retry after a failed attempt, a subscriber whose breaker is open or whose
-concurrency is used up) travels as a `DeliveryJob` on the retry queue, so
-fresh events are never queued behind them. The job carries the event's body
-as it is POSTed, so every attempt sends the same bytes under the same
-`webhook-id`, and the subscription's generation, so a job for a generation
-that has since changed (a resurrection, a new URL) is sent under the
-subscription as it is now.
+slots are taken) travels on the retry queue, so fresh events are never queued
+behind them. A `DeliveryJob` is one (event, subscription) delivery; on the
+queue, the waiting jobs of one event travel together as a `WaitingDeliveries`
+message: the event's body once, and per subscription its generation, attempt
+number and due time. An event held back from ten dead subscribers is then one
+message, not ten: a tenth of the requests, and a tenth of what the queue holds
+(the moto server's SQS scans its whole queue on every receive; SQS bills by
+request). The message wakes at its earliest due time; deliveries not yet due
+then go back in one message again.
+
+The body is carried as it is POSTed, so every attempt sends the same bytes
+under the same `webhook-id`, and each subscription's generation, so a job for
+a generation that has since changed (a resurrection, a new URL) is sent under
+the subscription as it is now.
 """
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Iterable
+from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from session_runner.events.event import EVENT_ID_PATTERN
 
+#: A delivery due this little later is made with the others of its message that are due,
+#: rather than costing the message another trip through the queue.
+EARLY_S: Final = 1.0
+#: Deliveries per queue message at most: ~150 bytes each beside the body, well inside
+#: SQS's 256 KiB for any body an event can have.
+MAX_PER_MESSAGE: Final = 100
+
 
 class DeliveryJob(BaseModel):
+    """One delivery: an event, for one subscription, as of its next attempt."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     webhook_id: str = Field(pattern=EVENT_ID_PATTERN, description="The event's id, every attempt.")
@@ -42,10 +60,74 @@ class DeliveryJob(BaseModel):
         """The same attempt, later (nothing was tried: breaker open, no free slot)."""
         return self.model_copy(update={"due_at": due_at})
 
+
+class Waiting(BaseModel):
+    """One subscription's place in a `WaitingDeliveries`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str = Field(min_length=1)
+    subscription: str = Field(min_length=1)
+    generation: int = Field(ge=0)
+    attempt: int = Field(ge=1)
+    due_at: float
+
+
+class WaitingDeliveries(BaseModel):
+    """The retry queue's message: one event's waiting deliveries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    webhook_id: str = Field(pattern=EVENT_ID_PATTERN)
+    body: str = Field(min_length=2)
+    deliveries: list[Waiting] = Field(min_length=1, max_length=MAX_PER_MESSAGE)
+
+    @property
+    def due_at(self) -> float:
+        """When the message should next be looked at: its earliest delivery's due time."""
+        return min(waiting.due_at for waiting in self.deliveries)
+
+    def jobs(self) -> list[DeliveryJob]:
+        return [
+            DeliveryJob(webhook_id=self.webhook_id, body=self.body, **waiting.model_dump())
+            for waiting in self.deliveries
+        ]
+
+    def split(self, now: float) -> tuple[list[DeliveryJob], list[DeliveryJob]]:
+        """(due now, or within `EARLY_S`; still waiting)."""
+        jobs = self.jobs()
+        return (
+            [job for job in jobs if job.due_at - now <= EARLY_S],
+            [job for job in jobs if job.due_at - now > EARLY_S],
+        )
+
     def to_json(self) -> str:
         return self.model_dump_json()
 
     @classmethod
     def from_json(cls, text: str) -> Self:
-        """Raises pydantic's ValidationError when `text` is not a job."""
+        """Raises pydantic's ValidationError when `text` is not one."""
         return cls.model_validate_json(text)
+
+
+def bundled(jobs: Iterable[DeliveryJob]) -> list[WaitingDeliveries]:
+    """`jobs` as queue messages: one per event (or per `MAX_PER_MESSAGE` of its deliveries),
+    in the order the events first appear. Pure."""
+    by_event: dict[str, list[DeliveryJob]] = {}
+    for job in jobs:
+        by_event.setdefault(job.webhook_id, []).append(job)
+    messages = []
+    for webhook_id, same_event in by_event.items():
+        for start in range(0, len(same_event), MAX_PER_MESSAGE):
+            part = same_event[start : start + MAX_PER_MESSAGE]
+            messages.append(
+                WaitingDeliveries(
+                    webhook_id=webhook_id,
+                    body=part[0].body,
+                    deliveries=[
+                        Waiting.model_validate(job.model_dump(exclude={"webhook_id", "body"}))
+                        for job in part
+                    ],
+                )
+            )
+    return messages

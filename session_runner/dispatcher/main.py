@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -43,12 +44,26 @@ def aws_clients(settings: DispatcherSettings) -> tuple[Any, Any]:
             connect_timeout=5,
             read_timeout=30,
             retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=32,
+            max_pool_connections=aws_threads(settings.in_flight),
         ),
         **common,
     )
     dynamodb = boto3.client("dynamodb", config=client_config(5.0), **common)
     return sqs, dynamodb
+
+
+def aws_threads(in_flight: int) -> int:
+    """Threads for the blocking boto3 calls (`asyncio.to_thread`): one per queue message in
+    hand on each queue (its failure record, its retry-queue put), the two long-polling
+    receives, delete batches, and a spare. asyncio's default (cores + 4: six on two cores)
+    left fan-outs waiting behind receives that hold a thread for up to 20 s."""
+    return 2 * in_flight + 4
+
+
+def use_aws_threads(in_flight: int) -> None:
+    """Make the running loop's default executor (`asyncio.to_thread`) `aws_threads` wide."""
+    executor = ThreadPoolExecutor(aws_threads(in_flight), thread_name_prefix="aws")
+    asyncio.get_running_loop().set_default_executor(executor)
 
 
 def queue_url(sqs: Any, queue: str) -> str:
@@ -59,6 +74,7 @@ def queue_url(sqs: Any, queue: str) -> str:
 
 
 async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
+    use_aws_threads(settings.in_flight)
     sqs, dynamodb = aws_clients(settings)
     events_url = await asyncio.to_thread(queue_url, sqs, settings.events_queue)
     retries_url = await asyncio.to_thread(queue_url, sqs, settings.retry_queue)

@@ -2,18 +2,21 @@
 
     events queue ─► an event: `routing.routes` → one first attempt per live subscriber,
                     all at once ─► deleted once every one is settled
-    retry queue  ─► a `DeliveryJob`: not due yet → back on the queue for the rest (≤ 900 s
-                    a time); due → its attempt ─► deleted
+    retry queue  ─► one event's `WaitingDeliveries`: those due → their attempts, all at
+                    once; the rest (and what must wait again) back in one message
+                    (≤ 900 s a time) ─► deleted
 
     one delivery:  subscriber gone, disabled or tombstoned → dropped
-                   breaker open, or its `concurrency` in use → postponed on the retry queue
-                     (not an attempt: nothing was tried)
+                   breaker open → postponed until it reopens (not an attempt: nothing
+                     was tried); its `concurrency` in use → `busy.when_busy`: a brief wait
+                     here, or postponed until a slot is sure to be free
                    signing secret unusable, API server away → postponed (its error logged)
                    else signed, attempted, `retry_decision.after_attempt`:
                      delivered → done
                      failed → counted in the shared 24 h window (`failures`); over the
                        limit, or 410 → tombstoned; retryable → the next attempt on the
                        retry queue
+                   what must wait goes onto the retry queue, an event's in one message
 
 At least once: a queue message is deleted only after everything it asked for
 is settled (delivered, failed, or the next attempt queued), so a dispatcher
@@ -40,11 +43,12 @@ import aiohttp
 from pydantic import ValidationError
 
 from session_runner.dispatcher.attempt import attempt
-from session_runner.dispatcher.breaker import Breaker, after, probe
+from session_runner.dispatcher.breaker import Breaker, after, comes_back_at, probe
+from session_runner.dispatcher.busy import WhenBusy, when_busy
 from session_runner.dispatcher.directory import DirectoryError
 from session_runner.dispatcher.failure_window import in_window, over_limit
 from session_runner.dispatcher.failures import FailureStore, FailureStoreError
-from session_runner.dispatcher.jobs import DeliveryJob
+from session_runner.dispatcher.jobs import DeliveryJob, WaitingDeliveries, bundled
 from session_runner.dispatcher.retry_decision import (
     Decision,
     Verdict,
@@ -61,10 +65,41 @@ from session_runner.sender.queue import PoolQueue, QueueMessage
 
 log = logging.getLogger(__name__)
 
-#: A delivery whose subscriber has no free attempt slot comes back this much later.
-BUSY_POSTPONE_S: Final = 1.0
 #: ... whose signing secret cannot be read or used (the error is logged each time).
 SECRET_POSTPONE_S: Final = 30.0
+
+
+class Slots:
+    """One subscriber's attempt slots in this replica: `concurrency` of them, when each
+    taken one was taken, and how the last attempt went (`busy.when_busy` reads both)."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._free = asyncio.Semaphore(concurrency)
+        self._started: list[float] = []  # when each slot taken was taken
+        self.last_succeeded: bool | None = None
+
+    def busy(self, timeout_s: float, now: float, draw: float = 0.0) -> WhenBusy:
+        return when_busy(self._started, timeout_s, self.last_succeeded, now, draw)
+
+    async def take(self, now: float, timeout_s: float = 0.0) -> bool:
+        """A slot now; or, all taken and `when_busy` says so, after waiting for one briefly.
+        False: none came."""
+        if not self._free.locked():
+            await self._free.acquire()
+        else:
+            wait = self.busy(timeout_s, now).wait_here_s
+            if wait <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._free.acquire(), wait)
+            except TimeoutError:
+                return False
+        self._started.append(now)
+        return True
+
+    def give_back(self, taken_at: float) -> None:
+        self._started.remove(taken_at)
+        self._free.release()
 
 
 class Directory(Protocol):
@@ -172,7 +207,7 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._breakers: dict[str, Breaker] = {}
-        self._attempting: Counter[str] = Counter()
+        self._slots: dict[str, Slots] = {}
         #: switched off here, by generation, until the directory shows it too
         self._tombstoned: dict[str, int] = {}
 
@@ -182,7 +217,7 @@ class Dispatcher:
         """Consume both queues until `stop`; then finish what is in hand."""
         await asyncio.gather(
             self._consume(self.events, self._on_event, stop),
-            self._consume(self.retries, self._on_job, stop),
+            self._consume(self.retries, self._on_waiting, stop),
         )
 
     async def _consume(
@@ -230,7 +265,7 @@ class Dispatcher:
         targets = routes(event, self.directory.subscribers())
         body = event.to_json()
         now = self._clock()
-        await asyncio.gather(
+        later = await asyncio.gather(
             *(
                 self._deliver(
                     DeliveryJob(
@@ -246,43 +281,49 @@ class Dispatcher:
                 for subscriber in targets
             )
         )
+        await self._put([job for job in later if job is not None])
         await self.events.finish(message)
 
-    async def _on_job(self, message: QueueMessage) -> None:
+    async def _on_waiting(self, message: QueueMessage) -> None:
         try:
-            job = DeliveryJob.from_json(message.body)
+            waiting = WaitingDeliveries.from_json(message.body)
         except ValidationError as error:
-            log.warning("not a delivery job, dropped: %d error(s)", error.error_count())
-            self.stats.count("not-a-job")
+            log.warning("not waiting deliveries, dropped: %d error(s)", error.error_count())
+            self.stats.count("not-waiting-deliveries")
             await self.retries.finish(message)
             return
-        hold = hold_for(job.due_at, self._clock())
-        if hold > 0:  # a wait longer than SQS holds a message: the rest of it
-            await self._put(job)
-        else:
-            await self._deliver(job)
+        # not due yet: a wait longer than SQS holds a message, or a later one beside a due one
+        due, not_yet = waiting.split(self._clock())
+        later = await asyncio.gather(*(self._deliver(job) for job in due))
+        await self._put(not_yet + [job for job in later if job is not None])
         await self.retries.finish(message)
 
     # -- one delivery ------------------------------------------------------------------
 
-    async def _deliver(self, job: DeliveryJob) -> None:
+    async def _deliver(self, job: DeliveryJob) -> DeliveryJob | None:
+        """Attempt `job` if it may go now. Returns what must wait on the retry queue (the job
+        postponed, or its next attempt), which the caller puts there before it lets go of
+        the queue message that asked for the delivery."""
         key = job.subscriber_key
         subscriber = self.directory.get(key)
         if subscriber is None or not subscriber.live or self._switched_off(subscriber):
             self.stats.count("dropped")
-            return
+            return None
+        now = self._clock()
+        if not self._breakers.get(key, Breaker()).allows(now):
+            return self._held_back(job, now)
+        slots = self._slots.setdefault(key, Slots(self.config.concurrency_per_subscriber))
+        taken_at = now
+        if not await slots.take(taken_at, subscriber.timeout_s):
+            self.stats.count("postponed")
+            busy = slots.busy(subscriber.timeout_s, now, self._rng.random())
+            return job.postponed(busy.postpone_to)
         now = self._clock()
         breaker = self._breakers.get(key, Breaker())
-        if not breaker.allows(now):
-            self.stats.count("postponed")
-            await self._put(job.postponed(breaker.open_until))
-            return
-        if self._attempting[key] >= self.config.concurrency_per_subscriber:
-            self.stats.count("postponed")
-            await self._put(job.postponed(now + BUSY_POSTPONE_S))
-            return
+        if not breaker.allows(now):  # it opened, or its probe went out, while this waited
+            slots.give_back(taken_at)
+            return self._held_back(job, now)
         self._breakers[key] = probe(breaker)
-        self._attempting[key] += 1
         try:
             try:
                 secrets = await self.directory.secrets(subscriber)
@@ -290,8 +331,7 @@ class Dispatcher:
                 log.warning("cannot sign for %s: %s", key, error)
                 self.stats.count("postponed")
                 self._breakers[key] = breaker
-                await self._put(job.postponed(now + SECRET_POSTPONE_S))
-                return
+                return job.postponed(now + SECRET_POSTPONE_S)
             body = job.body.encode()
             headers = delivery_headers(secrets, job.webhook_id, int(now), body)
             answer = await attempt(
@@ -303,7 +343,7 @@ class Dispatcher:
                 allowed=self.config.allowed,
             )
         finally:
-            self._attempting[key] -= 1
+            slots.give_back(taken_at)
         decision = after_attempt(
             answer,
             job.attempt,
@@ -314,13 +354,14 @@ class Dispatcher:
         now = self._clock()
         # only unavailability trips the breaker: a 4xx is an answer from a subscriber that is up
         unavailable = decision.failed and retryable(answer)
+        slots.last_succeeded = not unavailable
         self._breakers[key] = after(self._breakers.get(key, Breaker()), not unavailable, now)
         self.stats.count(decision.verdict.value)
         if not decision.failed:
             assert answer.status is not None
             await self.reporter.delivered(subscriber, job, answer.status)
-            return
-        await self._after_failure(subscriber, job, decision, now, answer.status)
+            return None
+        return await self._after_failure(subscriber, job, decision, now, answer.status)
 
     async def _after_failure(
         self,
@@ -329,7 +370,8 @@ class Dispatcher:
         decision: Decision,
         now: float,
         status: int | None,
-    ) -> None:
+    ) -> DeliveryJob | None:
+        """Count the failure; tombstone, or hand back the next attempt when there is one."""
         try:
             window = await self.failures.record(
                 subscriber.namespace,
@@ -351,20 +393,27 @@ class Dispatcher:
             self._tombstoned[subscriber.key] = subscriber.generation
             self.stats.count("tombstoned")
             await self.reporter.tombstoned(subscriber, reason, failures_24h)
-            return
+            return None
+        await self.reporter.failed(subscriber, job, decision, failures_24h, status)
         if decision.verdict is Verdict.RETRY:
             assert decision.delay_s is not None
-            await self._put(job.retry(now + decision.delay_s))
-        await self.reporter.failed(subscriber, job, decision, failures_24h, status)
+            return job.retry(now + decision.delay_s)
+        return None
+
+    def _held_back(self, job: DeliveryJob, now: float) -> DeliveryJob:
+        """Postponed by its subscriber's open breaker."""
+        self.stats.count("postponed")
+        breaker = self._breakers[job.subscriber_key]
+        return job.postponed(comes_back_at(breaker, now, self._rng.random()))
 
     def _switched_off(self, subscriber: Subscriber) -> bool:
         return self._tombstoned.get(subscriber.key) == subscriber.generation
 
-    async def _put(self, job: DeliveryJob) -> None:
-        """On the retry queue, visible when due (or after SQS's longest delay, 900 s)."""
-        await asyncio.to_thread(
-            self.retries.sqs.send_message,
-            QueueUrl=self.retries.url,
-            MessageBody=job.to_json(),
-            DelaySeconds=hold_for(job.due_at, self._clock()),
-        )
+    async def _put(self, jobs: list[DeliveryJob]) -> None:
+        """On the retry queue, each event's jobs in one message (`jobs.bundled`), visible at
+        their earliest due time (or after SQS's longest delay, 900 s), ten messages a call."""
+        if jobs:
+            now = self._clock()
+            await self.retries.send(
+                [(message.to_json(), hold_for(message.due_at, now)) for message in bundled(jobs)]
+            )

@@ -15,6 +15,7 @@ came back, the ledger would say DONE.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,6 +29,10 @@ DELETE_LINGER_S: Final = 0.05
 
 class DeleteError(Exception):
     """SQS refused to delete one message of a batch; the message names its error code only."""
+
+
+class SendError(Exception):
+    """SQS refused to take a message of a batch; the message names the error codes only."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,24 @@ class PoolQueue:
         )
         copied = {str(item.get("Id")) for item in answer.get("Successful", [])}
         return {m.receipt_handle for n, m in enumerate(messages) if str(n) in copied}
+
+    async def send(self, messages: Sequence[tuple[str, int]]) -> None:
+        """Put each (body, delay_s ≤ 900) on this queue, ten per SendMessageBatch; returns
+        once all are taken, raises `SendError` when SQS refused any (those taken stay)."""
+        for start in range(0, len(messages), MAX_BATCH):
+            batch = messages[start : start + MAX_BATCH]
+            answer = await asyncio.to_thread(
+                self.sqs.send_message_batch,
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(n), "MessageBody": body, "DelaySeconds": max(0, min(delay, 900))}
+                    for n, (body, delay) in enumerate(batch)
+                ],
+            )
+            refused = answer.get("Failed", [])
+            if refused:
+                codes = sorted({str(item.get("Code")) for item in refused})
+                raise SendError(f"{len(refused)} of {len(batch)} refused: {', '.join(codes)}")
 
     async def release(self, message: QueueMessage, delay_s: int = 0) -> None:
         """Give the message back (visible again after `delay_s`): not sent, try later."""

@@ -51,6 +51,7 @@ EVENTS = 40
 class Received:
     by_path: dict[str, list[tuple[dict[str, str], bytes]]] = field(default_factory=dict)
     base_url: str = ""
+    slow_in_progress: int = 0  # deliveries to "slow" received and not yet answered
 
 
 @pytest.fixture
@@ -61,7 +62,11 @@ async def subscribers() -> AsyncIterator[Received]:
         path = request.match_info["path"]
         body = await request.read()
         if path == "slow":
-            await asyncio.sleep(1.5)
+            received.slow_in_progress += 1
+            try:
+                await asyncio.sleep(1.5)  # answered even if the dispatcher is gone meanwhile
+            finally:
+                received.slow_in_progress -= 1
         received.by_path.setdefault(path, []).append((dict(request.headers), body))
         return web.Response(status=204)
 
@@ -189,7 +194,11 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
     kills = 0
     try:
         for _ in range(3):  # killed while slow's deliveries are in flight, started again
-            await asyncio.sleep(rng.uniform(2.0, 4.0))
+            deadline = time.monotonic() + 60
+            while subscribers.slow_in_progress == 0:
+                assert time.monotonic() < deadline, "no delivery to slow in flight"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(rng.uniform(0.0, 1.0))
             process.send_signal(signal.SIGKILL)
             process.wait(10)
             kills += 1

@@ -50,6 +50,25 @@ async def test_replicas_failing_at_once_all_count(make_store: Any) -> None:
     assert len(await stores[0].window("shop", "crm", 1)) == 30
 
 
+async def test_failures_at_once_in_one_replica_are_written_together_each_seeing_its_own(
+    make_store: Any, aws: AwsEndpoint
+) -> None:
+    """A dead subscriber's eight attempts time out together: one write (not eight racing
+    compare-and-swaps), and each failure's window as if written one by one."""
+    store = make_store()
+    ats = [T0 + n for n in range(8)]
+    windows = await asyncio.gather(*(store.record("shop", "crm", 1, at, limit=5) for at in ats))
+    assert [over_limit(w, at, limit=5) for w, at in zip(windows, ats, strict=True)] == [
+        False
+    ] * 5 + [True] * 3
+    assert windows[0] == (T0,)
+    assert await store.window("shop", "crm", 1) == tuple(ats[-6:])
+    item = aws.client("dynamodb").get_item(
+        TableName=TABLE, Key={"id": {"S": window_key("shop", "crm", 1)}}
+    )["Item"]
+    assert int(item["version"]["N"]) <= 2  # the first failure's write, then the other seven's
+
+
 async def test_a_new_generation_starts_with_an_empty_window(make_store: Any) -> None:
     store = make_store()
     await store.record("shop", "crm", 1, T0, limit=20)

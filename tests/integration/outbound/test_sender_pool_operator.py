@@ -127,6 +127,11 @@ def test_a_pool_gets_its_queues_and_senders_scaled_from_its_queue(
         ),
         "the senders scaled up from the queue",
     )
+    # the operator scales, then writes the status: wait for the write, not just the scale
+    wait_for(
+        lambda: pool(cluster, "twilio-us")["status"].get("desiredReplicas") == 3,
+        "the pool's status showing the scale",
+    )
     status = pool(cluster, "twilio-us")["status"]
     assert status["queueDepth"]["visible"] == 5
     assert status["desiredReplicas"] == 3

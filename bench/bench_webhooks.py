@@ -1,0 +1,364 @@
+"""`make bench ONLY=webhooks`: what dead subscribers cost healthy ones, and deliveries/s.
+
+The real dispatcher loop (`dispatcher.worker.Dispatcher`, in this process, as
+`wafleet-runner dispatcher` runs it) with its subscriptions and signing Secret
+on a real control plane, the events and retry queues and failure windows on
+the moto server, and local HTTP subscribers in a thread of their own (their
+arrival times are not delayed by the dispatcher's event loop).
+
+- webhook_p99_ratio: the p99 of (publish to the events queue → arrival at a
+  healthy subscriber) for 5 healthy subscribers with 10 dead ones beside (they
+  never answer: every attempt runs out its 5 s timeout) / the same with no dead
+  ones, same events at the same rate, one run each (goal <= 1.2).
+- webhook_deliveries_per_s: deliveries/s to the 5 healthy subscribers from a
+  full events queue / the same POSTs (same bodies, same concurrency) from a bare
+  httpx loop in the same run (goal: ratio >= 0.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from aiohttp import web
+from kubernetes import client, config
+
+from bench.result import BenchResult
+from session_runner.contract.dispatcher_settings import DispatcherSettings
+from session_runner.dispatcher.attempt import client_session
+from session_runner.dispatcher.directory import KubeDirectory
+from session_runner.dispatcher.failures import FailureStore
+from session_runner.dispatcher.main import aws_clients, use_aws_threads
+from session_runner.dispatcher.signing import delivery_headers
+from session_runner.dispatcher.url_safety import parse_networks
+from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
+from session_runner.events.event import Event, EventType, Source
+from session_runner.kube.client import KubeClient
+from session_runner.kube.connection import from_kubeconfig
+from session_runner.sender.ledger import ensure_table
+from session_runner.sender.queue import PoolQueue
+from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
+from tests.harness.devserver import (
+    DEV_ACCESS_KEY_ID,
+    DEV_REGION,
+    DEV_SECRET_ACCESS_KEY,
+    MotoServer,
+)
+from tests.harness.kube import apply_crds, crd_documents
+
+SECRET = "whsec_" + base64.b64encode(b"bench-webhooks-signing-key-32by!").decode()
+HEALTHY, DEAD = 5, 10
+LATENCY_EVENTS = int(os.environ.get("WAFLEET_BENCH_WEBHOOK_EVENTS", "300"))
+RATE_PER_S = 15.0
+THROUGHPUT_EVENTS = int(os.environ.get("WAFLEET_BENCH_WEBHOOK_THROUGHPUT", "600"))
+LOCAL = parse_networks("127.0.0.1/32")
+TABLE = "wafleet-outbound-ledger"
+
+
+def _log(text: str) -> None:
+    print(f"# webhooks: {text}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Subscribers:
+    """Local subscribers on their own thread and loop: healthy paths answer 204 at once and
+    keep (event text, arrival time); `dead` paths never answer."""
+
+    base_url: str = ""
+    #: (path, webhook-id) → (body, first arrival); a delivery made again is counted, not kept
+    arrivals: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    again: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@contextlib.contextmanager
+def subscribers_thread() -> Iterator[Subscribers]:
+    state = Subscribers()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    closing = asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        arrived = time.time()
+        body = await request.read()
+        if request.match_info["path"].startswith("dead"):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), 60)
+            return web.Response(status=503)
+        with state.lock:
+            key = (request.match_info["path"], request.headers["webhook-id"])
+            if key in state.arrivals:
+                state.again += 1
+            else:
+                state.arrivals[key] = (body.decode(), arrived)
+        return web.Response(status=204)
+
+    async def start() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/{path}", handle)
+        runner = web.AppRunner(app, shutdown_timeout=0.1, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        state.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        return runner
+
+    runner = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield state
+    finally:
+        loop.call_soon_threadsafe(closing.set)
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+@dataclass
+class Setup:
+    plane: ControlPlane
+    kubeconfig: Path
+    moto: MotoServer
+    custom: Any
+    core: Any
+
+
+def _namespace(setup: Setup, name: str, subscribers: Subscribers, dead: int) -> None:
+    setup.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    setup.core.create_namespaced_secret(
+        name,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="hooks"),
+            data={"secret": base64.b64encode(SECRET.encode()).decode()},
+        ),
+    )
+    paths = [f"healthy-{n}" for n in range(HEALTHY)] + [f"dead-{n}" for n in range(dead)]
+    for path in paths:
+        # dead ones stay live all through (not tombstoned after 21 failures): they cost
+        # what a dead subscriber costs until then, for the whole run
+        setup.custom.create_namespaced_custom_object(
+            "wafleet.io",
+            "v1alpha1",
+            name,
+            "webhooksubscriptions",
+            {
+                "apiVersion": "wafleet.io/v1alpha1",
+                "kind": "WebhookSubscription",
+                "metadata": {"name": path},
+                "spec": {
+                    "url": f"{subscribers.base_url}/{path}",
+                    "eventTypes": ["message.received"],
+                    "signingSecret": {"name": "hooks"},
+                    "tombstone": {"failuresIn24h": 100000},
+                },
+            },
+        )
+
+
+def _event(namespace: str, n: int, text: str) -> Event:
+    return Event.create(
+        type=EventType.INBOUND,
+        source=Source.SESSION,
+        vendor_message_id=f"3EB0{n:08d}",
+        at=datetime(2026, 12, 6, tzinfo=UTC),
+        namespace=namespace,
+        account="sales",
+        text=text,
+    )
+
+
+async def _dispatch_until(setup: Setup, namespace: str, done: Any, queues: tuple[str, str]) -> None:
+    settings = DispatcherSettings(
+        events_queue=queues[0],
+        retry_queue=queues[1],
+        aws_endpoint_url=setup.moto.endpoint_url,
+        aws_region=DEV_REGION,
+        allowed_networks="127.0.0.1/32",
+    )
+    use_aws_threads(settings.in_flight)  # as `wafleet-runner dispatcher` does
+    sqs, dynamodb = aws_clients(settings)
+    async with (
+        KubeClient(from_kubeconfig(setup.kubeconfig)) as kube,
+        client_session(LOCAL) as http,
+    ):
+        directory = KubeDirectory(kube, namespaces=[namespace])
+        dispatcher = Dispatcher(
+            DispatcherConfig(allowed=LOCAL, in_flight=settings.in_flight),
+            PoolQueue(sqs, queues[0]),
+            PoolQueue(sqs, queues[1]),
+            directory,
+            FailureStore(dynamodb, TABLE),
+            http,
+        )
+        await directory.refresh()
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop))
+        deadline = time.monotonic() + 600
+        try:
+            while not done():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the deliveries did not all arrive within 10 minutes")
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await task
+            _log(f"outcomes: {dict(dispatcher.stats.outcomes)}")
+
+
+def _queues(setup: Setup, suffix: str) -> tuple[str, str]:
+    sqs = boto3.client("sqs", **setup.moto.client_kwargs())
+    urls = tuple(
+        sqs.create_queue(QueueName=f"{kind}-{suffix}", Attributes={"VisibilityTimeout": "60"})[
+            "QueueUrl"
+        ]
+        for kind in ("events", "retries")
+    )
+    return urls[0], urls[1]
+
+
+def latency_run(setup: Setup, dead: int) -> list[float]:
+    """Seconds from publish to arrival, for every healthy delivery."""
+    namespace = f"latency-{dead}"
+    with subscribers_thread() as subscribers:
+        _namespace(setup, namespace, subscribers, dead)
+        queues = _queues(setup, namespace)
+        sqs = boto3.client("sqs", **setup.moto.client_kwargs())
+        published: dict[str, float] = {}
+
+        def publish() -> None:
+            start = time.time()
+            for n in range(LATENCY_EVENTS):
+                time.sleep(max(0.0, start + n / RATE_PER_S - time.time()))
+                text = f"{namespace}-{n}"
+                published[text] = time.time()
+                sqs.send_message(
+                    QueueUrl=queues[0], MessageBody=_event(namespace, n, text).to_json()
+                )
+
+        publisher = threading.Thread(target=publish)
+        publisher.start()
+        expected = LATENCY_EVENTS * HEALTHY
+
+        def done() -> bool:
+            return len(subscribers.arrivals) >= expected
+
+        asyncio.run(_dispatch_until(setup, namespace, done, queues))
+        publisher.join()
+        latencies = []
+        if subscribers.again:
+            _log(f"{subscribers.again} deliveries made again (at least once)")
+        for body, arrived in subscribers.arrivals.values():
+            text = Event.from_json(body).text or ""
+            latencies.append(arrived - published[text])
+        return latencies
+
+
+def throughput_run(setup: Setup) -> tuple[float, float]:
+    """(dispatcher deliveries/s, bare httpx POSTs/s) to the 5 healthy subscribers."""
+    namespace = "throughput"
+    with subscribers_thread() as subscribers:
+        _namespace(setup, namespace, subscribers, 0)
+        queues = _queues(setup, namespace)
+        sqs = boto3.client("sqs", **setup.moto.client_kwargs())
+        bodies = [_event(namespace, n, f"t-{n}").to_json() for n in range(THROUGHPUT_EVENTS)]
+        for start in range(0, len(bodies), 10):
+            sqs.send_message_batch(
+                QueueUrl=queues[0],
+                Entries=[
+                    {"Id": str(i), "MessageBody": b}
+                    for i, b in enumerate(bodies[start : start + 10])
+                ],
+            )
+        expected = THROUGHPUT_EVENTS * HEALTHY
+        started = time.time()
+        asyncio.run(
+            _dispatch_until(setup, namespace, lambda: len(subscribers.arrivals) >= expected, queues)
+        )
+        first = min(a for _, a in subscribers.arrivals.values())
+        last = max(a for _, a in subscribers.arrivals.values())
+        dispatcher_rate = expected / max(last - first, 1e-9)
+        _log(f"dispatcher: {expected} deliveries in {last - started:.1f} s")
+
+        async def bare() -> float:
+            urls = [f"{subscribers.base_url}/healthy-{n}" for n in range(HEALTHY)]
+            work = [(url, body.encode()) for body in bodies for url in urls]
+            limit = asyncio.Semaphore(DispatcherConfig().in_flight)
+            async with httpx.AsyncClient() as http:
+
+                async def post(url: str, body: bytes) -> None:
+                    async with limit:
+                        headers = delivery_headers(
+                            [SECRET], "evt_" + "0" * 32, int(time.time()), body
+                        )
+                        (await http.post(url, content=body, headers=headers)).raise_for_status()
+
+                began = time.time()
+                await asyncio.gather(*(post(url, body) for url, body in work))
+                return len(work) / (time.time() - began)
+
+        return dispatcher_rate, asyncio.run(bare())
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def run() -> list[BenchResult]:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", DEV_ACCESS_KEY_ID)
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", DEV_SECRET_ACCESS_KEY)
+    assets = find_assets()
+    if isinstance(assets, str):
+        raise RuntimeError(f"the webhooks bench needs a real control plane: {assets}")
+    with tempfile.TemporaryDirectory(prefix="wafleet-bench-webhooks-") as tmp, MotoServer() as moto:
+        plane = start_control_plane(assets, Path(tmp) / "control-plane")
+        try:
+            apply_crds(plane, crd_documents())
+            kubeconfig = plane.write_kubeconfig(Path(tmp) / "kubeconfig")
+            api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+            setup = Setup(
+                plane, kubeconfig, moto, client.CustomObjectsApi(api), client.CoreV1Api(api)
+            )
+            ensure_table(boto3.client("dynamodb", **moto.client_kwargs()), TABLE)
+            alone = latency_run(setup, 0)
+            beside = latency_run(setup, DEAD)
+            _log(
+                f"p99 {p99(alone) * 1000:.0f} ms alone, {p99(beside) * 1000:.0f} ms beside "
+                f"{DEAD} dead; medians {statistics.median(alone) * 1000:.0f} / "
+                f"{statistics.median(beside) * 1000:.0f} ms"
+            )
+            dispatcher_rate, bare_rate = throughput_run(setup)
+            _log(f"deliveries/s: dispatcher {dispatcher_rate:.0f}, bare httpx {bare_rate:.0f}")
+            api.close()
+        finally:
+            plane.stop()
+    return [
+        BenchResult(
+            "webhooks",
+            "webhook_p99_ratio",
+            round(p99(beside) * 1000, 1),
+            "ms",
+            round(p99(alone) * 1000, 1),
+            "<= 1.2",
+        ),
+        BenchResult(
+            "webhooks",
+            "webhook_deliveries_per_s",
+            round(dispatcher_rate, 1),
+            "deliveries/s",
+            round(bare_rate, 1),
+            "ratio >= 0.5",
+        ),
+    ]

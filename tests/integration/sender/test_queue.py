@@ -1,0 +1,34 @@
+"""`PoolQueue.send` on the moto server: many messages, ten per call, each with its delay."""
+
+from __future__ import annotations
+
+import time
+
+from session_runner.sender.queue import PoolQueue
+from tests.harness.moto_server import AwsEndpoint
+
+
+async def test_send_puts_every_message_and_holds_back_the_delayed_ones(aws: AwsEndpoint) -> None:
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="send-test")["QueueUrl"]
+    queue = PoolQueue(sqs, url)
+    now_bodies = [f"now-{n}" for n in range(23)]  # three SendMessageBatch calls
+    await queue.send([(body, 0) for body in now_bodies] + [("later", 900)])
+
+    got: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(got) < len(now_bodies) and time.monotonic() < deadline:
+        for message in await queue.receive(wait_s=1):
+            got.append(message.body)
+            await queue.finish(message)
+    assert sorted(got) == sorted(now_bodies)
+    assert await queue.receive(wait_s=1) == []  # "later" is 900 s away
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+async def test_send_of_nothing_makes_no_call(aws: AwsEndpoint) -> None:
+    queue = PoolQueue(aws.client("sqs"), "http://nowhere.invalid/queue")
+    await queue.send([])  # would raise if it called SQS at that URL
