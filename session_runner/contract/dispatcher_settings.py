@@ -79,6 +79,7 @@ class DispatcherSettings(BaseSettings):
         default=5.0, gt=0, le=3600, allow_inf_nan=False, description="Status writes, at most."
     )
     health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables the probes.")
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables /metrics.")
     log_level: str = "info"
 
     @field_validator("namespaces")

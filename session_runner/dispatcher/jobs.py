@@ -9,8 +9,11 @@ message: the event's body once, and per subscription its generation, attempt
 number and due time. An event held back from ten dead subscribers is then one
 message, not ten: a tenth of the requests, and a tenth of what the queue holds
 (the moto server's SQS scans its whole queue on every receive; SQS bills by
-request). The message wakes at its earliest due time; deliveries not yet due
-then go back in one message again.
+request). Deliveries due at about the same time share a message, which wakes
+when the last of them is due: each may be made up to a quarter of its wait
+late (`latest_start`), so ten dead subscribers' held-back deliveries, each
+due when its own breaker reopens, wake once rather than ten times. Deliveries
+not yet due when a message wakes go back in one message again.
 
 The body is carried as it is POSTed, so every attempt sends the same bytes
 under the same `webhook-id`, and each subscription's generation, so a job for
@@ -30,6 +33,8 @@ from session_runner.events.event import EVENT_ID_PATTERN
 #: A delivery due this little later is made with the others of its message that are due,
 #: rather than costing the message another trip through the queue.
 EARLY_S: Final = 1.0
+#: A waiting delivery may be made this share of its wait late, to share a message.
+LATE_RATIO: Final = 0.25
 #: Deliveries per queue message at most: ~150 bytes each beside the body, well inside
 #: SQS's 256 KiB for any body an event can have.
 MAX_PER_MESSAGE: Final = 100
@@ -83,9 +88,10 @@ class WaitingDeliveries(BaseModel):
     deliveries: list[Waiting] = Field(min_length=1, max_length=MAX_PER_MESSAGE)
 
     @property
-    def due_at(self) -> float:
-        """When the message should next be looked at: its earliest delivery's due time."""
-        return min(waiting.due_at for waiting in self.deliveries)
+    def wakes_at(self) -> float:
+        """When the message comes back: its last delivery's due time (`bundled` puts
+        together only deliveries that may wait that long)."""
+        return max(waiting.due_at for waiting in self.deliveries)
 
     def jobs(self) -> list[DeliveryJob]:
         return [
@@ -110,24 +116,45 @@ class WaitingDeliveries(BaseModel):
         return cls.model_validate_json(text)
 
 
-def bundled(jobs: Iterable[DeliveryJob]) -> list[WaitingDeliveries]:
-    """`jobs` as queue messages: one per event (or per `MAX_PER_MESSAGE` of its deliveries),
-    in the order the events first appear. Pure."""
+def latest_start(due_at: float, now: float) -> float:
+    """The latest a delivery due at `due_at` may be made, to share a message. Pure."""
+    return due_at + max(EARLY_S, LATE_RATIO * (due_at - now))
+
+
+def bundled(jobs: Iterable[DeliveryJob], now: float) -> list[WaitingDeliveries]:
+    """`jobs` as queue messages: per event, those due at about the same time together
+    (none woken later than its `latest_start`), at most `MAX_PER_MESSAGE` a message;
+    events in the order they first appear. Pure."""
     by_event: dict[str, list[DeliveryJob]] = {}
     for job in jobs:
         by_event.setdefault(job.webhook_id, []).append(job)
     messages = []
     for webhook_id, same_event in by_event.items():
-        for start in range(0, len(same_event), MAX_PER_MESSAGE):
-            part = same_event[start : start + MAX_PER_MESSAGE]
+        for group in _by_due_time(same_event, now):
             messages.append(
                 WaitingDeliveries(
                     webhook_id=webhook_id,
-                    body=part[0].body,
+                    body=group[0].body,
                     deliveries=[
                         Waiting.model_validate(job.model_dump(exclude={"webhook_id", "body"}))
-                        for job in part
+                        for job in group
                     ],
                 )
             )
     return messages
+
+
+def _by_due_time(jobs: list[DeliveryJob], now: float) -> list[list[DeliveryJob]]:
+    """Greedy, earliest first: a group takes every delivery due before its first one's
+    `latest_start` (the first is the one a later wake-up would hurt most)."""
+    groups: list[list[DeliveryJob]] = []
+    for job in sorted(jobs, key=lambda job: job.due_at):
+        if (
+            groups
+            and len(groups[-1]) < MAX_PER_MESSAGE
+            and job.due_at <= latest_start(groups[-1][0].due_at, now)
+        ):
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups

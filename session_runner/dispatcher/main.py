@@ -4,7 +4,9 @@ Wires the loop (`worker.py`) to its queues (SQS), the failure windows
 (DynamoDB), the subscriptions, secrets and status (the API server: in a pod
 its ServiceAccount, elsewhere the kubeconfig) and one HTTP session whose
 resolver refuses what `url_safety` refuses. On SIGTERM it stops receiving,
-finishes what it holds and writes the status once more.
+finishes what it holds and writes the status once more. The probes serve on
+`health_port`, Prometheus metrics (`dispatcher.metrics`) on `metrics_port`; 0
+turns either off.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+from aiohttp import web
 from botocore.config import Config
 
 from session_runner import health, logs
@@ -23,9 +26,16 @@ from session_runner.contract.dispatcher_settings import DispatcherSettings
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
 from session_runner.dispatcher.failures import FailureStore
+from session_runner.dispatcher.metrics import (
+    DispatcherView,
+    MetricsReporter,
+    breakers_of,
+    build_metrics_app,
+    dispatcher_registry,
+)
 from session_runner.dispatcher.status import KubeStatusWriter
 from session_runner.dispatcher.url_safety import parse_networks
-from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
+from session_runner.dispatcher.worker import Directory, Dispatcher, DispatcherConfig
 from session_runner.dynamodb import client_config
 from session_runner.kube.client import KubeClient
 from session_runner.sender.queue import PoolQueue
@@ -87,6 +97,7 @@ async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
             kube, namespaces=settings.namespace_list, refresh_s=settings.refresh_seconds
         )
         writer = KubeStatusWriter(kube, flush_s=settings.status_flush_seconds)
+        reporter = MetricsReporter(writer)  # counts per subscription, then the status
         dispatcher = Dispatcher(
             DispatcherConfig(
                 allowed=allowed,
@@ -98,26 +109,46 @@ async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
             directory,
             FailureStore(dynamodb, settings.ledger_table),
             http,
-            reporter=writer,
+            reporter=reporter,
         )
         await directory.refresh()
-        probes = None
-        if settings.health_port:
-            probes = await health.serve(
-                health.build_app(lambda: True, lambda: True), settings.health_port
-            )
-        log.info(
-            "dispatcher started",
-            extra={"events_queue": events_url, "retry_queue": retries_url},
-        )
+        servers: list[web.AppRunner] = []
         try:
+            await serve_endpoints(settings, dispatcher, reporter, directory, servers)
+            log.info(
+                "dispatcher started",
+                extra={"events_queue": events_url, "retry_queue": retries_url},
+            )
             await asyncio.gather(
                 directory.keep_fresh(stop), writer.keep_written(stop), dispatcher.run(stop)
             )
         finally:
-            if probes is not None:
-                await probes.cleanup()
+            for server in servers:
+                await server.cleanup()
     log.info("dispatcher stopped", extra={"outcomes": dict(dispatcher.stats.outcomes)})
+
+
+async def serve_endpoints(
+    settings: DispatcherSettings,
+    dispatcher: Dispatcher,
+    reporter: MetricsReporter,
+    directory: Directory,
+    servers: list[web.AppRunner],
+) -> None:
+    """Start the probes and /metrics on their ports (0: not served), appending each
+    server to `servers` as it starts so the caller stops what did start."""
+    if settings.health_port:
+        app = health.build_app(lambda: True, lambda: True)
+        servers.append(await health.serve(app, settings.health_port))
+    if settings.metrics_port:
+        view = DispatcherView(
+            stats=dispatcher.stats,
+            reporter=reporter,
+            breakers=lambda: breakers_of(dispatcher),
+            subscriptions=lambda: [subscriber.key for subscriber in directory.subscribers()],
+        )
+        metrics_app = build_metrics_app(dispatcher_registry(view))
+        servers.append(await health.serve(metrics_app, settings.metrics_port))
 
 
 def main(settings: DispatcherSettings) -> int:

@@ -35,8 +35,9 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final, Protocol
 
 import aiohttp
@@ -400,6 +401,10 @@ class Dispatcher:
             return job.retry(now + decision.delay_s)
         return None
 
+    def breakers(self) -> Mapping[str, Breaker]:
+        """The replica's breakers by subscription (``namespace/name``), read only (metrics)."""
+        return MappingProxyType(self._breakers)
+
     def _held_back(self, job: DeliveryJob, now: float) -> DeliveryJob:
         """Postponed by its subscriber's open breaker."""
         self.stats.count("postponed")
@@ -410,10 +415,10 @@ class Dispatcher:
         return self._tombstoned.get(subscriber.key) == subscriber.generation
 
     async def _put(self, jobs: list[DeliveryJob]) -> None:
-        """On the retry queue, each event's jobs in one message (`jobs.bundled`), visible at
-        their earliest due time (or after SQS's longest delay, 900 s), ten messages a call."""
+        """On the retry queue, each event's jobs due at about the same time in one message
+        (`jobs.bundled`), visible when they are due (or after SQS's longest delay, 900 s),
+        ten messages a call."""
         if jobs:
             now = self._clock()
-            await self.retries.send(
-                [(message.to_json(), hold_for(message.due_at, now)) for message in bundled(jobs)]
-            )
+            messages = bundled(jobs, now)
+            await self.retries.send([(m.to_json(), hold_for(m.wakes_at, now)) for m in messages])

@@ -8,7 +8,7 @@ received message again, so `QueueMessage` carries it next to the body.
 Deletes are coalesced: `finish` waits until its message is deleted, but the
 deletes asked for within `delete_linger_s` (or ten of them) go out as one
 DeleteMessageBatch, which takes a round trip per ten messages instead of one
-each. A message settled in the ledger and not yet deleted is harmless: if it
+each. `send` (the webhook dispatcher's retry queue) is coalesced the same way. A message settled in the ledger and not yet deleted is harmless: if it
 came back, the ledger would say DONE.
 """
 
@@ -59,6 +59,8 @@ class PoolQueue:
         self.dead_letter_url = dead_letter_url
         self.delete_linger_s = delete_linger_s
         self._deletes: list[tuple[QueueMessage, asyncio.Future[None]]] = []
+        self._sends: list[tuple[tuple[str, int], asyncio.Future[None]]] = []
+        self._send_timer: asyncio.TimerHandle | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
 
@@ -111,22 +113,61 @@ class PoolQueue:
         return {m.receipt_handle for n, m in enumerate(messages) if str(n) in copied}
 
     async def send(self, messages: Sequence[tuple[str, int]]) -> None:
-        """Put each (body, delay_s ≤ 900) on this queue, ten per SendMessageBatch; returns
-        once all are taken, raises `SendError` when SQS refused any (those taken stay)."""
-        for start in range(0, len(messages), MAX_BATCH):
-            batch = messages[start : start + MAX_BATCH]
+        """Put each (body, delay_s ≤ 900) on this queue; returns once all are taken, raises
+        `SendError` when SQS refused any (those taken stay). Coalesced like `finish`: the
+        messages asked for within `delete_linger_s` go out ten per SendMessageBatch,
+        whoever asked."""
+        if not messages:
+            return
+        loop = asyncio.get_running_loop()
+        waits = []
+        for body, delay in messages:
+            done: asyncio.Future[None] = loop.create_future()
+            self._sends.append(((body, max(0, min(delay, 900))), done))
+            waits.append(done)
+        if len(self._sends) >= MAX_BATCH:
+            self._flush_sends()
+        elif self._send_timer is None:
+            self._send_timer = loop.call_later(self.delete_linger_s, self._flush_sends)
+        results = await asyncio.gather(*waits, return_exceptions=True)
+        refused = [r for r in results if isinstance(r, BaseException)]
+        if refused:
+            raise SendError(f"{len(refused)} of {len(messages)} refused: {refused[0]}")
+
+    def _flush_sends(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        while self._sends:
+            batch, self._sends = self._sends[:MAX_BATCH], self._sends[MAX_BATCH:]
+            task = asyncio.create_task(self._send_batch(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _send_batch(self, batch: list[tuple[tuple[str, int], asyncio.Future[None]]]) -> None:
+        try:
             answer = await asyncio.to_thread(
                 self.sqs.send_message_batch,
                 QueueUrl=self.url,
                 Entries=[
-                    {"Id": str(n), "MessageBody": body, "DelaySeconds": max(0, min(delay, 900))}
-                    for n, (body, delay) in enumerate(batch)
+                    {"Id": str(n), "MessageBody": body, "DelaySeconds": delay}
+                    for n, ((body, delay), _) in enumerate(batch)
                 ],
             )
-            refused = answer.get("Failed", [])
-            if refused:
-                codes = sorted({str(item.get("Code")) for item in refused})
-                raise SendError(f"{len(refused)} of {len(batch)} refused: {', '.join(codes)}")
+        except Exception as error:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        refused = {str(item.get("Id")): item for item in answer.get("Failed", [])}
+        for n, (_, done) in enumerate(batch):
+            if done.done():
+                continue
+            refusal = refused.get(str(n))
+            if refusal is None:
+                done.set_result(None)
+            else:
+                done.set_exception(SendError(f"send refused: {refusal.get('Code')}"))
 
     async def release(self, message: QueueMessage, delay_s: int = 0) -> None:
         """Give the message back (visible again after `delay_s`): not sent, try later."""

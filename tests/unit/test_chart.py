@@ -773,3 +773,67 @@ def test_schema_rejects_a_bad_dispatcher_setting(helm: Path, setting: str, key: 
     proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", setting)
     assert proc.returncode != 0, f"--set {setting} was accepted"
     assert key in proc.stderr
+
+
+# ---------------------------------------------------------------- the dispatcher's metrics port
+
+
+def dispatcher_container(helm: Path, tmp_path: Path, **dispatcher: Any) -> dict[str, Any]:
+    values = tmp_path / "dispatcher-values.yaml"
+    settings = {**DISPATCHER_VALUES["dispatcher"], **dispatcher}
+    values.write_text(yaml.safe_dump({**DISPATCHER_VALUES, "dispatcher": settings}))
+    objects = cc.render(helm, CHART, values)
+    (deployment,) = [o for o in dispatcher_objects(objects) if o.kind == "Deployment"]
+    (container,) = cc.pod_template(deployment)["spec"]["containers"]
+    return dict(container)
+
+
+@pytest.mark.parametrize(
+    ("values", "served", "port"),
+    [
+        pytest.param({}, 9090, 9090, id="default"),
+        pytest.param({"metricsPort": 9102}, 9102, 9102, id="another port"),
+        pytest.param({"metricsPort": 0}, 0, None, id="off"),
+    ],
+)
+def test_dispatcher_serves_metrics_on_the_port_it_names(
+    helm: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    values: dict[str, Any],
+    served: int,
+    port: int | None,
+) -> None:
+    """The container port named `metrics` (as on the sender pods) is the one the dispatcher
+    listens on, as its settings read the rendered env; 0 serves and names none."""
+    from session_runner.contract.dispatcher_settings import DispatcherSettings
+
+    container = dispatcher_container(helm, tmp_path, **values)
+    for name in list(os.environ):
+        if name.startswith("WAFLEET_"):
+            monkeypatch.delenv(name)
+    for name, value in env_of(container).items():
+        monkeypatch.setenv(name, value)
+    settings = DispatcherSettings()
+    assert settings.metrics_port == served
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports.get("metrics") == port
+    assert ports["health"] == settings.health_port != settings.metrics_port
+
+
+def test_dispatcher_metrics_and_health_ports_must_differ(helm: Path) -> None:
+    proc = cc.run_helm(
+        helm, "template", "x", str(CHART),
+        "--set", "dispatcher.enabled=true", "--set", "dispatcher.metricsPort=8081",
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "dispatcher.metricsPort and dispatcher.healthPort must differ" in proc.stderr
+
+
+@pytest.mark.parametrize("port", ["80", "-1", "65536", '"9090"'])
+def test_schema_rejects_a_bad_dispatcher_metrics_port(helm: Path, port: str) -> None:
+    proc = cc.run_helm(
+        helm, "template", "x", str(CHART), "--set-json", f"dispatcher.metricsPort={port}"
+    )
+    assert proc.returncode != 0, f"dispatcher.metricsPort={port} was accepted"
+    assert "metricsPort" in proc.stderr

@@ -153,6 +153,7 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
         refresh_seconds=1.0,
         status_flush_seconds=1.0,
         health_port=0,
+        metrics_port=0,
     )
     env = {
         **os.environ,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from session_runner.sender.queue import PoolQueue
@@ -32,3 +33,23 @@ async def test_send_puts_every_message_and_holds_back_the_delayed_ones(aws: AwsE
 async def test_send_of_nothing_makes_no_call(aws: AwsEndpoint) -> None:
     queue = PoolQueue(aws.client("sqs"), "http://nowhere.invalid/queue")
     await queue.send([])  # would raise if it called SQS at that URL
+
+
+async def test_sends_asked_for_at_once_share_their_calls(aws: AwsEndpoint) -> None:
+    """Five handlers each putting two messages at the same moment: one SendMessageBatch."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="send-shared")["QueueUrl"]
+    calls: list[int] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.SendMessageBatch",
+        lambda params, **_: calls.append(len(params["Entries"])),
+    )
+    queue = PoolQueue(sqs, url)
+    await asyncio.gather(*(queue.send([(f"{n}-a", 0), (f"{n}-b", 0)]) for n in range(5)))
+    assert calls == [10]
+    got: list[str] = []
+    while len(got) < 10:
+        batch = await queue.receive(wait_s=1)
+        assert batch, f"only {len(got)} of 10 arrived"
+        got += [message.body for message in batch]
+    assert sorted(got) == sorted(f"{n}-{x}" for n in range(5) for x in "ab")

@@ -12,8 +12,10 @@ from session_runner.dispatcher.jobs import (
     EARLY_S,
     MAX_PER_MESSAGE,
     DeliveryJob,
+    Waiting,
     WaitingDeliveries,
     bundled,
+    latest_start,
 )
 
 NOW = 1_765_000_000.0
@@ -62,18 +64,43 @@ def test_an_events_jobs_travel_in_one_message_and_come_back_as_they_went() -> No
     jobs = [
         job(EVENT_A, "crm", NOW + 30),
         job(EVENT_B, "crm", NOW + 5, attempt=2),
-        job(EVENT_A, "erp", NOW + 40, attempt=3),
+        job(EVENT_A, "erp", NOW + 37, attempt=3),
     ]
-    messages = bundled(jobs)
+    messages = bundled(jobs, NOW)
     assert [m.webhook_id for m in messages] == [EVENT_A, EVENT_B]
-    assert messages[0].due_at == NOW + 30  # the earliest of its deliveries
+    assert messages[0].wakes_at == NOW + 37  # 30 s away, it may wait 7.5 s more: both in one
     back = [WaitingDeliveries.from_json(m.to_json()) for m in messages]
     assert [j for m in back for j in m.jobs()] == [jobs[0], jobs[2], jobs[1]]
 
 
+@pytest.mark.parametrize(
+    ("offsets", "groups"),
+    [
+        pytest.param([0.0, 0.5, 1.0], [[0.0, 0.5, 1.0]], id="due now: within a second together"),
+        pytest.param([0.0, 1.5], [[0.0], [1.5]], id="due now and later: apart"),
+        pytest.param([30.0, 37.5], [[30.0, 37.5]], id="30 s away: up to 7.5 s late"),
+        pytest.param([30.0, 38.0], [[30.0], [38.0]], id="more than a quarter late: apart"),
+        pytest.param(
+            [900.0, 1000.0, 1100.0, 1130.0],
+            [[900.0, 1000.0, 1100.0], [1130.0]],
+            id="the earliest of a group bounds it",
+        ),
+        pytest.param([45.0, 31.0, 33.0], [[31.0, 33.0], [45.0]], id="in order of due time"),
+    ],
+)
+def test_deliveries_due_at_about_the_same_time_share_a_message(
+    offsets: list[float], groups: list[list[float]]
+) -> None:
+    jobs = [job(EVENT_A, f"s{n}", NOW + o) for n, o in enumerate(offsets)]
+    got = [[w.due_at - NOW for w in m.deliveries] for m in bundled(jobs, NOW)]
+    assert got == groups
+    for message in bundled(jobs, NOW):  # none is made later than it may be
+        assert all(message.wakes_at <= latest_start(w.due_at, NOW) for w in message.deliveries)
+
+
 def test_a_message_holds_at_most_its_share_of_deliveries() -> None:
     many = [job(EVENT_A, f"s{n}", NOW) for n in range(MAX_PER_MESSAGE * 2 + 1)]
-    sizes = [len(m.deliveries) for m in bundled(many)]
+    sizes = [len(m.deliveries) for m in bundled(many, NOW)]
     assert sizes == [MAX_PER_MESSAGE, MAX_PER_MESSAGE, 1]
 
 
@@ -88,7 +115,14 @@ def test_a_message_holds_at_most_its_share_of_deliveries() -> None:
 def test_split_into_due_and_waiting(
     offsets: list[float], due: list[str], waiting: list[str]
 ) -> None:
-    [message] = bundled(job(EVENT_A, f"s{n}", NOW + o) for n, o in enumerate(offsets))
+    message = WaitingDeliveries(
+        webhook_id=EVENT_A,
+        body="{}",
+        deliveries=[
+            Waiting(namespace="shop", subscription=f"s{n}", generation=1, attempt=1, due_at=NOW + o)
+            for n, o in enumerate(offsets)
+        ],
+    )
     now_jobs, later_jobs = message.split(NOW)
     assert [j.subscription for j in now_jobs] == due
     assert [j.subscription for j in later_jobs] == waiting
@@ -98,8 +132,8 @@ def test_split_into_due_and_waiting(
     "broken",
     [
         '{"webhook_id": "evt_1"}',
-        bundled([JOB])[0].to_json().replace('"attempt":1', '"attempt":0'),
-        bundled([JOB])[0].to_json()[:-1] + ',"extra":1}',  # an unknown field
+        bundled([JOB], NOW)[0].to_json().replace('"attempt":1', '"attempt":0'),
+        bundled([JOB], NOW)[0].to_json()[:-1] + ',"extra":1}',  # an unknown field
         json.dumps({"webhook_id": EVENT_A, "body": "{}", "deliveries": []}),  # none waiting
         "not json",
     ],
