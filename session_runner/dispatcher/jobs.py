@@ -52,10 +52,16 @@ class DeliveryJob(BaseModel):
     attempt: int = Field(ge=1, description="The number of the attempt this job makes.")
     due_at: float = Field(description="Epoch seconds: not to be attempted before.")
     body: str = Field(min_length=2, description="The event as subscribers receive it (JSON).")
+    since: float | None = Field(None, description="When its first attempt was due.")
 
     @property
     def subscriber_key(self) -> str:
         return f"{self.namespace}/{self.subscription}"
+
+    @property
+    def first_due(self) -> float:
+        """When its first attempt was due (how long it has been held is counted from it)."""
+        return self.due_at if self.since is None else self.since
 
     def retry(self, due_at: float) -> Self:
         """The next attempt, due at `due_at` (after a failed one)."""
@@ -76,6 +82,7 @@ class Waiting(BaseModel):
     generation: int = Field(ge=0)
     attempt: int = Field(ge=1)
     due_at: float
+    since: float | None = None
 
 
 class WaitingDeliveries(BaseModel):

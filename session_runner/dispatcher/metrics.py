@@ -43,6 +43,7 @@ from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTO
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from session_runner.dispatcher.breaker import Breaker
+from session_runner.dispatcher.fate import Fate
 from session_runner.dispatcher.jobs import DeliveryJob
 from session_runner.dispatcher.retry_decision import Decision, Verdict
 from session_runner.dispatcher.subscriber import Subscriber
@@ -80,7 +81,7 @@ STAT_OUTCOMES: Final = (
     *(verdict.value for verdict in Verdict),
     "tombstoned",
     "postponed",
-    "dropped",
+    *(f.value for f in Fate if f is not Fate.ATTEMPT),  # held, dropped
     "not-an-event",
     "not-waiting-deliveries",
 )

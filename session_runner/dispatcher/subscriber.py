@@ -43,6 +43,8 @@ class Subscriber:
     #: switched off at this very generation (any spec change, `disabled` back to false
     #: included, makes a new generation and so resurrects it)
     tombstoned: bool = False
+    #: `tombstone.heldEvents: Replay`: events for it while tombstoned wait (`fate.py`)
+    replay_held: bool = False
 
     @property
     def key(self) -> str:
@@ -85,4 +87,5 @@ class Subscriber:
             failures_in_24h=int(tombstone.get("failuresIn24h", DEFAULT_FAILURES_IN_24H)),
             disabled=bool(spec.get("disabled", False)),
             tombstoned=tombstoned,
+            replay_held=tombstone.get("heldEvents") == "Replay",
         )

@@ -6,7 +6,8 @@
                     once; the rest (and what must wait again) back in one message
                     (≤ 900 s a time) ─► deleted
 
-    one delivery:  subscriber gone, disabled or tombstoned → dropped
+    one delivery:  subscriber gone, disabled or tombstoned → dropped (tombstoned with
+                     heldEvents: Replay → held on the retry queue, `fate.py`)
                    breaker open → postponed until it reopens (not an attempt: nothing
                      was tried); its `concurrency` in use → `busy.when_busy`: a brief wait
                      here, or postponed until a slot is sure to be free
@@ -49,6 +50,7 @@ from session_runner.dispatcher.busy import WhenBusy, when_busy
 from session_runner.dispatcher.directory import DirectoryError
 from session_runner.dispatcher.failure_window import in_window, over_limit
 from session_runner.dispatcher.failures import FailureStore, FailureStoreError
+from session_runner.dispatcher.fate import Fate, fate
 from session_runner.dispatcher.jobs import DeliveryJob, WaitingDeliveries, bundled
 from session_runner.dispatcher.retry_decision import (
     Decision,
@@ -171,6 +173,9 @@ class DispatcherConfig:
     #: Queue messages in hand at once, per queue (each a fan-out or one delivery).
     in_flight: int = 32
     receive_wait_s: int = 20
+    #: How often deliveries held for a tombstoned subscription (heldEvents: Replay) are
+    #: looked at: SQS's longest delay, so each costs one message per 15 minutes.
+    park_s: float = 900.0
 
 
 @dataclass
@@ -263,9 +268,14 @@ class Dispatcher:
             self.stats.count("not-an-event")
             await self.events.finish(message)
             return
-        targets = routes(event, self.directory.subscribers())
-        body = event.to_json()
         now = self._clock()
+        # those that may be tried go first: the bookkeeping of the held-back ones (an open
+        # breaker) then runs while their requests are out, not before they start
+        targets = sorted(
+            routes(event, self.directory.subscribers()),
+            key=lambda subscriber: not self._breakers.get(subscriber.key, Breaker()).allows(now),
+        )
+        body = event.to_json()
         later = await asyncio.gather(
             *(
                 self._deliver(
@@ -276,6 +286,7 @@ class Dispatcher:
                         generation=subscriber.generation,
                         attempt=1,
                         due_at=now,
+                        since=now,
                         body=body,
                     )
                 )
@@ -307,10 +318,13 @@ class Dispatcher:
         the queue message that asked for the delivery."""
         key = job.subscriber_key
         subscriber = self.directory.get(key)
-        if subscriber is None or not subscriber.live or self._switched_off(subscriber):
-            self.stats.count("dropped")
-            return None
         now = self._clock()
+        switched_off = subscriber is not None and self._switched_off(subscriber)
+        verdict = fate(subscriber, switched_off, job.first_due, now)
+        if verdict is not Fate.ATTEMPT:
+            self.stats.count(verdict.value)
+            return job.postponed(now + self.config.park_s) if verdict is Fate.HOLD else None
+        assert subscriber is not None
         if not self._breakers.get(key, Breaker()).allows(now):
             return self._held_back(job, now)
         slots = self._slots.setdefault(key, Slots(self.config.concurrency_per_subscriber))
@@ -394,7 +408,8 @@ class Dispatcher:
             self._tombstoned[subscriber.key] = subscriber.generation
             self.stats.count("tombstoned")
             await self.reporter.tombstoned(subscriber, reason, failures_24h)
-            return None
+            # held for its resurrection, as the events after it are (`fate.py`)
+            return job.retry(now + self.config.park_s) if subscriber.replay_held else None
         await self.reporter.failed(subscriber, job, decision, failures_24h, status)
         if decision.verdict is Verdict.RETRY:
             assert decision.delay_s is not None

@@ -7,7 +7,7 @@ tests never see each other's buckets or queues.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,3 +56,19 @@ def flip_a_byte_of_a_chunk(s3: Any, bucket: str, account_prefix: str) -> str:
     blob[len(blob) // 2] ^= 0x10
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(blob))
     return key
+
+
+def queued_messages(sqs: Any, urls: Iterable[str]) -> int:
+    """Messages on these queues in any state: visible, in flight, or delayed."""
+    total = 0
+    for url in urls:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        total += sum(int(value) for value in attributes.values())
+    return total

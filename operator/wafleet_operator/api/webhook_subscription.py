@@ -66,6 +66,13 @@ class RetryPolicy(KubeModel):
     )
 
 
+class HeldEvents(StrEnum):
+    """What becomes of the events for a subscription while it is tombstoned."""
+
+    DROP = "Drop"
+    REPLAY = "Replay"
+
+
 class TombstonePolicy(KubeModel):
     """A dead subscriber is switched off instead of burning retries forever."""
 
@@ -75,6 +82,11 @@ class TombstonePolicy(KubeModel):
         le=100000,
         alias="failuresIn24h",
         description="Tombstone after more than this many failed deliveries in 24 hours.",
+    )
+    held_events: HeldEvents = Field(
+        HeldEvents.DROP,
+        alias="heldEvents",
+        description="Events while tombstoned: Drop, or Replay on resurrection (held up to 24 h).",
     )
 
 

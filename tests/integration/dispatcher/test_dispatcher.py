@@ -32,7 +32,7 @@ from session_runner.kube.connection import from_kubeconfig
 from session_runner.sender.ledger import client_config, ensure_table
 from session_runner.sender.queue import PoolQueue
 from tests.harness.kube import KubeApi
-from tests.harness.moto_server import AwsEndpoint
+from tests.harness.moto_server import AwsEndpoint, queued_messages
 from tests.integration.conftest import Cluster, secret
 
 SECRET = "whsec_" + base64.b64encode(b"dispatcher-test-signing-key-32b!").decode()
@@ -151,18 +151,7 @@ class Rig:
         return event
 
     def waiting(self) -> int:
-        total = 0
-        for url in (self.events_url, self.retries_url):
-            attributes = self.sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            total += sum(int(v) for v in attributes.values())
-        return total
+        return queued_messages(self.sqs, (self.events_url, self.retries_url))
 
 
 @pytest.fixture
@@ -191,7 +180,8 @@ async def rig(
     ):
         directory = KubeDirectory(kube, namespaces=[kube_api.namespace], refresh_s=0.5)
         dispatcher = Dispatcher(
-            DispatcherConfig(allowed=parse_networks("127.0.0.1/32"), receive_wait_s=1),
+            # held deliveries (heldEvents: Replay) looked at every second, not every 900
+            DispatcherConfig(allowed=parse_networks("127.0.0.1/32"), receive_wait_s=1, park_s=1.0),
             PoolQueue(aws.client("sqs"), events_url),
             PoolQueue(aws.client("sqs"), retries_url),
             directory,
@@ -288,6 +278,43 @@ async def test_gone_is_tombstoned_at_once_and_the_others_are_unaffected(rig: Rig
     assert sorted(e for _, e, _ in rig.heard.delivered) == sorted(
         verified_ids(rig.subscribers.got("crm"))
     )
+
+
+async def test_events_held_while_tombstoned_are_replayed_on_resurrection_or_dropped(
+    rig: Rig,
+) -> None:
+    """Two subscribers answer 410 once, then 204: one set to Replay, one to Drop (the
+    default). Both are tombstoned by the first event; the next two wait for the one and are
+    dropped for the other; a spec change resurrects both."""
+    rig.subscribe("replaying", "replaying", tombstone={"heldEvents": "Replay"})
+    rig.subscribe("dropping", "dropping")
+    for path in ("replaying", "dropping"):
+        rig.subscribers.answers[path] = [410, 204]
+    async with running(rig):
+        first = rig.publish(1)
+        await until(lambda: len(rig.heard.tombstoned) == 2)
+        later = [rig.publish(2), rig.publish(3)]
+        await until(lambda: rig.dispatcher.stats.outcomes["dropped"] >= 2)
+        await until(lambda: rig.dispatcher.stats.outcomes["held"] >= 6)  # each looked at again
+        assert len(rig.subscribers.got("replaying")) == 1  # held, not sent
+        for name in ("replaying", "dropping"):  # any spec change is a new generation
+            rig.cluster.custom.patch_namespaced_custom_object(
+                "wafleet.io",
+                "v1alpha1",
+                rig.cluster.namespace,
+                "webhooksubscriptions",
+                name,
+                {"spec": {"timeoutSeconds": 6}},
+            )
+        await until(lambda: len(rig.subscribers.got("replaying")) >= 4 and rig.waiting() == 0)
+        fourth = rig.publish(4)
+        await until(lambda: len(rig.subscribers.got("dropping")) == 2 and rig.waiting() == 0)
+
+    replayed = verified_ids(rig.subscribers.got("replaying"))
+    assert replayed[0] == first.id  # the 410
+    assert sorted(replayed[1:4]) == sorted([first.id, *(e.id for e in later)])
+    # Drop: the events while it was off never reach it; the one after does
+    assert verified_ids(rig.subscribers.got("dropping")) == [first.id, fourth.id]
 
 
 def verified_ids(got: list[tuple[dict[str, str], bytes]]) -> list[str]:

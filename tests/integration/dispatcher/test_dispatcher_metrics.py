@@ -38,7 +38,7 @@ from session_runner.events.event import Event, EventType, Source
 from session_runner.sender.ledger import ensure_table
 from session_runner.sender.queue import PoolQueue
 from tests.harness.devserver import free_port
-from tests.harness.moto_server import AwsEndpoint
+from tests.harness.moto_server import AwsEndpoint, queued_messages
 
 SECRET = "whsec_" + base64.b64encode(b"metrics-test-signing-key-32byte!").decode()
 TABLE = "wafleet-outbound-ledger"
@@ -125,18 +125,7 @@ async def scrape(url: str) -> tuple[str, Samples]:
 
 
 def queued(sqs: Any, urls: tuple[str, ...]) -> int:
-    total = 0
-    for url in urls:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        total += sum(int(value) for value in attributes.values())
-    return total
+    return queued_messages(sqs, urls)
 
 
 async def until(done: Callable[[], bool], limit_s: float = 60) -> None:
