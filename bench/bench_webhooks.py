@@ -56,7 +56,7 @@ from session_runner.contract.dispatcher_settings import DispatcherSettings
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
 from session_runner.dispatcher.failures import FailureStore
-from session_runner.dispatcher.main import aws_clients, use_aws_threads
+from session_runner.dispatcher.main import RETRY_PUT_LINGER_S, aws_clients, use_aws_threads
 from session_runner.dispatcher.signing import delivery_headers
 from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
@@ -231,7 +231,7 @@ async def _dispatch_until(setup: Setup, namespace: str, done: Any, queues: tuple
         dispatcher = Dispatcher(
             DispatcherConfig(allowed=LOCAL, in_flight=settings.in_flight),
             PoolQueue(sqs, queues[0]),
-            PoolQueue(retries_sqs, queues[1]),
+            PoolQueue(retries_sqs, queues[1], send_linger_s=RETRY_PUT_LINGER_S),
             directory,
             FailureStore(dynamodb, TABLE),
             http,

@@ -53,11 +53,14 @@ class PoolQueue:
         dead_letter_url: str | None = None,
         *,
         delete_linger_s: float = DELETE_LINGER_S,
+        send_linger_s: float | None = None,
     ) -> None:
         self.sqs = sqs
         self.url = url
         self.dead_letter_url = dead_letter_url
         self.delete_linger_s = delete_linger_s
+        #: how long a `send` waits for others to share its call (default: as deletes)
+        self.send_linger_s = delete_linger_s if send_linger_s is None else send_linger_s
         self._deletes: list[tuple[QueueMessage, asyncio.Future[None]]] = []
         self._sends: list[tuple[tuple[str, int], asyncio.Future[None]]] = []
         self._send_timer: asyncio.TimerHandle | None = None
@@ -115,7 +118,7 @@ class PoolQueue:
     async def send(self, messages: Sequence[tuple[str, int]]) -> None:
         """Put each (body, delay_s ≤ 900) on this queue; returns once all are taken, raises
         `SendError` when SQS refused any (those taken stay). Coalesced like `finish`: the
-        messages asked for within `delete_linger_s` go out ten per SendMessageBatch,
+        messages asked for within `send_linger_s` go out ten per SendMessageBatch,
         whoever asked."""
         if not messages:
             return
@@ -128,7 +131,7 @@ class PoolQueue:
         if len(self._sends) >= MAX_BATCH:
             self._flush_sends()
         elif self._send_timer is None:
-            self._send_timer = loop.call_later(self.delete_linger_s, self._flush_sends)
+            self._send_timer = loop.call_later(self.send_linger_s, self._flush_sends)
         results = await asyncio.gather(*waits, return_exceptions=True)
         refused = [r for r in results if isinstance(r, BaseException)]
         if refused:

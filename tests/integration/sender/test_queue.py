@@ -53,3 +53,22 @@ async def test_sends_asked_for_at_once_share_their_calls(aws: AwsEndpoint) -> No
         assert batch, f"only {len(got)} of 10 arrived"
         got += [message.body for message in batch]
     assert sorted(got) == sorted(f"{n}-{x}" for n in range(5) for x in "ab")
+
+
+async def test_a_longer_send_linger_gathers_sends_asked_for_apart(aws: AwsEndpoint) -> None:
+    """The dispatcher's retry queue lingers 0.5 s: puts 0.1 s apart share one call."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="send-linger")["QueueUrl"]
+    calls: list[int] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.SendMessageBatch",
+        lambda params, **_: calls.append(len(params["Entries"])),
+    )
+    queue = PoolQueue(sqs, url, send_linger_s=0.5)
+
+    async def send_after(delay_s: float, body: str) -> None:
+        await asyncio.sleep(delay_s)
+        await queue.send([(body, 0)])
+
+    await asyncio.gather(send_after(0.0, "first"), send_after(0.1, "second"))
+    assert calls == [2]
