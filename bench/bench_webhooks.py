@@ -52,11 +52,12 @@ from aiohttp import web
 from kubernetes import client, config
 
 from bench.result import BenchResult
+from session_runner.aws_threads import use_aws_threads
 from session_runner.contract.dispatcher_settings import DispatcherSettings
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
 from session_runner.dispatcher.failures import FailureStore
-from session_runner.dispatcher.main import RETRY_PUT_LINGER_S, aws_clients, use_aws_threads
+from session_runner.dispatcher.main import RETRY_PUT_LINGER_S, aws_clients, aws_threads
 from session_runner.dispatcher.signing import delivery_headers
 from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
@@ -220,7 +221,7 @@ async def _dispatch_until(setup: Setup, namespace: str, done: Any, queues: tuple
         aws_region=DEV_REGION,
         allowed_networks="127.0.0.1/32",
     )
-    use_aws_threads(settings.in_flight)  # as `wafleet-runner dispatcher` does
+    use_aws_threads(aws_threads(settings.in_flight))  # as `wafleet-runner dispatcher` does
     sqs, dynamodb = aws_clients(settings)
     retries_sqs = boto3.client("sqs", **setup.retries_moto.client_kwargs())
     async with (

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import boto3
@@ -22,6 +21,7 @@ from botocore.config import Config
 
 from session_runner import health, logs
 from session_runner.aws_location import client_location
+from session_runner.aws_threads import use_aws_threads
 from session_runner.contract.dispatcher_settings import DispatcherSettings
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
@@ -75,12 +75,6 @@ def aws_threads(in_flight: int) -> int:
     return 2 * in_flight + 4
 
 
-def use_aws_threads(in_flight: int) -> None:
-    """Make the running loop's default executor (`asyncio.to_thread`) `aws_threads` wide."""
-    executor = ThreadPoolExecutor(aws_threads(in_flight), thread_name_prefix="aws")
-    asyncio.get_running_loop().set_default_executor(executor)
-
-
 def queue_url(sqs: Any, queue: str) -> str:
     """A queue's URL from its URL or its name."""
     if queue.startswith(("https://", "http://")):
@@ -89,7 +83,7 @@ def queue_url(sqs: Any, queue: str) -> str:
 
 
 async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
-    use_aws_threads(settings.in_flight)
+    use_aws_threads(aws_threads(settings.in_flight))
     sqs, dynamodb = aws_clients(settings)
     events_url = await asyncio.to_thread(queue_url, sqs, settings.events_queue)
     retries_url = await asyncio.to_thread(queue_url, sqs, settings.retry_queue)

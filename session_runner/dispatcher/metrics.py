@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from session_runner.dispatcher.breaker import Breaker
@@ -48,7 +48,7 @@ from session_runner.dispatcher.jobs import DeliveryJob
 from session_runner.dispatcher.retry_decision import Decision, Verdict
 from session_runner.dispatcher.subscriber import Subscriber
 from session_runner.dispatcher.worker import Dispatcher, DispatcherStats, LogReporter, Reporter
-from session_runner.sender.metrics import build_metrics_app
+from session_runner.sender.metrics import build_metrics_app, role_registry
 
 __all__ = [
     "DELIVERY_OUTCOMES",
@@ -247,11 +247,5 @@ class DispatcherCollector:
 
 
 def dispatcher_registry(view: DispatcherView, *, process: bool = True) -> CollectorRegistry:
-    """The replica's registry: its `DispatcherCollector`, and (``process``) the process,
-    platform and garbage-collector collectors (memory, CPU, open files)."""
-    registry = CollectorRegistry()
-    registry.register(DispatcherCollector(view))
-    if process:
-        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            registry.register(collector)
-    return registry
+    """The replica's registry: its `DispatcherCollector` (`sender.metrics.role_registry`)."""
+    return role_registry(DispatcherCollector(view), process=process)

@@ -325,8 +325,9 @@ class Dispatcher:
             self.stats.count(verdict.value)
             return job.postponed(now + self.config.park_s) if verdict is Fate.HOLD else None
         assert subscriber is not None
-        if not self._breakers.get(key, Breaker()).allows(now):
-            return self._held_back(job, now)
+        breaker = self._breakers.get(key, Breaker())
+        if not breaker.allows(now):
+            return self._held_back(job, breaker, now)
         slots = self._slots.setdefault(key, Slots(self.config.concurrency_per_subscriber))
         taken_at = now
         if not await slots.take(taken_at, subscriber.timeout_s):
@@ -337,7 +338,7 @@ class Dispatcher:
         breaker = self._breakers.get(key, Breaker())
         if not breaker.allows(now):  # it opened, or its probe went out, while this waited
             slots.give_back(taken_at)
-            return self._held_back(job, now)
+            return self._held_back(job, breaker, now)
         self._breakers[key] = probe(breaker)
         try:
             try:
@@ -420,10 +421,9 @@ class Dispatcher:
         """The replica's breakers by subscription (``namespace/name``), read only (metrics)."""
         return MappingProxyType(self._breakers)
 
-    def _held_back(self, job: DeliveryJob, now: float) -> DeliveryJob:
-        """Postponed by its subscriber's open breaker."""
+    def _held_back(self, job: DeliveryJob, breaker: Breaker, now: float) -> DeliveryJob:
+        """Postponed by its subscriber's open `breaker`."""
         self.stats.count("postponed")
-        breaker = self._breakers[job.subscriber_key]
         return job.postponed(comes_back_at(breaker, now, self._rng.random()))
 
     def _switched_off(self, subscriber: Subscriber) -> bool:

@@ -14,7 +14,6 @@ import logging
 import secrets
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from botocore.config import Config
 
 from session_runner import health, logs
 from session_runner.aws_location import client_location
+from session_runner.aws_threads import use_aws_threads
 from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS, limiter_key
 from session_runner.contract.sender_settings import SenderSettings
 from session_runner.dynamodb import client_config
@@ -180,8 +180,7 @@ def main(settings: SenderSettings) -> int:
     async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        threads = aws_threads(settings.concurrency)
-        loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="aws"))
+        use_aws_threads(aws_threads(settings.concurrency))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:

@@ -42,6 +42,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from session_runner.sender.rate_decision import RateState
 from session_runner.sender.ratelimit import PoolRateLimiter
@@ -129,15 +130,20 @@ class SenderCollector:
         return sender_families(self.view)
 
 
-def sender_registry(view: SenderView, *, process: bool = True) -> CollectorRegistry:
-    """The replica's registry: its `SenderCollector`, and (``process``) the process, platform
-    and garbage-collector collectors (memory, CPU, open files) that the default registry has."""
+def role_registry(collector: Collector, *, process: bool = True) -> CollectorRegistry:
+    """A role's own registry: its `collector`, and (``process``) the process, platform and
+    garbage-collector collectors (memory, CPU, open files) that the default registry has."""
     registry = CollectorRegistry()
-    registry.register(SenderCollector(view))
+    registry.register(collector)
     if process:
-        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            registry.register(collector)
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            registry.register(standard)
     return registry
+
+
+def sender_registry(view: SenderView, *, process: bool = True) -> CollectorRegistry:
+    """The replica's registry: its `SenderCollector` (`role_registry`)."""
+    return role_registry(SenderCollector(view), process=process)
 
 
 def build_metrics_app(registry: CollectorRegistry) -> web.Application:

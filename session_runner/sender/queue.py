@@ -5,11 +5,12 @@ runner image. Long polling (20 s, batches of 10) keeps an idle pool at three
 requests a minute per replica. A receipt handle is the only way to touch a
 received message again, so `QueueMessage` carries it next to the body.
 
-Deletes are coalesced: `finish` waits until its message is deleted, but the
-deletes asked for within `delete_linger_s` (or ten of them) go out as one
-DeleteMessageBatch, which takes a round trip per ten messages instead of one
-each. `send` (the webhook dispatcher's retry queue) is coalesced the same way. A message settled in the ledger and not yet deleted is harmless: if it
-came back, the ledger would say DONE.
+Deletes are coalesced (`batching.Coalescer`): `finish` waits until its
+message is deleted, but the deletes asked for within `delete_linger_s` (or ten
+of them) go out as one DeleteMessageBatch. `send` (the webhook dispatcher's
+retry queue) is coalesced the same way, within `send_linger_s`. A message
+settled in the ledger and not yet deleted is harmless: if it came back, the
+ledger would say DONE.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-MAX_BATCH: Final = 10  # SQS's limit per ReceiveMessage and DeleteMessageBatch
+from session_runner.sender.batching import MAX_BATCH, Coalescer
+
 LONG_POLL_S: Final = 20  # SQS's longest wait
 REASON_ATTRIBUTE: Final = "wafleet-reason"
 MAX_REASON_CHARS: Final = 256
@@ -58,14 +60,15 @@ class PoolQueue:
         self.sqs = sqs
         self.url = url
         self.dead_letter_url = dead_letter_url
-        self.delete_linger_s = delete_linger_s
-        #: how long a `send` waits for others to share its call (default: as deletes)
-        self.send_linger_s = delete_linger_s if send_linger_s is None else send_linger_s
-        self._deletes: list[tuple[QueueMessage, asyncio.Future[None]]] = []
-        self._sends: list[tuple[tuple[str, int], asyncio.Future[None]]] = []
-        self._send_timer: asyncio.TimerHandle | None = None
-        self._flush_timer: asyncio.TimerHandle | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._deletes = Coalescer(
+            self._delete_batch, delete_linger_s, lambda code: DeleteError(f"delete refused: {code}")
+        )
+        #: a `send` waits this long for others to share its call (default: as deletes)
+        self._sends = Coalescer(
+            self._send_batch,
+            delete_linger_s if send_linger_s is None else send_linger_s,
+            lambda code: SendError(f"send refused: {code}"),
+        )
 
     async def receive(
         self, *, max_messages: int = MAX_BATCH, wait_s: int = LONG_POLL_S
@@ -122,55 +125,22 @@ class PoolQueue:
         whoever asked."""
         if not messages:
             return
-        loop = asyncio.get_running_loop()
-        waits = []
-        for body, delay in messages:
-            done: asyncio.Future[None] = loop.create_future()
-            self._sends.append(((body, max(0, min(delay, 900))), done))
-            waits.append(done)
-        if len(self._sends) >= MAX_BATCH:
-            self._flush_sends()
-        elif self._send_timer is None:
-            self._send_timer = loop.call_later(self.send_linger_s, self._flush_sends)
-        results = await asyncio.gather(*waits, return_exceptions=True)
+        entries = [(body, max(0, min(delay, 900))) for body, delay in messages]
+        results = await asyncio.gather(*self._sends.add(entries), return_exceptions=True)
         refused = [r for r in results if isinstance(r, BaseException)]
         if refused:
             raise SendError(f"{len(refused)} of {len(messages)} refused: {refused[0]}")
 
-    def _flush_sends(self) -> None:
-        if self._send_timer is not None:
-            self._send_timer.cancel()
-            self._send_timer = None
-        while self._sends:
-            batch, self._sends = self._sends[:MAX_BATCH], self._sends[MAX_BATCH:]
-            task = asyncio.create_task(self._send_batch(batch))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-
-    async def _send_batch(self, batch: list[tuple[tuple[str, int], asyncio.Future[None]]]) -> None:
-        try:
-            answer = await asyncio.to_thread(
-                self.sqs.send_message_batch,
+    def _send_batch(self, entries: list[tuple[str, int]]) -> dict[str, Any]:
+        return dict(
+            self.sqs.send_message_batch(
                 QueueUrl=self.url,
                 Entries=[
                     {"Id": str(n), "MessageBody": body, "DelaySeconds": delay}
-                    for n, ((body, delay), _) in enumerate(batch)
+                    for n, (body, delay) in enumerate(entries)
                 ],
             )
-        except Exception as error:
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(error)
-            return
-        refused = {str(item.get("Id")): item for item in answer.get("Failed", [])}
-        for n, (_, done) in enumerate(batch):
-            if done.done():
-                continue
-            refusal = refused.get(str(n))
-            if refusal is None:
-                done.set_result(None)
-            else:
-                done.set_exception(SendError(f"send refused: {refusal.get('Code')}"))
+        )
 
     async def release(self, message: QueueMessage, delay_s: int = 0) -> None:
         """Give the message back (visible again after `delay_s`): not sent, try later."""
@@ -179,51 +149,19 @@ class PoolQueue:
     async def finish(self, message: QueueMessage) -> None:
         """Delete: its outcome is in the ledger. Returns once SQS deleted it (batched with
         other deletes asked for meanwhile); raises when SQS refused."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._deletes.append((message, done))
-        if len(self._deletes) >= MAX_BATCH:
-            self._flush()
-        elif self._flush_timer is None:
-            self._flush_timer = asyncio.get_running_loop().call_later(
-                self.delete_linger_s, self._flush
-            )
+        (done,) = self._deletes.add([message])
         await done
 
-    def _flush(self) -> None:
-        """Send the waiting deletes, ten at a time."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        while self._deletes:
-            batch, self._deletes = self._deletes[:MAX_BATCH], self._deletes[MAX_BATCH:]
-            task = asyncio.create_task(self._delete_batch(batch))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-
-    async def _delete_batch(self, batch: list[tuple[QueueMessage, asyncio.Future[None]]]) -> None:
-        try:
-            answer = await asyncio.to_thread(
-                self.sqs.delete_message_batch,
+    def _delete_batch(self, messages: list[QueueMessage]) -> dict[str, Any]:
+        return dict(
+            self.sqs.delete_message_batch(
                 QueueUrl=self.url,
                 Entries=[
                     {"Id": str(n), "ReceiptHandle": message.receipt_handle}
-                    for n, (message, _) in enumerate(batch)
+                    for n, message in enumerate(messages)
                 ],
             )
-        except Exception as error:
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(error)
-            return
-        failed = {str(item.get("Id")): item for item in answer.get("Failed", [])}
-        for n, (_, done) in enumerate(batch):
-            if done.done():
-                continue
-            refusal = failed.get(str(n))
-            if refusal is None:
-                done.set_result(None)
-            else:
-                done.set_exception(DeleteError(f"delete refused: {refusal.get('Code')}"))
+        )
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         """Copy to the dead-letter queue with the reason as an attribute, then delete here.

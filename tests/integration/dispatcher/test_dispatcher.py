@@ -32,6 +32,7 @@ from session_runner.kube.connection import from_kubeconfig
 from session_runner.sender.ledger import client_config, ensure_table
 from session_runner.sender.queue import PoolQueue
 from tests.harness.kube import KubeApi
+from tests.harness.local_http import serving
 from tests.harness.moto_server import AwsEndpoint, queued_messages
 from tests.integration.conftest import Cluster, secret
 
@@ -69,14 +70,8 @@ async def subscribers() -> AsyncIterator[Subscribers]:
         status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
         return web.Response(status=status)
 
-    app = web.Application()
-    app.router.add_post("/{path}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    state.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield state
-    await runner.cleanup()
+    async with serving(handle) as state.base_url:
+        yield state
 
 
 @dataclass

@@ -38,6 +38,7 @@ from session_runner.events.event import Event, EventType, Source
 from session_runner.sender.ledger import ensure_table
 from session_runner.sender.queue import PoolQueue
 from tests.harness.devserver import free_port
+from tests.harness.local_http import serving
 from tests.harness.moto_server import AwsEndpoint, queued_messages
 
 SECRET = "whsec_" + base64.b64encode(b"metrics-test-signing-key-32byte!").decode()
@@ -67,14 +68,8 @@ async def subscribers() -> AsyncIterator[Subscribers]:
         statuses = state.answers.get(request.match_info["path"]) or [204]
         return web.Response(status=statuses.pop(0) if len(statuses) > 1 else statuses[0])
 
-    app = web.Application()
-    app.router.add_post("/{path}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    state.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield state
-    await runner.cleanup()
+    async with serving(handle) as state.base_url:
+        yield state
 
 
 class FixedDirectory:

@@ -37,6 +37,7 @@ from session_runner.sender.ledger import client_config, ensure_table
 from tests.harness.children import dies_with_parent
 from tests.harness.devserver import DEV_ACCESS_KEY_ID, DEV_REGION, DEV_SECRET_ACCESS_KEY
 from tests.harness.kube import KubeApi
+from tests.harness.local_http import serving
 from tests.harness.moto_server import AwsEndpoint
 from tests.harness.waiting import wait_for
 from tests.integration.conftest import HELM, ChartRbac, Cluster, secret
@@ -70,14 +71,8 @@ async def subscribers() -> AsyncIterator[Received]:
         received.by_path.setdefault(path, []).append((dict(request.headers), body))
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/{path}", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    received.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield received
-    await runner.cleanup()
+    async with serving(handle) as received.base_url:
+        yield received
 
 
 def subscription(name: str, url: str) -> dict[str, Any]:
