@@ -30,8 +30,10 @@ this test keeps them there.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +70,14 @@ def _reporters(journal: Path) -> set[str]:
     return {r["pod"] for r in lines if r["kind"] == "report"}
 
 
+def _reports_since(journal: Path, pod: str, since: float) -> list[dict[str, Any]]:
+    """The pod's report attempts (written or withheld) that started after `since`."""
+    if not journal.exists():
+        return []
+    lines = [json.loads(x) for x in journal.read_text().splitlines() if x.strip()]
+    return [r for r in lines if r["kind"] == "report" and r["pod"] == pod and r["sent"] > since]
+
+
 def test_a_runner_that_lost_its_lease_does_not_overwrite_the_status(
     stores: Stores, tmp_path: Path
 ) -> None:
@@ -95,16 +105,28 @@ def test_a_runner_that_lost_its_lease_does_not_overwrite_the_status(
         assert _wait(lambda: len(trial.active_pids()) == 2, 10)  # r1 live; r0 frozen
         trial.proxy.heal()
         healed_at = len(trial.proxy.status_writes)
+        woke_at = time.monotonic()
         trial.resume(0)
         assert _wait(lambda: len(trial.active_pids()) == 1, 10)
-        # r1 may report too once writes work again, so look for r0's report among the
-        # writes since the heal rather than expecting it to be the last one.
-        assert _wait(
-            lambda: any(
-                w.runner.get("holder") == "r0" for w in trial.proxy.status_writes[healed_at:]
-            ),
-            10,
-        ), "r0 did not report after waking"
+        # r0's "lease lost" report after waking, from the shim's journal (monotonic
+        # clocks are system-wide). It carries no token. If r1's first report since the
+        # heal landed before it, `decide_write` withholds it (NOT_MINE): both are right,
+        # and the status must then show r1, never r0.
+        assert _wait(lambda: _reports_since(trial.journal, "r0", woke_at), 20), (
+            "r0 did not try to report after waking"
+        )
+        woke_report = _reports_since(trial.journal, "r0", woke_at)[0]
+        assert woke_report["token"] is None
+        r0_writes = [
+            w for w in trial.proxy.status_writes[healed_at:] if w.runner.get("holder") == "r0"
+        ]
+        if woke_report["ok"]:
+            assert r0_writes, "r0's report was accepted but no write reached the API server"
+        else:
+            assert r0_writes == []
+            assert any(
+                w.runner.get("holder") == "r1" for w in trial.proxy.status_writes[healed_at:]
+            ), "r0's report was withheld, yet r1 had not reported since the heal"
     finally:
         end = trial.shutdown()
         trial.proxy.stop()
