@@ -62,6 +62,7 @@ from session_runner.dispatcher.signing import delivery_headers
 from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
 from session_runner.events.event import Event, EventType, Source
+from session_runner.gc_freeze import freeze_startup_objects
 from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import from_kubeconfig
 from session_runner.sender.ledger import ensure_table
@@ -238,6 +239,7 @@ async def _dispatch_until(setup: Setup, namespace: str, done: Any, queues: tuple
             http,
         )
         await directory.refresh()
+        freeze_startup_objects()  # as `wafleet-runner dispatcher` does once started
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
         deadline = time.monotonic() + 600

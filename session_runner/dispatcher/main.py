@@ -37,6 +37,7 @@ from session_runner.dispatcher.status import KubeStatusWriter
 from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.dispatcher.worker import Directory, Dispatcher, DispatcherConfig
 from session_runner.dynamodb import client_config
+from session_runner.gc_freeze import freeze_startup_objects
 from session_runner.kube.client import KubeClient
 from session_runner.sender.queue import PoolQueue
 from session_runner.signals import run_until_signalled
@@ -111,6 +112,7 @@ async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
             reporter=reporter,
         )
         await directory.refresh()
+        freeze_startup_objects()
         servers: list[web.AppRunner] = []
         try:
             await serve_endpoints(settings, dispatcher, reporter, directory, servers)
