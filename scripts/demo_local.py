@@ -8,9 +8,10 @@ the control-plane binaries are (KUBEBUILDER_ASSETS or ../shared/kube, and
 etcd), it runs the operator on a real kube-apiserver: `kubectl apply`, the pod
 run by the harness's kubelet stand-in, `kubectl wait`, verify and repair of a
 snapshot, a message sent through the account's own session and one through
-Twilio's stand-in (`scripts/demo_outbound.py`), a deleted pod replaced and
-restored, suspend. Without them that part
-is skipped, saying why. Each step prints what it did.
+Twilio's stand-in (`scripts/demo_outbound.py`), their events and a reply
+delivered signed to a WebhookSubscription and a dead subscriber tombstoned
+(`scripts/demo_webhooks.py`), a deleted pod replaced and restored, suspend.
+Without them that part is skipped, saying why. Each step prints what it did.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
 
     from scripts.demo_outbound import Ingest, StandinThread, show_outbound
     from scripts.demo_outbound import operator_env as outbound_env
+    from scripts.demo_webhooks import Webhooks
     from tests.harness.control_plane import find_assets, start_control_plane
     from tests.harness.control_plane.kubelet import Kubelet, StandInNode
     from tests.harness.kube import apply_crds, crd_documents
@@ -208,7 +210,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
     ingest = Ingest()
     with tempfile.TemporaryDirectory() as tmp, StandinThread() as twilio:
         plane = start_control_plane(assets, Path(tmp) / "control-plane")
-        node = kubelet = operator = None
+        node = kubelet = operator = webhooks = None
         try:
             console.print(
                 f"  etcd, kube-apiserver, kube-controller-manager and kube-scheduler on "
@@ -303,7 +305,10 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             show("get", "waa")
             show("get", "statefulsets,pods,leases,services,roles,serviceaccounts")
             show_verify(kc, moto, bucket, env)
+            webhooks = Webhooks(console, kc, moto, env, Path(tmp))
+            webhooks.start()
             sent = show_outbound(console, kc, moto, env, Path(tmp), twilio, ingest)
+            hooked = webhooks.show(twilio, ingest.url)
 
             # A lost pod: the StatefulSet makes a new one, which restores the session.
             console.print(
@@ -360,8 +365,10 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             )
             if not sent:
                 console.print("  [red]a message did not reach its vendor exactly once[/]")
-            return restored and sent
+            return restored and sent and hooked
         finally:
+            if webhooks is not None:
+                webhooks.stop()
             ingest.stop()
             if operator is not None:
                 operator.terminate()
