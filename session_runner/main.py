@@ -13,7 +13,6 @@ import typer
 from pydantic_settings import BaseSettings
 
 from session_runner import __version__
-from session_runner.cli.not_built import not_built
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
@@ -136,8 +135,28 @@ def dispatcher() -> None:
 
 @app.command()
 def api() -> None:
-    """Serve the HTTP API: send, bulk send, read job and message state."""
-    not_built("wafleet-runner api", "HTTP API")
+    """Serve the HTTP API: send, bulk send, read job and message state.
+
+    Configured by WAFLEET_API_* variables (and WAFLEET_BULK_* for bulk sends).
+    """
+    from session_runner.api.main import main as run
+    from session_runner.contract.api_settings import API_ENV_PREFIX, ApiSettings
+
+    settings = _settings_from_env(ApiSettings, API_ENV_PREFIX, "api")
+    raise typer.Exit(code=run(settings))
+
+
+@app.command("bulk-worker")
+def bulk_worker() -> None:
+    """Publish bulk jobs' rows: claim a job, stream its CSV, publish each valid row once.
+
+    Configured by WAFLEET_BULK_* variables.
+    """
+    from session_runner.bulk.main import main as run
+    from session_runner.contract.bulk_settings import BULK_ENV_PREFIX, BulkSettings
+
+    settings = _settings_from_env(BulkSettings, BULK_ENV_PREFIX, "bulk-worker")
+    raise typer.Exit(code=run(settings))
 
 
 def main() -> None:

@@ -1,17 +1,16 @@
 """`wafleet` (also `kubectl wafleet`): the operator's command line for people.
 
-Commands whose capability has not landed exit 2 with one line saying so.
+`send`, `bulk` and `messages` go through the HTTP API when given `--api URL`
+(and an API key), else directly to AWS and the cluster. Commands whose
+capability has not landed exit 2 with one line saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import aiohttp
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,62 +23,43 @@ from session_runner.cli.accounts import (
     status_row,
     verify_answer,
 )
+from session_runner.cli.bulk_app import bulk_app
+from session_runner.cli.cluster import fetch as _fetch
+from session_runner.cli.cluster import namespace_of as _namespace
+from session_runner.cli.messages import Goal
+from session_runner.cli.messages_app import messages_app
 from session_runner.cli.not_built import not_built
+from session_runner.cli.options import (
+    api_access,
+    api_key_option,
+    api_option,
+    fail,
+    target_problem,
+)
+from session_runner.cli.problems import EXIT_USAGE, CommandError
 from session_runner.contract.annotations import (
     SNAPSHOT_REQUEST_ANNOTATION,
     VERIFY_REQUEST_ANNOTATION,
 )
 from session_runner.contract.resources import account_path
 from session_runner.kube.client import MERGE_PATCH, KubeClient
-from session_runner.kube.connection import KubeConfigError, load_connection
-from session_runner.kube.errors import APIError, APINotFoundError
+from session_runner.kube.errors import APINotFoundError
 from session_runner.sender.ledger_decision import LedgerState
-
-T = TypeVar("T")
 
 app = typer.Typer(
     name="wafleet",
-    help="Run WhatsApp accounts on Kubernetes: status, login, send, snapshots.",
+    help="Run WhatsApp accounts on Kubernetes: status, login, send, bulk sends, snapshots.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(bulk_app)
+app.add_typer(messages_app)
 
 
 @app.command()
 def version() -> None:
     """Print the client version."""
     typer.echo(__version__)
-
-
-def _connect() -> KubeClient:
-    try:
-        return KubeClient.connect()
-    except KubeConfigError as error:
-        typer.echo(f"wafleet: {error}", err=True)
-        raise typer.Exit(code=2) from None
-
-
-def _namespace(option: str | None) -> str:
-    """`-n` when given, else the namespace of the kubeconfig's current context (as kubectl)."""
-    if option:
-        return option
-    try:
-        return load_connection().namespace
-    except KubeConfigError as error:
-        typer.echo(f"wafleet: {error}", err=True)
-        raise typer.Exit(code=2) from None
-
-
-async def _fetch(work: Callable[[KubeClient], Awaitable[T]]) -> T:
-    async with _connect() as client:
-        try:
-            return await work(client)
-        except APIError as error:
-            typer.echo(f"wafleet: {error}", err=True)
-            raise typer.Exit(code=1) from None
-        except (aiohttp.ClientError, OSError) as error:
-            typer.echo(f"wafleet: cannot reach the API server: {error}", err=True)
-            raise typer.Exit(code=1) from None
 
 
 @app.command()
@@ -134,20 +114,25 @@ def qr(
 
 @app.command()
 def send(
-    pool: str = typer.Option(..., "--pool", help="SenderPool to send through."),
+    pool: str | None = typer.Option(None, "--pool", help="SenderPool to send through."),
     to: str = typer.Option(..., "--to", help="Recipient, E.164 (+14155550123)."),
     text: str = typer.Option(..., "--text", help="The message."),
     idempotency_key: str | None = typer.Option(
         None, "--idempotency-key", help="Send once per key, however often this is repeated."
     ),
+    target: str | None = typer.Option(
+        None, "--target", help="With --api: the routing target itself, instead of --pool."
+    ),
     namespace: str | None = typer.Option(
         None, "--namespace", "-n", help="Default: the kubeconfig context's namespace."
     ),
+    api: str | None = api_option(),
+    api_key: str | None = api_key_option(),
     topic: str = typer.Option(
-        "wafleet-outbound", "--topic", help="The outbound SNS topic (name or ARN)."
+        "wafleet-outbound", "--topic", help="Directly: the outbound SNS topic (name or ARN)."
     ),
     ledger_table: str = typer.Option(
-        "wafleet-outbound-ledger", "--ledger-table", help="The ledger's DynamoDB table."
+        "wafleet-outbound-ledger", "--ledger-table", help="Directly: the ledger's DynamoDB table."
     ),
     wait: bool = typer.Option(False, "--wait", help="Follow the message until sent or failed."),
     until: str = typer.Option(
@@ -159,10 +144,72 @@ def send(
 ) -> None:
     """Send one text message through a SenderPool (exactly once per --idempotency-key).
 
-    AWS is reached as boto3 does (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials
-    chain). Exit 0 when published (with --wait: when sent, or as far as --until
-    says), 1 when it failed or did not get there in time, 2 for bad arguments.
+    With --api URL (or WAFLEET_API_URL), through the HTTP API with --api-key (or
+    WAFLEET_API_KEY). Else directly: AWS is reached as boto3 does (AWS_ENDPOINT_URL,
+    AWS_DEFAULT_REGION, credentials chain) and the pool read from the cluster. Exit 0
+    when accepted (with --wait: when sent, or as far as --until says), 1 when it failed
+    or did not get there in time, 2 for bad arguments.
     """
+    from session_runner.cli.send import SendError, pool_target
+    from session_runner.cli.send_api import send_through_api
+
+    try:
+        access = api_access(api, api_key)
+        if until not in {goal.value for goal in Goal}:
+            raise CommandError(
+                f"--until: one of {', '.join(goal.value for goal in Goal)}, not {until!r}",
+                EXIT_USAGE,
+            )
+        problem = target_problem(pool, target, access is not None)
+        if problem is not None:
+            raise CommandError(problem, EXIT_USAGE)
+    except CommandError as error:
+        fail("wafleet send", error)
+    if access is None:
+        assert pool is not None
+        _send_directly(
+            pool, to, text, idempotency_key, namespace, topic, ledger_table, wait, until, timeout
+        )
+        return
+    if target is None:
+        assert pool is not None
+        ns = _namespace(namespace)
+        try:
+            target = asyncio.run(_fetch(lambda client: pool_target(client, ns, pool)))
+        except SendError as error:
+            fail("wafleet send", CommandError(str(error)))
+    try:
+        message_id, outcome = asyncio.run(
+            send_through_api(
+                access,
+                target=target,
+                to=to,
+                text=text,
+                idempotency_key=idempotency_key,
+                target_option="--pool" if pool else "--target",
+                goal=Goal(until) if wait else None,
+                timeout_s=timeout,
+            )
+        )
+    except CommandError as error:
+        fail("wafleet send", error)
+    typer.echo(f"{message_id}: {outcome}")
+
+
+def _send_directly(
+    pool: str,
+    to: str,
+    text: str,
+    idempotency_key: str | None,
+    namespace: str | None,
+    topic: str,
+    ledger_table: str,
+    wait: bool,
+    until: str,
+    timeout: float,
+) -> None:
+    """`wafleet send` without the API: the pool's target from the cluster, the message
+    published to the outbound topic, the ledger (and delivery statuses) followed."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
     from pydantic import ValidationError
@@ -184,9 +231,6 @@ def send(
     from session_runner.session.engines.events import AckStatus
 
     goals = {s.value: s for s in (AckStatus.SENT, AckStatus.DELIVERED, AckStatus.READ)}
-    if until not in goals:
-        typer.echo(f"wafleet send: --until: one of {', '.join(goals)}, not {until!r}", err=True)
-        raise typer.Exit(code=2)
     namespace = _namespace(namespace)
     try:
         target = asyncio.run(_fetch(lambda client: pool_target(client, namespace, pool)))
@@ -233,12 +277,6 @@ def send(
         typer.echo(f"wafleet send: {message.id}: {aws_failure(error)}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"{message.id}: {outcome}")
-
-
-@app.command()
-def bulk() -> None:
-    """Start a bulk send from a CSV and follow it with a progress bar."""
-    not_built("wafleet bulk", "bulk send")
 
 
 @app.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from session_runner.bulk.tally import BulkTally, implied_outcomes
 from session_runner.events.delivery import UNKNOWN, DeliveryLedger, decide
 from session_runner.events.event import Event
 
@@ -47,4 +48,7 @@ async def forward(
         done.published.append(event.id)
         if decision.record and event.message_id is not None:
             await deliveries.record(event.message_id, event)
+            if status is not None:  # a bulk row's delivered/read/failed, for its job's progress
+                tally = BulkTally(deliveries.client, deliveries.table)
+                await tally.record_quietly(event.message_id, implied_outcomes(status))
     return done

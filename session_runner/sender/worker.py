@@ -31,6 +31,8 @@ from typing import Final
 
 from pydantic import ValidationError
 
+from session_runner.bulk.tally import BulkTally
+from session_runner.bulk.tally import Outcome as BulkOutcome
 from session_runner.sender.ledger import Ledger
 from session_runner.sender.ledger_decision import (
     ClaimAction,
@@ -118,6 +120,8 @@ class Sender:
         self.config = config
         self.queue = queue
         self.ledger = ledger
+        # a bulk row's sent/failed, counted for its job's progress beside the ledger
+        self.tally = BulkTally(ledger.client, ledger.table)
         self.limiter = limiter
         self.adapter = adapter
         self.stats = SenderStats()
@@ -279,11 +283,13 @@ class Sender:
             return decision
         if step.step is ReclaimStep.RECORD_SENT and found.vendor_message_id:
             await self.ledger.record_sent(message.id, me, found.vendor_message_id, token=token)
+            await self.tally.record_quietly(message.id, (BulkOutcome.SENT,))
             self.stats.duplicates_skipped += 1
             await self.queue.finish(queue_message)
             return None
         reason = step.reason or "outcome unknown"
         await self.ledger.record_failed(message.id, me, reason, token=token)
+        await self.tally.record_quietly(message.id, (BulkOutcome.FAILED,))
         self.stats.failed += 1
         await self.queue.dead_letter(queue_message, reason)
         return None
@@ -366,9 +372,11 @@ class Sender:
         if steps.ledger is LedgerStep.RECORD_SENT:
             assert result.vendor_message_id is not None
             await self.ledger.record_sent(message.id, me, result.vendor_message_id, token=token)
+            await self.tally.record_quietly(message.id, (BulkOutcome.SENT,))
             self.stats.sent += 1
         elif steps.ledger is LedgerStep.RECORD_FAILED:
             await self.ledger.record_failed(message.id, me, steps.reason or "failed", token=token)
+            await self.tally.record_quietly(message.id, (BulkOutcome.FAILED,))
             self.stats.failed += 1
         elif steps.ledger is LedgerStep.RELEASE:
             await self.ledger.release(message.id, me, token=token)

@@ -408,10 +408,10 @@ def test_install_upgrade_and_uninstall_on_a_real_server(cluster: Cluster) -> Non
 # ---------------------------------------------------------------- the operator's RBAC
 
 
-def can_i(cluster: Cluster, *args: str) -> bool:
-    """`kubectl auth can-i ... --as=<the chart's operator ServiceAccount>`."""
+def can_i(cluster: Cluster, *args: str, user: str = OPERATOR_SA) -> bool:
+    """`kubectl auth can-i ... --as=<user>`, the chart's operator ServiceAccount unless told."""
     done = subprocess.run(
-        [str(KUBECTL), "auth", "can-i", *args, f"--as={OPERATOR_SA}"],
+        [str(KUBECTL), "auth", "can-i", *args, f"--as={user}"],
         env=cluster.env(),
         capture_output=True,
         text=True,
@@ -422,8 +422,10 @@ def can_i(cluster: Cluster, *args: str) -> bool:
     return done.returncode == 0
 
 
-def can_i_is(cluster: Cluster, expected: bool, check: tuple[str, ...]) -> bool:
-    return can_i(cluster, *check) is expected
+def can_i_is(
+    cluster: Cluster, expected: bool, check: tuple[str, ...], user: str = OPERATOR_SA
+) -> bool:
+    return can_i(cluster, *check, user=user) is expected
 
 
 #: What the operator does (templates/rbac.yaml says why each is needed) ...
@@ -575,3 +577,121 @@ def test_the_operator_service_account_has_the_operators_verbs_and_no_more(
             f"can-i {' '.join(check)} == {expected}",
             timeout=30,
         )
+
+
+# ---------------------------------------------------------------- the HTTP API and the bulk worker
+
+API_SA = f"system:serviceaccount:{RELEASE_NS}:wafleet-api"
+BULK_WORKER_SA = f"system:serviceaccount:{RELEASE_NS}:wafleet-bulk-worker"
+#: What the API does in the namespace it serves (templates/api.yaml says why) ...
+API_ALLOWED = [
+    ("get", "whatsappaccounts.wafleet.io", "-n", "shop"),
+    ("list", "whatsappaccounts.wafleet.io", "-n", "shop"),
+    ("patch", "whatsappaccounts.wafleet.io", "-n", "shop"),  # the snapshot-request annotation
+    ("get", "senderpools.wafleet.io", "-n", "shop"),
+    ("list", "senderpools.wafleet.io", "-n", "shop"),
+    ("get", "leases.coordination.k8s.io", "-n", "shop"),
+    ("list", "leases.coordination.k8s.io", "-n", "shop"),
+]
+#: ... and what it must not: Secrets, status, deletes, watches, other namespaces.
+API_FORBIDDEN = [
+    ("get", "secrets", "-n", "shop"),
+    ("get", "secrets", "-n", RELEASE_NS),
+    ("patch", "whatsappaccounts.wafleet.io", "--subresource=status", "-n", "shop"),
+    ("delete", "whatsappaccounts.wafleet.io", "-n", "shop"),
+    ("create", "whatsappaccounts.wafleet.io", "-n", "shop"),
+    ("watch", "whatsappaccounts.wafleet.io", "-n", "shop"),
+    ("patch", "senderpools.wafleet.io", "-n", "shop"),
+    ("update", "leases.coordination.k8s.io", "-n", "shop"),
+    ("list", "whatsappaccounts.wafleet.io", "-n", "default"),
+    ("list", "whatsappaccounts.wafleet.io", "-A"),
+]
+#: The bulk worker talks to AWS only: nothing at all on the API server.
+BULK_WORKER_FORBIDDEN = [
+    ("list", "whatsappaccounts.wafleet.io", "-A"),
+    ("get", "senderpools.wafleet.io", "-n", "shop"),
+    ("get", "secrets", "-n", RELEASE_NS),
+    ("list", "pods", "-n", RELEASE_NS),
+    ("get", "configmaps", "-n", RELEASE_NS),
+]
+
+
+def test_api_and_bulk_worker_install_on_a_real_server(cluster: Cluster) -> None:
+    """api.enabled with the bulk worker (it follows api.enabled): every object is accepted
+    and stored, the NOTES render, the API's Role is what it needs in the namespace it
+    serves and no more, and the worker's ServiceAccount may do nothing and has no token."""
+    cluster.create_namespace("shop")
+    notes = cluster.run(
+        str(HELM), "install", RELEASE, str(CHART), "--namespace", RELEASE_NS,
+        "--create-namespace",
+        "--set", "api.enabled=true",
+        "--set", "api.namespace=shop",
+        "--set", "api.keysSecret.name=wafleet-api-keys",
+        "--set", "api.outboundTopic=arn:aws:sns:us-east-1:123456789012:wafleet-outbound",
+        "--set", "bulk.bucket=wafleet-bulk-uploads",
+        "--set", "bulk.worker.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn="
+        "arn:aws:iam::123456789012:role/wafleet-bulk-worker",
+    )  # fmt: skip
+    assert "service/wafleet-api port 80" in notes, notes
+    assert "deployment/wafleet-bulk-worker" in notes, notes
+    installed = release_objects(cluster)
+    assert_all_exist(cluster, installed)
+    mine = {
+        (
+            o["metadata"]["labels"]["app.kubernetes.io/component"],
+            o["kind"],
+            o["metadata"].get("namespace"),
+        )
+        for o in installed
+        if o["metadata"]["labels"].get("app.kubernetes.io/component") in ("api", "bulk-worker")
+    }
+    assert mine == {
+        ("api", "ServiceAccount", RELEASE_NS),
+        ("api", "Deployment", RELEASE_NS),
+        ("api", "Service", RELEASE_NS),
+        ("api", "Role", "shop"),
+        ("api", "RoleBinding", "shop"),
+        ("bulk-worker", "ServiceAccount", RELEASE_NS),
+        ("bulk-worker", "Deployment", RELEASE_NS),
+    }
+    for crd in WAFLEET_CRDS:
+        wait_for(partial(established, cluster, crd), f"CRD {crd} Established", timeout=60)
+
+    # As the server stored them.
+    apps = f"/apis/apps/v1/namespaces/{RELEASE_NS}/deployments"
+    worker = cluster.get(f"{apps}/wafleet-bulk-worker").json()
+    pod = worker["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "wafleet-bulk-worker"
+    assert pod["containers"][0]["args"] == ["bulk-worker"]
+    account = cluster.get(f"/api/v1/namespaces/{RELEASE_NS}/serviceaccounts/wafleet-bulk-worker")
+    assert account.json()["automountServiceAccountToken"] is False
+    annotations = account.json()["metadata"]["annotations"]
+    assert annotations["eks.amazonaws.com/role-arn"] == (
+        "arn:aws:iam::123456789012:role/wafleet-bulk-worker"
+    )
+    api = cluster.get(f"{apps}/wafleet-api").json()["spec"]["template"]["spec"]
+    assert api["volumes"][0]["secret"]["secretName"] == "wafleet-api-keys"
+    env = {e["name"]: e.get("value") for e in api["containers"][0]["env"]}
+    assert env["WAFLEET_API_NAMESPACE"] == "shop"
+
+    # The authorizer reads RBAC through informers: poll briefly for the install to show.
+    for user, expected, checks in (
+        (API_SA, True, API_ALLOWED),
+        (API_SA, False, API_FORBIDDEN),
+        (BULK_WORKER_SA, False, BULK_WORKER_FORBIDDEN),
+    ):
+        for check in checks:
+            wait_for(
+                partial(can_i_is, cluster, expected, check, user),
+                f"{user} can-i {' '.join(check)} == {expected}",
+                timeout=30,
+            )
+
+    # The API's token, as its pod has it: a real read in the namespace it serves, and the
+    # server's refusal of a Secret.
+    token = cluster.token_for(RELEASE_NS, "wafleet-api")
+    with cluster.http(token) as http:
+        assert http.get(f"{WAA}/namespaces/shop/whatsappaccounts").status_code == 200
+        assert http.get("/api/v1/namespaces/shop/secrets/wafleet-api-keys").status_code == 403
+        assert http.get(f"{WAA}/namespaces/default/whatsappaccounts").status_code == 403

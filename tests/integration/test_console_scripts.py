@@ -1,4 +1,4 @@
-"""The three installed console scripts, run as a person runs them: help, version, unbuilt parts.
+"""The installed console scripts, run as a person runs them: help, version, unbuilt parts.
 
 Unbuilt subcommands must fail loudly (exit 2, one line saying so) rather than
 start and do nothing, and `wafleet-operator --help` must answer without
@@ -17,9 +17,9 @@ import pytest
 BIN = Path(sys.executable).parent
 
 
-def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run(script: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     # A kubeconfig that does not exist: nothing here may need a cluster.
-    env = {**os.environ, "KUBECONFIG": "/nonexistent/kubeconfig", "COLUMNS": "200"}
+    env = {**os.environ, "KUBECONFIG": "/nonexistent/kubeconfig", "COLUMNS": "200", **extra_env}
     return subprocess.run(
         [str(BIN / script), *args], capture_output=True, text=True, env=env, timeout=60, check=False
     )
@@ -28,8 +28,8 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("script", "args", "expect"),
     [
-        ("wafleet-runner", ("api",), "wafleet-runner api: not built yet"),
-        ("wafleet", ("bulk",), "wafleet bulk: not built yet"),
+        ("wafleet", ("restore", "demo"), "wafleet restore: not built yet"),
+        ("kubectl-wafleet", ("restore", "demo"), "wafleet restore: not built yet"),
     ],
 )
 def test_unbuilt_subcommands_exit_2_with_one_line(
@@ -79,6 +79,10 @@ def test_a_dispatcher_with_a_bad_setting_names_it_and_exits_2() -> None:
         ("wafleet-runner", ("--help",), "session"),
         ("wafleet-runner", ("session", "--help"), "WAFLEET_"),
         ("wafleet", ("--help",), "status"),
+        ("kubectl-wafleet", ("--help",), "messages"),
+        ("wafleet", ("bulk", "--help"), "errors"),
+        ("wafleet", ("bulk", "start", "--help"), "--follow"),
+        ("wafleet", ("messages", "show", "--help"), "--api"),
     ],
 )
 def test_help_and_version_answer_without_a_cluster(
@@ -93,3 +97,36 @@ def test_operator_names_an_unknown_flag() -> None:
     done = run("wafleet-operator", "--namespace", "x")
     assert done.returncode == 2
     assert "--namespace" in done.stderr
+
+
+def test_help_names_the_api_key_variable_and_never_shows_its_value() -> None:
+    key = "wfk_not-to-be-shown-0123456789"
+    for args in (("send", "--help"), ("bulk", "start", "--help"), ("messages", "show", "--help")):
+        done = run("wafleet", *args, WAFLEET_API_KEY=key)
+        assert done.returncode == 0, done.stderr
+        assert "WAFLEET_API_KEY" in done.stdout
+        assert key not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (("bulk", "/nonexistent/list.csv", "--pool", "p"), "wafleet bulk: FILE: no such file"),
+        (("bulk", "list.csv"), "wafleet bulk: --pool: required"),
+        (
+            ("send", "--to", "+14155550123", "--text", "x", "--until", "seen", "--pool", "p"),
+            "wafleet send: --until: one of sent, delivered, read",
+        ),
+        (
+            ("send", "--to", "+1", "--text", "x", "--target", "t", "--api", "http://127.0.0.1:9"),
+            "wafleet send: --api-key: required with --api",
+        ),
+        (("messages", "show", "a b"), "wafleet messages show: ID: not a message id"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_them_before_anything_is_reached(
+    args: tuple[str, ...], expect: str
+) -> None:
+    done = run("wafleet", *args, WAFLEET_API_KEY="")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(expect), done.stderr

@@ -837,3 +837,282 @@ def test_schema_rejects_a_bad_dispatcher_metrics_port(helm: Path, port: str) -> 
     )
     assert proc.returncode != 0, f"dispatcher.metricsPort={port} was accepted"
     assert "metricsPort" in proc.stderr
+
+
+# ---------------------------------------------------------------- the HTTP API and the bulk worker
+
+OUTBOUND_ARN = "arn:aws:sns:eu-west-1:123456789012:wafleet-outbound"
+WORKER_ROLE = "arn:aws:iam::123456789012:role/wafleet-bulk-worker"
+#: The API and the bulk worker enabled with what they need (and, for the worker, the
+#: outbound topic as an ARN: it does not resolve names).
+API_BULK_VALUES: dict[str, Any] = {
+    "aws": {"region": "eu-west-1", "endpointUrl": "http://localstack.tools:4566"},
+    "api": {
+        "enabled": True,
+        "keysSecret": {"name": "wafleet-api-keys"},
+        "outboundTopic": OUTBOUND_ARN,
+    },
+    "bulk": {
+        "bucket": "wafleet-bulk-uploads",
+        "urlBuckets": ["wafleet-exports"],
+        "worker": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": WORKER_ROLE}}},
+    },
+}
+
+
+def component(objects: Sequence[cc.Manifest], name: str) -> list[cc.Manifest]:
+    return [o for o in objects if o.labels.get("app.kubernetes.io/component") == name]
+
+
+def component_container(objects: Sequence[cc.Manifest], name: str) -> dict[str, Any]:
+    (deployment,) = [o for o in component(objects, name) if o.kind == "Deployment"]
+    (container,) = cc.pod_template(deployment)["spec"]["containers"]
+    return dict(container)
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` merged in, key by key (as helm merges values files)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def render_values(helm: Path, tmp_path: Path, values: dict[str, Any]) -> list[cc.Manifest]:
+    path = tmp_path / "api-bulk-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return cc.render(helm, CHART, path)
+
+
+def template_error(helm: Path, tmp_path: Path, values: dict[str, Any]) -> str:
+    """helm template's stderr for values it must refuse."""
+    path = tmp_path / "refused-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--values", str(path))
+    assert proc.returncode != 0, "the values were accepted"
+    return proc.stderr
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"watchNamespaces": ["shop", "whatsapp-staging"], "api": {"namespace": "shop"}}],
+    ids=["cluster-wide", "namespaced"],
+)
+def test_api_and_bulk_worker_lint_render_and_validate(
+    helm: Path,
+    tmp_path: Path,
+    extra: dict[str, Any],
+    kube_versions: list[str],
+    repo_crds: list[cc.Manifest],
+) -> None:
+    values = tmp_path / "api-bulk-values.yaml"
+    values.write_text(yaml.safe_dump(merged(API_BULK_VALUES, extra)))
+    report = cc.check_case(helm, CHART, values, kube_versions=kube_versions, repo_crds=repo_crds)
+    assert report.ok, report.summary() + "\n" + "\n".join(report.problems)
+    api = sorted(o.kind for o in component(report.objects, "api"))
+    assert api == ["Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"]
+    # The worker talks to AWS only: no Role, no binding, no Service.
+    assert sorted(o.kind for o in component(report.objects, "bulk-worker")) == [
+        "Deployment",
+        "ServiceAccount",
+    ]
+    (role,) = [o for o in component(report.objects, "api") if o.kind == "Role"]
+    assert role.namespace == (extra["api"]["namespace"] if extra else cc.NAMESPACE)
+
+
+def test_api_and_bulk_worker_are_off_by_default(default_objects: list[cc.Manifest]) -> None:
+    assert component(default_objects, "api") == []
+    assert component(default_objects, "bulk-worker") == []
+
+
+@pytest.mark.parametrize(
+    ("api_enabled", "worker_enabled", "api", "worker"),
+    [
+        (False, None, False, False),
+        (True, None, True, True),  # null: the worker follows the API
+        (True, False, True, False),  # the API with a worker deployed elsewhere
+        (False, True, False, True),  # a worker alone (the API in another release)
+        (True, True, True, True),
+    ],
+)
+def test_the_bulk_worker_follows_the_api_unless_set(
+    helm: Path,
+    tmp_path: Path,
+    api_enabled: bool,
+    worker_enabled: bool | None,
+    api: bool,
+    worker: bool,
+) -> None:
+    values = merged(
+        API_BULK_VALUES,
+        {"api": {"enabled": api_enabled}, "bulk": {"worker": {"enabled": worker_enabled}}},
+    )
+    objects = render_values(helm, tmp_path, values)
+    assert bool(component(objects, "api")) is api
+    assert bool(component(objects, "bulk-worker")) is worker
+
+
+def test_bulk_worker_pod_runs_the_runner_locked_down_without_a_token(
+    helm: Path, tmp_path: Path
+) -> None:
+    objects = render_values(helm, tmp_path, API_BULK_VALUES)
+    mine = component(objects, "bulk-worker")
+    container = component_container(objects, "bulk-worker")
+    operator = operator_container(component(objects, "operator"))
+    assert container["image"] == f"wafleet/runner:{APP_VERSION}"
+    assert container["args"] == ["bulk-worker"]
+    assert "command" not in container  # the image's entrypoint, wafleet-runner
+    assert container["securityContext"] == operator["securityContext"]
+    # It serves nothing: no ports, so no probes and no Service.
+    assert "ports" not in container
+    assert not {"livenessProbe", "readinessProbe"} & set(container)
+    assert container["resources"]["limits"]["memory"] == "192Mi"  # the 150 MB goal, and room
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+    (deployment,) = [o for o in mine if o.kind == "Deployment"]
+    pod = cc.pod_template(deployment)["spec"]
+    assert pod["serviceAccountName"] == "wafleet-bulk-worker"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert deployment.body["spec"]["replicas"] == 1
+    (account,) = [o for o in mine if o.kind == "ServiceAccount"]
+    assert account.body["automountServiceAccountToken"] is False
+    assert account.body["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": WORKER_ROLE}
+
+
+def test_bulk_worker_env_loads_into_its_settings(
+    helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WAFLEET_BULK_* variable the chart sets is a BulkSettings field, and valid."""
+    from session_runner.contract.bulk_settings import BULK_ENV_PREFIX, BulkSettings
+
+    values = merged(
+        API_BULK_VALUES,
+        {"bulk": {"worker": {"lockSeconds": 45, "heartbeatSeconds": 15, "pollSeconds": 0.5}}},
+    )
+    env = env_of(component_container(render_values(helm, tmp_path, values), "bulk-worker"))
+    assert set(env) <= {BULK_ENV_PREFIX + name.upper() for name in BulkSettings.model_fields}
+    # The pod's name, from the downward API (the kubelet sets it).
+    assert env.pop("WAFLEET_BULK_POD_NAME") == {"fieldRef": {"fieldPath": "metadata.name"}}
+    for name in list(os.environ):
+        if name.startswith("WAFLEET_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WAFLEET_BULK_POD_NAME", "wafleet-bulk-worker-7d9f-x2x4q")
+    settings = BulkSettings()
+    assert settings.topic_arn == OUTBOUND_ARN
+    assert (settings.bucket, settings.table, settings.prefix) == (
+        "wafleet-bulk-uploads",
+        "wafleet-bulk-jobs",
+        "bulk/",
+    )
+    assert settings.readable_buckets() == {"wafleet-bulk-uploads", "wafleet-exports"}
+    assert (settings.lock_seconds, settings.heartbeat_seconds, settings.poll_seconds) == (
+        45,
+        15,
+        0.5,
+    )
+    assert (settings.publish_concurrency, settings.max_columns) == (4, 1000)
+    assert settings.exit_when_idle is False  # a Deployment's worker waits for jobs
+    assert (settings.aws_region, settings.aws_endpoint_url) == (
+        "eu-west-1",
+        "http://localstack.tools:4566",
+    )
+    assert settings.pod_name == "wafleet-bulk-worker-7d9f-x2x4q"
+
+
+def test_the_api_and_the_worker_get_the_same_bulk_settings(helm: Path, tmp_path: Path) -> None:
+    """Where uploads are staged, where jobs are, what a URL may name, the column cap: the
+    API that stages a job and the worker that reads it are given the same."""
+    values = merged(API_BULK_VALUES, {"bulk": {"prefix": "uploads/", "maxColumns": 50}})
+    objects = render_values(helm, tmp_path, values)
+    api = {k: v for k, v in env_of(component_container(objects, "api")).items() if "_BULK_" in k}
+    worker = env_of(component_container(objects, "bulk-worker"))
+    assert set(api) == {
+        "WAFLEET_BULK_BUCKET",
+        "WAFLEET_BULK_TABLE",
+        "WAFLEET_BULK_LEDGER_TABLE",
+        "WAFLEET_BULK_PREFIX",
+        "WAFLEET_BULK_URL_BUCKETS",
+        "WAFLEET_BULK_MAX_COLUMNS",
+    }
+    assert {k: worker[k] for k in api} == api
+    assert api["WAFLEET_BULK_PREFIX"] == "uploads/"
+    assert api["WAFLEET_BULK_MAX_COLUMNS"] == "50"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param(
+            {"api": {"enabled": True}},
+            "api.keysSecret.name is required when api.enabled is true",
+            id="api without keys",
+        ),
+        pytest.param(
+            {"api": {"enabled": True, "keysSecret": {"name": "k"}}},
+            "bulk.bucket is required when api.enabled is true",
+            id="api without bucket",
+        ),
+        pytest.param(
+            {"bulk": {"worker": {"enabled": True}}},
+            "bulk.bucket is required when the bulk worker is enabled",
+            id="worker without bucket",
+        ),
+        pytest.param(
+            merged(API_BULK_VALUES, {"bulk": {"worker": {"heartbeatSeconds": 16}}}),
+            "bulk.worker.heartbeatSeconds must be at most half of bulk.worker.lockSeconds",
+            id="heartbeat past half the lock",
+        ),
+        pytest.param(
+            merged(API_BULK_VALUES, {"bulk": {"worker": {"serviceAccount": {"create": False}}}}),
+            "bulk.worker.serviceAccount.name is required when "
+            "bulk.worker.serviceAccount.create is false",
+            id="worker account without a name",
+        ),
+        pytest.param(
+            merged(API_BULK_VALUES, {"watchNamespaces": ["shop"]}),
+            'api.namespace "default" is not one of watchNamespaces [shop]',
+            id="api namespace not watched",
+        ),
+        pytest.param(
+            merged(API_BULK_VALUES, {"api": {"metricsPort": 8080}}),
+            "api.port and api.metricsPort must differ",
+            id="api ports clash",
+        ),
+    ],
+)
+def test_a_missing_or_inconsistent_value_is_named(
+    helm: Path, tmp_path: Path, values: dict[str, Any], message: str
+) -> None:
+    assert message in template_error(helm, tmp_path, values)
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("api.namespace=Not_A_Namespace", "namespace"),
+        ("api.keysSecret.key=../keys.json", "key"),
+        ("api.outboundTopic=not a topic", "outboundTopic"),
+        ("api.port=80", "port"),
+        ("api.maxBodyBytes=10", "maxBodyBytes"),
+        ("api.routingCacheSeconds=-1", "routingCacheSeconds"),
+        ("api.servce.port=80", "servce"),
+        ("bulk.bucket=Not_A_Bucket", "bucket"),
+        ("bulk.table=x", "table"),
+        ("bulk.prefix=/bulk/", "prefix"),
+        ("bulk.urlBuckets[0]=s3://x", "urlBuckets"),
+        ("bulk.worker.enabled=maybe", "enabled"),
+        ("bulk.worker.lockSeconds=0", "lockSeconds"),
+        ("bulk.worker.publishConcurrency=65", "publishConcurrency"),
+        ("bulk.worker.logLevel=verbose", "logLevel"),
+        ("bulk.worker.replicas=2", "replicas"),
+    ],
+)
+def test_schema_rejects_a_bad_api_or_bulk_setting(helm: Path, setting: str, key: str) -> None:
+    proc = cc.run_helm(helm, "template", "x", str(CHART), "--set", setting)
+    assert proc.returncode != 0, f"--set {setting} was accepted"
+    assert key in proc.stderr
