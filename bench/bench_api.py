@@ -60,6 +60,8 @@ NAMESPACE = "bench-api"
 TARGET = "bench-pool"
 TOPIC = "wafleet-bench-outbound"
 TABLE = "wafleet-bench-ledger"
+#: The one API key (the client processes are spawned: they get it as an argument, since a
+#: re-import of this module would draw another).
 KEY = "bench-" + base64.urlsafe_b64encode(os.urandom(24)).decode()
 
 
@@ -96,14 +98,14 @@ def _serve_bare(port: int) -> None:
 # -- the clients ------------------------------------------------------------------------
 
 
-def _load(url: str, requests: int, concurrency: int, results: Any) -> None:
+def _load(url: str, key: str, requests: int, concurrency: int, results: Any) -> None:
     """`requests` POSTs from `concurrency` clients; puts (latencies in s, non-2xx count)."""
 
     async def go() -> tuple[list[float], int]:
         latencies: list[float] = []
         failures = 0
         left = iter(range(requests))
-        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         connector = TCPConnector(limit=concurrency, force_close=False)
         async with ClientSession(connector=connector, timeout=ClientTimeout(total=60)) as http:
 
@@ -134,7 +136,7 @@ def measure(url: str, requests: int) -> tuple[list[float], int]:
     """Latencies of `requests` POSTs to `url` from a client process of its own."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    process = context.Process(target=_load, args=(url, requests, CONCURRENCY, results))
+    process = context.Process(target=_load, args=(url, KEY, requests, CONCURRENCY, results))
     process.start()
     try:
         latencies, failures = results.get(timeout=600)
@@ -236,19 +238,22 @@ def api_server(moto: MotoServer, kubeconfig: Path, bucket: str) -> Iterator[str]
         "WAFLEET_BULK_BUCKET": bucket,
     }
     runner = Path(sys.executable).with_name("wafleet-runner")
-    process = subprocess.Popen([str(runner), "api"], env=env, stderr=subprocess.PIPE)
-    try:
-        _wait_listening(port, process)
-        yield f"http://127.0.0.1:{port}/v1/messages"
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe nobody reads while it runs
+        process = subprocess.Popen([str(runner), "api"], env=env, stderr=log)
         try:
-            _, err = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        if process.returncode not in (0, -15):
-            _log(f"api exited {process.returncode}: {err.decode(errors='replace')[-2000:]}")
+            _wait_listening(port, process)
+            yield f"http://127.0.0.1:{port}/v1/messages"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.returncode not in (0, -15):
+                log.seek(0)
+                said = log.read().decode(errors="replace")[-2000:]
+                _log(f"api exited {process.returncode}: {said}")
 
 
 def run() -> list[BenchResult]:

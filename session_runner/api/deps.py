@@ -10,7 +10,7 @@ bearer scheme in the OpenAPI (`HTTPBearer`) and returns the entry
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +23,7 @@ from session_runner.api.routing import Router
 from session_runner.bulk.model import BulkService
 from session_runner.kube.client import KubeClient
 from session_runner.sender.ledger import Ledger
+from session_runner.sender.publish import TopicPublisher
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class ApiContext:
-    """Everything the API talks to. `sns` is a boto3 SNS client and `topic_arn` the outbound
-    topic's ARN; `records` and `ledger` share a boto3 DynamoDB client."""
+    """Everything the API talks to. `publisher` publishes to the outbound topic (concurrent
+    requests' messages share PublishBatch calls); `records` and `ledger` share a boto3
+    DynamoDB client."""
 
     namespace: str
     keys: KeyStore
     kube: KubeClient
     router: Router
-    sns: Any
-    topic_arn: str
+    publisher: TopicPublisher
     records: MessageRecords
     ledger: Ledger
     bulk: BulkService

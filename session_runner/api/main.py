@@ -19,7 +19,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import uvicorn
@@ -33,6 +33,7 @@ from session_runner.api.metrics import ApiMetrics
 from session_runner.api.records import MessageRecords
 from session_runner.api.routing import Router
 from session_runner.aws_location import client_location
+from session_runner.aws_threads import use_aws_threads
 from session_runner.bulk.model import BulkService
 from session_runner.bulk.service import from_settings
 from session_runner.contract.api_settings import ApiSettings
@@ -42,6 +43,7 @@ from session_runner.ingest.topic import resolve_topic_arn
 from session_runner.kube.client import KubeClient
 from session_runner.sender.ledger import Ledger
 from session_runner.sender.metrics import build_metrics_app
+from session_runner.sender.publish import TopicPublisher
 from session_runner.signals import run_until_signalled
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,12 @@ class ApiServer(uvicorn.Server):
             self.listening.set()
 
 
+#: Threads for the blocking boto3 calls of the requests in flight (asyncio's default, cores
+#: + 4, queued a burst of requests' calls behind each other); the clients' connection
+#: pools are as wide.
+AWS_THREADS: Final = 64
+
+
 def aws_clients(settings: ApiSettings) -> tuple[Any, Any]:
     """SNS (standard retries: a repeated publish of one id is sent once) and DynamoDB (no
     hidden retries: the records' conditional put must not report its own landing as a
@@ -80,12 +88,12 @@ def aws_clients(settings: ApiSettings) -> tuple[Any, Any]:
             connect_timeout=3,
             read_timeout=5,
             retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=64,
+            max_pool_connections=AWS_THREADS,
         ),
         **common,
     )
     dynamodb = boto3.client(
-        "dynamodb", config=client_config(3.0, max_pool_connections=64), **common
+        "dynamodb", config=client_config(3.0, max_pool_connections=AWS_THREADS), **common
     )
     return sns, dynamodb
 
@@ -125,8 +133,7 @@ def build_context(
             cache_s=settings.routing_cache_seconds,
             timeout_s=settings.kube_timeout_seconds,
         ),
-        sns=sns,
-        topic_arn=topic_arn,
+        publisher=TopicPublisher(sns, topic_arn),
         records=MessageRecords(dynamodb, settings.requests_table, settings.ledger_table),
         ledger=Ledger(dynamodb, settings.ledger_table),
         bulk=bulk,
@@ -182,6 +189,7 @@ async def run(
     ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve until `stop` is set; `ready(port)` is called once the port listens."""
+    use_aws_threads(AWS_THREADS)
     sns, dynamodb = aws_clients(settings)
     topic_arn = await asyncio.to_thread(resolve_topic_arn, sns, settings.outbound_topic)
     metrics = ApiMetrics()

@@ -61,7 +61,7 @@ from session_runner.sender.message import (
     MESSAGE_ID_PATTERN,
     OutboundMessage,
 )
-from session_runner.sender.publish import publish
+from session_runner.sender.publish import PublishRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,10 @@ async def publish_record(ctx: ApiContext, record: MessageRecord, text: str) -> N
         text=text,
         created_at=datetime.fromtimestamp(record.created_at, UTC),
     )
+    failures: tuple[type[BaseException], ...] = (*aws_errors(), PublishRefusedError)
     try:
-        await publish(ctx.sns, ctx.topic_arn, message)
-    except aws_errors() as error:
+        await ctx.publisher.publish(message)
+    except failures as error:
         raise unavailable("the outbound topic (SNS)", error, retry_hint=True) from None
     try:
         await ctx.records.mark_published(record.message_id)
@@ -199,6 +200,13 @@ async def publish_record(ctx: ApiContext, record: MessageRecord, text: str) -> N
             type(error).__name__,
             extra={"message_id": record.message_id},
         )
+
+
+async def existing_record(ctx: ApiContext, message_id: str) -> MessageRecord | None:
+    try:
+        return await ctx.records.get(message_id)
+    except aws_errors() as error:
+        raise unavailable("the message records (DynamoDB)", error) from None
 
 
 async def answer_existing(
@@ -282,14 +290,16 @@ def build_router() -> APIRouter:
         message_id = (
             message_id_for(key.name, idempotency_key) if idempotency_key else new_message_id()
         )
-        if idempotency_key:
-            try:
-                stored = await ctx.records.get(message_id)
-            except aws_errors() as error:
-                raise unavailable("the message records (DynamoDB)", error) from None
-            if stored is not None:
-                return await answer_existing(ctx, stored, digest, body.text, response)
-        route = await resolve(ctx, body)
+        # No read before the conditional put: a retry finds its record when the put is
+        # refused, so a new message costs one DynamoDB call. Only a retry that can no
+        # longer be routed (its pool gone since) looks its record up first.
+        try:
+            route = await resolve(ctx, body)
+        except ProblemError:
+            stored = await existing_record(ctx, message_id) if idempotency_key else None
+            if stored is None:
+                raise
+            return await answer_existing(ctx, stored, digest, body.text, response)
         record = MessageRecord(
             message_id=message_id,
             key_name=key.name,

@@ -1,10 +1,12 @@
-"""Many callers' SQS entries, one batch call: what `PoolQueue` deletes and sends go through.
+"""Many callers' entries, one batch call: what `PoolQueue`'s SQS deletes and sends and
+`publish.TopicPublisher`'s SNS publishes go through.
 
 A caller asks for its entries and waits for their outcome; the entries asked
 for within `linger_s` (or `MAX_BATCH` of them) go out in one batch call
-(DeleteMessageBatch, SendMessageBatch), which takes a round trip per ten
-entries instead of one each. SQS answers a batch entry by entry, so each
-caller hears only about its own: done, or refused with SQS's code.
+(DeleteMessageBatch, SendMessageBatch, PublishBatch), which takes a round trip
+per ten entries instead of one each. SQS and SNS answer a batch entry by entry
+(`Failed` items naming the entry's `Id`), so each caller hears only about its
+own: done, or refused with the service's code.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, TypeVar
 
-MAX_BATCH: Final = 10  # SQS's limit per batch call
+MAX_BATCH: Final = 10  # SQS's and SNS's limit per batch call
 
 Entry = TypeVar("Entry")
 
 
 class Coalescer(Generic[Entry]):
     """`call(entries)` makes one batch call (blocking boto3: run in a thread) and returns
-    SQS's answer, whose `Failed` items name an entry by its index as `Id`; `refused(code)`
+    the service's answer, whose `Failed` items name an entry by its index as `Id`; `refused(code)`
     is the exception a refused entry's caller gets."""
 
     def __init__(

@@ -44,6 +44,7 @@ from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import from_kubeconfig
 from session_runner.sender.ledger import Ledger, client_config, ensure_table
 from session_runner.sender.message import OutboundMessage
+from session_runner.sender.publish import TopicPublisher
 from tests.harness.devserver import DEV_REGION
 from tests.harness.kube import KubeApi
 from tests.harness.moto_server import AwsEndpoint
@@ -291,8 +292,7 @@ def api_context(
         keys=KeyStore(text=keys.document()),
         kube=kube,
         router=Router(kube, ns, cache_s=0.0, timeout_s=5.0),
-        sns=outbound.sns,
-        topic_arn=outbound.topic_arn,
+        publisher=TopicPublisher(outbound.sns, outbound.topic_arn),
         records=MessageRecords(dynamodb, TABLE, TABLE),
         ledger=Ledger(dynamodb, TABLE),
         bulk=bulk,

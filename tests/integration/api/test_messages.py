@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime
 
 from session_runner.api.idempotency import message_id_for
+from session_runner.contract.resources import GROUP, VERSION
 from session_runner.events.delivery import DeliveryLedger
 from session_runner.events.event import Event, EventType, Source
 from session_runner.sender.message import MESSAGE_ID_PATTERN
@@ -71,6 +72,28 @@ async def test_the_same_idempotency_key_and_body_return_the_original_message(
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert first.json()["id"] == message_id_for("admin", "order-1")
+    assert [m.id for m in outbound.received(queue)] == [first.json()["id"]]
+
+
+async def test_a_retry_after_its_pool_was_deleted_still_gets_the_original_message(
+    api: Api, objects: Objects, outbound: Outbound
+) -> None:
+    """The put, not a read, finds a retry's record; a retry that can no longer be routed
+    looks it up instead of answering 422 for a message that was accepted."""
+    queue = objects.pool("gone-pool", "gone")
+    assert queue is not None
+    body = {"target": "gone", "to": TO, "text": "order 9 shipped"}
+    headers = {**api.admin, "Idempotency-Key": "order-9"}
+    first = await api.client.post("/v1/messages", json=body, headers=headers)
+    objects.cluster.custom.delete_namespaced_custom_object(
+        GROUP, VERSION, objects.cluster.namespace, "senderpools", "gone-pool"
+    )
+    again = await api.client.post("/v1/messages", json=body, headers=headers)
+    fresh = await api.client.post(
+        "/v1/messages", json=body, headers={**api.admin, "Idempotency-Key": "order-10"}
+    )
+    assert (first.status_code, again.status_code, fresh.status_code) == (202, 200, 422)
+    assert again.json() == first.json()
     assert [m.id for m in outbound.received(queue)] == [first.json()["id"]]
 
 
