@@ -10,7 +10,9 @@ run by the harness's kubelet stand-in, `kubectl wait`, verify and repair of a
 snapshot, a message sent through the account's own session and one through
 Twilio's stand-in (`scripts/demo_outbound.py`), their events and a reply
 delivered signed to a WebhookSubscription and a dead subscriber tombstoned
-(`scripts/demo_webhooks.py`), a deleted pod replaced and restored, suspend.
+(`scripts/demo_webhooks.py`), a deleted pod replaced and restored, a bulk send of a CSV
+with a few bad rows through the account's session, its progress bar and per-row report
+(`scripts/demo_bulk.py`), suspend.
 Without them that part is skipped, saying why. Each step prints what it did.
 """
 
@@ -189,6 +191,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
     import subprocess
     import tempfile
 
+    from scripts.demo_bulk import Bulk
     from scripts.demo_outbound import Ingest, StandinThread, show_outbound
     from scripts.demo_outbound import operator_env as outbound_env
     from scripts.demo_webhooks import Webhooks
@@ -210,7 +213,7 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
     ingest = Ingest()
     with tempfile.TemporaryDirectory() as tmp, StandinThread() as twilio:
         plane = start_control_plane(assets, Path(tmp) / "control-plane")
-        node = kubelet = operator = webhooks = None
+        node = kubelet = operator = webhooks = bulk = None
         try:
             console.print(
                 f"  etcd, kube-apiserver, kube-controller-manager and kube-scheduler on "
@@ -352,6 +355,11 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
                 console.print("  [red]the replacement pod did not connect from the snapshot[/]")
             show("get", "waa,pods")
 
+            # Late, with the pod steps done: the session pool's queue fills up here.
+            bulk = Bulk(console, moto, env, Path(tmp))
+            bulk.start()
+            bulked = bulk.show()
+
             console.print(
                 '  $ kubectl patch waa demo --type=merge -p \'{"spec":{"suspended":true}}\''
             )
@@ -365,8 +373,10 @@ def run_operator_on_control_plane(moto: MotoServer) -> bool:
             )
             if not sent:
                 console.print("  [red]a message did not reach its vendor exactly once[/]")
-            return restored and sent and hooked
+            return restored and sent and hooked and bulked
         finally:
+            if bulk is not None:
+                bulk.stop()
             if webhooks is not None:
                 webhooks.stop()
             ingest.stop()
