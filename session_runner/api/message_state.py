@@ -97,3 +97,21 @@ def summarize(
         reason = entry.reason or "failed"
         steps.append(Step(MessageState.FAILED, _when(entry.updated_at)))
     return Summary(state=steps[-1].state, reason=reason, history=tuple(steps))
+
+
+def message_fields(
+    message_id: str, summary: Summary, record: MessageRecord | None, entry: LedgerEntry | None
+) -> dict[str, object]:
+    """The fields of a message's answer besides its history: the API's `Message` and the
+    CLI's direct `MessageView` are both built from these, so they cannot drift apart."""
+    return {
+        "id": message_id,
+        "state": summary.state,
+        "reason": summary.reason,
+        "target": record.target if record else None,
+        "account": record.account if record else None,
+        "to": record.to if record else None,
+        "created_at": datetime.fromtimestamp(record.created_at, UTC) if record else None,
+        "vendor_message_id": entry.vendor_message_id if entry else None,
+        "attempts": entry.attempts if entry else None,
+    }

@@ -42,7 +42,7 @@ from session_runner.api.idempotency import (
     request_hash,
 )
 from session_runner.api.keys import ACCOUNT_NAME_PATTERN, ApiKey
-from session_runner.api.message_state import MessageState, summarize
+from session_runner.api.message_state import MessageState, message_fields, summarize
 from session_runner.api.openapi import problems
 from session_runner.api.problems import (
     IDEMPOTENCY_CONFLICT,
@@ -347,17 +347,11 @@ def build_router() -> APIRouter:
             raise ProblemError(404, f"no message {message_id}")
         if not scope.may_read_message(key, await origin_of(ctx, record, message_id)):
             raise ProblemError(403, f"this API key may not read message {message_id}")
-        return Message(
-            id=message_id,
-            state=summary.state,
-            reason=summary.reason,
-            target=record.target if record else None,
-            account=record.account if record else None,
-            to=record.to if record else None,
-            created_at=datetime.fromtimestamp(record.created_at, UTC) if record else None,
-            vendor_message_id=entry.vendor_message_id if entry else None,
-            attempts=entry.attempts if entry else None,
-            history=[HistoryStep(state=step.state, at=step.at) for step in summary.history],
+        return Message.model_validate(
+            {
+                **message_fields(message_id, summary, record, entry),
+                "history": [HistoryStep(state=step.state, at=step.at) for step in summary.history],
+            }
         )
 
     return router

@@ -14,7 +14,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
-from session_runner.api.message_state import MessageState, Summary
+from session_runner.api.message_state import MessageState, Summary, message_fields
 from session_runner.api.records import MessageRecord
 from session_runner.sender.ledger_decision import LedgerEntry
 
@@ -47,17 +47,11 @@ def from_summary(
     message_id: str, summary: Summary, record: MessageRecord | None, entry: LedgerEntry | None
 ) -> MessageView:
     """The view of a message read from DynamoDB (as the API builds its answer)."""
-    return MessageView(
-        id=message_id,
-        state=summary.state,
-        reason=summary.reason,
-        target=record.target if record else None,
-        account=record.account if record else None,
-        to=record.to if record else None,
-        created_at=datetime.fromtimestamp(record.created_at, UTC) if record else None,
-        vendor_message_id=entry.vendor_message_id if entry else None,
-        attempts=entry.attempts if entry else None,
-        history=tuple(HistoryView(state=step.state, at=step.at) for step in summary.history),
+    return MessageView.model_validate(
+        {
+            **message_fields(message_id, summary, record, entry),
+            "history": tuple(HistoryView(state=step.state, at=step.at) for step in summary.history),
+        }
     )
 
 

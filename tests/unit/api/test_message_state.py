@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from session_runner.api.message_state import MessageState as S
-from session_runner.api.message_state import summarize
+from session_runner.api.message_state import message_fields, summarize
 from session_runner.api.records import DeliveryFacts, MessageRecord
 from session_runner.sender.ledger_decision import LedgerEntry, LedgerState
 from session_runner.session.engines.events import AckStatus
@@ -143,3 +143,36 @@ def test_summaries(
 
 def test_nothing_known_is_no_message() -> None:
     assert summarize(None, None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("record", "ledger", "expected"),
+    [
+        (
+            RECORD,
+            entry(LedgerState.SENT),
+            {"target": "alpha", "to": "+14155550123", "created_at": at(T0)}
+            | {"vendor_message_id": "SM1", "attempts": 1},
+        ),
+        (
+            None,
+            entry(LedgerState.SENT),
+            {"target": None, "to": None, "created_at": None}
+            | {"vendor_message_id": "SM1", "attempts": 1},
+        ),
+        (
+            RECORD,
+            None,
+            {"target": "alpha", "to": "+14155550123", "created_at": at(T0)}
+            | {"vendor_message_id": None, "attempts": None},
+        ),
+    ],
+)
+def test_the_answers_fields_come_from_the_record_and_the_ledger(
+    record: MessageRecord | None, ledger: LedgerEntry | None, expected: dict[str, object]
+) -> None:
+    summary = summarize(record, ledger, None)
+    assert summary is not None
+    fields = message_fields("m", summary, record, ledger)
+    assert {k: fields[k] for k in expected} == expected
+    assert (fields["id"], fields["state"]) == ("m", summary.state)
