@@ -39,7 +39,7 @@ from bench.memory import bare_python_pss
 from bench.result import BenchResult, median
 from session_runner.sender.ledger import client_config, ensure_table
 from tests.harness.devserver import MotoServer
-from tests.harness.outbound_trial import AtomicMotoServer, TrialConfig, TrialResult, run_trial
+from tests.harness.outbound_trial import TrialConfig, TrialResult, run_trial
 
 FAULT_MESSAGES = int(os.environ.get("WAFLEET_BENCH_OUTBOUND_MESSAGES", "50000"))
 THROUGHPUT_MESSAGES = int(os.environ.get("WAFLEET_BENCH_OUTBOUND_THROUGHPUT", "1000"))
@@ -186,7 +186,7 @@ def run() -> list[BenchResult]:
     bare: list[float] = []
     through: list[float] = []
     pss: list[float] = []
-    with AtomicMotoServer() as moto:
+    with MotoServer() as moto:
         rate = rate_run(moto)
         _log(
             f"rate: max {rate.max_one_second_sends} sends in one second at a limit of "

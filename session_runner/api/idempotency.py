@@ -10,21 +10,22 @@ The message id is derived from the API key's *name* and the Idempotency-Key
 ids, and a retry gets the same id however many API replicas it lands on. The
 API records each message (`records.MessageRecord`) with a conditional put on
 that id, holding the hash of the request's canonical JSON (`request_hash`:
-key order and whitespace do not matter) and whether it was published yet.
-`decide` says what a request does given that record:
+key order and whitespace do not matter). `decide` says what a request does
+given that record:
 
-| record              | hash     | action   | answer                                     |
-| ------------------- | -------- | -------- | ------------------------------------------ |
-| none                | -        | NEW      | record it, publish, 202                    |
-| published           | same     | REPLAY   | 200, the original message                  |
-| not published (yet) | same     | RESUME   | publish (again: the ledger sends it once), 200 |
-| any                 | other    | CONFLICT | 409 naming Idempotency-Key                 |
+| record | hash  | action   | answer                                       |
+| ------ | ----- | -------- | -------------------------------------------- |
+| none   | -     | NEW      | record it, publish, 202                      |
+| any    | same  | REPLAY   | publish again, 200 with the original message |
+| any    | other | CONFLICT | 409 naming Idempotency-Key                   |
 
-RESUME covers a first request whose publish failed (SNS unreachable, the
-process killed in between): the retry publishes it. When the first request is
-still in flight, the retry publishes too; both carry the one message id, so
-the sender's ledger sends it once. Records do not expire: an id is never
-reused, so a late retry cannot create a second message.
+A REPLAY publishes the message again, whatever became of the first publish:
+that covers a first request whose publish failed (SNS unreachable, the
+process killed between the record and the publish) and one still in flight,
+without a second write to remember that SNS took it. Both publishes carry the
+one message id, and the sender's ledger sends an id once; ledger entries do
+not expire, so neither do records: an id is never reused, and a late retry
+cannot create a second message.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ ID_PREFIX: Final = "api-"
 class Action(StrEnum):
     NEW = "new"
     REPLAY = "replay"
-    RESUME = "resume"
     CONFLICT = "conflict"
 
 
@@ -72,10 +72,8 @@ def request_hash(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def decide(stored_hash: str | None, published: bool, incoming_hash: str) -> Action:
-    """What a request with `incoming_hash` does, given the stored record (None: no record)."""
+def decide(stored_hash: str | None, incoming_hash: str) -> Action:
+    """What a request with `incoming_hash` does, given the stored record's (None: no record)."""
     if stored_hash is None:
         return Action.NEW
-    if stored_hash != incoming_hash:
-        return Action.CONFLICT
-    return Action.REPLAY if published else Action.RESUME
+    return Action.REPLAY if stored_hash == incoming_hash else Action.CONFLICT

@@ -6,16 +6,16 @@ A send, in order (nothing is written before everything that can refuse it did):
    (template and media messages are refused as not supported yet: the
    outbound message carries text only);
 2. the key may use that target or account (403);
-3. with an Idempotency-Key, a message recorded under it answers at once
-   (`idempotency.decide`: the original, or 409 when the body differs);
-4. the route: a SenderPool of the namespace takes it (`routing`; 422 why not);
-5. the record, a conditional put (a concurrent twin loses here, and is
-   answered from the winner's record);
-6. the publish to the outbound topic with the pool's target
-   (`sender.publish`), then the record marked published; 202 and a Location.
+3. the route: a SenderPool of the namespace takes it (`routing`; 422 why not);
+4. the record, a conditional put: a message recorded under this
+   Idempotency-Key before (a retry, or a concurrent twin that won) is
+   answered from that record (`idempotency.decide`: the original, published
+   again, or 409 when the body differs);
+5. the publish to the outbound topic with the pool's target
+   (`sender.publish`); 202 and a Location.
 
 SNS or DynamoDB unreachable: 503, and a retry with the same Idempotency-Key
-finishes the job (RESUME) without a second message.
+finishes the job (a REPLAY publishes again) without a second message.
 """
 
 from __future__ import annotations
@@ -178,8 +178,7 @@ async def resolve(ctx: ApiContext, body: SendMessage) -> Route:
 
 
 async def publish_record(ctx: ApiContext, record: MessageRecord, text: str) -> None:
-    """Publish the message, then mark its record published (a lost mark only costs a
-    second publish of the same id on a retry: the ledger sends it once)."""
+    """Publish the message (again, for a replay: the ledger sends an id once)."""
     message = OutboundMessage(
         id=record.message_id,
         target=record.target,
@@ -192,14 +191,6 @@ async def publish_record(ctx: ApiContext, record: MessageRecord, text: str) -> N
         await ctx.publisher.publish(message)
     except failures as error:
         raise unavailable("the outbound topic (SNS)", error, retry_hint=True) from None
-    try:
-        await ctx.records.mark_published(record.message_id)
-    except aws_errors() as error:
-        log.warning(
-            "message published, its record not marked (%s)",
-            type(error).__name__,
-            extra={"message_id": record.message_id},
-        )
 
 
 async def existing_record(ctx: ApiContext, message_id: str) -> MessageRecord | None:
@@ -213,7 +204,7 @@ async def answer_existing(
     ctx: ApiContext, stored: MessageRecord, incoming_hash: str, text: str, response: Response
 ) -> MessageAccepted:
     """The answer to a request whose id is already recorded."""
-    action = decide(stored.body_sha256, stored.published, incoming_hash)
+    action = decide(stored.body_sha256, incoming_hash)
     if action is Action.CONFLICT:
         raise ProblemError(
             409,
@@ -228,8 +219,7 @@ async def answer_existing(
                 )
             ],
         )
-    if action is Action.RESUME:
-        await publish_record(ctx, stored, text)
+    await publish_record(ctx, stored, text)
     response.status_code = 200
     response.headers[REPLAYED_HEADER] = "true"
     response.headers["Location"] = f"/v1/messages/{stored.message_id}"

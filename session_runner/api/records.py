@@ -3,10 +3,10 @@
 One item per accepted message, in `ApiSettings.requests_table` (the ledger's
 table by default), hash key `id` = `api-message#<message id>`:
 
-    key_name, body_sha256, target, account?, to, created_at (N, epoch s), published (BOOL)
+    key_name, body_sha256, target, account?, to, created_at (N, epoch s)
 
 written once with `attribute_not_exists(id)` (the Idempotency-Key's guard,
-`idempotency.decide`), then `published` set once SNS took the message. The
+`idempotency.decide`) and never changed: one DynamoDB call per message. The
 '#' keeps these items apart from the ledger's own (message ids never hold
 one). The record is also how `GET /v1/messages/{id}` knows a message that no
 sender has picked up yet ("queued"), where it was sent, and which keys may
@@ -52,7 +52,6 @@ class MessageRecord:
     to: str
     created_at: float
     account: str | None = None
-    published: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,6 @@ def record_item(record: MessageRecord) -> dict[str, Any]:
         "target": {"S": record.target},
         "to": {"S": record.to},
         "created_at": {"N": repr(float(record.created_at))},
-        "published": {"BOOL": record.published},
     }
     if record.account is not None:
         item["account"] = {"S": record.account}
@@ -94,7 +92,6 @@ def record_from_item(item: dict[str, Any]) -> MessageRecord:
         to=str(item["to"]["S"]),
         created_at=float(item["created_at"]["N"]),
         account=str(account["S"]) if account else None,
-        published=bool(item.get("published", {}).get("BOOL", False)),
     )
 
 
@@ -152,16 +149,6 @@ class MessageRecords:
                 raise RecordsError(f"records {self.table} put: the record vanished") from None
             return stored
         return None
-
-    async def mark_published(self, message_id: str) -> None:
-        await self._call(
-            "mark published",
-            method="update_item",
-            TableName=self.table,
-            Key=record_key(message_id),
-            UpdateExpression="SET published = :yes",
-            ExpressionAttributeValues={":yes": {"BOOL": True}},
-        )
 
     async def delivery(self, message_id: str) -> DeliveryFacts | None:
         response = await self._call(

@@ -38,14 +38,17 @@ def free_port() -> int:
         return port
 
 
-def _moto_server_executable() -> list[str]:
-    candidate = Path(sys.executable).with_name("moto_server")
-    if candidate.exists():
-        return [str(candidate)]
-    raise RuntimeError(
-        "moto_server is not installed in this environment; run `make venv` "
-        "(moto is a development dependency)"
-    )
+def _moto_server_command() -> list[str]:
+    """moto's server as `tests.harness.moto_main` runs it (see there: its costs, DynamoDB's
+    serialised writes)."""
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        raise RuntimeError(
+            "moto is not installed in this environment; run `make venv` "
+            "(moto is a development dependency)"
+        ) from None
+    return [sys.executable, "-m", "tests.harness.moto_main"]
 
 
 @dataclass
@@ -63,7 +66,7 @@ class MotoServer:
 
     def command(self) -> list[str]:
         """The server process's command line (a subclass may run moto another way)."""
-        return [*_moto_server_executable(), "-H", self.host, "-p", str(self.port)]
+        return [*_moto_server_command(), "-H", self.host, "-p", str(self.port)]
 
     def start(self) -> Self:
         env = dict(os.environ)

@@ -230,49 +230,6 @@ def recipient(message_id: str) -> str:
     return f"+1415{int(message_id.rsplit('-', 1)[1]):07d}"
 
 
-# ---------------------------------------------------------------------- moto, atomic
-
-
-class AtomicMotoServer(MotoServer):
-    """The moto server, with DynamoDB's conditional writes made atomic as DynamoDB's are.
-
-    moto's threaded server checks a ConditionExpression and then writes, with no lock
-    between: two concurrent writes to one item can both pass their check (two
-    claims of one id, two reservations of one rate-limiter slot). DynamoDB serialises
-    writes per item. Here every DynamoDB request is handled under one lock (they take
-    milliseconds; SQS's long polls are not touched), so what the trial measures is
-    the sender's exactly-once, not moto's race.
-    """
-
-    def command(self) -> list[str]:
-        return dies_with_parent(
-            [
-                sys.executable,
-                "-m",
-                "tests.harness.outbound_trial",
-                "--moto",
-                self.host,
-                str(self.port),
-            ]
-        )
-
-
-def serve_atomic_moto(host: str, port: int) -> None:
-    """The moto server's main, with one lock around every DynamoDB request."""
-    from moto import server
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    call_action = DynamoHandler.call_action
-
-    def atomic_call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return call_action(self)
-
-    DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
-    server.main(["-H", host, "-p", str(port)])
-
-
 # ---------------------------------------------------------------------- the stand-in
 
 
@@ -699,13 +656,9 @@ def _next_kill(config: TrialConfig, rng: random.Random, now: float) -> float | N
 
 
 def main() -> None:
-    """`python -m tests.harness.outbound_trial [messages]`: one trial, its result printed;
-    `... --moto HOST PORT`: serve `AtomicMotoServer`'s moto."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--moto":
-        serve_atomic_moto(sys.argv[2], int(sys.argv[3]))
-        return
+    """`python -m tests.harness.outbound_trial [messages]`: one trial, its result printed."""
     messages = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000
-    with AtomicMotoServer() as moto:
+    with MotoServer() as moto:
         result = run_trial(TrialConfig(messages=messages), moto, progress=True)
     print(result)
 

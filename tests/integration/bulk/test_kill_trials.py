@@ -17,7 +17,6 @@ import io
 import random
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from session_runner.sender.queue import PoolQueue
 from session_runner.sender.ratelimit import PoolRateLimiter
 from session_runner.sender.vendors import create_adapter
 from session_runner.sender.worker import Sender, SenderConfig
-from tests.harness.outbound_trial import AtomicMotoServer
+from tests.harness.devserver import MotoServer
 from tests.harness.vendor_standins import TwilioStandin
 from tests.integration.bulk.conftest import LEDGER, BulkWorld, chunks_of, make_world, until
 from tests.integration.bulk.trial import (
@@ -77,21 +76,10 @@ def test_the_trial_csv_says_where_its_rows_are() -> None:
     assert max(made.invalid.values()) > max(made.invalid) + 1  # so lines run ahead of rows
 
 
-@pytest.fixture(scope="module")
-def atomic_moto() -> Iterator[AtomicMotoServer]:
-    """moto with DynamoDB's conditional writes atomic, as DynamoDB's are (moto's own are not
-    under concurrency: two claims could both pass their condition)."""
-    server = AtomicMotoServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def trial_world(atomic_moto: AtomicMotoServer) -> BulkWorld:
-    atomic_moto.reset()
-    return make_world(atomic_moto)
+def trial_world(moto_server: MotoServer) -> BulkWorld:
+    moto_server.reset()
+    return make_world(moto_server)
 
 
 @pytest.mark.timeout(600)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 
 import pytest
 
+from tests.harness.devserver import MotoServer
 from tests.harness.outbound_trial import (
-    AtomicMotoServer,
     Tally,
     TrialConfig,
     max_in_window,
@@ -93,24 +92,15 @@ def test_publish_order_holds_every_id_once_and_the_chosen_share_twice(
     assert max((order.count(i) for i in set(order)), default=1) <= 2
 
 
-@pytest.fixture(scope="module")
-def atomic_moto() -> Iterator[AtomicMotoServer]:
-    """moto with DynamoDB's conditional writes atomic (its own are not, under concurrency)."""
-    server = AtomicMotoServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_no_message_is_sent_twice_or_lost_under_kills_and_vendor_faults(
-    atomic_moto: AtomicMotoServer,
+    moto_server: MotoServer,
 ) -> None:
     config = TrialConfig(
         messages=1_000, replicas=3, kill_every_s=(3.0, 7.0), freeze_every_s=(3.0, 6.0), seed=15
     )
 
-    result = await asyncio.to_thread(run_trial, config, atomic_moto)
+    moto_server.reset()
+    result = await asyncio.to_thread(run_trial, config, moto_server)
 
     assert result.tally.duplicates == 0, result
     assert result.tally.lost == 0, result

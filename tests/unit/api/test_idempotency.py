@@ -20,17 +20,16 @@ H1, H2 = "a" * 64, "b" * 64
 
 
 @pytest.mark.parametrize(
-    ("stored", "published", "incoming", "action"),
+    ("stored", "incoming", "action"),
     [
-        (None, False, H1, Action.NEW),
-        (H1, True, H1, Action.REPLAY),
-        (H1, False, H1, Action.RESUME),  # the first publish failed or is in flight
-        (H1, True, H2, Action.CONFLICT),
-        (H1, False, H2, Action.CONFLICT),
+        (None, H1, Action.NEW),
+        (H1, H1, Action.REPLAY),  # published again: the first publish may have failed
+        (H1, H2, Action.CONFLICT),
+        (H2, H1, Action.CONFLICT),
     ],
 )
-def test_decide(stored: str | None, published: bool, incoming: str, action: Action) -> None:
-    assert decide(stored, published, incoming) is action
+def test_decide(stored: str | None, incoming: str, action: Action) -> None:
+    assert decide(stored, incoming) is action
 
 
 @pytest.mark.parametrize("key", ["order-1", "a" * 255, "with spaces inside", "ü-not-ascii", "#:/"])

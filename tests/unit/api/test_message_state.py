@@ -13,7 +13,7 @@ from session_runner.sender.ledger_decision import LedgerEntry, LedgerState
 from session_runner.session.engines.events import AckStatus
 
 T0, T1, T2 = 1_800_000_000.0, 1_800_000_010.0, 1_800_000_020.0
-RECORD = MessageRecord("m", "crm", "h", "alpha", "+14155550123", created_at=T0, published=True)
+RECORD = MessageRecord("m", "crm", "h", "alpha", "+14155550123", created_at=T0)
 
 
 def entry(state: LedgerState, reason: str | None = None) -> LedgerEntry:
