@@ -38,6 +38,8 @@ def test_each_service_we_use_answers(aws: AwsEndpoint) -> None:
     body = b"x" * (6 * 1024 * 1024)  # large enough for boto3's `Expect: 100-continue`
     s3.put_object(Bucket="harness-bucket", Key="k", Body=body)
     assert s3.get_object(Bucket="harness-bucket", Key="k")["Body"].read() == body
+    s3.put_object(Bucket="harness-bucket", Key="empty", Body=b"")  # Expect: 100-continue too
+    assert s3.get_object(Bucket="harness-bucket", Key="empty")["Body"].read() == b""
     queue = sqs.create_queue(QueueName="q")["QueueUrl"]
     topic = sns.create_topic(Name="t")["TopicArn"]
     sns.subscribe(
