@@ -40,7 +40,7 @@ def test_the_demo_fails_over_and_runs_the_account_on_the_real_control_plane() ->
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=480,
+        timeout=600,
         env={**os.environ, "COLUMNS": "400"},
         check=False,
     )
