@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from session_runner.api.keys import ApiKey, KeyStore
+from session_runner.api.media_probe import MediaProbe
 from session_runner.api.middleware import REALM, current_entry
 from session_runner.api.problems import ProblemError
 from session_runner.api.records import MessageRecords
@@ -37,7 +38,7 @@ class Limits:
 class ApiContext:
     """Everything the API talks to. `publisher` publishes to the outbound topic (concurrent
     requests' messages share PublishBatch calls); `records` and `ledger` share a boto3
-    DynamoDB client."""
+    DynamoDB client; `media` checks media URLs."""
 
     namespace: str
     keys: KeyStore
@@ -48,6 +49,7 @@ class ApiContext:
     ledger: Ledger
     bulk: BulkService
     limits: Limits = Limits()
+    media: MediaProbe | None = None  # None: media URLs are not checked before acceptance
 
 
 _bearer = HTTPBearer(

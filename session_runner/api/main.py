@@ -29,6 +29,7 @@ from session_runner import health, logs
 from session_runner.api.app import build_app
 from session_runner.api.deps import ApiContext, Limits
 from session_runner.api.keys import KeysError, KeyStore, env_keys
+from session_runner.api.media_probe import MediaProbe
 from session_runner.api.metrics import ApiMetrics
 from session_runner.api.records import MessageRecords
 from session_runner.api.routing import Router
@@ -38,6 +39,7 @@ from session_runner.bulk.model import BulkService
 from session_runner.bulk.service import from_settings
 from session_runner.contract.api_settings import ApiSettings
 from session_runner.contract.bulk_settings import BulkSettings
+from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.dynamodb import client_config
 from session_runner.ingest.topic import resolve_topic_arn
 from session_runner.kube.client import KubeClient
@@ -142,6 +144,11 @@ def build_context(
             max_upload_bytes=settings.max_upload_bytes,
             kube_timeout_s=settings.kube_timeout_seconds,
         ),
+        media=MediaProbe(
+            parse_networks(settings.media_allowed_networks), settings.media_timeout_seconds
+        )
+        if settings.media_check
+        else None,
     )
 
 

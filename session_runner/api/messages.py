@@ -2,16 +2,20 @@
 
 A send, in order (nothing is written before everything that can refuse it did):
 
-1. the body: `target` or `account` (exactly one), `to` in E.164, `text`
-   (template and media messages are refused as not supported yet: the
-   outbound message carries text only);
+1. the body: `target` or `account` (exactly one), `to` in E.164, and one
+   content: `text`, a `template` (name, language, variables), or `media` by
+   http(s) URL of a type WhatsApp takes (`sender.message.MEDIA_TYPES`) with
+   an optional caption in `text`;
 2. the key may use that target or account (403);
-3. the route: a SenderPool of the namespace takes it (`routing`; 422 why not);
-4. the record, a conditional put: a message recorded under this
+3. the route: a SenderPool of the namespace takes it (`routing`; 422 why not;
+   a session pool, an account's own, sends text only);
+4. a media URL is HEADed: reachable, of the type the body says, within
+   WhatsApp's size for it (`media_probe`; 422 naming `media.url`);
+5. the record, a conditional put: a message recorded under this
    Idempotency-Key before (a retry, or a concurrent twin that won) is
    answered from that record (`idempotency.decide`: the original, published
    again, or 409 when the body differs);
-5. the publish to the outbound topic with the pool's target
+6. the publish to the outbound topic with the pool's target
    (`sender.publish`); 202 and a Location.
 
 SNS or DynamoDB unreachable: 503, and a retry with the same Idempotency-Key
@@ -42,6 +46,7 @@ from session_runner.api.idempotency import (
     request_hash,
 )
 from session_runner.api.keys import ACCOUNT_NAME_PATTERN, ApiKey
+from session_runner.api.media_probe import media_refusal
 from session_runner.api.message_state import MessageState, message_fields, summarize
 from session_runner.api.openapi import problems
 from session_runner.api.problems import (
@@ -52,14 +57,22 @@ from session_runner.api.problems import (
     invalid,
 )
 from session_runner.api.records import MessageRecord
-from session_runner.api.routing import AccountNotFoundError, NotRoutableError, Route
+from session_runner.api.routing import (
+    SESSION_VENDOR,
+    AccountNotFoundError,
+    NotRoutableError,
+    Route,
+)
 from session_runner.api.unavailable import aws_errors, kube_errors, unavailable
 from session_runner.contract.outbound import TARGET_PATTERN
 from session_runner.sender.message import (
     E164_PATTERN,
     MAX_TEXT_CHARS,
     MESSAGE_ID_PATTERN,
+    Media,
     OutboundMessage,
+    Template,
+    content_problem,
 )
 from session_runner.sender.publish import PublishRefusedError
 
@@ -71,7 +84,8 @@ _JOB_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
 
 class SendMessage(BaseModel):
-    """One text message to one recipient, through a pool (`target`) or an account."""
+    """One message to one recipient, through a pool (`target`) or an account: a text, a
+    template, or a media file by URL (`text` its caption)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -89,7 +103,18 @@ class SendMessage(BaseModel):
         description="A WhatsAppAccount whose own session sends (its vendor: session pool).",
     )
     to: str = Field(pattern=E164_PATTERN, description="The recipient, E.164 (+14155550123).")
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The message.")
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="The message; a media file's caption (at most 1,024 characters).",
+    )
+    template: Template | None = Field(
+        default=None, description="A vendor-approved template (not through a session)."
+    )
+    media: Media | None = Field(
+        default=None, description="A file the vendor downloads and sends (not through a session)."
+    )
 
 
 class MessageAccepted(BaseModel):
@@ -140,6 +165,37 @@ def accepted(record: MessageRecord) -> MessageAccepted:
     )
 
 
+def check_content(body: SendMessage) -> None:
+    """One message's worth of content (422 naming the field otherwise)."""
+    problem = content_problem(body.text, body.template, body.media)
+    if problem is not None:
+        field = "template" if body.template is not None else "text"
+        raise invalid(field, problem)
+
+
+def check_route_takes(route: Route, body: SendMessage) -> None:
+    """A session (an account's own pool) sends text only: 422 naming the field otherwise."""
+    if route.vendor != SESSION_VENDOR:
+        return
+    for field, value in (("template", body.template), ("media", body.media)):
+        if value is not None:
+            raise invalid(
+                field,
+                f"{field} messages go through a vendor pool (twilio, meta): "
+                f"SenderPool {route.pool} is a session, which sends text only",
+            )
+
+
+async def check_media(ctx: ApiContext, body: SendMessage) -> None:
+    """The media URL holds what the message says, within WhatsApp's limits (422 naming
+    `media.url` otherwise; `media_probe`)."""
+    if body.media is None or ctx.media is None:
+        return
+    refusal = media_refusal(body.media, await ctx.media.facts(body.media.url))
+    if refusal is not None:
+        raise invalid("media.url", f"the media {refusal}")
+
+
 def target_or_account(body: SendMessage) -> None:
     """Exactly one of the two (422 naming `target` otherwise)."""
     if body.target is not None and body.account is not None:
@@ -177,13 +233,15 @@ async def resolve(ctx: ApiContext, body: SendMessage) -> Route:
         raise unavailable("the Kubernetes API", error) from None
 
 
-async def publish_record(ctx: ApiContext, record: MessageRecord, text: str) -> None:
+async def publish_record(ctx: ApiContext, record: MessageRecord, body: SendMessage) -> None:
     """Publish the message (again, for a replay: the ledger sends an id once)."""
     message = OutboundMessage(
         id=record.message_id,
         target=record.target,
         to=record.to,
-        text=text,
+        text=body.text,
+        template=body.template,
+        media=body.media,
         created_at=datetime.fromtimestamp(record.created_at, UTC),
     )
     failures: tuple[type[BaseException], ...] = (*aws_errors(), PublishRefusedError)
@@ -201,7 +259,11 @@ async def existing_record(ctx: ApiContext, message_id: str) -> MessageRecord | N
 
 
 async def answer_existing(
-    ctx: ApiContext, stored: MessageRecord, incoming_hash: str, text: str, response: Response
+    ctx: ApiContext,
+    stored: MessageRecord,
+    incoming_hash: str,
+    body: SendMessage,
+    response: Response,
 ) -> MessageAccepted:
     """The answer to a request whose id is already recorded."""
     action = decide(stored.body_sha256, incoming_hash)
@@ -219,7 +281,7 @@ async def answer_existing(
                 )
             ],
         )
-    await publish_record(ctx, stored, text)
+    await publish_record(ctx, stored, body)
     response.status_code = 200
     response.headers[REPLAYED_HEADER] = "true"
     response.headers["Location"] = f"/v1/messages/{stored.message_id}"
@@ -275,6 +337,7 @@ def build_router() -> APIRouter:
         ] = None,
     ) -> MessageAccepted:
         target_or_account(body)
+        check_content(body)
         check_scope(key, body)
         digest = request_hash(body.model_dump(mode="json"))
         message_id = (
@@ -289,7 +352,9 @@ def build_router() -> APIRouter:
             stored = await existing_record(ctx, message_id) if idempotency_key else None
             if stored is None:
                 raise
-            return await answer_existing(ctx, stored, digest, body.text, response)
+            return await answer_existing(ctx, stored, digest, body, response)
+        check_route_takes(route, body)
+        await check_media(ctx, body)
         record = MessageRecord(
             message_id=message_id,
             key_name=key.name,
@@ -304,8 +369,8 @@ def build_router() -> APIRouter:
         except aws_errors() as error:
             raise unavailable("the message records (DynamoDB)", error) from None
         if stored is not None:  # a concurrent request with this key recorded it first
-            return await answer_existing(ctx, stored, digest, body.text, response)
-        await publish_record(ctx, record, body.text)
+            return await answer_existing(ctx, stored, digest, body, response)
+        await publish_record(ctx, record, body)
         log.info(
             "message accepted",
             extra={"message_id": message_id, "target": route.target, "api_key": key.name},

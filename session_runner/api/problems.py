@@ -35,12 +35,6 @@ IDEMPOTENCY_CONFLICT: Final = "urn:wafleet:problem:idempotency-conflict"
 NOT_ROUTABLE: Final = "urn:wafleet:problem:not-routable"
 NOT_AWAITING_LOGIN: Final = "urn:wafleet:problem:not-awaiting-login"
 
-#: Fields a later version will carry: refused with a message that says so, not "unknown".
-NOT_SUPPORTED_YET: Final = {
-    "template": "template messages are not supported yet: send `text`",
-    "media": "media messages are not supported yet: send `text`",
-}
-
 Location = Literal["body", "query", "header", "path"]
 _LOCATIONS: Final = frozenset({"body", "query", "header", "path"})
 
@@ -168,7 +162,7 @@ def field_error(error: Mapping[str, Any], default_in: Location = "body") -> Fiel
         return FieldError(field="body", in_="body", message=f"malformed JSON: {cause}")
     field = field_name([part for part in loc if isinstance(part, str | int)])
     if kind == "extra_forbidden":
-        message = NOT_SUPPORTED_YET.get(field, "unknown field")
+        message = "unknown field"
     elif kind == "missing":
         message = "required"
     return FieldError(field=field, in_=where, message=message)

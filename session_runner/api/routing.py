@@ -49,6 +49,7 @@ class Route:
     target: str
     pool: str
     account: str | None = None
+    vendor: str = ""  # the pool's spec.vendor: `session` sends text only
 
 
 class NotRoutableError(Exception):
@@ -57,6 +58,10 @@ class NotRoutableError(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+#: The vendor of an account's own pool: its session's engine sends text only.
+SESSION_VENDOR: Final = "session"
 
 
 class AccountNotFoundError(Exception):
@@ -96,7 +101,7 @@ def pool_for_target(pools: Sequence[Mapping[str, Any]], target: str, namespace: 
     for pool in routing:
         why = pool_refusal(pool.get("status"))
         if why is None:
-            return Route(target=target, pool=_name(pool))
+            return Route(target=target, pool=_name(pool), vendor=str(_spec(pool).get("vendor", "")))
         refusals.append(f"SenderPool {_name(pool)} is not ready: {why}")
     raise NotRoutableError("target", "; ".join(refusals))
 
@@ -132,7 +137,7 @@ def account_pool(
             "account",
             f"SenderPool {wiring.pool} of {name} is not ready: {refusal or 'no target'}",
         )
-    return Route(target=target, pool=wiring.pool, account=name)
+    return Route(target=target, pool=wiring.pool, account=name, vendor=SESSION_VENDOR)
 
 
 def pools_path(namespace: str) -> str:

@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from session_runner.contract.settings import settings_env
+from session_runner.contract.settings import networks_ok, settings_env
 
 API_ENV_PREFIX: Final = "WAFLEET_API_"
 #: Where the chart mounts the keys Secret's `keys.json`.
@@ -58,8 +58,8 @@ class ApiSettings(BaseSettings):
         default="wafleet-outbound-ledger",
         min_length=3,
         description="Where each message the API accepted is recorded (hash key `id`, items "
-        "`api-message#<id>`: the body's hash for Idempotency-Key, its target, whether it was "
-        "published). The ledger's table by default: the '#' keeps the items apart from "
+        "`api-message#<id>`: the body's hash for Idempotency-Key, its target). The ledger's "
+        "table by default: the '#' keeps the items apart from "
         "message ids, as the rate limiter's `ratelimit#` items are.",
     )
     aws_endpoint_url: str | None = None
@@ -110,7 +110,25 @@ class ApiSettings(BaseSettings):
     kube_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, allow_inf_nan=False, description="One API-server read, at most."
     )
+    media_check: bool = Field(
+        default=True,
+        description="HEAD each media URL before accepting the message: 422 when it is not "
+        "reachable, not the type the message says, or larger than WhatsApp takes.",
+    )
+    media_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated networks media URLs may point to besides public "
+        "addresses; loopback, private and metadata addresses are refused unless listed.",
+    )
+    media_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, allow_inf_nan=False, description="One media HEAD, at most."
+    )
     log_level: str = "info"
+
+    @field_validator("media_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        return networks_ok(value)
 
     def as_env(self) -> dict[str, str]:
         """The environment that makes `ApiSettings()` load exactly these values."""

@@ -13,21 +13,9 @@ from typing import Final
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from session_runner.contract.settings import settings_env
+from session_runner.contract.settings import networks_ok, settings_env
 
 DISPATCHER_ENV_PREFIX: Final = "WAFLEET_DISPATCHER_"
-
-
-def _networks_ok(text: str) -> str:
-    import ipaddress
-
-    for entry in (part.strip() for part in text.split(",")):
-        if entry:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP network: {entry!r}") from None
-    return text
 
 
 class DispatcherSettings(BaseSettings):
@@ -90,7 +78,7 @@ class DispatcherSettings(BaseSettings):
     @field_validator("allowed_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
-        return _networks_ok(value)
+        return networks_ok(value)
 
     @property
     def namespace_list(self) -> tuple[str, ...]:

@@ -146,3 +146,17 @@ def settings_env(settings: BaseSettings, prefix: str) -> dict[str, str]:
             "true" if value is True else "false" if value is False else str(value)
         )
     return env
+
+
+def networks_ok(text: str) -> str:
+    """`text` when it is comma-separated IP networks (a settings validator); else ValueError
+    naming the entry that is not one."""
+    import ipaddress
+
+    for entry in (part.strip() for part in text.split(",")):
+        if entry:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP network: {entry!r}") from None
+    return text

@@ -31,7 +31,7 @@ from typing import Any, Final
 import aiohttp
 
 from session_runner.contract.outbound import VENDOR_CREDENTIAL_KEYS
-from session_runner.sender.message import OutboundMessage
+from session_runner.sender.message import MediaKind, OutboundMessage
 from session_runner.sender.vendors.base import (
     CANNOT_TELL,
     LookupResult,
@@ -192,14 +192,37 @@ def result_for_answer(
     )
 
 
+def content(message: OutboundMessage) -> dict[str, Any]:
+    """The message's `type` and its object, as the messages endpoint takes them: a text; a
+    template by name and language with its values as positional body parameters; a media
+    file by link, with its caption (audio takes none)."""
+    if message.template is not None:
+        template: dict[str, Any] = {
+            "name": message.template.name,
+            "language": {"code": message.template.language},
+        }
+        values = message.template.ordered_values()
+        if values:
+            template["components"] = [
+                {"type": "body", "parameters": [{"type": "text", "text": v} for v in values]}
+            ]
+        return {"type": "template", "template": template}
+    if message.media is not None:
+        kind = str(message.media.kind)
+        media: dict[str, Any] = {"link": message.media.url}
+        if message.text and message.media.kind is not MediaKind.AUDIO:
+            media["caption"] = message.text
+        return {"type": kind, kind: media}
+    return {"type": "text", "text": {"body": message.text}}
+
+
 def request_body(message: OutboundMessage) -> dict[str, Any]:
-    """The messages-endpoint body for one text; our id rides in biz_opaque_callback_data."""
+    """The messages-endpoint body for one message; our id rides in biz_opaque_callback_data."""
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": message.to,
-        "type": "text",
-        "text": {"body": message.text},
+        **content(message),
         "biz_opaque_callback_data": message.id,
     }
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -161,10 +162,23 @@ def status_callback_url(base: str, message_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def content_fields(message: OutboundMessage) -> dict[str, str]:
+    """What the message says, as Twilio takes it: `Body`; a template's Content SID and its
+    `ContentVariables` (JSON); a media file's `MediaUrl`, its caption in `Body`."""
+    if message.template is not None:
+        fields = {"ContentSid": message.template.name}
+        if message.template.variables:
+            fields["ContentVariables"] = json.dumps(message.template.variables, sort_keys=True)
+        return fields
+    if message.media is not None:
+        return {"MediaUrl": message.media.url, **({"Body": message.text} if message.text else {})}
+    return {"Body": message.text or ""}
+
+
 def form_fields(
     message: OutboundMessage, *, sender: Mapping[str, str], status_callback: str | None
 ) -> dict[str, str]:
-    fields = {"To": channel_address(message.to), **sender, "Body": message.text}
+    fields = {"To": channel_address(message.to), **sender, **content_fields(message)}
     if status_callback:
         fields["StatusCallback"] = status_callback_url(status_callback, message.id)
     return fields
@@ -237,7 +251,9 @@ class TwilioAdapter:
     async def lookup(self, message: OutboundMessage, *, sender: str | None = None) -> LookupResult:
         """Whether Twilio holds a message indistinguishable from this one (twilio_lookup.py)."""
         fields = sender_fields(sender, self.messaging_service_sid)
-        if not fields:
+        if not fields or message.text is None or not message.is_text:
+            # matched by body: a template's text is Twilio's to render, a media send's body
+            # is its caption at most; neither tells this send from another
             return CANNOT_TELL
         to_address = channel_address(message.to)
         query = {"To": to_address, "PageSize": str(twilio_lookup.PAGE_SIZE), **fields}

@@ -87,6 +87,14 @@ class SessionAdapter:
             self._ours.popitem(last=False)
 
     async def send(self, message: OutboundMessage, *, sender: str | None) -> SendResult:
+        if message.text is None or not message.is_text:
+            # The engines send text (WhatsApp Web's and the protocol's text messages); a
+            # template or media message is refused for good rather than sent half.
+            return SendResult(
+                Outcome.PERMANENT,
+                code="unsupported-content",
+                detail="a session sends text only, not templates or media",
+            )
         engine = self._engine()
         if engine is None or not engine.ready:
             return SendResult(Outcome.RETRY, detail="account not connected")

@@ -65,6 +65,53 @@ def graph_error(
     return web.json_response({"error": error}, status=status or known_status)
 
 
+MEDIA_KINDS = frozenset({"image", "video", "audio", "document"})
+
+
+def _text_problem(text: Any) -> str | None:
+    if not isinstance(text, dict):
+        return "The parameter text is required."
+    if not isinstance(text.get("body"), str) or not text["body"]:
+        return "The parameter text['body'] is required."
+    if len(text["body"]) > MAX_BODY_CHARS:
+        return f"Param text['body'] must be at most {MAX_BODY_CHARS} characters long."
+    return None
+
+
+def _template_problem(template: Any) -> str | None:
+    """A template object as the Graph API checks its shape (name, language.code, body
+    parameters of type text)."""
+    if not isinstance(template, dict) or not isinstance(template.get("name"), str):
+        return "The parameter template['name'] is required."
+    language = template.get("language")
+    if not isinstance(language, dict) or not isinstance(language.get("code"), str):
+        return "The parameter template['language']['code'] is required."
+    for component in template.get("components", []):
+        for parameter in component.get("parameters", []):
+            if parameter.get("type") != "text" or not parameter.get("text"):
+                return "Param template['components'][0]['parameters'] is invalid."
+    return None
+
+
+def _media_problem(kind: str, media: Any) -> str | None:
+    if not isinstance(media, dict) or not str(media.get("link", "")).startswith("https://"):
+        return f"The parameter {kind}['link'] is required (https)."
+    if kind == "audio" and "caption" in media:
+        return "Param audio['caption'] is not allowed."
+    return None
+
+
+def sent_content(body: dict[str, Any]) -> str:
+    """What the recipient would see, for the send log: the text, else the template's name
+    or the media's link."""
+    kind = body.get("type", "text")
+    if kind == "template":
+        return f"template:{body['template']['name']}"
+    if kind in MEDIA_KINDS:
+        return f"{kind}:{body[kind]['link']}"
+    return str(body["text"]["body"])
+
+
 def _invalid(body: Any) -> str | None:
     """Why this messages-endpoint body is refused with code 100 (None: it is valid)."""
     if not isinstance(body, dict):
@@ -73,13 +120,15 @@ def _invalid(body: Any) -> str | None:
         return "The parameter messaging_product is required."
     if not isinstance(body.get("to"), str) or not PHONE.match(body["to"]):
         return "Invalid parameter 'to': not a phone number"
-    text = body.get("text")
-    if body.get("type", "text") != "text" or not isinstance(text, dict):
-        return "The parameter text is required."
-    if not isinstance(text.get("body"), str) or not text["body"]:
-        return "The parameter text['body'] is required."
-    if len(text["body"]) > MAX_BODY_CHARS:
-        return f"Param text['body'] must be at most {MAX_BODY_CHARS} characters long."
+    kind = body.get("type", "text")
+    if kind == "template":
+        problem = _template_problem(body.get("template"))
+    elif kind in MEDIA_KINDS:
+        problem = _media_problem(kind, body.get(kind))
+    else:
+        problem = _text_problem(body.get("text"))
+    if problem is not None:
+        return problem
     opaque = body.get("biz_opaque_callback_data")
     if opaque is not None and (not isinstance(opaque, str) or len(opaque) > MAX_OPAQUE_CHARS):
         return f"Param biz_opaque_callback_data must be at most {MAX_OPAQUE_CHARS} characters."
@@ -147,9 +196,7 @@ class MetaStandin(StandinServer):
         wamid = f"wamid.{secrets.token_urlsafe(30)}"
         digits = body["to"].lstrip("+")
         our_id = body.get("biz_opaque_callback_data")
-        await self.log.record(
-            AcceptedSend(arrived, our_id, body["to"], body["text"]["body"], wamid)
-        )
+        await self.log.record(AcceptedSend(arrived, our_id, body["to"], sent_content(body), wamid))
         if self.webhook_url is not None:
             self.spawn(self._status_webhook(wamid, digits, our_id))
         if drop:

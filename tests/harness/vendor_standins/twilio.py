@@ -69,6 +69,14 @@ def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     return base64.b64encode(digest).decode()
 
 
+def sent_body(form: dict[str, str]) -> str:
+    """The Message resource's body: the text or caption; a template's Content SID stands in
+    for the text Twilio would render from it."""
+    if form.get("ContentSid"):
+        return f"template:{form['ContentSid']}"
+    return form.get("Body", "")
+
+
 def _rfc2822(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC))  # "Sun, 06 Dec 2026 00:18:53 +0000"
 
@@ -130,9 +138,9 @@ class TwilioStandin(StandinServer):
             return 63007
         if service and service != self.messaging_service_sid:
             return 20404
-        if not form.get("Body"):
-            return 21602
-        if len(form["Body"]) > MAX_BODY_CHARS:
+        if not form.get("Body") and not form.get("ContentSid") and not form.get("MediaUrl"):
+            return 21602  # "Message body is required" (unless a template or media is sent)
+        if len(form.get("Body", "")) > MAX_BODY_CHARS:
             return 21617
         if to.removeprefix("whatsapp:") in self.unsubscribed:
             return 21610
@@ -177,7 +185,7 @@ class TwilioStandin(StandinServer):
         return {
             "account_sid": self.account_sid,
             "api_version": "2010-04-01",
-            "body": form["Body"],
+            "body": sent_body(form),
             "date_created": now,
             "date_sent": None,
             "date_updated": now,
@@ -186,7 +194,7 @@ class TwilioStandin(StandinServer):
             "error_message": None,
             "from": form.get("From") or f"whatsapp:{self.sender}",
             "messaging_service_sid": service,
-            "num_media": "0",
+            "num_media": "1" if form.get("MediaUrl") else "0",
             "num_segments": "1",
             "price": None,
             "price_unit": "USD",

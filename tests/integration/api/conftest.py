@@ -20,18 +20,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import httpx
 import pytest
 import uvicorn
+from aiohttp import web
 from fastapi import FastAPI
 
 from session_runner.api.app import build_app
 from session_runner.api.deps import ApiContext, Limits
 from session_runner.api.keys import ApiKey, KeyStore, entries_json, key_digest
 from session_runner.api.main import serve
+from session_runner.api.media_probe import MediaProbe
 from session_runner.api.metrics import ApiMetrics
 from session_runner.api.records import MessageRecords
 from session_runner.api.routing import Router
@@ -40,6 +42,7 @@ from session_runner.bulk.service import S3BulkService
 from session_runner.bulk.store import ensure_bulk_table
 from session_runner.contract.bulk_settings import BulkSettings
 from session_runner.contract.session_outbound import OUTBOUND_ANNOTATION, SessionOutboundWiring
+from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import from_kubeconfig
 from session_runner.sender.ledger import Ledger, client_config, ensure_table
@@ -276,6 +279,7 @@ def api_context(
     namespace: str | None = None,
     limits: Limits = LIMITS,
     kubeconfig: Path | None = None,
+    media: MediaProbe | None = None,
 ) -> ApiContext:
     """The API's dependencies on moto and the API server (as the admin, or `kubeconfig`'s
     identity, e.g. the chart's ServiceAccount)."""
@@ -297,7 +301,11 @@ def api_context(
         ledger=Ledger(dynamodb, TABLE),
         bulk=bulk,
         limits=limits,
+        media=media,
     )
+
+
+LOOPBACK: Final = parse_networks("127.0.0.1/32")
 
 
 @pytest.fixture
@@ -307,7 +315,9 @@ async def api(
     for name, value in (("admin", keys.admin), ("scoped", keys.scoped), ("nobody", keys.nobody)):
         kube_api.known_secrets[f"api key {name}"] = value.encode()
     bulk = MemoryBulkService()
-    context = api_context(kube_api, outbound, keys, bulk)
+    # media URLs are checked on 127.0.0.1 only (the tests' media server); no test reaches
+    # further, and a public address would wait for a network this machine may not have
+    context = api_context(kube_api, outbound, keys, bulk, media=MediaProbe(LOOPBACK))
     metrics = ApiMetrics(process=False)
     app = build_app(context, metrics)
     transport = httpx.ASGITransport(app=app)
@@ -375,3 +385,42 @@ def serving_app(app: FastAPI, context: ApiContext) -> Serve:
             await context.kube.close()
 
     return run
+
+
+#: What the tests' media server holds: name -> (Content-Type, Content-Length).
+MEDIA_FILES: Final = {
+    "receipt.pdf": ("application/pdf", 20_000),
+    "big.png": ("image/png", 6 * 1024 * 1024),
+    "photo.jpg": ("image/jpeg", 50_000),
+}
+
+
+async def media_head(request: web.Request) -> web.StreamResponse:
+    """HEAD of a media file: `hop?left=N` redirects N more times, `metadata` redirects to the
+    metadata service, `gone.png` is 404, the rest answer MEDIA_FILES (else a PNG)."""
+    name = request.match_info["name"]
+    if name == "hop":
+        left = int(request.query.get("left", "0"))
+        target = "/media/p.png" if left == 0 else f"/media/hop?left={left - 1}"
+        raise web.HTTPFound(target)
+    if name == "metadata":
+        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+    if name == "gone.png":
+        raise web.HTTPNotFound()
+    content_type, size = MEDIA_FILES.get(name, ("image/png", 123456))
+    return web.Response(headers={"Content-Type": content_type, "Content-Length": str(size)})
+
+
+@pytest.fixture
+async def media_server() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_route("HEAD", "/media/{name}", media_head)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/media"
+    finally:
+        await runner.cleanup()

@@ -14,6 +14,8 @@ import asyncio
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from session_runner.api.idempotency import message_id_for
 from session_runner.contract.resources import GROUP, VERSION
 from session_runner.events.delivery import DeliveryLedger
@@ -337,13 +339,113 @@ async def test_a_message_nobody_sent_is_404_and_a_sender_failure_shows_its_reaso
     assert scoped.status_code == 403
 
 
-async def test_template_and_media_bodies_are_refused_as_not_supported_yet(api: Api) -> None:
-    for field in ("template", "media"):
-        answer = await api.client.post(
-            "/v1/messages",
-            json={"target": "alpha", "to": TO, field: {"name": "x"}},
-            headers=api.admin,
-        )
-        assert answer.status_code == 422
-        errors = {e["field"]: e["message"] for e in answer.json()["errors"]}
-        assert errors[field] == f"{field} messages are not supported yet: send `text`"
+async def test_a_template_and_a_media_message_reach_the_pools_queue_as_sent(
+    api: Api, objects: Objects, outbound: Outbound, media_server: str
+) -> None:
+    queue = objects.pool("alpha-pool", "alpha")
+    assert queue is not None
+    template = {"name": "order_shipped", "language": "pt_BR", "variables": {"1": "Ada"}}
+    media = {"url": f"{media_server}/receipt.pdf", "content_type": "application/pdf"}
+    bodies = [
+        {"target": "alpha", "to": TO, "template": template},
+        {"target": "alpha", "to": TO, "media": media, "text": "your receipt"},
+    ]
+    for body in bodies:
+        answer = await api.client.post("/v1/messages", json=body, headers=api.admin)
+        assert answer.status_code == 202, answer.text
+    first, second = outbound.received(queue)
+    assert first.template is not None
+    assert first.text is None
+    assert first.template.model_dump() == template
+    assert second.media is not None
+    assert (second.media.url, second.media.content_type, second.text) == (
+        media["url"],
+        "application/pdf",
+        "your receipt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"to": TO}, "text", "give text, template or media"),
+        ({"to": TO, "text": "x", "template": {"name": "t"}}, "template", "carries no text"),
+        (
+            {"to": TO, "media": {"url": "https://x.example/a.gif", "content_type": "image/gif"}},
+            "media",
+            "content_type 'image/gif' is not one WhatsApp takes",
+        ),
+        (
+            {"to": TO, "media": {"url": "ftp://x.example/a.png", "content_type": "image/png"}},
+            "media.url",
+            "String should match pattern",
+        ),
+        ({"to": TO, "template": {"name": "bad name"}}, "template.name", "String should match"),
+    ],
+)
+async def test_content_that_is_not_one_message_is_422_naming_the_field(
+    api: Api, objects: Objects, body: dict[str, object], field: str, message: str
+) -> None:
+    objects.pool("alpha-pool", "alpha")
+    answer = await api.client.post(
+        "/v1/messages", json={"target": "alpha", **body}, headers=api.admin
+    )
+    assert answer.status_code == 422, answer.text
+    errors = {e["field"]: e["message"] for e in answer.json()["errors"]}
+    assert message in errors.get(field, ""), errors
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "problem"),
+    [
+        ("big.png", "image/png", "the media is 6.0 MB; WhatsApp takes at most 5.0 MB of image/png"),
+        ("photo.jpg", "image/png", "the media is served as image/jpeg, not image/png"),
+        ("gone.png", "image/png", "the media answered HTTP 404"),
+    ],
+)
+async def test_media_the_url_does_not_hold_is_422_naming_the_url_and_nothing_is_published(
+    api: Api,
+    objects: Objects,
+    outbound: Outbound,
+    media_server: str,
+    name: str,
+    content_type: str,
+    problem: str,
+) -> None:
+    queue = objects.pool("alpha-pool", "alpha")
+    assert queue is not None
+    media = {"url": f"{media_server}/{name}", "content_type": content_type}
+    answer = await api.client.post(
+        "/v1/messages",
+        json={"target": "alpha", "to": TO, "media": media},
+        headers={**api.admin, "Idempotency-Key": f"media-{name}"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [{"field": "media.url", "in": "body", "message": problem}]
+    assert outbound.received(queue) == []
+    # nothing recorded either: the same key with a good file is a new message
+    media["url"] = f"{media_server}/receipt.pdf"
+    media["content_type"] = "application/pdf"
+    again = await api.client.post(
+        "/v1/messages",
+        json={"target": "alpha", "to": TO, "media": media},
+        headers={**api.admin, "Idempotency-Key": f"media-{name}"},
+    )
+    assert again.status_code == 202, again.text
+
+
+async def test_a_session_takes_text_only_so_media_through_an_account_is_422(
+    api: Api, objects: Objects, outbound: Outbound
+) -> None:
+    queue = objects.pool("alice-session", "alice-target", vendor="session", account="alice")
+    assert queue is not None
+    objects.account("alice", wired_pool="alice-session")
+    media = {"url": "https://cdn.example/p.png", "content_type": "image/png"}
+    answer = await api.client.post(
+        "/v1/messages", json={"account": "alice", "to": TO, "media": media}, headers=api.admin
+    )
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["errors"]
+    assert error["field"] == "media"
+    assert "SenderPool alice-session is a session, which sends text only" in error["message"]
+    assert outbound.received(queue) == []

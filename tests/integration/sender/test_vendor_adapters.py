@@ -436,3 +436,38 @@ async def test_every_outcome_without_a_secret_in_results_logs_or_reprs(
     leaks = find_leaks(secrets, texts)
     assert not leaks, describe(leaks)
     assert any(record.name.startswith("session_runner.sender") for record in caplog.records)
+
+
+# ------------------------------------------------------------------ templates and media
+
+TEMPLATE = {"template": {"name": "order_shipped", "language": "en_US", "variables": {"1": "Ada"}}}
+IMAGE = {"media": {"url": "https://cdn.example/receipt.png", "content_type": "image/png"}}
+
+
+async def test_meta_takes_a_template_and_a_media_message(
+    meta: VendorAdapter, meta_standin: MetaStandin
+) -> None:
+    sent = await meta.send(message("tpl-1", text=None, **TEMPLATE), sender=None)
+    shown = await meta.send(message("img-1", text="your receipt", **IMAGE), sender=None)
+    assert (sent.outcome, shown.outcome) == (Outcome.SENT, Outcome.SENT)
+    assert [(s.our_id, s.body) for s in meta_standin.log.sends] == [
+        ("tpl-1", "template:order_shipped"),
+        ("img-1", "image:https://cdn.example/receipt.png"),
+    ]
+
+
+async def test_twilio_takes_a_template_and_a_media_message_and_cannot_look_them_up(
+    tw: VendorAdapter, twilio_standin: TwilioStandin
+) -> None:
+    template = message("tpl-1", text=None, template={"name": "HX" + "0" * 32})
+    image = message("img-1", text="your receipt", **IMAGE)
+    assert (await tw.send(template, sender=twilio_standin.sender)).outcome == Outcome.SENT
+    assert (await tw.send(image, sender=twilio_standin.sender)).outcome == Outcome.SENT
+    assert [(s.our_id, s.body) for s in twilio_standin.log.sends] == [
+        ("tpl-1", f"template:HX{'0' * 32}"),
+        ("img-1", "your receipt"),
+    ]
+    assert [r["num_media"] for r in twilio_standin.resources] == ["0", "1"]
+    # the lookup matches by body, which tells neither apart from another send
+    lookup = await tw.lookup(image, sender=twilio_standin.sender)
+    assert lookup.lookup == Lookup.CANNOT_TELL

@@ -99,7 +99,7 @@ def account(annotations: dict[str, str] | None) -> dict[str, Any]:
         (
             {OUTBOUND_ANNOTATION: wired("alice-s")},
             [pool("alice-s", "alice-t", READY)],
-            Route("alice-t", "alice-s", "alice"),
+            Route("alice-t", "alice-s", "alice", vendor="session"),
             None,
         ),
         (None, [], None, "no SenderPool with vendor session and accountRef alice is wired"),

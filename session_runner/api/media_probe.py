@@ -1,0 +1,114 @@
+"""Whether a media URL holds what the message says, within WhatsApp's limits, before the
+API accepts the message.
+
+The vendor downloads a media file when it sends, long after `POST /v1/messages`
+answered 202: a URL that is gone, serves another type, or holds 40 MB would
+fail then, as a FAILED message the integrator has to poll for. One `HEAD`
+now turns those into a 422 naming `media.url`.
+
+`media_refusal` is the decision (pure, table-tested); `MediaProbe` makes the
+request. It goes only to public addresses (the dispatcher's `url_safety`
+resolver: the API must not be a way to probe the cluster or the cloud's
+metadata service), follows at most MAX_REDIRECTS redirects, and waits at most
+`timeout_s`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from session_runner.dispatcher.url_safety import (
+    Network,
+    RefusedAddressError,
+    SafeResolver,
+    host_refusal,
+)
+from session_runner.sender.message import MEDIA_TYPES, Media
+
+MAX_REDIRECTS: Final = 3
+REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What the media's server answered a HEAD with (status None: no answer, `error` why)."""
+
+    status: int | None
+    content_type: str | None = None
+    length: int | None = None
+    error: str | None = None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def media_refusal(media: Media, facts: MediaFacts) -> str | None:
+    """Why `media` cannot be sent as its server describes it (None: it can)."""
+    if facts.status is None:
+        return f"could not be fetched: {facts.error or 'no answer'}"
+    if facts.status >= 400:
+        return f"answered HTTP {facts.status}"
+    served = (facts.content_type or "").split(";")[0].strip().lower()
+    if served != media.content_type:
+        return f"is served as {served or 'no type'}, not {media.content_type}"
+    if facts.length is None:
+        return "does not say its size (no Content-Length): WhatsApp's limits cannot be checked"
+    limit = MEDIA_TYPES[media.content_type][1]
+    if facts.length > limit:
+        return (
+            f"is {_megabytes(facts.length)}; WhatsApp takes at most {_megabytes(limit)} "
+            f"of {media.content_type}"
+        )
+    if facts.length == 0:
+        return "is empty"
+    return None
+
+
+class MediaProbe:
+    """HEADs media URLs on public addresses (plus `allowed` networks)."""
+
+    def __init__(self, allowed: Sequence[Network] = (), timeout_s: float = 5.0) -> None:
+        self.allowed = tuple(allowed)
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def facts(self, url: str) -> MediaFacts:
+        connector = aiohttp.TCPConnector(resolver=SafeResolver(self.allowed))
+        try:
+            async with aiohttp.ClientSession(connector=connector, timeout=self.timeout) as http:
+                return await self._follow(http, url)
+        except RefusedAddressError as refused:
+            return MediaFacts(status=None, error=f"not a public address ({refused})")
+        except TimeoutError:
+            return MediaFacts(status=None, error="no answer in time")
+        except aiohttp.ClientConnectorError as error:  # the resolver's refusal is wrapped
+            if isinstance(error.os_error, RefusedAddressError):
+                return MediaFacts(status=None, error=f"not a public address ({error.os_error})")
+            return MediaFacts(status=None, error=type(error).__name__)
+        except (aiohttp.ClientError, ValueError) as error:
+            return MediaFacts(status=None, error=type(error).__name__)
+
+    async def _follow(self, http: aiohttp.ClientSession, url: str) -> MediaFacts:
+        """HEAD `url`, following redirects by hand: each hop's host is checked (aiohttp's
+        resolver never sees an IP literal, so `host_refusal` checks those)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            refusal = host_refusal(urlsplit(url).hostname or "", self.allowed)
+            if refusal is not None:
+                return MediaFacts(status=None, error=f"not a public address ({refusal})")
+            async with http.head(url, allow_redirects=False) as answer:
+                location = answer.headers.get("Location")
+                if answer.status in REDIRECTS and location:
+                    url = urljoin(url, location)
+                    continue
+                length = answer.headers.get("Content-Length")
+                return MediaFacts(
+                    status=answer.status,
+                    content_type=answer.headers.get("Content-Type"),
+                    length=int(length) if length and length.isdigit() else None,
+                )
+        return MediaFacts(status=None, error=f"more than {MAX_REDIRECTS} redirects")
