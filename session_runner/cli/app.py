@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -116,7 +117,22 @@ def qr(
 def send(
     pool: str | None = typer.Option(None, "--pool", help="SenderPool to send through."),
     to: str = typer.Option(..., "--to", help="Recipient, E.164 (+14155550123)."),
-    text: str = typer.Option(..., "--text", help="The message."),
+    text: str | None = typer.Option(None, "--text", help="The message; a media file's caption."),
+    template: str | None = typer.Option(
+        None, "--template", help="A vendor template: Meta's name, or Twilio's Content SID."
+    ),
+    language: str | None = typer.Option(
+        None, "--language", help="With --template: its language (en, en_US ...; default en)."
+    ),
+    var: list[str] = typer.Option(
+        [], "--var", help="With --template: a variable, KEY=VALUE (repeat for each)."
+    ),
+    media: str | None = typer.Option(
+        None, "--media", help="A media file's URL, which the vendor downloads."
+    ),
+    media_type: str | None = typer.Option(
+        None, "--media-type", help="With --media: its type (default: from the file name)."
+    ),
     idempotency_key: str | None = typer.Option(
         None, "--idempotency-key", help="Send once per key, however often this is repeated."
     ),
@@ -142,7 +158,8 @@ def send(
     ),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait with --wait."),
 ) -> None:
-    """Send one text message through a SenderPool (exactly once per --idempotency-key).
+    """Send one message through a SenderPool (exactly once per --idempotency-key): a text,
+    a template (--template, --var), or a media file by URL (--media, --text its caption).
 
     With --api URL (or WAFLEET_API_URL), through the HTTP API with --api-key (or
     WAFLEET_API_KEY). Else directly: AWS is reached as boto3 does (AWS_ENDPOINT_URL,
@@ -152,8 +169,17 @@ def send(
     """
     from session_runner.cli.send import SendError, pool_target
     from session_runner.cli.send_api import send_through_api
+    from session_runner.cli.send_content import message_content
 
     try:
+        content = message_content(
+            text=text,
+            template=template,
+            language=language,
+            variable_pairs=var,
+            media=media,
+            media_type=media_type,
+        )
         access = api_access(api, api_key)
         if until not in {goal.value for goal in Goal}:
             raise CommandError(
@@ -168,7 +194,7 @@ def send(
     if access is None:
         assert pool is not None
         _send_directly(
-            pool, to, text, idempotency_key, namespace, topic, ledger_table, wait, until, timeout
+            pool, to, content, idempotency_key, namespace, topic, ledger_table, wait, until, timeout
         )
         return
     if target is None:
@@ -184,7 +210,7 @@ def send(
                 access,
                 target=target,
                 to=to,
-                text=text,
+                content=content,
                 idempotency_key=idempotency_key,
                 target_option="--pool" if pool else "--target",
                 goal=Goal(until) if wait else None,
@@ -199,7 +225,7 @@ def send(
 def _send_directly(
     pool: str,
     to: str,
-    text: str,
+    content: dict[str, Any],
     idempotency_key: str | None,
     namespace: str | None,
     topic: str,
@@ -234,8 +260,8 @@ def _send_directly(
     namespace = _namespace(namespace)
     try:
         target = asyncio.run(_fetch(lambda client: pool_target(client, namespace, pool)))
-        message = OutboundMessage(
-            id=idempotency_key or new_message_id(), target=target, to=to, text=text
+        message = OutboundMessage.model_validate(
+            {"id": idempotency_key or new_message_id(), "target": target, "to": to, **content}
         )
     except SendError as error:
         typer.echo(f"wafleet send: {error}", err=True)

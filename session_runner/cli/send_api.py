@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -50,7 +51,7 @@ async def send_through_api(
     *,
     target: str,
     to: str,
-    text: str,
+    content: Mapping[str, Any],
     idempotency_key: str | None,
     target_option: str,
     goal: Goal | None,
@@ -61,7 +62,7 @@ async def send_through_api(
     do not wait) within `timeout_s`."""
     fields = send_fields(target_option)
     async with ApiClient(access.url, access.key, fields=fields) as client:
-        body = {"target": target, "to": to, "text": text}
+        body = {"target": target, "to": to, **content}
         accepted, replayed = await client.send_message(body, idempotency_key)
         message_id = str(accepted.get("id") or "")
         if not message_id:

@@ -84,3 +84,18 @@ def test_bulk_refusals_name_the_option(
     assert missing.stderr.strip() == "wafleet bulk errors: no bulk job bulk-000000000000"
     assert list(reports.iterdir()) == [previous]  # nothing half written, nothing clobbered
     assert previous.read_text(encoding="utf-8") == "an older report\n"
+
+
+def test_send_a_template_directly(cli: Cli, objects: Objects, outbound: Outbound) -> None:
+    queue = objects.pool(POOL, TARGET)
+    assert queue is not None
+    args = ("--template", "order_shipped", "--language", "en_US", "--var", "1=Ada")
+    done = cli.run("send", "--pool", POOL, "--to", TO, *args, "--idempotency-key", "tpl-1")
+    assert done.returncode == 0, done.stderr
+    (message,) = outbound.received(queue)
+    assert message.template is not None
+    assert (message.id, message.text, message.template.name) == ("tpl-1", None, "order_shipped")
+    assert (message.template.language, message.template.variables) == ("en_US", {"1": "Ada"})
+    refused = cli.run("send", "--pool", POOL, "--to", TO, "--var", "1=Ada")
+    assert refused.returncode == 2
+    assert "--language and --var go with --template" in refused.stderr

