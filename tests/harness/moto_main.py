@@ -36,7 +36,7 @@ apps and backends, so the same answers), with:
   moto's race.
 
 What AWS answers is unchanged: these are costs and a race of the stand-in that
-real AWS does not have. `tests/integration/harness/test_moto_main.py` holds it
+real AWS does not have. `tests/harness_tests/test_moto_main.py` holds it
 to that.
 """
 

@@ -125,6 +125,22 @@ async def test_meta_refuses_a_phone_number_id_that_is_not_the_accounts(
         pytest.param(meta_body(text=""), id="empty text"),
         pytest.param(meta_body(text="x" * 4097), id="text over 4096"),
         pytest.param(meta_body(our_id="x" * 513), id="opaque data over 512"),
+        pytest.param(
+            meta_body() | {"type": "template", "template": {"language": {"code": "en"}}},
+            id="template without a name",
+        ),
+        pytest.param(
+            meta_body() | {"type": "template", "template": {"name": "t"}},
+            id="template without a language",
+        ),
+        pytest.param(
+            meta_body() | {"type": "image", "image": {"link": "ftp://x/y.png"}},
+            id="media without an http link",
+        ),
+        pytest.param(
+            meta_body() | {"type": "audio", "audio": {"link": "https://x/a.ogg", "caption": "no"}},
+            id="audio with a caption",
+        ),
     ],
 )
 async def test_meta_refuses_an_invalid_body_with_code_100(
@@ -290,6 +306,44 @@ async def test_twilio_success_is_201_with_the_message_resource(
     )
     [send] = twilio_standin.log.sends
     assert (send.our_id, send.vendor_id) == ("t-1", answer["sid"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "body", "media"),
+    [
+        pytest.param({"Body": "", "ContentSid": "HX" + "0" * 32}, f"template:HX{'0' * 32}", "0"),
+        pytest.param({"Body": "", "MediaUrl": "https://x.example/a.png"}, "", "1"),
+        pytest.param({"Body": "look", "MediaUrl": "https://x.example/a.png"}, "look", "1"),
+    ],
+)
+async def test_twilio_takes_a_template_or_media_without_a_body(
+    http: aiohttp.ClientSession,
+    twilio_standin: TwilioStandin,
+    fields: dict[str, str],
+    body: str,
+    media: str,
+) -> None:
+    form = {k: v for k, v in twilio_form(twilio_standin, **fields).items() if v}
+    status, _, answer = await twilio_call(http, twilio_standin, form=form)
+    assert status == 201, answer
+    assert (answer["body"], answer["num_media"]) == (body, media)
+
+
+async def test_meta_takes_a_template_and_each_media_kind(
+    http: aiohttp.ClientSession, meta_standin: MetaStandin
+) -> None:
+    template = {"name": "order_shipped", "language": {"code": "en_US"}}
+    bodies = [meta_body("t-1") | {"type": "template", "template": template}] + [
+        meta_body(f"{kind}-1") | {"type": kind, kind: {"link": f"https://x.example/{kind}"}}
+        for kind in ("image", "video", "audio", "document")
+    ]
+    for body in bodies:
+        del body["text"]
+        status, _, answer = await meta_post(http, meta_standin, body)
+        assert status == 200, answer
+    assert [s.body for s in meta_standin.log.sends] == ["template:order_shipped"] + [
+        f"{kind}:https://x.example/{kind}" for kind in ("image", "video", "audio", "document")
+    ]
 
 
 @pytest.mark.parametrize(
