@@ -22,13 +22,9 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from session_runner.dispatcher.url_safety import (
-    Network,
-    RefusedAddressError,
-    SafeResolver,
-    host_refusal,
-)
-from session_runner.sender.message import MEDIA_TYPES, Media
+from session_runner.dispatcher.attempt import client_session
+from session_runner.dispatcher.url_safety import Network, RefusedAddressError, host_refusal
+from session_runner.sender.message import MB, Media
 
 MAX_REDIRECTS: Final = 3
 REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
@@ -45,7 +41,7 @@ class MediaFacts:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    return f"{size / MB:.1f} MB"
 
 
 def media_refusal(media: Media, facts: MediaFacts) -> str | None:
@@ -59,11 +55,10 @@ def media_refusal(media: Media, facts: MediaFacts) -> str | None:
         return f"is served as {served or 'no type'}, not {media.content_type}"
     if facts.length is None:
         return "does not say its size (no Content-Length): WhatsApp's limits cannot be checked"
-    limit = MEDIA_TYPES[media.content_type][1]
-    if facts.length > limit:
+    if facts.length > media.max_bytes:
         return (
-            f"is {_megabytes(facts.length)}; WhatsApp takes at most {_megabytes(limit)} "
-            f"of {media.content_type}"
+            f"is {_megabytes(facts.length)}; WhatsApp takes at most "
+            f"{_megabytes(media.max_bytes)} of {media.content_type}"
         )
     if facts.length == 0:
         return "is empty"
@@ -78,12 +73,9 @@ class MediaProbe:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     async def facts(self, url: str) -> MediaFacts:
-        connector = aiohttp.TCPConnector(resolver=SafeResolver(self.allowed))
         try:
-            async with aiohttp.ClientSession(connector=connector, timeout=self.timeout) as http:
+            async with client_session(self.allowed) as http:  # the dispatcher's: safe resolver
                 return await self._follow(http, url)
-        except RefusedAddressError as refused:
-            return MediaFacts(status=None, error=f"not a public address ({refused})")
         except TimeoutError:
             return MediaFacts(status=None, error="no answer in time")
         except aiohttp.ClientConnectorError as error:  # the resolver's refusal is wrapped
@@ -100,7 +92,7 @@ class MediaProbe:
             refusal = host_refusal(urlsplit(url).hostname or "", self.allowed)
             if refusal is not None:
                 return MediaFacts(status=None, error=f"not a public address ({refusal})")
-            async with http.head(url, allow_redirects=False) as answer:
+            async with http.head(url, allow_redirects=False, timeout=self.timeout) as answer:
                 location = answer.headers.get("Location")
                 if answer.status in REDIRECTS and location:
                     url = urljoin(url, location)

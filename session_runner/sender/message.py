@@ -168,8 +168,9 @@ class OutboundMessage(BaseModel):
         return self
 
     @property
-    def is_text(self) -> bool:
-        return self.template is None and self.media is None
+    def plain_text(self) -> str | None:
+        """The text of a text message; None for a template or a media file."""
+        return self.text if self.template is None and self.media is None else None
 
     def to_json(self) -> str:
         """The SNS/SQS body."""

@@ -12,6 +12,7 @@ reached over real HTTP, exactly as production reaches AWS.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from tests.harness.children import dies_with_parent
 
 #: Credentials moto accepts; never real ones. Kept here so every caller agrees.
 DEV_ACCESS_KEY_ID = "testing"
@@ -40,15 +43,13 @@ def free_port() -> int:
 
 def _moto_server_command() -> list[str]:
     """moto's server as `tests.harness.moto_main` runs it (see there: its costs, DynamoDB's
-    serialised writes)."""
-    try:
-        import moto  # noqa: F401
-    except ImportError:
+    serialised writes), killed with its parent (a SIGKILLed test run leaves no server)."""
+    if importlib.util.find_spec("moto") is None:
         raise RuntimeError(
             "moto is not installed in this environment; run `make venv` "
             "(moto is a development dependency)"
-        ) from None
-    return [sys.executable, "-m", "tests.harness.moto_main"]
+        )
+    return dies_with_parent([sys.executable, "-m", "tests.harness.moto_main"])
 
 
 @dataclass
@@ -65,7 +66,7 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        """The server process's command line (a subclass may run moto another way)."""
+        """The server process's command line."""
         return [*_moto_server_command(), "-H", self.host, "-p", str(self.port)]
 
     def start(self) -> Self:

@@ -1,4 +1,5 @@
-"""A POST handler served on 127.0.0.1: the webhook tests' local subscribers."""
+"""A handler served on 127.0.0.1: the webhook tests' local subscribers (POST), the API
+tests' media server (HEAD)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 @contextlib.asynccontextmanager
-async def serving(handle: Handler, route: str = "/{path}") -> AsyncIterator[str]:
-    """`handle` answering POSTs to `route` on a free local port; yields the base URL."""
+async def serving(
+    handle: Handler, route: str = "/{path}", method: str = "POST"
+) -> AsyncIterator[str]:
+    """`handle` answering `method` requests to `route` on a free local port; yields the base
+    URL."""
     app = web.Application()
-    app.router.add_post(route, handle)
+    app.router.add_route(method, route, handle)
     runner = web.AppRunner(app, shutdown_timeout=0.2)
     await runner.setup()
     try:

@@ -251,7 +251,8 @@ class TwilioAdapter:
     async def lookup(self, message: OutboundMessage, *, sender: str | None = None) -> LookupResult:
         """Whether Twilio holds a message indistinguishable from this one (twilio_lookup.py)."""
         fields = sender_fields(sender, self.messaging_service_sid)
-        if not fields or message.text is None or not message.is_text:
+        text = message.plain_text
+        if not fields or text is None:
             # matched by body: a template's text is Twilio's to render, a media send's body
             # is its caption at most; neither tells this send from another
             return CANNOT_TELL
@@ -269,7 +270,7 @@ class TwilioAdapter:
             found, all_older = twilio_lookup.scan_page(
                 resources,
                 to_address=to_address,
-                body=message.text,
+                body=text,
                 sender=fields,
                 not_before=not_before,
             )

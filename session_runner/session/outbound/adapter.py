@@ -87,9 +87,11 @@ class SessionAdapter:
             self._ours.popitem(last=False)
 
     async def send(self, message: OutboundMessage, *, sender: str | None) -> SendResult:
-        if message.text is None or not message.is_text:
-            # The engines send text (WhatsApp Web's and the protocol's text messages); a
-            # template or media message is refused for good rather than sent half.
+        text = message.plain_text
+        if text is None:
+            # Templates are the Business API's; WhatsApp Web and the protocol have none. The
+            # engines send media from a local file (`send_media`, a checked `MediaRef`), and
+            # nothing here downloads a URL into the pod yet: both are refused for good.
             return SendResult(
                 Outcome.PERMANENT,
                 code="unsupported-content",
@@ -101,7 +103,7 @@ class SessionAdapter:
         try:
             # Our id is the engine's idempotency key: a retry within the engine's life
             # returns the first send's id instead of sending again.
-            vendor_id = await engine.send_text(message.to, message.text, idempotency_key=message.id)
+            vendor_id = await engine.send_text(message.to, text, idempotency_key=message.id)
         except Exception as error:
             return result_for_error(error)
         self._remember(vendor_id, message.id)

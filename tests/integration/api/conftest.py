@@ -50,6 +50,7 @@ from session_runner.sender.message import OutboundMessage
 from session_runner.sender.publish import TopicPublisher
 from tests.harness.devserver import DEV_REGION
 from tests.harness.kube import KubeApi
+from tests.harness.local_http import serving
 from tests.harness.moto_server import AwsEndpoint
 from tests.integration.api.bulk_standin import MemoryBulkService
 from tests.integration.conftest import Cluster
@@ -395,7 +396,7 @@ MEDIA_FILES: Final = {
 }
 
 
-async def media_head(request: web.Request) -> web.StreamResponse:
+async def media_head(request: web.Request) -> web.Response:
     """HEAD of a media file: `hop?left=N` redirects N more times, `metadata` redirects to the
     metadata service, `gone.png` is 404, the rest answer MEDIA_FILES (else a PNG)."""
     name = request.match_info["name"]
@@ -413,14 +414,5 @@ async def media_head(request: web.Request) -> web.StreamResponse:
 
 @pytest.fixture
 async def media_server() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_route("HEAD", "/media/{name}", media_head)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/media"
-    finally:
-        await runner.cleanup()
+    async with serving(media_head, "/media/{name}", method="HEAD") as base:
+        yield f"{base}/media"

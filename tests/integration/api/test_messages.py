@@ -191,12 +191,19 @@ async def test_a_publish_that_failed_is_finished_by_the_retry(
     assert [m.id for m in outbound.received(queue)] == [retried.json()["id"]]
 
 
-async def test_a_message_through_an_account_goes_to_its_session_pool(
-    api: Api, objects: Objects, outbound: Outbound
-) -> None:
+def alices_session(objects: Objects) -> str:
+    """Account alice, wired to its session pool alice-session (target alice-target); the
+    pool's queue URL."""
     queue = objects.pool("alice-session", "alice-target", vendor="session", account="alice")
     assert queue is not None
     objects.account("alice", wired_pool="alice-session")
+    return queue
+
+
+async def test_a_message_through_an_account_goes_to_its_session_pool(
+    api: Api, objects: Objects, outbound: Outbound
+) -> None:
+    queue = alices_session(objects)
     answer = await api.client.post(
         "/v1/messages", json={"account": "alice", "to": TO, "text": "hi"}, headers=api.admin
     )
@@ -437,9 +444,7 @@ async def test_media_the_url_does_not_hold_is_422_naming_the_url_and_nothing_is_
 async def test_a_session_takes_text_only_so_media_through_an_account_is_422(
     api: Api, objects: Objects, outbound: Outbound
 ) -> None:
-    queue = objects.pool("alice-session", "alice-target", vendor="session", account="alice")
-    assert queue is not None
-    objects.account("alice", wired_pool="alice-session")
+    queue = alices_session(objects)
     media = {"url": "https://cdn.example/p.png", "content_type": "image/png"}
     answer = await api.client.post(
         "/v1/messages", json={"account": "alice", "to": TO, "media": media}, headers=api.admin
