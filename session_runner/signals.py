@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Awaitable, Callable
+
+from session_runner import stall
 
 
 def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> int:
@@ -12,9 +13,7 @@ def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> int:
 
     async def serve() -> int:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stall.on_stop_signals(asyncio.get_running_loop(), stop)
         await run(stop)
         return 0
 

@@ -156,8 +156,9 @@ class BulkWorker:
             ending = await self._work(run)
         finally:
             heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            # gather, not suppress(CancelledError): a cancellation of this task itself
+            # while it waits here must go on propagating.
+            await asyncio.gather(heartbeat, return_exceptions=True)
         log.info("bulk job %s: %s (worker %s)", job.id, ending.value, self.identity)
         return ending
 

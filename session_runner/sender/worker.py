@@ -411,8 +411,9 @@ class Sender:
             yield
         finally:
             heart.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heart
+            # gather, not suppress(CancelledError): a cancellation of this task itself
+            # while it waits here must go on propagating.
+            await asyncio.gather(heart, return_exceptions=True)
 
     async def _hand_back(self, queue_message: QueueMessage, delay_s: float) -> None:
         """Not settled here: visible again after `delay_s`, or deleted when its copy carries it."""

@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from datetime import UTC, datetime
 from typing import Any
 
-from session_runner import health, logs
+from session_runner import health, logs, stall
 from session_runner.contract.resources import account_path
 from session_runner.contract.settings import LeaseBackend, RunnerSettings
 from session_runner.kube.client import KubeClient
@@ -37,6 +36,10 @@ log = logging.getLogger(__name__)
 
 #: Every read of the account (annotations, restore request, token floor) gives up after this.
 ACCOUNT_READ_TIMEOUT_S = 5.0
+
+#: The operator gives the stop `stop_timeout_seconds` of a grace period 10 s longer; the
+#: stall report comes halfway into that margin, before the kubelet's SIGKILL.
+STALL_REPORT_MARGIN_S = 5.0
 
 
 def _account_reader(client: KubeClient, settings: RunnerSettings) -> AccountReader:
@@ -58,9 +61,19 @@ def _annotations_probe(read_account: AccountReader) -> Any:
 
 async def run_session(settings: RunnerSettings) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stall.on_stop_signals(asyncio.get_running_loop(), stop)
+    # Half the margin before the kubelet's SIGKILL: what held the stop up, in the log.
+    watch = asyncio.create_task(
+        stall.watch_stop(stop, settings.stop_timeout_seconds + STALL_REPORT_MARGIN_S),
+        name="stall-watch",
+    )
+    try:
+        return await _run_session(settings, stop)
+    finally:
+        watch.cancel()
+
+
+async def _run_session(settings: RunnerSettings, stop: asyncio.Event) -> int:
 
     async with contextlib.AsyncExitStack() as stack:
         backend = await stack.enter_async_context(open_backend(settings))

@@ -229,6 +229,9 @@ class Kubelet:
             except subprocess.TimeoutExpired:
                 proc.signal(signal.SIGKILL)
                 proc.process.wait(timeout=10)
+                # What a kubelet's event would say; the container's last line, for the test.
+                with proc.log_path.open("a", encoding="utf-8") as log:
+                    log.write(f"[kubelet] {_micro_now()} grace period {grace:g} s over: SIGKILL\n")
             with self._lock:
                 if self.pods.get(name) is proc:
                     del self.pods[name]
