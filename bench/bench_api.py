@@ -91,6 +91,8 @@ def _serve_bare(port: int) -> None:
         log_config=None,
         server_header=False,
         proxy_headers=False,
+        loop="uvloop",
+        http="httptools",
         lifespan="off",
     )
 

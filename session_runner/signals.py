@@ -8,8 +8,13 @@ from collections.abc import Awaitable, Callable
 from session_runner import stall
 
 
-def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> int:
-    """`run(stop)` in a new event loop; SIGTERM and SIGINT set `stop`. 0 once it returns."""
+def run_until_signalled(
+    run: Callable[[asyncio.Event], Awaitable[None]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> int:
+    """`run(stop)` in a new event loop (asyncio's, or `loop_factory()`'s); SIGTERM and
+    SIGINT set `stop`. 0 once it returns."""
 
     async def serve() -> int:
         stop = asyncio.Event()
@@ -17,4 +22,5 @@ def run_until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> int:
         await run(stop)
         return 0
 
-    return asyncio.run(serve())
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(serve())

@@ -6,7 +6,8 @@ table by default), hash key `id` = `api-message#<message id>`:
     key_name, body_sha256, target, account?, to, created_at (N, epoch s)
 
 written once with `attribute_not_exists(id)` (the Idempotency-Key's guard,
-`idempotency.decide`) and never changed: one DynamoDB call per message. The
+`idempotency.decide`) and never changed; the records of requests arriving
+together share one call (`record_batches`). The
 '#' keeps these items apart from the ledger's own (message ids never hold
 one). The record is also how `GET /v1/messages/{id}` knows a message that no
 sender has picked up yet ("queued"), where it was sent, and which keys may
@@ -25,13 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from session_runner.api.record_batches import RecordBatcher, RecordBatchError
 from session_runner.events.delivery import (
     DELIVERY,
     DELIVERY_AT,
     DELIVERY_ERROR_CODE,
     LEDGER_STATE,
 )
-from session_runner.sender.ledger import HASH_KEY, ConditionFailedError, call_dynamodb
+from session_runner.sender.ledger import HASH_KEY, call_dynamodb
 from session_runner.session.engines.events import AckStatus
 
 ITEM_PREFIX: Final = "api-message#"
@@ -120,6 +122,7 @@ class MessageRecords:
         self.client = client
         self.table = table
         self.ledger_table = ledger_table
+        self._new = RecordBatcher(client, table)
 
     async def get(self, message_id: str) -> MessageRecord | None:
         response = await self._call(
@@ -130,25 +133,20 @@ class MessageRecords:
 
     async def put_new(self, record: MessageRecord) -> MessageRecord | None:
         """Record `record` unless its id is recorded; None when it landed, else the record
-        already there (as stored: the conditional put's refusal returns it)."""
+        already there (as stored). Records of concurrent requests share a call
+        (`record_batches`)."""
         try:
-            await self._call(
-                "put",
-                method="put_item",
-                TableName=self.table,
-                Item=record_item(record),
-                ConditionExpression="attribute_not_exists(#id)",
-                ExpressionAttributeNames={"#id": HASH_KEY},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ConditionFailedError as refused:
-            if refused.old_item:
-                return record_from_item(refused.old_item)
-            stored = await self.get(record.message_id)
-            if stored is None:  # deleted in between (by hand): nothing to compare with
-                raise RecordsError(f"records {self.table} put: the record vanished") from None
-            return stored
-        return None
+            stored = await self._new.put_new(record_item(record))
+        except RecordBatchError as error:
+            raise RecordsError(f"records {self.table} put: {error.code}") from None
+        if stored is None:
+            return None
+        if stored:
+            return record_from_item(dict(stored))
+        found = await self.get(record.message_id)
+        if found is None:  # deleted in between (by hand): nothing to compare with
+            raise RecordsError(f"records {self.table} put: the record vanished")
+        return found
 
     async def delivery(self, message_id: str) -> DeliveryFacts | None:
         response = await self._call(

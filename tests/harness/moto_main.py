@@ -35,6 +35,16 @@ apps and backends, so the same answers), with:
   polls are not touched), so concurrent tests measure our exactly-once, not
   moto's race.
 
+- **Transactions without table copies.** moto's TransactWriteItems deep-copies
+  every table it touches before it starts, to roll back on a failure: 245 ms
+  for 50 puts into a 1,000-item table, 3.6 s at 6,000 items (measured
+  2026-12-07), where DynamoDB's cost is per item. A transaction whose
+  conditions all hold (the writes are serialised, so they still hold when it
+  writes) is written item by item, undoing the items written if one fails
+  part-way (and then left to moto's own code); one whose conditions fail is
+  cancelled with the reasons moto gives, per item (its items are distinct, so
+  judging each against the table as it is equals moto's judging in order).
+
 What AWS answers is unchanged: these are costs and a race of the stand-in that
 real AWS does not have. `tests/harness_tests/test_moto_main.py` holds it
 to that.
@@ -109,6 +119,99 @@ def serialise_dynamodb() -> None:
     DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
 
 
+def transact_without_table_copies() -> None:
+    """TransactWriteItems that will succeed is written item by item (see the docstring)."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    moto_transact = DynamoDBBackend.transact_write_items
+
+    def key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+        if op_type != "Put":
+            return dict(op["Key"])
+        table = backend.get_table(op["TableName"])
+        key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        return key
+
+    def outcomes(backend: Any, transact_items: list[dict[str, Any]]) -> list[Any] | None:
+        """Per item, moto's cancellation reason (`(code, message, item)`, or three Nones
+        when its condition holds), judged without writing; None when not sure (an item named
+        twice, an unknown operation): moto's own code answers those."""
+        seen: set[tuple[str, str]] = set()
+        reasons: list[Any] = []
+        for item in transact_items:
+            if len(item) != 1:
+                return None
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                return None
+            key = key_of(backend, op_type, op)
+            named = (str(op["TableName"]), str(dict(sorted(key.items()))))
+            if named in seen:
+                return None
+            seen.add(named)
+            condition = op.get("ConditionExpression")
+            current = backend.get_item(op["TableName"], key)
+            if condition is not None and not get_filter_expression(
+                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            ).expr(current):
+                old = None
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    old = current.to_json()["Attributes"]
+                reasons.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
+            else:
+                reasons.append((None, None, None))
+        return reasons
+
+    def write(backend: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
+        conditions = {
+            "condition_expression": op.get("ConditionExpression"),
+            "expression_attribute_names": op.get("ExpressionAttributeNames"),
+            "expression_attribute_values": op.get("ExpressionAttributeValues"),
+        }
+        if op_type == "Put":
+            backend.put_item(op["TableName"], op["Item"], **conditions)
+        elif op_type == "Delete":
+            backend.delete_item(op["TableName"], key, **conditions)
+        elif op_type == "Update":
+            backend.update_item(
+                op["TableName"], key, update_expression=op["UpdateExpression"], **conditions
+            )
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        try:
+            reasons = outcomes(self, transact_items) if len(transact_items) <= 100 else None
+        except Exception:  # whatever moto makes of it, it says so itself
+            reasons = None
+        if reasons is None:
+            return moto_transact(self, transact_items)
+        if any(code is not None for code, _, _ in reasons):
+            raise TransactionCanceledException(reasons)
+        written: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        try:
+            for item in transact_items:
+                op_type, op = next(iter(item.items()))
+                key = key_of(self, op_type, op)
+                before = self.get_item(op["TableName"], key)
+                written.append(
+                    (op["TableName"], key, before.to_json()["Attributes"] if before else None)
+                )
+                write(self, op_type, op, key)
+        except Exception:
+            for table_name, key, before in reversed(written):
+                if before is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before)
+            return moto_transact(self, transact_items)
+        return None
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def application() -> Any:
     """moto's WSGI application, as `moto.server.main` builds it."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -130,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     read_module_list_once()
     read_sqs_clock_cheaply()
     serialise_dynamodb()
+    transact_without_table_copies()
     serve(
         application(),
         host=args.host,

@@ -114,3 +114,100 @@ def test_a_long_poll_holds_up_no_other_request(aws: AwsEndpoint) -> None:
     for poll in polls:
         poll.join()
     assert waited < 2.5, f"list_queues waited {waited:.1f} s behind 20 long polls"
+
+
+def _table(dynamodb: Any, name: str) -> None:
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _put_new(item_id: str, value: str = "v") -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": "tx",
+            "Item": {"id": {"S": item_id}, "value": {"S": value}},
+            "ConditionExpression": "attribute_not_exists(#id)",
+            "ExpressionAttributeNames": {"#id": "id"},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def _ids(dynamodb: Any) -> set[str]:
+    return {item["id"]["S"] for item in dynamodb.scan(TableName="tx")["Items"]}
+
+
+def test_a_transaction_whose_conditions_hold_writes_every_item(aws: AwsEndpoint) -> None:
+    dynamodb = aws.client("dynamodb")
+    _table(dynamodb, "tx")
+    dynamodb.put_item(TableName="tx", Item={"id": {"S": "counted"}, "n": {"N": "1"}})
+    dynamodb.transact_write_items(
+        TransactItems=[
+            *(_put_new(f"new-{n}") for n in range(60)),
+            {
+                "Update": {
+                    "TableName": "tx",
+                    "Key": {"id": {"S": "counted"}},
+                    "UpdateExpression": "SET n = n + :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    )
+    assert _ids(dynamodb) == {"counted", *(f"new-{n}" for n in range(60))}
+    counted = dynamodb.get_item(TableName="tx", Key={"id": {"S": "counted"}})["Item"]
+    assert counted["n"] == {"N": "2"}
+
+
+def test_a_failed_condition_cancels_all_with_each_items_reason(aws: AwsEndpoint) -> None:
+    dynamodb = aws.client("dynamodb")
+    _table(dynamodb, "tx")
+    dynamodb.transact_write_items(TransactItems=[_put_new("taken", "first")])
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[_put_new("a"), _put_new("taken", "second"), _put_new("b")]
+        )
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = refused.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["None", "ConditionalCheckFailed", "None"]
+    assert reasons[1]["Item"] == {"id": {"S": "taken"}, "value": {"S": "first"}}
+    assert _ids(dynamodb) == {"taken"}  # nothing of the cancelled transaction landed
+
+
+def test_one_item_named_twice_is_refused_whole(aws: AwsEndpoint) -> None:
+    dynamodb = aws.client("dynamodb")
+    _table(dynamodb, "tx")
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=[_put_new("a"), _put_new("a")])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert _ids(dynamodb) == set()
+
+
+def test_a_write_failing_part_way_leaves_no_item_written(aws: AwsEndpoint) -> None:
+    """The conditions hold, but the last item's update cannot apply (a number added to a
+    string): the items written before it are undone."""
+    dynamodb = aws.client("dynamodb")
+    _table(dynamodb, "tx")
+    dynamodb.put_item(TableName="tx", Item={"id": {"S": "text"}, "n": {"S": "not a number"}})
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                _put_new("a"),
+                _put_new("b"),
+                {
+                    "Update": {
+                        "TableName": "tx",
+                        "Key": {"id": {"S": "text"}},
+                        "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    assert _ids(dynamodb) == {"text"}
+    text = dynamodb.get_item(TableName="tx", Key={"id": {"S": "text"}})["Item"]
+    assert text["n"] == {"S": "not a number"}
