@@ -142,6 +142,19 @@ def transact_without_table_copies() -> None:
         twice, an unknown operation): moto's own code answers those."""
         seen: set[tuple[str, str]] = set()
         reasons: list[Any] = []
+        parsed: dict[str, Any] = {}  # a transaction's items usually share one condition
+
+        def condition_of(op: dict[str, Any]) -> Any:
+            args = (
+                op["ConditionExpression"],
+                op.get("ExpressionAttributeNames"),
+                op.get("ExpressionAttributeValues"),
+            )
+            cache_key = repr(args)
+            if cache_key not in parsed:
+                parsed[cache_key] = get_filter_expression(*args)
+            return parsed[cache_key]
+
         for item in transact_items:
             if len(item) != 1:
                 return None
@@ -155,9 +168,7 @@ def transact_without_table_copies() -> None:
             seen.add(named)
             condition = op.get("ConditionExpression")
             current = backend.get_item(op["TableName"], key)
-            if condition is not None and not get_filter_expression(
-                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-            ).expr(current):
+            if condition is not None and not condition_of(op).expr(current):
                 old = None
                 if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                     old = current.to_json()["Attributes"]
@@ -167,18 +178,19 @@ def transact_without_table_copies() -> None:
         return reasons
 
     def write(backend: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
-        conditions = {
-            "condition_expression": op.get("ConditionExpression"),
-            "expression_attribute_names": op.get("ExpressionAttributeNames"),
-            "expression_attribute_values": op.get("ExpressionAttributeValues"),
-        }
+        """The item's write, its condition not judged again: `outcomes` just did, and no
+        other DynamoDB request runs in between (`serialise_dynamodb`)."""
         if op_type == "Put":
-            backend.put_item(op["TableName"], op["Item"], **conditions)
+            backend.put_item(op["TableName"], op["Item"])
         elif op_type == "Delete":
-            backend.delete_item(op["TableName"], key, **conditions)
+            backend.delete_item(op["TableName"], key)
         elif op_type == "Update":
             backend.update_item(
-                op["TableName"], key, update_expression=op["UpdateExpression"], **conditions
+                op["TableName"],
+                key,
+                update_expression=op["UpdateExpression"],
+                expression_attribute_names=op.get("ExpressionAttributeNames"),
+                expression_attribute_values=op.get("ExpressionAttributeValues"),
             )
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
