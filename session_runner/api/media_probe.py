@@ -7,27 +7,22 @@ fail then, as a FAILED message the integrator has to poll for. One `HEAD`
 now turns those into a 422 naming `media.url`.
 
 `media_refusal` is the decision (pure, table-tested); `MediaProbe` makes the
-request. It goes only to public addresses (the dispatcher's `url_safety`
-resolver: the API must not be a way to probe the cluster or the cloud's
-metadata service), follows at most MAX_REDIRECTS redirects, and waits at most
-`timeout_s`.
+request, through `safe_fetch.followed` (public addresses only, each redirect
+checked: the API must not be a way to probe the cluster or the cloud's
+metadata service), waiting at most `timeout_s`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
-from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
 from session_runner.dispatcher.attempt import client_session
-from session_runner.dispatcher.url_safety import Network, RefusedAddressError, host_refusal
+from session_runner.dispatcher.url_safety import Network
+from session_runner.safe_fetch import FetchRefusedError, followed
 from session_runner.sender.message import MB, Media
-
-MAX_REDIRECTS: Final = 3
-REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -74,33 +69,19 @@ class MediaProbe:
 
     async def facts(self, url: str) -> MediaFacts:
         try:
-            async with client_session(self.allowed) as http:  # the dispatcher's: safe resolver
-                return await self._follow(http, url)
-        except TimeoutError:
-            return MediaFacts(status=None, error="no answer in time")
-        except aiohttp.ClientConnectorError as error:  # the resolver's refusal is wrapped
-            if isinstance(error.os_error, RefusedAddressError):
-                return MediaFacts(status=None, error=f"not a public address ({error.os_error})")
-            return MediaFacts(status=None, error=type(error).__name__)
-        except (aiohttp.ClientError, ValueError) as error:
-            return MediaFacts(status=None, error=type(error).__name__)
-
-    async def _follow(self, http: aiohttp.ClientSession, url: str) -> MediaFacts:
-        """HEAD `url`, following redirects by hand: each hop's host is checked (aiohttp's
-        resolver never sees an IP literal, so `host_refusal` checks those)."""
-        for _ in range(MAX_REDIRECTS + 1):
-            refusal = host_refusal(urlsplit(url).hostname or "", self.allowed)
-            if refusal is not None:
-                return MediaFacts(status=None, error=f"not a public address ({refusal})")
-            async with http.head(url, allow_redirects=False, timeout=self.timeout) as answer:
-                location = answer.headers.get("Location")
-                if answer.status in REDIRECTS and location:
-                    url = urljoin(url, location)
-                    continue
+            async with (
+                client_session(self.allowed) as http,  # the dispatcher's: safe resolver
+                followed(http, "HEAD", url, self.allowed, self.timeout) as answer,
+            ):
                 length = answer.headers.get("Content-Length")
                 return MediaFacts(
                     status=answer.status,
                     content_type=answer.headers.get("Content-Type"),
                     length=int(length) if length and length.isdigit() else None,
                 )
-        return MediaFacts(status=None, error=f"more than {MAX_REDIRECTS} redirects")
+        except FetchRefusedError as refused:
+            return MediaFacts(status=None, error=str(refused))
+        except TimeoutError:
+            return MediaFacts(status=None, error="no answer in time")
+        except (aiohttp.ClientError, ValueError) as error:
+            return MediaFacts(status=None, error=type(error).__name__)

@@ -8,7 +8,7 @@ A send, in order (nothing is written before everything that can refuse it did):
    an optional caption in `text`;
 2. the key may use that target or account (403);
 3. the route: a SenderPool of the namespace takes it (`routing`; 422 why not;
-   a session pool, an account's own, sends text only);
+   a session pool, an account's own, sends text and media, not templates);
 4. a media URL is HEADed: reachable, of the type the body says, within
    WhatsApp's size for it (`media_probe`; 422 naming `media.url`);
 5. the record, a conditional put: a message recorded under this
@@ -174,16 +174,14 @@ def check_content(body: SendMessage) -> None:
 
 
 def check_route_takes(route: Route, body: SendMessage) -> None:
-    """A session (an account's own pool) sends text only: 422 naming the field otherwise."""
-    if route.vendor != SESSION_VENDOR:
-        return
-    for field, value in (("template", body.template), ("media", body.media)):
-        if value is not None:
-            raise invalid(
-                field,
-                f"{field} messages go through a vendor pool (twilio, meta): "
-                f"SenderPool {route.pool} is a session, which sends text only",
-            )
+    """A session (an account's own pool) sends text and media, not templates (the Business
+    API's): 422 naming the field otherwise."""
+    if route.vendor == SESSION_VENDOR and body.template is not None:
+        raise invalid(
+            "template",
+            "template messages go through a vendor pool (twilio, meta): "
+            f"SenderPool {route.pool} is a session, which sends text and media",
+        )
 
 
 async def check_media(ctx: ApiContext, body: SendMessage) -> None:

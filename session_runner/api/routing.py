@@ -49,7 +49,7 @@ class Route:
     target: str
     pool: str
     account: str | None = None
-    vendor: str = ""  # the pool's spec.vendor: `session` sends text only
+    vendor: str = ""  # the pool's spec.vendor: `session` sends no templates
 
 
 class NotRoutableError(Exception):
@@ -60,7 +60,7 @@ class NotRoutableError(Exception):
         self.field = field
 
 
-#: The vendor of an account's own pool: its session's engine sends text only.
+#: The vendor of an account's own pool: its session's engine sends text and media.
 SESSION_VENDOR: Final = "session"
 
 

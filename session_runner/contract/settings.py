@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "WAFLEET_"
@@ -99,11 +99,28 @@ class RunnerSettings(BaseSettings):
         description="On SIGTERM: budget for the engine stop and final snapshot, before the "
         "lease is released anyway (the operator sets the pod's grace period minus a margin).",
     )
+    media_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated networks a media message's URL may point to besides "
+        "public addresses (the session downloads the file); others are refused.",
+    )
+    media_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="One media download, at most (the file is up to 16 MB).",
+    )
     health_port: int = Field(default=8081, ge=0, le=65535, description="0 disables the probes.")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables /metrics.")
     chromium_path: Path = Path("/usr/bin/chromium")
     wajs_path: Path = Path("/opt/wa-js/wppconnect-wa.js")
     log_level: str = "info"
+
+    @field_validator("media_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        return networks_ok(value)
 
     @model_validator(mode="after")
     def _default_lease_name(self) -> Self:

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 from session_runner.contract import RunnerPhase, is_fenced
 from session_runner.contract.session_outbound import wiring_from_annotations
 from session_runner.contract.settings import RunnerSettings
+from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.session import metrics
 from session_runner.session.engines.base import Engine
 from session_runner.session.engines.events import (
@@ -79,6 +80,7 @@ from session_runner.session.lease.fencing import FencedOutError
 from session_runner.session.lease.record import unique_identity
 from session_runner.session.outbound.consumer import SessionOutbound
 from session_runner.session.outbound.decision import wanted_consumer
+from session_runner.session.outbound.media_fetch import MediaFetcher
 from session_runner.session.report import Reporter, RunnerFacts, WriteDecision
 from session_runner.session.requests import Served, next_requests
 from session_runner.session.restore_request import OneShotRestore
@@ -172,6 +174,10 @@ class SessionRunner:
             lambda: self._engine,
             account=settings.account_name,
             phone=settings.phone_number,
+            media=MediaFetcher(
+                allowed=parse_networks(settings.media_allowed_networks),
+                timeout_s=settings.media_timeout_seconds,
+            ),
         )
         self._wiring_problem: str | None = None  # last one logged, so it is logged once
 

@@ -10,6 +10,7 @@ a guess), a restricted account (463, 475) pauses the whole pool.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final
@@ -28,6 +29,11 @@ from session_runner.session.engines.base import (
     NotReady,
     SendInterrupted,
     SendRejected,
+)
+from session_runner.session.outbound.media_fetch import (
+    MEDIA_UNAVAILABLE,
+    MediaFetcher,
+    MediaFetchError,
 )
 
 VENDOR: Final = "session"
@@ -67,13 +73,17 @@ class SessionAdapter:
     """A `VendorAdapter` over whichever engine the runner holds now.
 
     `engine()` returns the engine, or None once the runner let it go: the
-    adapter never keeps an engine the runner killed.
+    adapter never keeps an engine the runner killed. A media message's file is
+    downloaded by `media` (`media_fetch`) and sent from the pod.
     """
 
     name = VENDOR
 
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    def __init__(
+        self, engine: Callable[[], Engine | None], media: MediaFetcher | None = None
+    ) -> None:
         self._engine = engine
+        self._media = media or MediaFetcher()
         #: WhatsApp's id → ours, for the messages sent here: acks carry only WhatsApp's.
         self._ours: OrderedDict[str, str] = OrderedDict()
 
@@ -87,15 +97,12 @@ class SessionAdapter:
             self._ours.popitem(last=False)
 
     async def send(self, message: OutboundMessage, *, sender: str | None) -> SendResult:
-        text = message.plain_text
-        if text is None:
-            # Templates are the Business API's; WhatsApp Web and the protocol have none. The
-            # engines send media from a local file (`send_media`, a checked `MediaRef`), and
-            # nothing here downloads a URL into the pod yet: both are refused for good.
+        if message.template is not None:
+            # Templates are the Business API's; WhatsApp Web and the protocol have none.
             return SendResult(
                 Outcome.PERMANENT,
                 code="unsupported-content",
-                detail="a session sends text only, not templates or media",
+                detail="a session sends text and media, not templates",
             )
         engine = self._engine()
         if engine is None or not engine.ready:
@@ -103,11 +110,36 @@ class SessionAdapter:
         try:
             # Our id is the engine's idempotency key: a retry within the engine's life
             # returns the first send's id instead of sending again.
-            vendor_id = await engine.send_text(message.to, text, idempotency_key=message.id)
+            if message.media is not None:
+                vendor_id = await self._send_media(engine, message)
+            else:
+                text = message.plain_text or ""
+                vendor_id = await engine.send_text(message.to, text, idempotency_key=message.id)
+        except MediaFetchError as error:
+            refusal = error.refusal
+            return SendResult(
+                refusal.outcome,
+                code=MEDIA_UNAVAILABLE,
+                detail=short_detail(f"media.url {refusal.reason}"),
+            )
         except Exception as error:
             return result_for_error(error)
         self._remember(vendor_id, message.id)
         return SendResult(Outcome.SENT, vendor_message_id=vendor_id)
+
+    async def _send_media(self, engine: Engine, message: OutboundMessage) -> str:
+        """Download the file (unless this engine sent the message already), send, delete."""
+        assert message.media is not None
+        already = engine.sent_under(message.id)
+        if already is not None:
+            return already
+        ref = await self._media.fetch(message.media)
+        try:
+            return await engine.send_media(
+                message.to, ref, message.text, idempotency_key=message.id
+            )
+        finally:
+            await asyncio.to_thread(ref.path.unlink, missing_ok=True)
 
     async def lookup(self, message: OutboundMessage, *, sender: str | None) -> LookupResult:
         """Whether this engine sent the message (its own sends, by our id). WhatsApp cannot be

@@ -27,6 +27,7 @@ from session_runner.session.engines.events import EngineEvent, MessageAck
 from .adapter import SessionAdapter
 from .decision import Consuming, OutboundStep, outbound_step
 from .events import EventForwarder, carries_event
+from .media_fetch import MediaFetcher
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class SessionOutbound:
         *,
         account: str = "",
         phone: str | None = None,
+        media: MediaFetcher | None = None,
         make_sender: SenderFactory = build_sender,
     ) -> None:
         self._namespace = namespace
@@ -107,7 +109,7 @@ class SessionOutbound:
         self._account = account or pod_name
         self._phone = phone
         self._events: EventForwarder | None = None
-        self._adapter = SessionAdapter(engine)
+        self._adapter = SessionAdapter(engine, media)
         self._make_sender = make_sender
         self._running: Consuming | None = None
         self._stop: asyncio.Event | None = None

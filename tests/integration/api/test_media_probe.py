@@ -3,7 +3,8 @@ to go."""
 
 from __future__ import annotations
 
-from session_runner.api.media_probe import MAX_REDIRECTS, MediaProbe
+from session_runner.api.media_probe import MediaProbe
+from session_runner.safe_fetch import MAX_REDIRECTS
 from tests.integration.api.conftest import LOOPBACK
 
 

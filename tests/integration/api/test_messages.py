@@ -441,16 +441,25 @@ async def test_media_the_url_does_not_hold_is_422_naming_the_url_and_nothing_is_
     assert again.status_code == 202, again.text
 
 
-async def test_a_session_takes_text_only_so_media_through_an_account_is_422(
-    api: Api, objects: Objects, outbound: Outbound
+async def test_a_session_takes_media_but_no_template_so_a_template_to_an_account_is_422(
+    api: Api, objects: Objects, outbound: Outbound, media_server: str
 ) -> None:
     queue = alices_session(objects)
-    media = {"url": "https://cdn.example/p.png", "content_type": "image/png"}
+    template = {"name": "order_shipped", "language": "en_US", "variables": {"1": "Ada"}}
     answer = await api.client.post(
-        "/v1/messages", json={"account": "alice", "to": TO, "media": media}, headers=api.admin
+        "/v1/messages", json={"account": "alice", "to": TO, "template": template}, headers=api.admin
     )
     assert answer.status_code == 422, answer.text
     (error,) = answer.json()["errors"]
-    assert error["field"] == "media"
-    assert "SenderPool alice-session is a session, which sends text only" in error["message"]
+    assert error["field"] == "template"
+    assert "SenderPool alice-session is a session, which sends text and media" in error["message"]
     assert outbound.received(queue) == []
+    media = {"url": f"{media_server}/receipt.pdf", "content_type": "application/pdf"}
+    sent = await api.client.post(
+        "/v1/messages",
+        json={"account": "alice", "to": TO, "text": "your receipt", "media": media},
+        headers=api.admin,
+    )
+    assert sent.status_code == 202, sent.text
+    (published,) = outbound.received(queue)
+    assert (published.media.url, published.text) == (media["url"], "your receipt")

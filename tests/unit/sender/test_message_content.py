@@ -168,7 +168,7 @@ def test_meta_is_asked_for_each_content(content: dict[str, Any], body: dict[str,
     assert meta_cloud.request_body(message(**content))["biz_opaque_callback_data"] == "m-1"
 
 
-async def test_a_session_refuses_templates_and_media_for_good_without_its_engine() -> None:
+async def test_a_session_refuses_templates_for_good_without_its_engine() -> None:
     asked: list[str] = []
 
     def engine() -> None:
@@ -176,10 +176,10 @@ async def test_a_session_refuses_templates_and_media_for_good_without_its_engine
         return None
 
     adapter = SessionAdapter(engine)
-    for content in ({"template": WELCOME}, {"media": PNG}):
-        result = await adapter.send(message(**content), sender=None)
-        assert (result.outcome, result.code) == (Outcome.PERMANENT, "unsupported-content")
+    result = await adapter.send(message(template=WELCOME), sender=None)
+    assert (result.outcome, result.code) == (Outcome.PERMANENT, "unsupported-content")
     assert asked == []
-    assert (await adapter.send(message(text="hi"), sender=None)).outcome == Outcome.RETRY
-    assert asked == ["engine"]
+    for content in ({"text": "hi"}, {"media": PNG}):  # not connected: nothing downloaded
+        assert (await adapter.send(message(**content), sender=None)).outcome == Outcome.RETRY
+    assert asked == ["engine", "engine"]
     assert OGG.kind == MediaKind.AUDIO
