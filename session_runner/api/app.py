@@ -116,6 +116,9 @@ def build_app(context: ApiContext, metrics: ApiMetrics | None = None) -> FastAPI
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        # The API's metrics are Prometheus' (`metrics.ApiMetrics`); FastAPI's native
+        # OpenTelemetry would otherwise ask, per request, whether a provider is configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.context = context
     app.state.metrics = metrics or ApiMetrics(process=False)
