@@ -62,8 +62,20 @@ async def run(settings: BulkSettings, stop: asyncio.Event) -> None:
     settings = settings.model_copy(update={"topic_arn": topic_arn})
     identity = f"{settings.pod_name}-{secrets.token_hex(4)}"
     worker = BulkWorker(settings, s3=s3, dynamodb=dynamodb, sns=sns, identity=identity)
+    scrape = None
+    if settings.metrics_port:
+        from session_runner.bulk.metrics import worker_registry
+        from session_runner.health import serve
+        from session_runner.sender.metrics import build_metrics_app
+
+        registry = worker_registry(lambda: worker.stats)
+        scrape = await serve(build_metrics_app(registry), settings.metrics_port)
     log.info("bulk worker %s started", identity)
-    await worker.run(stop)
+    try:
+        await worker.run(stop)
+    finally:
+        if scrape is not None:
+            await scrape.cleanup()
     log.info("bulk worker %s stopped: %s", identity, worker.stats)
 
 

@@ -90,6 +90,9 @@ class BulkSettings(BaseSettings):
     read_chunk_bytes: int = Field(default=256 * 1024, ge=1024)
     upload_part_bytes: int = Field(default=8 * 1024 * 1024, ge=MIN_PART_BYTES)
 
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Prometheus' /metrics here; 0 serves none."
+    )
     log_level: str = "info"
 
     @model_validator(mode="after")

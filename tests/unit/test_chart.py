@@ -966,9 +966,11 @@ def test_bulk_worker_pod_runs_the_runner_locked_down_without_a_token(
     assert container["args"] == ["bulk-worker"]
     assert "command" not in container  # the image's entrypoint, wafleet-runner
     assert container["securityContext"] == operator["securityContext"]
-    # It serves nothing: no ports, so no probes and no Service.
-    assert "ports" not in container
+    # It serves its metrics only: a named port for a PodMonitor, no probes, no Service.
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9090}]
+    assert env_of(container)["WAFLEET_BULK_METRICS_PORT"] == "9090"
     assert not {"livenessProbe", "readinessProbe"} & set(container)
+    assert not [o for o in mine if o.kind == "Service"]
     assert container["resources"]["limits"]["memory"] == "192Mi"  # the 150 MB goal, and room
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
     (deployment,) = [o for o in mine if o.kind == "Deployment"]
@@ -1022,6 +1024,7 @@ def test_bulk_worker_env_loads_into_its_settings(
         "http://localstack.tools:4566",
     )
     assert settings.pod_name == "wafleet-bulk-worker-7d9f-x2x4q"
+    assert settings.metrics_port == 9090
 
 
 def test_the_api_and_the_worker_get_the_same_bulk_settings(helm: Path, tmp_path: Path) -> None:

@@ -441,3 +441,45 @@ async def test_forwarded_statuses_count_a_rows_delivered_and_read_once(world: Bu
     assert seen is not None
     progress = seen.progress
     assert (progress.sent, progress.delivered, progress.read, progress.failed) == (1, 1, 1, 1)
+
+
+async def test_the_worker_process_serves_what_it_published_as_metrics(
+    world: BulkWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bulk.main.run` as `wafleet-runner bulk-worker` runs it, with its metrics port."""
+    import aiohttp
+
+    from session_runner.bulk import main as bulk_main
+    from tests.harness.control_plane.processes import free_port
+    from tests.harness.devserver import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEV_ACCESS_KEY_ID)  # as the pod's environment
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEV_SECRET_ACCESS_KEY)
+
+    port = free_port()
+    settings = world.settings(exit_when_idle=False, metrics_port=port)
+    await create(world, CSV)
+    stop = asyncio.Event()
+    running = asyncio.create_task(bulk_main.run(settings, stop))
+
+    async def published() -> float:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/metrics") as answer,
+        ):
+            for line in (await answer.text()).splitlines():
+                if line.startswith("wafleet_bulk_rows_published_total "):
+                    return float(line.split()[1])
+        return -1.0
+
+    async def three_published() -> bool:
+        try:
+            return await published() == 3
+        except aiohttp.ClientError:  # not listening yet
+            return False
+
+    try:
+        await until(three_published)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
