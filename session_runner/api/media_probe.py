@@ -45,9 +45,9 @@ def media_refusal(media: Media, facts: MediaFacts) -> str | None:
         return f"could not be fetched: {facts.error or 'no answer'}"
     if facts.status >= 400:
         return f"answered HTTP {facts.status}"
-    served = (facts.content_type or "").split(";")[0].strip().lower()
-    if served != media.content_type:
-        return f"is served as {served or 'no type'}, not {media.content_type}"
+    wrong_type = media.served_type_problem(facts.content_type)
+    if wrong_type is not None:
+        return wrong_type
     if facts.length is None:
         return "does not say its size (no Content-Length): WhatsApp's limits cannot be checked"
     if facts.length > media.max_bytes:

@@ -133,6 +133,14 @@ class Media(BaseModel):
     def max_bytes(self) -> int:
         return MEDIA_TYPES[self.content_type][1]
 
+    def served_type_problem(self, content_type: str | None) -> str | None:
+        """How a server's Content-Type contradicts this file's type (None: it does not).
+        The API's HEAD before accepting and a session's download both ask."""
+        served = (content_type or "").split(";")[0].strip().lower()
+        if served != self.content_type:
+            return f"is served as {served or 'no type'}, not {self.content_type}"
+        return None
+
 
 class OutboundMessage(BaseModel):
     """One message to one recipient, routed by `target` to one SenderPool: a text, a

@@ -63,11 +63,14 @@ def download_refusal(
         return Refusal(Outcome.RETRY, f"answered HTTP {status}")
     if status >= 300:
         return Refusal(Outcome.PERMANENT, f"answered HTTP {status}")
-    served = (content_type or "").split(";")[0].strip().lower()
-    if served != media.content_type:
-        return Refusal(
-            Outcome.PERMANENT, f"is served as {served or 'no type'}, not {media.content_type}"
-        )
+    wrong_type = media.served_type_problem(content_type)
+    if wrong_type is not None:
+        return Refusal(Outcome.PERMANENT, wrong_type)
+    return size_refusal(media, length)
+
+
+def size_refusal(media: Media, length: int | None) -> Refusal | None:
+    """More bytes than WhatsApp takes for the type (`length` None: not known yet)."""
     if length is not None and length > media.max_bytes:
         return Refusal(
             Outcome.PERMANENT,
@@ -133,11 +136,9 @@ class MediaFetcher:
             with handle:
                 async for chunk in answer.content.iter_chunked(_CHUNK):
                     size += len(chunk)
-                    if size > media.max_bytes:
-                        raise MediaFetchError(
-                            download_refusal(media, answer.status, media.content_type, size)
-                            or Refusal(Outcome.PERMANENT, "too large")
-                        )
+                    too_large = size_refusal(media, size)
+                    if too_large is not None:
+                        raise MediaFetchError(too_large)
                     digest.update(chunk)
                     handle.write(chunk)
             if size == 0:
