@@ -66,6 +66,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 #: waitress answers from a fixed pool of threads, and an SQS long poll holds one for up to
@@ -128,6 +129,17 @@ def serialise_dynamodb() -> None:
     DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One item of a transaction as `outcomes` judged it, for the writes that follow."""
+
+    op_type: str
+    op: dict[str, Any]
+    key: dict[str, Any]
+    current: Any  # moto's stored Item, or None
+    reason: tuple[str | None, str | None, Any]
+
+
 def transact_without_table_copies() -> None:
     """TransactWriteItems that will succeed is written item by item (see the docstring)."""
     from moto.dynamodb.comparisons import get_filter_expression
@@ -145,12 +157,13 @@ def transact_without_table_copies() -> None:
             key[table.range_key_attr] = op["Item"][table.range_key_attr]
         return key
 
-    def outcomes(backend: Any, transact_items: list[dict[str, Any]]) -> list[Any] | None:
-        """Per item, moto's cancellation reason (`(code, message, item)`, or three Nones
-        when its condition holds), judged without writing; None when not sure (an item named
-        twice, an unknown operation): moto's own code answers those."""
+    def outcomes(backend: Any, transact_items: list[dict[str, Any]]) -> list[Judged] | None:
+        """Per item, its key, its stored item and moto's cancellation reason (`(code,
+        message, item)`, or three Nones when its condition holds), judged without writing;
+        None when not sure (an item named twice, an unknown operation): moto's own code
+        answers those."""
         seen: set[tuple[str, str]] = set()
-        reasons: list[Any] = []
+        judged: list[Judged] = []
         parsed: dict[str, Any] = {}  # a transaction's items usually share one condition
 
         def condition_of(op: dict[str, Any]) -> Any:
@@ -177,14 +190,14 @@ def transact_without_table_copies() -> None:
             seen.add(named)
             condition = op.get("ConditionExpression")
             current = backend.get_item(op["TableName"], key)
+            reason: tuple[str | None, str | None, Any] = (None, None, None)
             if condition is not None and not condition_of(op).expr(current):
                 old = None
                 if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                     old = current.to_json()["Attributes"]
-                reasons.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
-            else:
-                reasons.append((None, None, None))
-        return reasons
+                reason = ("ConditionalCheckFailed", ConditionalCheckFailed().message, old)
+            judged.append(Judged(op_type, op, key, current, reason))
+        return judged
 
     def write(backend: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
         """The item's write, its condition not judged again: `outcomes` just did, and no
@@ -204,23 +217,22 @@ def transact_without_table_copies() -> None:
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         try:
-            reasons = outcomes(self, transact_items) if len(transact_items) <= 100 else None
+            judged = outcomes(self, transact_items) if len(transact_items) <= 100 else None
         except Exception:  # whatever moto makes of it, it says so itself
-            reasons = None
-        if reasons is None:
+            judged = None
+        if judged is None:
             return moto_transact(self, transact_items)
+        reasons = [one.reason for one in judged]
         if any(code is not None for code, _, _ in reasons):
             raise TransactionCanceledException(reasons)
         written: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
         try:
-            for item in transact_items:
-                op_type, op = next(iter(item.items()))
-                key = key_of(self, op_type, op)
-                before = self.get_item(op["TableName"], key)
-                written.append(
-                    (op["TableName"], key, before.to_json()["Attributes"] if before else None)
-                )
-                write(self, op_type, op, key)
+            for one in judged:
+                table_name = one.op["TableName"]
+                # as stored before this write (an update changes the stored Item in place)
+                before = one.current.to_json()["Attributes"] if one.current else None
+                written.append((table_name, one.key, before))
+                write(self, one.op_type, one.op, one.key)
         except Exception:
             for table_name, key, before in reversed(written):
                 if before is None:
