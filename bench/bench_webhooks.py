@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ import httpx
 from aiohttp import web
 from kubernetes import client, config
 
+from bench.looplag import GcPauses, LagProbe
 from bench.result import BenchResult
 from session_runner.aws_threads import use_aws_threads
 from session_runner.contract.dispatcher_settings import DispatcherSettings
@@ -227,6 +229,7 @@ async def _dispatch_until(setup: Setup, namespace: str, done: Any, queues: tuple
     use_aws_threads(aws_threads(settings.in_flight))  # as `wafleet-runner dispatcher` does
     sqs, dynamodb = aws_clients(settings)
     retries_sqs = boto3.client("sqs", **setup.retries_moto.client_kwargs())
+    calls = {"events": count_calls(sqs), "retries": count_calls(retries_sqs)}
     async with (
         KubeClient(from_kubeconfig(setup.kubeconfig)) as kube,
         client_session(LOCAL) as http,
@@ -243,17 +246,38 @@ async def _dispatch_until(setup: Setup, namespace: str, done: Any, queues: tuple
         await directory.refresh()
         freeze_startup_objects()  # as `wafleet-runner dispatcher` does once started
         stop = asyncio.Event()
+        lag = LagProbe()
+        lag.start()
         task = asyncio.create_task(dispatcher.run(stop))
         deadline = time.monotonic() + 600
-        try:
-            while not done():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the deliveries did not all arrive within 10 minutes")
-                await asyncio.sleep(0.1)
-        finally:
-            stop.set()
-            await task
-            _log(f"outcomes: {dict(dispatcher.stats.outcomes)}")
+        with GcPauses() as gc_pauses:
+            try:
+                while not done():
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the deliveries did not all arrive within 10 minutes")
+                    await asyncio.sleep(0.1)
+            finally:
+                stop.set()
+                await task
+                await lag.stop()
+        _log(f"outcomes: {dict(dispatcher.stats.outcomes)}")
+        _log(
+            f"the dispatcher's event loop: lag p99 {lag.p99():.1f} ms, "
+            f"max {max(lag.samples, default=0.0):.0f} ms; gc: {gc_pauses.summary()}"
+        )
+        _log(f"SQS calls: { ({queue: dict(counts) for queue, counts in calls.items()}) }")
+
+
+def count_calls(aws: Any) -> Counter[str]:
+    """Calls `aws` (a boto3 client) makes from now on, by operation: what the dispatcher
+    asks of each queue."""
+    counts: Counter[str] = Counter()
+
+    def counted(model: Any, **_: Any) -> None:
+        counts[model.name] += 1
+
+    aws.meta.events.register("before-call", counted)
+    return counts
 
 
 def _queues(setup: Setup, suffix: str) -> tuple[str, str]:
@@ -295,13 +319,22 @@ def latency_run(setup: Setup, dead: int, run: int) -> list[float]:
 
         asyncio.run(_dispatch_until(setup, namespace, done, queues))
         publisher.join()
-        latencies = []
         if subscribers.again:
             _log(f"{subscribers.again} deliveries made again (at least once)")
+        timed = []  # (published, latency)
         for body, arrived in subscribers.arrivals.values():
             text = Event.from_json(body).text or ""
-            latencies.append(arrived - published[text])
-        return latencies
+            timed.append((published[text], arrived - published[text]))
+        _log(f"{dead} dead, p99 by tenth of the run (ms): {by_tenth(timed)}")
+        return [latency for _, latency in timed]
+
+
+def by_tenth(timed: list[tuple[float, float]]) -> str:
+    """The p99 of each tenth of a run, in publishing order: where in time the tail is."""
+    ordered = [latency for _, latency in sorted(timed)]
+    size = max(1, len(ordered) // 10)
+    tenths = [ordered[start : start + size] for start in range(0, len(ordered), size)]
+    return " ".join(f"{p99(tenth) * 1000:.0f}" for tenth in tenths if len(tenth) > 1)
 
 
 def throughput_run(setup: Setup, run: int) -> tuple[float, float]:

@@ -8,6 +8,7 @@ omission), so one long stall weighs as much as it hurt.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import time
@@ -61,6 +62,37 @@ async def lag_p99_during(action: Callable[[], Awaitable[Any]]) -> tuple[float, f
     await asyncio.sleep(0.05)
     await probe.stop()
     return probe.p99(), elapsed
+
+
+class GcPauses:
+    """The garbage collector's pauses in this process while in use (`gc.callbacks`): a
+    loop stall with no busy callback to blame is often one."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []  # (generation, ms)
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        """Per generation: how many collections, and the longest."""
+        parts = []
+        for generation in (0, 1, 2):
+            ms = [pause for gen, pause in self.pauses if gen == generation]
+            if ms:
+                parts.append(f"gen{generation} {len(ms)}x, longest {max(ms):.1f} ms")
+        return "; ".join(parts) or "none"
 
 
 def write_media(path: Path, size: int) -> None:

@@ -4,13 +4,14 @@
                     all at once ─► deleted once every one is settled
     retry queue  ─► one event's `WaitingDeliveries`: those due → their attempts, all at
                     once; the rest (and what must wait again) back in one message
-                    (≤ 900 s a time) ─► deleted
+                    (≤ 900 s a time) ─► deleted; received ten a call (`receive_pause`)
 
     one delivery:  subscriber gone, disabled or tombstoned → dropped (tombstoned with
                      heldEvents: Replay → held on the retry queue, `fate.py`)
-                   breaker open → postponed until it reopens (not an attempt: nothing
-                     was tried); its `concurrency` in use → `busy.when_busy`: a brief wait
-                     here, or postponed until a slot is sure to be free
+                   breaker open → postponed until it reopens, at the event's point of
+                     the spread (`jobs.spread_draw`; not an attempt: nothing was tried);
+                   its `concurrency` in use → `busy.when_busy`: a brief wait here, or
+                     postponed until a slot is sure to be free
                    signing secret unusable, API server away → postponed (its error logged)
                    else signed, attempted, `retry_decision.after_attempt`:
                      delivered → done
@@ -51,7 +52,7 @@ from session_runner.dispatcher.directory import DirectoryError
 from session_runner.dispatcher.failure_window import in_window, over_limit
 from session_runner.dispatcher.failures import FailureStore, FailureStoreError
 from session_runner.dispatcher.fate import Fate, fate
-from session_runner.dispatcher.jobs import DeliveryJob, WaitingDeliveries, bundled
+from session_runner.dispatcher.jobs import DeliveryJob, WaitingDeliveries, bundled, spread_draw
 from session_runner.dispatcher.retry_decision import (
     Decision,
     Verdict,
@@ -64,6 +65,7 @@ from session_runner.dispatcher.signing import SigningSecretError, delivery_heade
 from session_runner.dispatcher.subscriber import Subscriber
 from session_runner.dispatcher.url_safety import Network
 from session_runner.events.event import Event
+from session_runner.sender.batching import MAX_BATCH
 from session_runner.sender.queue import PoolQueue, QueueMessage
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,23 @@ class DispatcherConfig:
     #: How often deliveries held for a tombstoned subscription (heldEvents: Replay) are
     #: looked at: SQS's longest delay, so each costs one message per 15 minutes.
     park_s: float = 900.0
+    #: The retry loop's pause after a receive that came back short (`receive_pause`).
+    retry_receive_pause_s: float = 1.0
+
+
+def receive_pause(received: int, asked: int, pause_s: float) -> float:
+    """Seconds before a queue loop's next receive, after one that asked for `asked` messages
+    and got `received`. Pure.
+
+    A full batch: none, more may be waiting. A short one: `pause_s`, so what comes due
+    meanwhile is received ten a call. Why: the retry queue's messages come due spread out
+    (ten dead subscribers' held-back deliveries return over half a cooldown once their
+    breakers reopen), and a long poll answers as soon as one is there: a receive, a send
+    and a delete for every message or two, each a boto3 call whose Python holds the GIL
+    the event loop needs for the healthy subscribers' deliveries. Nothing there is in a
+    hurry (`jobs.EARLY_S` already makes a delivery up to a second early). The events
+    queue never pauses: fresh events go out as they come."""
+    return 0.0 if received >= asked else pause_s
 
 
 @dataclass
@@ -223,7 +242,7 @@ class Dispatcher:
         """Consume both queues until `stop`; then finish what is in hand."""
         await asyncio.gather(
             self._consume(self.events, self._on_event, stop),
-            self._consume(self.retries, self._on_waiting, stop),
+            self._consume(self.retries, self._on_waiting, stop, self.config.retry_receive_pause_s),
         )
 
     async def _consume(
@@ -231,6 +250,7 @@ class Dispatcher:
         queue: PoolQueue,
         handle: Callable[[QueueMessage], Awaitable[None]],
         stop: asyncio.Event,
+        pause_s: float = 0.0,
     ) -> None:
         in_hand: set[asyncio.Task[None]] = set()
         while not stop.is_set():
@@ -238,17 +258,18 @@ class Dispatcher:
             if free <= 0:
                 await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                 continue
+            asked = min(free, MAX_BATCH)
             try:
-                batch = await queue.receive(max_messages=free, wait_s=self.config.receive_wait_s)
+                batch = await queue.receive(max_messages=asked, wait_s=self.config.receive_wait_s)
             except Exception as error:  # SQS unavailable: say so, wait, try again
                 log.warning("receive failed: %s", type(error).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+                await _unless_stopped(stop, 1.0)
                 continue
             for message in batch:
                 task = asyncio.create_task(self._settle(handle, message))
                 in_hand.add(task)
                 task.add_done_callback(in_hand.discard)
+            await _unless_stopped(stop, receive_pause(len(batch), asked, pause_s))
         if in_hand:
             await asyncio.gather(*in_hand, return_exceptions=True)
 
@@ -424,7 +445,7 @@ class Dispatcher:
     def _held_back(self, job: DeliveryJob, breaker: Breaker, now: float) -> DeliveryJob:
         """Postponed by its subscriber's open `breaker`."""
         self.stats.count("postponed")
-        return job.postponed(comes_back_at(breaker, now, self._rng.random()))
+        return job.postponed(comes_back_at(breaker, now, spread_draw(job.webhook_id)))
 
     def _switched_off(self, subscriber: Subscriber) -> bool:
         return self._tombstoned.get(subscriber.key) == subscriber.generation
@@ -437,3 +458,10 @@ class Dispatcher:
             now = self._clock()
             messages = bundled(jobs, now)
             await self.retries.send([(m.to_json(), hold_for(m.wakes_at, now)) for m in messages])
+
+
+async def _unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when `stop` is set meanwhile."""
+    if seconds > 0 and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)

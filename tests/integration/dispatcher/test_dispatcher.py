@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
 from session_runner.dispatcher.failures import FailureStore
-from session_runner.dispatcher.jobs import DeliveryJob
+from session_runner.dispatcher.jobs import DeliveryJob, bundled
 from session_runner.dispatcher.retry_decision import Decision
 from session_runner.dispatcher.subscriber import Subscriber
 from session_runner.dispatcher.url_safety import parse_networks
@@ -351,3 +351,47 @@ async def test_a_dead_subscriber_stops_being_tried_while_its_breaker_is_open(
     assert len(rig.subscribers.got("dead")) == 5
     assert rig.dispatcher.stats.outcomes["postponed"] == 7
     assert len(rig.subscribers.got("crm")) == 12
+
+
+async def test_retries_coming_due_one_by_one_are_received_ten_a_call(rig: Rig) -> None:
+    """Held-back deliveries come due spread out (a breaker reopening): the retry loop pauses
+    after a short receive, so they come back together, not one receive each."""
+    rig.subscribe("crm", "crm")
+    receives: list[int] = []
+    rig.dispatcher.retries.sqs.meta.events.register(
+        "after-call.sqs.ReceiveMessage",
+        lambda parsed, **_: receives.append(len(parsed.get("Messages", []))),
+    )
+    async with running(rig):
+        await until(lambda: rig.directory.get(f"{rig.cluster.namespace}/crm") is not None)
+        crm = rig.directory.get(f"{rig.cluster.namespace}/crm")
+        assert crm is not None
+        for n in range(30):  # one comes due every 0.1 s, for 3 s
+            event = Event.create(
+                type=EventType.INBOUND,
+                source=Source.SESSION,
+                vendor_message_id=f"3EB1{n:08d}",
+                at=AT,
+                namespace=rig.cluster.namespace,
+                account="sales",
+                text=f"held {n}",
+            )
+            job = DeliveryJob(
+                webhook_id=event.id,
+                namespace=crm.namespace,
+                subscription=crm.name,
+                generation=crm.generation,
+                attempt=1,
+                due_at=time.time(),
+                body=event.to_json(),
+            )
+            (message,) = bundled([job], time.time())
+            rig.sqs.send_message(QueueUrl=rig.retries_url, MessageBody=message.to_json())
+            await asyncio.sleep(0.1)
+        await until(lambda: len(rig.heard.delivered) == 30)
+
+    assert len(verified(rig.subscribers.got("crm"))) == 30
+    with_messages = [count for count in receives if count]
+    assert sum(with_messages) == 30
+    # one receive per message or two without the pause; with it, about one a second
+    assert len(with_messages) <= 8, receives

@@ -8,6 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from session_runner.dispatcher.breaker import Breaker, comes_back_at
 from session_runner.dispatcher.jobs import (
     EARLY_S,
     MAX_PER_MESSAGE,
@@ -16,6 +17,7 @@ from session_runner.dispatcher.jobs import (
     WaitingDeliveries,
     bundled,
     latest_start,
+    spread_draw,
 )
 
 NOW = 1_765_000_000.0
@@ -141,3 +143,23 @@ def test_split_into_due_and_waiting(
 def test_anything_else_is_refused(broken: str) -> None:
     with pytest.raises(ValidationError):
         WaitingDeliveries.from_json(broken)
+
+
+def test_one_events_deliveries_held_by_breakers_that_opened_together_share_a_message() -> None:
+    """Ten subscribers down together: one event's ten held-back deliveries come back at one
+    point of the spread, so they travel in one message; other events fall elsewhere."""
+    breakers = [Breaker(5, NOW + 30 + n * 0.01, False, 1) for n in range(10)]
+    held = [
+        job(EVENT_A, f"dead-{n}", comes_back_at(b, NOW, spread_draw(EVENT_A)))
+        for n, b in enumerate(breakers)
+    ]
+    assert len(bundled(held, NOW)) == 1
+
+
+def test_events_spread_evenly_and_each_always_falls_at_the_same_point() -> None:
+    ids = [f"evt_{n:032x}" for n in range(2000)]
+    draws = [spread_draw(webhook_id) for webhook_id in ids]
+    assert all(0.0 <= draw < 1.0 for draw in draws)
+    assert draws == [spread_draw(webhook_id) for webhook_id in ids]  # stable, not random
+    tenths = [sum(1 for draw in draws if n / 10 <= draw < (n + 1) / 10) for n in range(10)]
+    assert all(150 <= count <= 250 for count in tenths), tenths
