@@ -61,7 +61,7 @@ from session_runner.contract.dispatcher_settings import DispatcherSettings
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
 from session_runner.dispatcher.failures import FailureStore
-from session_runner.dispatcher.main import RETRY_PUT_LINGER_S, aws_clients, aws_threads
+from session_runner.dispatcher.main import aws_clients, aws_threads
 from session_runner.dispatcher.signing import delivery_headers
 from session_runner.dispatcher.url_safety import parse_networks
 from session_runner.dispatcher.worker import Dispatcher, DispatcherConfig
@@ -245,7 +245,7 @@ async def _dispatch_until(
         dispatcher = Dispatcher(
             DispatcherConfig(allowed=LOCAL, in_flight=settings.in_flight),
             PoolQueue(sqs, queues[0]),
-            PoolQueue(retries_sqs, queues[1], send_linger_s=RETRY_PUT_LINGER_S),
+            PoolQueue(retries_sqs, queues[1]),
             directory,
             FailureStore(dynamodb, TABLE),
             http,

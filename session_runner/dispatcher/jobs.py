@@ -1,4 +1,4 @@
-"""Deliveries waiting their turn: one event's, for its subscriptions, on the retry queue.
+"""Deliveries waiting their turn, per event and subscription, on the retry queue.
 
 Fresh events arrive on the events queue; every delivery that has to wait (a
 retry after a failed attempt, a subscriber whose breaker is open or whose
@@ -13,7 +13,11 @@ request). Deliveries due at about the same time share a message, which wakes
 when the last of them is due: each may be made up to a quarter of its wait
 late (`latest_start`), so ten dead subscribers' held-back deliveries, each
 due when its own breaker reopens, wake once rather than ten times. Deliveries
-not yet due when a message wakes go back in one message again.
+not yet due when a message wakes go back in one message again. The events
+put within a moment of each other that wake at about the same time share a
+message too (`packed` into a `WaitingBatch`, up to 50 events): with dead
+subscribers every event is held back, and a message per event was a send, a
+receive and a delete per event per breaker cycle.
 
 The body is carried as it is POSTed, so every attempt sends the same bytes
 under the same `webhook-id`, and each subscription's generation, so a job for
@@ -24,10 +28,10 @@ the subscription as it is now.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from session_runner.events.event import EVENT_ID_PATTERN
 
@@ -39,6 +43,12 @@ LATE_RATIO: Final = 0.25
 #: Deliveries per queue message at most: ~150 bytes each beside the body, well inside
 #: SQS's 256 KiB for any body an event can have.
 MAX_PER_MESSAGE: Final = 100
+#: What one retry-queue message may carry (`packed`): events, and bytes of JSON in all
+#: (SQS takes 256 KiB).
+MAX_EVENTS_PER_MESSAGE: Final = 50
+MAX_MESSAGE_BYTES: Final = 192 * 1024
+#: A waiting delivery's JSON beside its event's body, for `packed`'s byte count (~150).
+WAITING_BYTES: Final = 200
 
 
 class DeliveryJob(BaseModel):
@@ -122,6 +132,66 @@ class WaitingDeliveries(BaseModel):
     def from_json(cls, text: str) -> Self:
         """Raises pydantic's ValidationError when `text` is not one."""
         return cls.model_validate_json(text)
+
+
+class WaitingBatch(BaseModel):
+    """The retry queue's message: several events' waiting deliveries, due at about the
+    same time (`packed`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    events: list[WaitingDeliveries] = Field(min_length=1, max_length=MAX_EVENTS_PER_MESSAGE)
+
+    @property
+    def wakes_at(self) -> float:
+        return max(event.wakes_at for event in self.events)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+_ON_THE_QUEUE: TypeAdapter[WaitingBatch | WaitingDeliveries] = TypeAdapter(
+    WaitingBatch | WaitingDeliveries
+)
+
+
+def read_waiting(text: str) -> list[WaitingDeliveries]:
+    """A retry-queue message's events: a `WaitingBatch`, or one event's `WaitingDeliveries`
+    (what dispatchers wrote before batches; some may still be on the queue). Raises
+    pydantic's ValidationError when `text` is neither."""
+    found = _ON_THE_QUEUE.validate_json(text)
+    return found.events if isinstance(found, WaitingBatch) else [found]
+
+
+def packed(groups: Sequence[WaitingDeliveries], now: float) -> list[list[int]]:
+    """`groups` (each one event's, as `bundled` makes them) as retry-queue messages: the
+    indices each `WaitingBatch` takes, those waking at about the same time together (none
+    woken later than its `latest_start`), within `MAX_EVENTS_PER_MESSAGE` and
+    `MAX_MESSAGE_BYTES`. Pure.
+
+    Why across events: ten dead subscribers hold back every event, and a message per
+    event was a send, a receive and a delete per event per breaker cycle (and, on the
+    moto server, a scan of the whole queue each); the events held back within a put's
+    linger now share one."""
+    order = sorted(range(len(groups)), key=lambda n: groups[n].wakes_at)
+    messages: list[list[int]] = []
+    size = 0
+    for n in order:
+        group = groups[n]
+        group_size = len(group.body) + WAITING_BYTES * len(group.deliveries)
+        first = groups[messages[-1][0]] if messages else None
+        if (
+            first is not None
+            and len(messages[-1]) < MAX_EVENTS_PER_MESSAGE
+            and size + group_size <= MAX_MESSAGE_BYTES
+            and group.wakes_at <= latest_start(first.wakes_at, now)
+        ):
+            messages[-1].append(n)
+            size += group_size
+        else:
+            messages.append([n])
+            size = group_size
+    return messages
 
 
 def spread_draw(webhook_id: str) -> float:

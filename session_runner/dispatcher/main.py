@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Final
+from typing import Any
 
 import boto3
 from aiohttp import web
@@ -43,11 +43,6 @@ from session_runner.sender.queue import PoolQueue
 from session_runner.signals import run_until_signalled
 
 log = logging.getLogger(__name__)
-
-#: How long a put on the retry queue waits for others to share its SendMessageBatch.
-#: Nothing waiting there is in a hurry (the shortest wait is a second), and with
-#: dead subscribers every event puts one: at 0.05 s each event's put went alone.
-RETRY_PUT_LINGER_S: Final = 0.5
 
 
 def aws_clients(settings: DispatcherSettings) -> tuple[Any, Any]:
@@ -105,7 +100,7 @@ async def run(settings: DispatcherSettings, stop: asyncio.Event) -> None:
                 in_flight=settings.in_flight,
             ),
             PoolQueue(sqs, events_url),
-            PoolQueue(sqs, retries_url, send_linger_s=RETRY_PUT_LINGER_S),
+            PoolQueue(sqs, retries_url),
             directory,
             FailureStore(dynamodb, settings.ledger_table),
             http,

@@ -2,8 +2,8 @@
 
     events queue ─► an event: `routing.routes` → one first attempt per live subscriber,
                     all at once ─► deleted once every one is settled
-    retry queue  ─► one event's `WaitingDeliveries`: those due → their attempts, all at
-                    once; the rest (and what must wait again) back in one message
+    retry queue  ─► a `WaitingBatch` of events' waiting deliveries: those due → their
+                    attempts, all at once; the rest (and what must wait again) back
                     (≤ 900 s a time) ─► deleted; received ten a call (`receive_pause`)
 
     one delivery:  subscriber gone, disabled or tombstoned → dropped (tombstoned with
@@ -18,7 +18,9 @@
                      failed → counted in the shared 24 h window (`failures`); over the
                        limit, or 410 → tombstoned; retryable → the next attempt on the
                        retry queue
-                   what must wait goes onto the retry queue, an event's in one message
+                   what must wait goes onto the retry queue: an event's together, and
+                     events put within `retry_put_linger_s` that wake together in one
+                     message (`jobs.bundled`, `jobs.packed`)
 
 At least once: a queue message is deleted only after everything it asked for
 is settled (delivered, failed, or the next attempt queued), so a dispatcher
@@ -40,7 +42,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import aiohttp
 from pydantic import ValidationError
@@ -52,7 +54,15 @@ from session_runner.dispatcher.directory import DirectoryError
 from session_runner.dispatcher.failure_window import in_window, over_limit
 from session_runner.dispatcher.failures import FailureStore, FailureStoreError
 from session_runner.dispatcher.fate import Fate, fate
-from session_runner.dispatcher.jobs import DeliveryJob, WaitingDeliveries, bundled, spread_draw
+from session_runner.dispatcher.jobs import (
+    DeliveryJob,
+    WaitingBatch,
+    WaitingDeliveries,
+    bundled,
+    packed,
+    read_waiting,
+    spread_draw,
+)
 from session_runner.dispatcher.retry_decision import (
     Decision,
     Verdict,
@@ -65,8 +75,8 @@ from session_runner.dispatcher.signing import SigningSecretError, delivery_heade
 from session_runner.dispatcher.subscriber import Subscriber
 from session_runner.dispatcher.url_safety import Network
 from session_runner.events.event import Event
-from session_runner.sender.batching import MAX_BATCH
-from session_runner.sender.queue import PoolQueue, QueueMessage
+from session_runner.sender.batching import MAX_BATCH, Coalescer
+from session_runner.sender.queue import PoolQueue, QueueMessage, SendError
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +190,10 @@ class DispatcherConfig:
     park_s: float = 900.0
     #: The retry loop's pause after a receive that came back short (`receive_pause`).
     retry_receive_pause_s: float = 1.0
+    #: How long a put on the retry queue waits for others to share its message and call
+    #: (`Dispatcher._put`). Nothing waiting there is in a hurry (the shortest wait is a
+    #: second), and with dead subscribers every event puts one.
+    retry_put_linger_s: float = 0.5
 
 
 def receive_pause(received: int, asked: int, pause_s: float) -> float:
@@ -232,6 +246,11 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._breakers: dict[str, Breaker] = {}
+        self._waiting_puts: Coalescer[WaitingDeliveries] = Coalescer(
+            self._send_waiting,
+            config.retry_put_linger_s,
+            lambda code: SendError(f"send refused: {code}"),
+        )
         self._slots: dict[str, Slots] = {}
         #: switched off here, by generation, until the directory shows it too
         self._tombstoned: dict[str, int] = {}
@@ -319,14 +338,20 @@ class Dispatcher:
 
     async def _on_waiting(self, message: QueueMessage) -> None:
         try:
-            waiting = WaitingDeliveries.from_json(message.body)
+            events = read_waiting(message.body)
         except ValidationError as error:
             log.warning("not waiting deliveries, dropped: %d error(s)", error.error_count())
             self.stats.count("not-waiting-deliveries")
             await self.retries.finish(message)
             return
         # not due yet: a wait longer than SQS holds a message, or a later one beside a due one
-        due, not_yet = waiting.split(self._clock())
+        now = self._clock()
+        due: list[DeliveryJob] = []
+        not_yet: list[DeliveryJob] = []
+        for waiting in events:
+            due_now, later_on = waiting.split(now)
+            due += due_now
+            not_yet += later_on
         later = await asyncio.gather(*(self._deliver(job) for job in due))
         await self._put(not_yet + [job for job in later if job is not None])
         await self.retries.finish(message)
@@ -451,13 +476,40 @@ class Dispatcher:
         return self._tombstoned.get(subscriber.key) == subscriber.generation
 
     async def _put(self, jobs: list[DeliveryJob]) -> None:
-        """On the retry queue, each event's jobs due at about the same time in one message
-        (`jobs.bundled`), visible when they are due (or after SQS's longest delay, 900 s),
-        ten messages a call."""
-        if jobs:
-            now = self._clock()
-            messages = bundled(jobs, now)
-            await self.retries.send([(m.to_json(), hold_for(m.wakes_at, now)) for m in messages])
+        """On the retry queue: each event's jobs due at about the same time together
+        (`jobs.bundled`), and the events put within `retry_put_linger_s` by any handler in
+        one message when they wake at about the same time (`jobs.packed`), visible when
+        due (or after SQS's longest delay, 900 s). Returns once all are on the queue;
+        raises `SendError` when SQS refused any (the caller's queue message then stays,
+        to come back)."""
+        if not jobs:
+            return
+        results = await asyncio.gather(
+            *self._waiting_puts.add(bundled(jobs, self._clock())), return_exceptions=True
+        )
+        refused = [result for result in results if isinstance(result, BaseException)]
+        if refused:
+            raise SendError(f"{len(refused)} waiting deliveries not put: {refused[0]}")
+
+    def _send_waiting(self, groups: list[WaitingDeliveries]) -> dict[str, Any]:
+        """One SendMessageBatch of `groups` packed (in a thread, as `Coalescer` calls it);
+        a refused message's groups are answered `Failed` by their index."""
+        now = self._clock()
+        messages = packed(groups, now)
+        answer = self.retries.send_batch(
+            [
+                (
+                    WaitingBatch(events=[groups[n] for n in indices]).to_json(),
+                    hold_for(max(groups[n].wakes_at for n in indices), now),
+                )
+                for indices in messages
+            ]
+        )
+        failed = []
+        for item in answer.get("Failed", []):
+            for n in messages[int(item["Id"])]:
+                failed.append({"Id": str(n), "Code": item.get("Code", "")})
+        return {"Failed": failed}
 
 
 async def _unless_stopped(stop: asyncio.Event, seconds: float) -> None:

@@ -65,7 +65,7 @@ class PoolQueue:
         )
         #: a `send` waits this long for others to share its call (default: as deletes)
         self._sends = Coalescer(
-            self._send_batch,
+            self.send_batch,
             delete_linger_s if send_linger_s is None else send_linger_s,
             lambda code: SendError(f"send refused: {code}"),
         )
@@ -131,7 +131,10 @@ class PoolQueue:
         if refused:
             raise SendError(f"{len(refused)} of {len(messages)} refused: {refused[0]}")
 
-    def _send_batch(self, entries: list[tuple[str, int]]) -> dict[str, Any]:
+    def send_batch(self, entries: list[tuple[str, int]]) -> dict[str, Any]:
+        """One SendMessageBatch of ≤ 10 (body, delay_s) entries, blocking (call it in a
+        thread): SQS's answer, whose `Failed` items name an entry by its index as `Id`.
+        For a caller that batches on its own (`send` batches for its callers)."""
         return dict(
             self.sqs.send_message_batch(
                 QueueUrl=self.url,

@@ -11,12 +11,17 @@ from pydantic import ValidationError
 from session_runner.dispatcher.breaker import Breaker, comes_back_at
 from session_runner.dispatcher.jobs import (
     EARLY_S,
+    MAX_EVENTS_PER_MESSAGE,
+    MAX_MESSAGE_BYTES,
     MAX_PER_MESSAGE,
     DeliveryJob,
     Waiting,
+    WaitingBatch,
     WaitingDeliveries,
     bundled,
     latest_start,
+    packed,
+    read_waiting,
     spread_draw,
 )
 
@@ -163,3 +168,50 @@ def test_events_spread_evenly_and_each_always_falls_at_the_same_point() -> None:
     assert draws == [spread_draw(webhook_id) for webhook_id in ids]  # stable, not random
     tenths = [sum(1 for draw in draws if n / 10 <= draw < (n + 1) / 10) for n in range(10)]
     assert all(150 <= count <= 250 for count in tenths), tenths
+
+
+def event_id(n: int) -> str:
+    return f"evt_{n:032x}"
+
+
+def test_events_waking_at_about_the_same_time_share_a_message() -> None:
+    offsets = [30.0, 31.0, 36.0, 45.0, 5.0]  # 30 s away: up to 7.5 s late
+    groups = bundled([job(event_id(n), "crm", NOW + o) for n, o in enumerate(offsets)], NOW)
+    assert packed(groups, NOW) == [[4], [0, 1, 2], [3]]  # by wake time; none woken too late
+
+
+def test_a_message_holds_at_most_its_share_of_events_and_bytes() -> None:
+    many = bundled([job(event_id(n), "crm", NOW + 60) for n in range(120)], NOW)
+    assert [len(m) for m in packed(many, NOW)] == [MAX_EVENTS_PER_MESSAGE] * 2 + [20]
+    big_body = '{"id":"x","text":"' + "a" * 60_000 + '"}'
+    big = [
+        WaitingDeliveries(
+            webhook_id=event_id(n),
+            body=big_body,
+            deliveries=[
+                Waiting(
+                    namespace="shop", subscription="crm", generation=1, attempt=1, due_at=NOW + 60
+                )
+            ],
+        )
+        for n in range(7)
+    ]
+    messages = packed(big, NOW)
+    assert [len(m) for m in messages] == [3, 3, 1]
+    for indices in messages:  # what SQS takes
+        text = WaitingBatch(events=[big[n] for n in indices]).to_json()
+        assert len(text.encode()) <= MAX_MESSAGE_BYTES
+
+
+def test_a_batch_comes_back_as_it_went_and_a_lone_events_message_is_still_read() -> None:
+    jobs = [job(event_id(1), "crm", NOW + 30), job(event_id(2), "erp", NOW + 31, attempt=2)]
+    groups = bundled(jobs, NOW)
+    batch = WaitingBatch(events=groups)
+    assert batch.wakes_at == NOW + 31
+    assert read_waiting(batch.to_json()) == groups
+    # what dispatchers wrote before batches: one event's deliveries alone
+    assert read_waiting(groups[0].to_json()) == [groups[0]]
+    with pytest.raises(ValidationError):
+        read_waiting('{"events": []}')
+    with pytest.raises(ValidationError):
+        read_waiting('{"webhook_id": "evt_x"}')
