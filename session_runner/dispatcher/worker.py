@@ -346,13 +346,16 @@ class Dispatcher:
             return
         # not due yet: a wait longer than SQS holds a message, or a later one beside a due one
         now = self._clock()
-        due: list[DeliveryJob] = []
+        attempts: list[asyncio.Task[DeliveryJob | None]] = []
         not_yet: list[DeliveryJob] = []
         for waiting in events:
-            due_now, later_on = waiting.split(now)
-            due += due_now
+            due, later_on = waiting.split(now)
             not_yet += later_on
-        later = await asyncio.gather(*(self._deliver(job) for job in due))
+            attempts += [asyncio.create_task(self._deliver(job)) for job in due]
+            # one event's deliveries a turn of the loop: a batch of fifty events held back
+            # from ten dead subscribers is 500 deliveries, and fresh events' go in between
+            await asyncio.sleep(0)
+        later = await asyncio.gather(*attempts)
         await self._put(not_yet + [job for job in later if job is not None])
         await self.retries.finish(message)
 
