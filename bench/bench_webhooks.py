@@ -41,6 +41,7 @@ import queue
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -273,19 +274,41 @@ async def _dispatch_until(
             f"the dispatcher's event loop: lag p99 {lag.p99():.1f} ms, "
             f"max {max(lag.samples, default=0.0):.0f} ms; gc: {gc_pauses.summary()}"
         )
-        _log(f"SQS calls: { ({queue: dict(counts) for queue, counts in calls.items()}) }")
+        _log(f"SQS calls: { ({queue: c.summary() for queue, c in calls.items()}) }")
 
 
-def count_calls(aws: Any) -> Counter[str]:
-    """Calls `aws` (a boto3 client) makes from now on, by operation: what the dispatcher
-    asks of each queue."""
-    counts: Counter[str] = Counter()
+@dataclass
+class Calls:
+    """Calls a boto3 client made, by operation, and the longest of each (ms)."""
 
-    def counted(model: Any, **_: Any) -> None:
-        counts[model.name] += 1
+    counts: Counter[str] = field(default_factory=Counter)
+    longest_ms: dict[str, float] = field(default_factory=dict)
 
-    aws.meta.events.register("before-call", counted)
-    return counts
+    def summary(self) -> dict[str, str]:
+        return {
+            op: f"{n}x, longest {self.longest_ms.get(op, 0):.0f} ms"
+            for op, n in self.counts.items()
+        }
+
+
+def count_calls(aws: Any) -> Calls:
+    """What `aws` (a boto3 client) is asked from now on: what the dispatcher asks of each
+    queue, and how long the slowest of each took (a put the retry queue is slow to take
+    holds its event's queue message, and room for fresh ones)."""
+    calls = Calls()
+    started = threading.local()
+
+    def before(model: Any, **_: Any) -> None:
+        calls.counts[model.name] += 1
+        started.at = time.perf_counter()
+
+    def after(model: Any, **_: Any) -> None:
+        took = (time.perf_counter() - getattr(started, "at", time.perf_counter())) * 1000
+        calls.longest_ms[model.name] = max(calls.longest_ms.get(model.name, 0.0), took)
+
+    aws.meta.events.register("before-call", before)
+    aws.meta.events.register("after-call", after)
+    return calls
 
 
 def _queues(setup: Setup, suffix: str) -> tuple[str, str]:
