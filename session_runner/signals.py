@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from session_runner import stall
@@ -24,3 +25,11 @@ def run_until_signalled(
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(serve())
+
+
+async def wait_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when `stop` is set meanwhile: a role's pause that never holds
+    up its shutdown."""
+    if seconds > 0 and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)

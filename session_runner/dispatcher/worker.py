@@ -34,7 +34,6 @@ attempts, its breaker then keeping it from being tried at all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -77,6 +76,7 @@ from session_runner.dispatcher.url_safety import Network
 from session_runner.events.event import Event
 from session_runner.sender.batching import MAX_BATCH, Coalescer
 from session_runner.sender.queue import PoolQueue, QueueMessage, SendError
+from session_runner.signals import wait_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -282,13 +282,13 @@ class Dispatcher:
                 batch = await queue.receive(max_messages=asked, wait_s=self.config.receive_wait_s)
             except Exception as error:  # SQS unavailable: say so, wait, try again
                 log.warning("receive failed: %s", type(error).__name__)
-                await _unless_stopped(stop, 1.0)
+                await wait_unless_stopped(stop, 1.0)
                 continue
             for message in batch:
                 task = asyncio.create_task(self._settle(handle, message))
                 in_hand.add(task)
                 task.add_done_callback(in_hand.discard)
-            await _unless_stopped(stop, receive_pause(len(batch), asked, pause_s))
+            await wait_unless_stopped(stop, receive_pause(len(batch), asked, pause_s))
         if in_hand:
             await asyncio.gather(*in_hand, return_exceptions=True)
 
@@ -499,24 +499,12 @@ class Dispatcher:
         a refused message's groups are answered `Failed` by their index."""
         now = self._clock()
         messages = packed(groups, now)
+        batches = [WaitingBatch(events=[groups[n] for n in indices]) for indices in messages]
         answer = self.retries.send_batch(
-            [
-                (
-                    WaitingBatch(events=[groups[n] for n in indices]).to_json(),
-                    hold_for(max(groups[n].wakes_at for n in indices), now),
-                )
-                for indices in messages
-            ]
+            [(batch.to_json(), hold_for(batch.wakes_at, now)) for batch in batches]
         )
         failed = []
         for item in answer.get("Failed", []):
             for n in messages[int(item["Id"])]:
                 failed.append({"Id": str(n), "Code": item.get("Code", "")})
         return {"Failed": failed}
-
-
-async def _unless_stopped(stop: asyncio.Event, seconds: float) -> None:
-    """Wait `seconds`, or less when `stop` is set meanwhile."""
-    if seconds > 0 and not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)

@@ -7,16 +7,15 @@ received message again, so `QueueMessage` carries it next to the body.
 
 Deletes are coalesced (`batching.Coalescer`): `finish` waits until its
 message is deleted, but the deletes asked for within `delete_linger_s` (or ten
-of them) go out as one DeleteMessageBatch. `send` (the webhook dispatcher's
-retry queue) is coalesced the same way, within `send_linger_s`. A message
-settled in the ledger and not yet deleted is harmless: if it came back, the
-ledger would say DONE.
+of them) go out as one DeleteMessageBatch. A message settled in the ledger
+and not yet deleted is harmless: if it came back, the ledger would say DONE.
+`send_batch` puts up to ten messages in one call for a caller that batches on
+its own (the webhook dispatcher packs its retry queue's messages).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -55,19 +54,12 @@ class PoolQueue:
         dead_letter_url: str | None = None,
         *,
         delete_linger_s: float = DELETE_LINGER_S,
-        send_linger_s: float | None = None,
     ) -> None:
         self.sqs = sqs
         self.url = url
         self.dead_letter_url = dead_letter_url
         self._deletes = Coalescer(
             self._delete_batch, delete_linger_s, lambda code: DeleteError(f"delete refused: {code}")
-        )
-        #: a `send` waits this long for others to share its call (default: as deletes)
-        self._sends = Coalescer(
-            self.send_batch,
-            delete_linger_s if send_linger_s is None else send_linger_s,
-            lambda code: SendError(f"send refused: {code}"),
         )
 
     async def receive(
@@ -117,19 +109,6 @@ class PoolQueue:
         )
         copied = {str(item.get("Id")) for item in answer.get("Successful", [])}
         return {m.receipt_handle for n, m in enumerate(messages) if str(n) in copied}
-
-    async def send(self, messages: Sequence[tuple[str, int]]) -> None:
-        """Put each (body, delay_s ≤ 900) on this queue; returns once all are taken, raises
-        `SendError` when SQS refused any (those taken stay). Coalesced like `finish`: the
-        messages asked for within `send_linger_s` go out ten per SendMessageBatch,
-        whoever asked."""
-        if not messages:
-            return
-        entries = [(body, max(0, min(delay, 900))) for body, delay in messages]
-        results = await asyncio.gather(*self._sends.add(entries), return_exceptions=True)
-        refused = [r for r in results if isinstance(r, BaseException)]
-        if refused:
-            raise SendError(f"{len(refused)} of {len(messages)} refused: {refused[0]}")
 
     def send_batch(self, entries: list[tuple[str, int]]) -> dict[str, Any]:
         """One SendMessageBatch of ≤ 10 (body, delay_s) entries, blocking (call it in a

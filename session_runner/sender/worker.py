@@ -57,6 +57,7 @@ from session_runner.sender.steps import (
     renew_when,
 )
 from session_runner.sender.vendors.base import Lookup, Outcome, SendResult, VendorAdapter
+from session_runner.signals import wait_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class Sender:
                 )
             except Exception as error:  # SQS unavailable: say so, wait, try again
                 log.warning("receive failed: %s", type(error).__name__)
-                await _wait(stop, 1.0)
+                await wait_unless_stopped(stop, 1.0)
                 continue
             self.stats.last_receive_at = time.monotonic()
             self.stats.received += len(batch)
@@ -178,12 +179,12 @@ class Sender:
             state = await self.limiter.recent_state(PAUSE_CHECK_S)
         except Exception as error:
             log.warning("rate limiter unavailable: %s", type(error).__name__)
-            await _wait(stop, 1.0)
+            await wait_unless_stopped(stop, 1.0)
             return True
         remaining = state.throttled_until - self._clock()
         if remaining <= 0:
             return False
-        await _wait(stop, min(remaining, 5.0))
+        await wait_unless_stopped(stop, min(remaining, 5.0))
         return True
 
     # -- one batch -------------------------------------------------------------------
@@ -460,8 +461,3 @@ async def _wait_event(stop: asyncio.Event, event: asyncio.Event) -> None:
     _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
