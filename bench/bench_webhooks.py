@@ -71,7 +71,7 @@ from session_runner.gc_freeze import freeze_startup_objects
 from session_runner.kube.client import KubeClient
 from session_runner.kube.connection import from_kubeconfig
 from session_runner.sender.ledger import ensure_table
-from session_runner.sender.queue import PoolQueue
+from session_runner.sender.queue import PoolQueue, QueueMessage
 from tests.harness.control_plane import ControlPlane, find_assets, start_control_plane
 from tests.harness.devserver import (
     DEV_ACCESS_KEY_ID,
@@ -219,14 +219,33 @@ def _event(namespace: str, n: int, text: str) -> Event:
     )
 
 
+class TimedQueue(PoolQueue):
+    """The events queue, noting when each message's body was first received: where a slow
+    delivery's time went (before the dispatcher had the event, or after)."""
+
+    def __init__(self, sqs: Any, url: str, received: dict[str, float]) -> None:
+        super().__init__(sqs, url)
+        self.received = received
+
+    async def receive(self, **kwargs: Any) -> list[QueueMessage]:
+        batch = await super().receive(**kwargs)
+        now = time.time()
+        for message in batch:
+            self.received.setdefault(message.body, now)
+        return batch
+
+
 async def _dispatch_until(
     setup: Setup,
     namespace: str,
     done: Any,
     queues: tuple[str, str],
     started: Callable[[], None] = lambda: None,
+    received: dict[str, float] | None = None,
+    stalls: list[tuple[float, float]] | None = None,
 ) -> None:
-    """Run the dispatcher until `done()`; `started` is called once it runs."""
+    """Run the dispatcher until `done()`; `started` is called once it runs; `received`, when
+    given, gets each event queue message's body and when it was first received."""
     settings = DispatcherSettings(
         events_queue=queues[0],
         retry_queue=queues[1],
@@ -245,7 +264,7 @@ async def _dispatch_until(
         directory = KubeDirectory(kube, namespaces=[namespace])
         dispatcher = Dispatcher(
             DispatcherConfig(allowed=LOCAL, in_flight=settings.in_flight),
-            PoolQueue(sqs, queues[0]),
+            TimedQueue(sqs, queues[0], received if received is not None else {}),
             PoolQueue(retries_sqs, queues[1]),
             directory,
             FailureStore(dynamodb, TABLE),
@@ -269,6 +288,8 @@ async def _dispatch_until(
                 stop.set()
                 await task
                 await lag.stop()
+        if stalls is not None:
+            stalls += lag.stalls
         _log(f"outcomes: {dict(dispatcher.stats.outcomes)}")
         _log(
             f"the dispatcher's event loop: lag p99 {lag.p99():.1f} ms, "
@@ -326,16 +347,21 @@ def _publish_events(
     client_kwargs: dict[str, Any], queue_url: str, namespace: str, times: Any
 ) -> None:
     """The producer's process (account runners, elsewhere): LATENCY_EVENTS events at
-    RATE_PER_S; puts {event text: when its publish began} on `times` when done."""
+    RATE_PER_S; puts ({event text: when its publish began}, a line about its own pauses)
+    on `times` when done."""
     sqs = boto3.client("sqs", **client_kwargs)
     published: dict[str, float] = {}
+    sends: list[tuple[float, float]] = []  # (ms, s into the run)
     start = time.time()
-    for n in range(LATENCY_EVENTS):
-        time.sleep(max(0.0, start + n / RATE_PER_S - time.time()))
-        text = f"{namespace}-{n}"
-        published[text] = time.time()
-        sqs.send_message(QueueUrl=queue_url, MessageBody=_event(namespace, n, text).to_json())
-    times.put(published)
+    with GcPauses() as gc_pauses:
+        for n in range(LATENCY_EVENTS):
+            time.sleep(max(0.0, start + n / RATE_PER_S - time.time()))
+            text = f"{namespace}-{n}"
+            published[text] = began = time.time()
+            sqs.send_message(QueueUrl=queue_url, MessageBody=_event(namespace, n, text).to_json())
+            sends.append(((time.time() - began) * 1000, began - start))
+    slowest = " ".join(f"{ms:.0f}@{at:.1f}" for ms, at in sorted(sends, reverse=True)[:5])
+    times.put((published, f"slowest sends (ms@s): {slowest}; gc: {gc_pauses.summary()}"))
 
 
 def latency_run(setup: Setup, dead: int, run: int) -> list[float]:
@@ -358,17 +384,64 @@ def latency_run(setup: Setup, dead: int, run: int) -> list[float]:
         def done() -> bool:
             return subscribers.drain() >= expected
 
-        asyncio.run(_dispatch_until(setup, namespace, done, queues, started=publisher.start))
-        published: dict[str, float] = times.get(timeout=60)
+        bodies_received: dict[str, float] = {}
+        stalls: list[tuple[float, float]] = []
+        asyncio.run(
+            _dispatch_until(
+                setup,
+                namespace,
+                done,
+                queues,
+                started=publisher.start,
+                received=bodies_received,
+                stalls=stalls,
+            )
+        )
+        received = {Event.from_json(b).text or "": at for b, at in bodies_received.items()}
+        published, publisher_said = times.get(timeout=60)
         publisher.join(10)
+        _log(f"{dead} dead, the publisher's {publisher_said}")
         if subscribers.again:
             _log(f"{subscribers.again} deliveries made again (at least once)")
         timed = []  # (published, latency)
+        split = []  # (latency, publish → received, received → arrived)
         for body, arrived in subscribers.arrivals.values():
             text = Event.from_json(body).text or ""
             timed.append((published[text], arrived - published[text]))
+            got = received.get(text, arrived)
+            split.append((arrived - published[text], got - published[text], arrived - got))
         _log(f"{dead} dead, p99 by tenth of the run (ms): {by_tenth(timed)}")
+        _log(f"{dead} dead, {slowest_split(split)}")
+        start = min(published.values())
+        worst = sorted(
+            (
+                (latency, at - start, got)
+                for (at, latency), (_, got, _) in zip(timed, split, strict=True)
+            ),
+            reverse=True,
+        )[: max(1, len(timed) // 100)]
+        _log(
+            f"{dead} dead, the slowest 1 % (latency ms @ s into the run / ms to receive): "
+            + " ".join(f"{lat * 1000:.0f}@{at:.1f}/{got * 1000:.0f}" for lat, at, got in worst)
+        )
+        _log(
+            f"{dead} dead, the dispatcher's loop stalls >= {LagProbe.STALL_MS:.0f} ms (ms@s): "
+            + " ".join(f"{ms:.0f}@{at - start:.1f}" for at, ms in stalls)
+        )
         return [latency for _, latency in timed]
+
+
+def slowest_split(split: list[tuple[float, float, float]]) -> str:
+    """Where the slowest 1 % of deliveries spent their time: before the dispatcher received
+    the event (the publisher, SQS, the long poll) or after (the dispatcher, HTTP)."""
+    slowest = sorted(split, reverse=True)[: max(1, len(split) // 100)]
+    before = statistics.median(s[1] for s in slowest) * 1000
+    after = statistics.median(s[2] for s in slowest) * 1000
+    return (
+        f"slowest 1 %: median {before:.0f} ms publish → received, {after:.0f} ms received → "
+        f"arrived (all: {statistics.median(s[1] for s in split) * 1000:.0f} / "
+        f"{statistics.median(s[2] for s in split) * 1000:.0f})"
+    )
 
 
 def by_tenth(timed: list[tuple[float, float]]) -> str:

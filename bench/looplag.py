@@ -22,8 +22,12 @@ TICK_S = 0.005
 class LagProbe:
     """Samples event-loop lag every `TICK_S`, corrected for coordinated omission."""
 
+    #: A lag at least this long is also kept with when it ended (`stalls`).
+    STALL_MS = 10.0
+
     def __init__(self) -> None:
         self.samples: list[float] = []
+        self.stalls: list[tuple[float, float]] = []  # (time.time() at its end, lag in ms)
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -33,6 +37,8 @@ class LagProbe:
             late_ms = (time.perf_counter() - before - TICK_S) * 1000
             lag = max(late_ms, 0.0)
             self.samples.append(lag)
+            if lag >= self.STALL_MS:
+                self.stalls.append((time.time(), lag))
             while lag > TICK_S * 1000:  # what a punctual ticker would have seen
                 lag -= TICK_S * 1000
                 self.samples.append(lag)

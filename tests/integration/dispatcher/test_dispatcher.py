@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 from session_runner.dispatcher.attempt import client_session
 from session_runner.dispatcher.directory import KubeDirectory
 from session_runner.dispatcher.failures import FailureStore
-from session_runner.dispatcher.jobs import DeliveryJob, bundled
+from session_runner.dispatcher.jobs import DeliveryJob, WaitingBatch, bundled
 from session_runner.dispatcher.retry_decision import Decision
 from session_runner.dispatcher.subscriber import Subscriber
 from session_runner.dispatcher.url_safety import parse_networks
@@ -398,3 +398,52 @@ async def test_retries_coming_due_one_by_one_are_received_ten_a_call(rig: Rig) -
     assert sum(with_messages) == 30
     # one receive per message or two without the pause; with it, about one a second
     assert len(with_messages) <= 8, receives
+
+
+async def test_the_retry_side_takes_one_event_a_turn_of_the_loop_across_its_messages(
+    rig: Rig,
+) -> None:
+    """Ten retry messages received together, fifty events each: their handlers take turns,
+    one event's deliveries a turn of the loop, so fresh events' deliveries go in between
+    (without the turns: ten events' a turn, and ten messages read in one)."""
+    gone = [f"gone-{n}" for n in range(3)]  # deleted subscriptions: each delivery dropped
+    for batch in range(10):
+        jobs = [
+            DeliveryJob(
+                webhook_id=Event.create(
+                    type=EventType.INBOUND,
+                    source=Source.SESSION,
+                    vendor_message_id=f"3EB2{batch:04d}{n:04d}",
+                    at=AT,
+                    namespace=rig.cluster.namespace,
+                    account="sales",
+                    text=f"held {batch}/{n}",
+                ).id,
+                namespace=rig.cluster.namespace,
+                subscription=name,
+                generation=1,
+                attempt=2,
+                due_at=time.time(),
+                body='{"held": true}',
+            )
+            for n in range(50)
+            for name in gone
+        ]
+        groups = bundled(jobs, time.time())
+        message = WaitingBatch(events=groups)
+        rig.sqs.send_message(QueueUrl=rig.retries_url, MessageBody=message.to_json())
+    outcomes = rig.dispatcher.stats.outcomes
+    per_turn: list[int] = []
+
+    async def count_each_turn() -> None:
+        seen = 0
+        while outcomes["dropped"] < 1500:
+            await asyncio.sleep(0)
+            per_turn.append(outcomes["dropped"] - seen)
+            seen = outcomes["dropped"]
+
+    async with running(rig):
+        await asyncio.wait_for(count_each_turn(), 60)
+
+    assert sum(per_turn) == 1500
+    assert max(per_turn) <= len(gone), sorted(per_turn)[-5:]
