@@ -132,16 +132,25 @@ class Rig:
             "wafleet.io", "v1alpha1", self.cluster.namespace, "webhooksubscriptions", body
         )
 
-    def publish(self, n: int, kind: EventType = EventType.INBOUND, account: str = "sales") -> Event:
-        event = Event.create(
+    def event(
+        self,
+        vendor_message_id: str,
+        text: str,
+        kind: EventType = EventType.INBOUND,
+        account: str = "sales",
+    ) -> Event:
+        return Event.create(
             type=kind,
             source=Source.SESSION,
-            vendor_message_id=f"3EB0{n:08d}",
+            vendor_message_id=vendor_message_id,
             at=AT,
             namespace=self.cluster.namespace,
             account=account,
-            text=f"hello {n}",
+            text=text,
         )
+
+    def publish(self, n: int, kind: EventType = EventType.INBOUND, account: str = "sales") -> Event:
+        event = self.event(f"3EB0{n:08d}", f"hello {n}", kind, account)
         self.sqs.send_message(QueueUrl=self.events_url, MessageBody=event.to_json())
         return event
 
@@ -370,15 +379,7 @@ async def test_retries_coming_due_one_by_one_are_received_ten_a_call(rig: Rig) -
         crm = rig.directory.get(f"{rig.cluster.namespace}/crm")
         assert crm is not None
         for n in range(30):  # one comes due every 0.1 s, for 3 s
-            event = Event.create(
-                type=EventType.INBOUND,
-                source=Source.SESSION,
-                vendor_message_id=f"3EB1{n:08d}",
-                at=AT,
-                namespace=rig.cluster.namespace,
-                account="sales",
-                text=f"held {n}",
-            )
+            event = rig.event(f"3EB1{n:08d}", f"held {n}")
             job = DeliveryJob(
                 webhook_id=event.id,
                 namespace=crm.namespace,
@@ -410,15 +411,7 @@ async def test_the_retry_side_takes_one_event_a_turn_of_the_loop_across_its_mess
     for batch in range(10):
         jobs = [
             DeliveryJob(
-                webhook_id=Event.create(
-                    type=EventType.INBOUND,
-                    source=Source.SESSION,
-                    vendor_message_id=f"3EB2{batch:04d}{n:04d}",
-                    at=AT,
-                    namespace=rig.cluster.namespace,
-                    account="sales",
-                    text=f"held {batch}/{n}",
-                ).id,
+                webhook_id=rig.event(f"3EB2{batch:04d}{n:04d}", f"held {batch}/{n}").id,
                 namespace=rig.cluster.namespace,
                 subscription=name,
                 generation=1,
