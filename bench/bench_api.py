@@ -134,10 +134,12 @@ def _load(url: str, key: str, requests: int, concurrency: int, results: Any) -> 
 
             async def client_loop() -> None:
                 nonlocal connected
-                await post("connect")
-                connected += 1
-                if connected == concurrency:
-                    all_connected.set()
+                try:
+                    await post("connect")
+                finally:  # one that failed counts too: the timing starts, gather raises it
+                    connected += 1
+                    if connected == concurrency:
+                        all_connected.set()
                 await all_connected.wait()
                 for n in left:
                     latencies.append(await post(f"hello {n}"))

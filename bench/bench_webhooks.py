@@ -403,27 +403,24 @@ def latency_run(setup: Setup, dead: int, run: int) -> list[float]:
         _log(f"{dead} dead, the publisher's {publisher_said}")
         if subscribers.again:
             _log(f"{subscribers.again} deliveries made again (at least once)")
+        start = min(published.values())
         timed = []  # (published, latency)
-        split = []  # (latency, publish → received, received → arrived)
+        split = []  # (latency, publish → received, received → arrived, s into the run)
         for body, arrived in subscribers.arrivals.values():
             text = Event.from_json(body).text or ""
             timed.append((published[text], arrived - published[text]))
             got = received.get(text, arrived)
-            split.append((arrived - published[text], got - published[text], arrived - got))
+            split.append(
+                (
+                    arrived - published[text],
+                    got - published[text],
+                    arrived - got,
+                    published[text] - start,
+                )
+            )
         _log(f"{dead} dead, p99 by tenth of the run (ms): {by_tenth(timed)}")
-        _log(f"{dead} dead, {slowest_split(split)}")
-        start = min(published.values())
-        worst = sorted(
-            (
-                (latency, at - start, got)
-                for (at, latency), (_, got, _) in zip(timed, split, strict=True)
-            ),
-            reverse=True,
-        )[: max(1, len(timed) // 100)]
-        _log(
-            f"{dead} dead, the slowest 1 % (latency ms @ s into the run / ms to receive): "
-            + " ".join(f"{lat * 1000:.0f}@{at:.1f}/{got * 1000:.0f}" for lat, at, got in worst)
-        )
+        for line in slowest_split(split):
+            _log(f"{dead} dead, {line}")
         _log(
             f"{dead} dead, the dispatcher's loop stalls >= {LagProbe.STALL_MS:.0f} ms (ms@s): "
             + " ".join(f"{ms:.0f}@{at - start:.1f}" for at, ms in stalls)
@@ -431,17 +428,20 @@ def latency_run(setup: Setup, dead: int, run: int) -> list[float]:
         return [latency for _, latency in timed]
 
 
-def slowest_split(split: list[tuple[float, float, float]]) -> str:
+def slowest_split(split: list[tuple[float, float, float, float]]) -> list[str]:
     """Where the slowest 1 % of deliveries spent their time: before the dispatcher received
-    the event (the publisher, SQS, the long poll) or after (the dispatcher, HTTP)."""
+    the event (the publisher, SQS, the long poll) or after (the dispatcher, HTTP); and each
+    of them, with when in the run it was published."""
     slowest = sorted(split, reverse=True)[: max(1, len(split) // 100)]
     before = statistics.median(s[1] for s in slowest) * 1000
     after = statistics.median(s[2] for s in slowest) * 1000
-    return (
+    return [
         f"slowest 1 %: median {before:.0f} ms publish → received, {after:.0f} ms received → "
         f"arrived (all: {statistics.median(s[1] for s in split) * 1000:.0f} / "
-        f"{statistics.median(s[2] for s in split) * 1000:.0f})"
-    )
+        f"{statistics.median(s[2] for s in split) * 1000:.0f})",
+        "the slowest 1 % (latency ms @ s into the run / ms to receive): "
+        + " ".join(f"{s[0] * 1000:.0f}@{s[3]:.1f}/{s[1] * 1000:.0f}" for s in slowest),
+    ]
 
 
 def by_tenth(timed: list[tuple[float, float]]) -> str:
